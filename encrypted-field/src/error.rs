@@ -1,0 +1,212 @@
+//! The one error type of the crate.
+//!
+//! Every variant says *what* went wrong and *where* (which key source, which key version, which
+//! column), and none of them ever carries key material.
+
+use std::fmt;
+
+use crate::key::KeyVersion;
+
+/// Shorthand for `Result<T, encrypted_field::Error>`.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong while loading keys, encrypting or decrypting.
+///
+/// Callers can match on the variant; the `Display` text is meant for operators.
+///
+/// ```
+/// use encrypted_field::{Error, KeyRing, MasterKey};
+///
+/// let ring = KeyRing::builder().key(1, MasterKey::generate()).build()?;
+/// let sealed = ring.encrypt_with_context(b"078-05-1120", "customers._ssn");
+/// match ring.decrypt_with_context(&sealed, "customers._phone") {
+///     Err(Error::Authentication { context }) => assert_eq!(context, "customers._phone"),
+///     other => panic!("expected an authentication failure, got {other:?}"),
+/// }
+/// # Ok::<(), Error>(())
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A key could not be loaded: `origin` names where it came from (an environment variable or a
+    /// file path), `reason` says what is wrong with it. The key bytes are never part of the message.
+    #[error("bad key from {origin}: {reason}")]
+    BadKey {
+        /// Where the key came from, e.g. `DB_ENCRYPTION_KEY` or `/run/secrets/enc_key_v2`.
+        origin: String,
+        /// What is wrong with it.
+        reason: BadKeyReason,
+    },
+
+    /// No key source is configured at all.
+    #[error(
+        "no encryption key is configured: set ENCRYPTED_FIELD_KEYS_DIR (a directory of enc_key_vN files), \
+         DB_ENCRYPTION_KEY_FILE (one key file) or DB_ENCRYPTION_KEY (one base64 key), \
+         or install a KeyRing with encrypted_field::install"
+    )]
+    NoKeyConfigured,
+
+    /// A value was encrypted with a key version that the ring does not hold.
+    #[error("key version {0} is not in the key ring (the value was written with a key that is not loaded)")]
+    UnknownKeyVersion(KeyVersion),
+
+    /// The bytes are not a format-v1 envelope at all (too short, wrong marker, bad base64, …).
+    #[error("malformed encrypted value: {0}")]
+    Malformed(MalformedReason),
+
+    /// The envelope's tag did not verify: the value was tampered with or truncated, or it was
+    /// encrypted for another column (context) or with another key of the same version number.
+    ///
+    /// These causes are deliberately indistinguishable: telling them apart would help an attacker.
+    #[error(
+        "authentication failed{}: the value was tampered with or truncated, or belongs to another column or key",
+        if context.is_empty() { String::new() } else { format!(" for column `{context}`") }
+    )]
+    Authentication {
+        /// The context (column identity) the caller asked for; empty when none was given.
+        context: String,
+    },
+
+    /// The value decrypted correctly but is not valid for the requested type (e.g. not UTF-8).
+    #[error("decrypted value is not a valid {expected}")]
+    InvalidPlaintext {
+        /// The type that was expected, e.g. `UTF-8 string`.
+        expected: &'static str,
+    },
+
+    /// A value in a legacy format (read for migration only) could not be read.
+    #[error("legacy {format} value: {reason}")]
+    Legacy {
+        /// The legacy format that was being read.
+        format: crate::legacy::LegacyFormat,
+        /// What is wrong with the value.
+        reason: &'static str,
+    },
+
+    /// The process-wide key ring was installed twice.
+    #[error("a process-wide key ring is already installed (install it once, at start-up)")]
+    AlreadyInstalled,
+
+    /// No blind-index key is configured but a blind index was asked for.
+    #[error(
+        "no blind-index key is configured: set DB_BLIND_INDEX_KEY or DB_BLIND_INDEX_KEY_FILE \
+         (a key of its own, never the encryption key)"
+    )]
+    NoBlindIndexKey,
+
+    /// A key-ring change on disk or another operation on a file or directory failed.
+    #[error("{action} {path}: {source}")]
+    Io {
+        /// What was being done, e.g. `writing key file`.
+        action: &'static str,
+        /// The path involved.
+        path: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Why a key could not be used. Part of [`Error::BadKey`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BadKeyReason {
+    /// The source is set but holds nothing but white space.
+    Empty,
+    /// The text is not standard base64.
+    NotBase64,
+    /// The key decodes to the wrong number of bytes.
+    WrongLength {
+        /// How many bytes it decoded to.
+        found: usize,
+    },
+    /// The file or directory could not be read.
+    Unreadable(String),
+    /// The keys directory holds no `enc_key_vN` file.
+    NoKeysInDirectory,
+    /// Two files hold the same version (e.g. `enc_key_v1` and `enc_key_v1.txt`).
+    DuplicateVersion(KeyVersion),
+    /// The requested active version is not among the loaded keys.
+    ActiveVersionMissing(KeyVersion),
+    /// The active version setting is not a version number.
+    InvalidVersion(String),
+    /// The blind-index key is the same as an encryption key.
+    SameAsEncryptionKey,
+    /// The key ring has no key at all.
+    NoKeys,
+}
+
+impl fmt::Display for BadKeyReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Empty => f.write_str("it is empty"),
+            Self::NotBase64 => f.write_str(
+                "it is not standard base64 (make one with `openssl rand -base64 32` or `encrypted-field keygen`)",
+            ),
+            Self::WrongLength { found } => {
+                write!(f, "it decodes to {found} bytes, but a key is exactly 32 bytes")
+            }
+            Self::Unreadable(why) => write!(f, "cannot read it: {why}"),
+            Self::NoKeysInDirectory => {
+                f.write_str("the directory holds no key file named enc_key_v1, enc_key_v2, … (a .txt suffix is allowed)")
+            }
+            Self::DuplicateVersion(v) => write!(f, "key version {v} is given by two files"),
+            Self::ActiveVersionMissing(v) => {
+                write!(f, "the active version is {v}, but no key with that version is loaded")
+            }
+            Self::InvalidVersion(text) => {
+                write!(f, "`{text}` is not a key version (expected a number such as 2 or v2)")
+            }
+            Self::SameAsEncryptionKey => {
+                f.write_str("the blind-index key must differ from every encryption key")
+            }
+            Self::NoKeys => f.write_str("the key ring holds no key"),
+        }
+    }
+}
+
+/// Why bytes are not a well-formed envelope. Part of [`Error::Malformed`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MalformedReason {
+    /// Shorter than the smallest possible envelope.
+    TooShort {
+        /// The length that was found.
+        len: usize,
+    },
+    /// Does not start with the `EF` marker.
+    NotAnEnvelope,
+    /// The marker is there but the format byte is one this release does not know.
+    UnsupportedFormat(u8),
+    /// The ciphertext is not a whole number of AES blocks.
+    BadLength {
+        /// The length that was found.
+        len: usize,
+    },
+    /// A TEXT column holds something that is not standard base64.
+    NotBase64,
+}
+
+impl fmt::Display for MalformedReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::TooShort { len } => write!(
+                f,
+                "{len} bytes is shorter than the smallest envelope ({} bytes); it may be truncated",
+                crate::envelope::MIN_LEN
+            ),
+            Self::NotAnEnvelope => f.write_str(
+                "it does not start with the `EF` marker (plaintext or a legacy format? see `encrypted-field migrate`)",
+            ),
+            Self::UnsupportedFormat(v) => write!(
+                f,
+                "format version {v} is not supported by this release (it reads version 1)"
+            ),
+            Self::BadLength { len } => write!(
+                f,
+                "{len} bytes does not match the envelope layout; it may be truncated"
+            ),
+            Self::NotBase64 => f.write_str("the text is not standard base64"),
+        }
+    }
+}

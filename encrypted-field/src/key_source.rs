@@ -1,0 +1,259 @@
+//! Loading a [`KeyRing`] from environment variables, in the order `DESIGN.md` gives:
+//! a keys directory, then one key file, then one inline key.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use crate::blind_index::BlindIndexKey;
+use crate::error::{BadKeyReason, Error, Result};
+use crate::key::{KeyVersion, MasterKey};
+use crate::keyring::KeyRing;
+use crate::keys_dir::KeysDir;
+
+/// The names of the environment variables a ring is loaded from.
+///
+/// The default names are those of `DESIGN.md`; [`EnvVars::with_prefix`] gives a second family,
+/// so an application can keep a second ring apart (the Django module's `PAYLOAD_ENCRYPTION_KEY`).
+///
+/// ```
+/// use encrypted_field::EnvVars;
+/// let payload = EnvVars::with_prefix("PAYLOAD");
+/// assert_eq!(payload.key, "PAYLOAD_ENCRYPTION_KEY");
+/// assert_eq!(payload.keys_dir, "PAYLOAD_KEYS_DIR");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvVars {
+    /// A directory of `enc_key_vN` files (default `ENCRYPTED_FIELD_KEYS_DIR`).
+    pub keys_dir: String,
+    /// The active version (default `ENCRYPTED_FIELD_ACTIVE_VERSION`).
+    pub active_version: String,
+    /// One key file, version 1 (default `DB_ENCRYPTION_KEY_FILE`).
+    pub key_file: String,
+    /// One inline key, version 1 (default `DB_ENCRYPTION_KEY`).
+    pub key: String,
+    /// The blind-index key file (default `DB_BLIND_INDEX_KEY_FILE`).
+    pub blind_index_key_file: String,
+    /// The inline blind-index key (default `DB_BLIND_INDEX_KEY`).
+    pub blind_index_key: String,
+}
+
+impl Default for EnvVars {
+    fn default() -> Self {
+        Self {
+            keys_dir: "ENCRYPTED_FIELD_KEYS_DIR".to_owned(),
+            active_version: "ENCRYPTED_FIELD_ACTIVE_VERSION".to_owned(),
+            key_file: "DB_ENCRYPTION_KEY_FILE".to_owned(),
+            key: "DB_ENCRYPTION_KEY".to_owned(),
+            blind_index_key_file: "DB_BLIND_INDEX_KEY_FILE".to_owned(),
+            blind_index_key: "DB_BLIND_INDEX_KEY".to_owned(),
+        }
+    }
+}
+
+impl EnvVars {
+    /// `{P}_KEYS_DIR`, `{P}_ACTIVE_VERSION`, `{P}_ENCRYPTION_KEY(_FILE)`, `{P}_BLIND_INDEX_KEY(_FILE)`.
+    pub fn with_prefix(prefix: &str) -> Self {
+        Self {
+            keys_dir: format!("{prefix}_KEYS_DIR"),
+            active_version: format!("{prefix}_ACTIVE_VERSION"),
+            key_file: format!("{prefix}_ENCRYPTION_KEY_FILE"),
+            key: format!("{prefix}_ENCRYPTION_KEY"),
+            blind_index_key_file: format!("{prefix}_BLIND_INDEX_KEY_FILE"),
+            blind_index_key: format!("{prefix}_BLIND_INDEX_KEY"),
+        }
+    }
+
+    /// Whether any of the encryption-key variables is set in this process.
+    pub fn any_key_set(&self) -> bool {
+        [&self.keys_dir, &self.key_file, &self.key].iter().any(|name| std::env::var_os(name).is_some())
+    }
+
+    /// Loads the ring from this process's environment.
+    pub fn load(&self) -> Result<KeyRing> {
+        load(self, &|name| std::env::var_os(name))
+    }
+}
+
+/// Loads a ring through `get` (the environment, or a map in tests).
+pub(crate) fn load(vars: &EnvVars, get: &dyn Fn(&str) -> Option<OsString>) -> Result<KeyRing> {
+    let text_of = |name: &str| -> Result<Option<String>> {
+        get(name)
+            .map(|value| {
+                value.into_string().map_err(|_| Error::BadKey {
+                    origin: name.to_owned(),
+                    reason: BadKeyReason::Unreadable("the value is not valid UTF-8".to_owned()),
+                })
+            })
+            .transpose()
+    };
+    let active = text_of(&vars.active_version)?
+        .map(|text| {
+            text.parse::<KeyVersion>().map_err(|_| Error::BadKey {
+                origin: vars.active_version.clone(),
+                reason: BadKeyReason::InvalidVersion(text.trim().to_owned()),
+            })
+        })
+        .transpose()?;
+
+    let ring = if let Some(dir) = get(&vars.keys_dir) {
+        KeysDir::new(PathBuf::from(dir)).load(active)?
+    } else {
+        let (origin, key) = if let Some(file) = get(&vars.key_file) {
+            let path = PathBuf::from(file);
+            (path.display().to_string(), MasterKey::from_file(&path)?)
+        } else if let Some(inline) = text_of(&vars.key)? {
+            let inline = zeroize::Zeroizing::new(inline);
+            (vars.key.clone(), MasterKey::from_base64(&inline, &vars.key)?)
+        } else {
+            return Err(Error::NoKeyConfigured);
+        };
+        let mut builder = KeyRing::builder().origin(origin).key(1, key);
+        if let Some(version) = active {
+            builder = builder.active(version);
+        }
+        builder.build()?
+    };
+
+    let blind_index = if let Some(file) = get(&vars.blind_index_key_file) {
+        Some(BlindIndexKey::new(MasterKey::from_file(&PathBuf::from(file))?))
+    } else if let Some(inline) = text_of(&vars.blind_index_key)? {
+        let inline = zeroize::Zeroizing::new(inline);
+        Some(BlindIndexKey::from_base64(&inline, &vars.blind_index_key)?)
+    } else {
+        None
+    };
+    match blind_index {
+        Some(key) => ring.with_blind_index_key(key),
+        None => Ok(ring),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn load_from(pairs: &[(&str, String)]) -> Result<KeyRing> {
+        let map: HashMap<String, OsString> = pairs.iter().map(|(k, v)| ((*k).to_owned(), v.into())).collect();
+        load(&EnvVars::default(), &|name| map.get(name).cloned())
+    }
+
+    fn key_text(byte: u8) -> String {
+        MasterKey::from_bytes([byte; 32]).to_base64().to_string()
+    }
+
+    fn reason(result: Result<KeyRing>) -> BadKeyReason {
+        match result {
+            Err(Error::BadKey { reason, .. }) => reason,
+            other => panic!("expected BadKey, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn nothing_set_is_no_key_configured() {
+        assert!(matches!(load_from(&[]), Err(Error::NoKeyConfigured)));
+    }
+
+    #[test]
+    fn inline_key_is_version_one() {
+        let ring = load_from(&[("DB_ENCRYPTION_KEY", key_text(1))]).unwrap();
+        assert_eq!(ring.active_version(), KeyVersion::new(1));
+    }
+
+    #[test]
+    fn key_file_wins_over_inline_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("enc_key.txt");
+        std::fs::write(&path, format!("{}\n", key_text(2))).unwrap();
+        let ring = load_from(&[
+            ("DB_ENCRYPTION_KEY_FILE", path.display().to_string()),
+            ("DB_ENCRYPTION_KEY", "garbage".to_owned()),
+        ])
+        .unwrap();
+        assert_eq!(ring.master_key(KeyVersion::new(1)).map(|k| k.expose_bytes()[0]), Some(2));
+    }
+
+    #[test]
+    fn keys_dir_wins_and_highest_version_is_active() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("enc_key_v1"), key_text(1)).unwrap();
+        std::fs::write(dir.path().join("enc_key_v2.txt"), key_text(2)).unwrap();
+        std::fs::write(dir.path().join("README"), "ignored").unwrap();
+        let ring = load_from(&[
+            ("ENCRYPTED_FIELD_KEYS_DIR", dir.path().display().to_string()),
+            ("DB_ENCRYPTION_KEY", "garbage".to_owned()),
+        ])
+        .unwrap();
+        assert_eq!(ring.versions().collect::<Vec<_>>(), [KeyVersion::new(1), KeyVersion::new(2)]);
+        assert_eq!(ring.active_version(), KeyVersion::new(2));
+    }
+
+    #[test]
+    fn active_version_variable_selects_an_older_key() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("enc_key_v1"), key_text(1)).unwrap();
+        std::fs::write(dir.path().join("enc_key_v2"), key_text(2)).unwrap();
+        let ring = load_from(&[
+            ("ENCRYPTED_FIELD_KEYS_DIR", dir.path().display().to_string()),
+            ("ENCRYPTED_FIELD_ACTIVE_VERSION", "v1".to_owned()),
+        ])
+        .unwrap();
+        assert_eq!(ring.active_version(), KeyVersion::new(1));
+    }
+
+    #[test]
+    fn active_version_naming_a_missing_version_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("enc_key_v1"), key_text(1)).unwrap();
+        let result = load_from(&[
+            ("ENCRYPTED_FIELD_KEYS_DIR", dir.path().display().to_string()),
+            ("ENCRYPTED_FIELD_ACTIVE_VERSION", "3".to_owned()),
+        ]);
+        assert_eq!(reason(result), BadKeyReason::ActiveVersionMissing(KeyVersion::new(3)));
+    }
+
+    #[test]
+    fn active_version_that_is_not_a_number_is_refused() {
+        let result = load_from(&[
+            ("DB_ENCRYPTION_KEY", key_text(1)),
+            ("ENCRYPTED_FIELD_ACTIVE_VERSION", "latest".to_owned()),
+        ]);
+        assert_eq!(reason(result), BadKeyReason::InvalidVersion("latest".to_owned()));
+    }
+
+    #[test]
+    fn directory_without_keys_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let result = load_from(&[("ENCRYPTED_FIELD_KEYS_DIR", dir.path().display().to_string())]);
+        assert_eq!(reason(result), BadKeyReason::NoKeysInDirectory);
+    }
+
+    #[test]
+    fn missing_key_file_names_the_path() {
+        let err = load_from(&[("DB_ENCRYPTION_KEY_FILE", "/nonexistent/enc_key.txt".to_owned())]).unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/enc_key.txt"), "{err}");
+        assert!(matches!(err, Error::BadKey { reason: BadKeyReason::Unreadable(_), .. }));
+    }
+
+    #[test]
+    fn empty_key_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("enc_key.txt");
+        std::fs::write(&path, "\n").unwrap();
+        let result = load_from(&[("DB_ENCRYPTION_KEY_FILE", path.display().to_string())]);
+        assert_eq!(reason(result), BadKeyReason::Empty);
+    }
+
+    #[test]
+    fn blind_index_key_equal_to_the_encryption_key_is_refused() {
+        let result = load_from(&[("DB_ENCRYPTION_KEY", key_text(1)), ("DB_BLIND_INDEX_KEY", key_text(1))]);
+        assert_eq!(reason(result), BadKeyReason::SameAsEncryptionKey);
+    }
+
+    #[test]
+    fn blind_index_key_is_loaded() {
+        let ring = load_from(&[("DB_ENCRYPTION_KEY", key_text(1)), ("DB_BLIND_INDEX_KEY", key_text(7))]).unwrap();
+        assert!(ring.blind_index_key().is_some());
+    }
+}

@@ -1,0 +1,339 @@
+//! [`KeyRing`]: numbered key versions, one of them active, plus an optional blind-index key.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use rand::RngCore as _;
+
+use crate::blind_index::BlindIndexKey;
+use crate::envelope::{Envelope, IV_LEN, SealingKeys};
+use crate::error::{BadKeyReason, Error, MalformedReason, Result};
+use crate::key::{KeyVersion, MasterKey};
+
+/// One loaded key version: the master key (kept for backups and key-file management) and the
+/// subkeys derived from it once.
+#[derive(Clone)]
+struct LoadedKey {
+    master: MasterKey,
+    sealing: SealingKeys,
+}
+
+/// Numbered key versions and the active one. New values are sealed with the active version; every
+/// version in the ring can open values. Rings are plain values: an application may keep several.
+///
+/// `Debug` lists versions only, never key bytes.
+///
+/// ```
+/// use encrypted_field::{KeyRing, KeyVersion, MasterKey};
+///
+/// let (v1, v2) = (MasterKey::generate(), MasterKey::generate());
+/// let old = KeyRing::builder().key(1, v1.clone()).build()?;
+/// let written_long_ago = old.encrypt_with_context(b"+1 555 0100", "phone_requests.phone_number");
+///
+/// let ring = KeyRing::builder().key(1, v1).key(2, v2).active(2).build()?;
+/// assert_eq!(ring.active_version(), KeyVersion::new(2));
+/// assert_eq!(ring.decrypt_with_context(&written_long_ago, "phone_requests.phone_number")?, b"+1 555 0100");
+/// let fresh = ring.encrypt(b"new value");
+/// assert_eq!(ring.version_of(&fresh)?, KeyVersion::new(2));
+/// # Ok::<(), encrypted_field::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct KeyRing {
+    keys: BTreeMap<KeyVersion, LoadedKey>,
+    active: KeyVersion,
+    blind_index: Option<BlindIndexKey>,
+}
+
+impl fmt::Debug for KeyRing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyRing")
+            .field("versions", &self.keys.keys().collect::<Vec<_>>())
+            .field("active", &self.active)
+            .field("blind_index_key", &self.blind_index.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+impl KeyRing {
+    /// Starts a ring in code.
+    pub fn builder() -> KeyRingBuilder {
+        KeyRingBuilder::default()
+    }
+
+    /// Loads the ring from the environment, as `DESIGN.md` orders the sources:
+    /// `ENCRYPTED_FIELD_KEYS_DIR`, then `DB_ENCRYPTION_KEY_FILE`, then `DB_ENCRYPTION_KEY`;
+    /// `ENCRYPTED_FIELD_ACTIVE_VERSION` picks the active version and `DB_BLIND_INDEX_KEY(_FILE)`
+    /// the blind-index key. See [`EnvVars`](crate::EnvVars) for other variable names.
+    pub fn from_env() -> Result<Self> {
+        crate::key_source::load(&crate::key_source::EnvVars::default(), &|name| std::env::var_os(name))
+    }
+
+    /// The version new values are sealed with.
+    pub fn active_version(&self) -> KeyVersion {
+        self.active
+    }
+
+    /// Every version in the ring, in ascending order.
+    pub fn versions(&self) -> impl Iterator<Item = KeyVersion> + '_ {
+        self.keys.keys().copied()
+    }
+
+    /// Whether the ring holds this version.
+    pub fn contains(&self, version: KeyVersion) -> bool {
+        self.keys.contains_key(&version)
+    }
+
+    /// The master key of a version (for key backups). Never log it.
+    pub fn master_key(&self, version: KeyVersion) -> Option<&MasterKey> {
+        self.keys.get(&version).map(|k| &k.master)
+    }
+
+    /// The blind-index key, if one is configured.
+    pub fn blind_index_key(&self) -> Option<&BlindIndexKey> {
+        self.blind_index.as_ref()
+    }
+
+    /// A copy of this ring with a blind-index key (refused if it equals an encryption key).
+    pub fn with_blind_index_key(&self, key: BlindIndexKey) -> Result<Self> {
+        if self.keys.values().any(|k| key.is_same_secret_as(&k.master)) {
+            return Err(Error::BadKey {
+                origin: "blind-index key".to_owned(),
+                reason: BadKeyReason::SameAsEncryptionKey,
+            });
+        }
+        Ok(Self { blind_index: Some(key), ..self.clone() })
+    }
+
+    /// The blind index of `value` in the column named by `context`, after `normalize`
+    /// (see [`normalize`](crate::normalize)). Fails with [`Error::NoBlindIndexKey`] when the ring
+    /// has no blind-index key.
+    pub fn blind_index(
+        &self,
+        context: &str,
+        value: &str,
+        normalize: crate::Normalizer,
+    ) -> Result<[u8; crate::blind_index::BLIND_INDEX_LEN]> {
+        let key = self.blind_index.as_ref().ok_or(Error::NoBlindIndexKey)?;
+        Ok(key.compute(context, normalize(value).as_bytes()))
+    }
+
+    /// A copy of this ring with another active version.
+    pub fn with_active(&self, version: KeyVersion) -> Result<Self> {
+        if !self.contains(version) {
+            return Err(Error::BadKey {
+                origin: "key ring".to_owned(),
+                reason: BadKeyReason::ActiveVersionMissing(version),
+            });
+        }
+        Ok(Self { active: version, ..self.clone() })
+    }
+
+    /// Seals `plaintext` with the active key and no context.
+    pub fn encrypt(&self, plaintext: &[u8]) -> Vec<u8> {
+        self.encrypt_with_context(plaintext, "")
+    }
+
+    /// Seals `plaintext` with the active key, binding `context` (the column identity,
+    /// `table.column`) into the tag.
+    pub fn encrypt_with_context(&self, plaintext: &[u8], context: &str) -> Vec<u8> {
+        let mut iv = [0u8; IV_LEN];
+        rand::rng().fill_bytes(&mut iv);
+        self.seal_with_iv(plaintext, context, &iv)
+    }
+
+    /// Seals with a caller-chosen IV: only for known-answer tests. A reused IV leaks equality of
+    /// plaintext prefixes.
+    #[doc(hidden)]
+    pub fn seal_with_iv(&self, plaintext: &[u8], context: &str, iv: &[u8; IV_LEN]) -> Vec<u8> {
+        self.active_key().sealing.seal(self.active, iv, context.as_bytes(), plaintext)
+    }
+
+    /// Opens a value sealed with no context.
+    pub fn decrypt(&self, envelope: &[u8]) -> Result<Vec<u8>> {
+        self.decrypt_with_context(envelope, "")
+    }
+
+    /// Opens a value, checking its tag against `context` in constant time before anything else.
+    pub fn decrypt_with_context(&self, envelope: &[u8], context: &str) -> Result<Vec<u8>> {
+        let parsed = Envelope::parse(envelope)?;
+        let key = self
+            .keys
+            .get(&parsed.key_version())
+            .ok_or(Error::UnknownKeyVersion(parsed.key_version()))?;
+        key.sealing.open(&parsed, context.as_bytes())
+    }
+
+    /// Seals and encodes as standard base64, the form stored in TEXT columns.
+    pub fn encrypt_to_base64(&self, plaintext: &[u8], context: &str) -> String {
+        STANDARD.encode(self.encrypt_with_context(plaintext, context))
+    }
+
+    /// Decodes standard base64 (from a TEXT column) and opens the value.
+    pub fn decrypt_base64(&self, text: &str, context: &str) -> Result<Vec<u8>> {
+        let bytes = decode_base64(text)?;
+        self.decrypt_with_context(&bytes, context)
+    }
+
+    /// The key version an envelope was sealed with, without decrypting it.
+    pub fn version_of(&self, envelope: &[u8]) -> Result<KeyVersion> {
+        Envelope::parse(envelope).map(|e| e.key_version())
+    }
+
+    fn active_key(&self) -> &LoadedKey {
+        // `build` refuses a ring whose active version is missing, and the fields are private.
+        #[allow(clippy::expect_used)]
+        self.keys
+            .get(&self.active)
+            .expect("invariant: the active version is always in the ring")
+    }
+}
+
+/// Decodes the standard base64 of an envelope stored in a TEXT column.
+pub(crate) fn decode_base64(text: &str) -> Result<Vec<u8>> {
+    STANDARD
+        .decode(text.trim_ascii())
+        .map_err(|_| Error::Malformed(MalformedReason::NotBase64))
+}
+
+/// Builds a [`KeyRing`] in code. The active version defaults to the highest one.
+///
+/// ```
+/// use encrypted_field::{KeyRing, MasterKey};
+/// let err = KeyRing::builder().key(1, MasterKey::generate()).active(2).build().unwrap_err();
+/// assert!(err.to_string().contains("no key with that version"));
+/// ```
+#[derive(Debug, Default)]
+pub struct KeyRingBuilder {
+    keys: BTreeMap<KeyVersion, MasterKey>,
+    duplicate: Option<KeyVersion>,
+    active: Option<KeyVersion>,
+    blind_index: Option<BlindIndexKey>,
+    origin: Option<String>,
+}
+
+impl KeyRingBuilder {
+    /// Adds a key version.
+    pub fn key(mut self, version: impl Into<KeyVersion>, key: MasterKey) -> Self {
+        let version = version.into();
+        if self.keys.insert(version, key).is_some() {
+            self.duplicate.get_or_insert(version);
+        }
+        self
+    }
+
+    /// Chooses the active version (default: the highest).
+    pub fn active(mut self, version: impl Into<KeyVersion>) -> Self {
+        self.active = Some(version.into());
+        self
+    }
+
+    /// Sets the blind-index key.
+    pub fn blind_index_key(mut self, key: BlindIndexKey) -> Self {
+        self.blind_index = Some(key);
+        self
+    }
+
+    /// Names where the keys came from, for error messages (default `key ring`).
+    pub fn origin(mut self, origin: impl Into<String>) -> Self {
+        self.origin = Some(origin.into());
+        self
+    }
+
+    /// Checks the ring (at least one key, the active version present, no duplicate version, a
+    /// blind-index key distinct from every encryption key) and derives every subkey once.
+    pub fn build(self) -> Result<KeyRing> {
+        let origin = self.origin.unwrap_or_else(|| "key ring".to_owned());
+        let bad = |reason| Error::BadKey { origin: origin.clone(), reason };
+        if let Some(version) = self.duplicate {
+            return Err(bad(BadKeyReason::DuplicateVersion(version)));
+        }
+        let highest = self.keys.keys().next_back().copied().ok_or_else(|| bad(BadKeyReason::NoKeys))?;
+        let active = self.active.unwrap_or(highest);
+        if !self.keys.contains_key(&active) {
+            return Err(bad(BadKeyReason::ActiveVersionMissing(active)));
+        }
+        if let Some(bidx) = &self.blind_index {
+            if self.keys.values().any(|k| bidx.is_same_secret_as(k)) {
+                return Err(bad(BadKeyReason::SameAsEncryptionKey));
+            }
+        }
+        let keys = self
+            .keys
+            .into_iter()
+            .map(|(version, master)| {
+                let sealing = SealingKeys::derive(&master);
+                (version, LoadedKey { master, sealing })
+            })
+            .collect();
+        Ok(KeyRing { keys, active, blind_index: self.blind_index })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ring(versions: &[u32], active: u32) -> KeyRing {
+        let mut b = KeyRing::builder();
+        for &v in versions {
+            b = b.key(v, MasterKey::from_bytes([v as u8; 32]));
+        }
+        b.active(active).build().unwrap()
+    }
+
+    #[test]
+    fn ring_with_v1_and_v2_reads_v1_and_writes_v2() {
+        let old = ring(&[1], 1).encrypt(b"old");
+        let both = ring(&[1, 2], 2);
+        assert_eq!(both.decrypt(&old).unwrap(), b"old");
+        assert_eq!(both.version_of(&both.encrypt(b"new")).unwrap(), KeyVersion::new(2));
+    }
+
+    #[test]
+    fn unknown_version_is_named() {
+        let v2 = ring(&[2], 2).encrypt(b"x");
+        assert!(matches!(ring(&[1], 1).decrypt(&v2), Err(Error::UnknownKeyVersion(v)) if v == KeyVersion::new(2)));
+    }
+
+    #[test]
+    fn same_version_number_with_another_key_fails_authentication() {
+        let other = KeyRing::builder().key(1, MasterKey::from_bytes([9; 32])).build().unwrap();
+        let sealed = ring(&[1], 1).encrypt(b"x");
+        assert!(matches!(other.decrypt(&sealed), Err(Error::Authentication { .. })));
+    }
+
+    #[test]
+    fn duplicate_version_is_refused() {
+        let err = KeyRing::builder()
+            .key(1, MasterKey::generate())
+            .key(1, MasterKey::generate())
+            .build()
+            .unwrap_err();
+        assert!(matches!(err, Error::BadKey { reason: BadKeyReason::DuplicateVersion(_), .. }));
+    }
+
+    #[test]
+    fn empty_ring_is_refused() {
+        assert!(matches!(
+            KeyRing::builder().build(),
+            Err(Error::BadKey { reason: BadKeyReason::NoKeys, .. })
+        ));
+    }
+
+    #[test]
+    fn debug_shows_versions_but_no_key_bytes() {
+        let text = format!("{:?}", ring(&[1, 2], 1));
+        assert!(text.contains("versions") && !text.contains("[1, 1"), "{text}");
+    }
+
+    #[test]
+    fn base64_round_trip_for_text_columns() {
+        let r = ring(&[1], 1);
+        let text = r.encrypt_to_base64(b"v", "t.c");
+        assert!(text.starts_with("RUYB"));
+        assert_eq!(r.decrypt_base64(&text, "t.c").unwrap(), b"v");
+        assert!(matches!(r.decrypt_base64("***", "t.c"), Err(Error::Malformed(MalformedReason::NotBase64))));
+    }
+}

@@ -1,0 +1,1 @@
+//! Fernet tokens (to be written).

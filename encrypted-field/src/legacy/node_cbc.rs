@@ -1,0 +1,1 @@
+//! Node `hex(iv):hex(ct)` (to be written).
