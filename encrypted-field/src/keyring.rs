@@ -190,6 +190,11 @@ impl KeyRing {
     }
 }
 
+/// Decodes standard base64 bytes, if they are that.
+pub(crate) fn decode_base64_bytes(bytes: &[u8]) -> Option<Vec<u8>> {
+    STANDARD.decode(bytes.trim_ascii()).ok()
+}
+
 /// Decodes the standard base64 of an envelope stored in a TEXT column.
 pub(crate) fn decode_base64(text: &str) -> Result<Vec<u8>> {
     STANDARD

@@ -1,1 +1,124 @@
-//! Fernet tokens (to be written).
+//! Fernet tokens, read for migration: what the Django module's `EncryptionService` stored.
+//!
+//! Token (url-safe base64): `0x80 | timestamp: u64 BE | iv: 16 | AES-128-CBC(PKCS#7) | HMAC-SHA256: 32`.
+//! Key (url-safe base64 of 32 bytes): signing key = first 16 bytes, encryption key = last 16.
+//! The HMAC is checked in constant time before the padding is looked at. The timestamp (TTL) is
+//! not enforced: migration must read old tokens.
+
+use std::fmt;
+
+use aes::Aes128;
+use aes::cipher::{BlockDecryptMut as _, KeyIvInit as _, block_padding::Pkcs7};
+use base64::Engine as _;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
+use base64::engine::{DecodePaddingMode, general_purpose};
+use hmac::{Hmac, Mac as _};
+use sha2::Sha256;
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
+
+use super::LegacyFormat;
+use crate::error::{BadKeyReason, Error, Result};
+
+const VERSION: u8 = 0x80;
+const HEADER_LEN: usize = 1 + 8 + 16;
+const TAG_LEN: usize = 32;
+/// The shortest token: header, one block, tag.
+const MIN_LEN: usize = HEADER_LEN + 16 + TAG_LEN;
+
+/// Url-safe base64 that accepts tokens and keys with or without padding.
+const URL_SAFE_LENIENT: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::URL_SAFE,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+/// A Fernet key: 16 bytes signing key, 16 bytes encryption key. Zeroized on drop, `Debug` redacted.
+///
+/// ```
+/// use encrypted_field::legacy::fernet::FernetKey;
+/// let key = FernetKey::from_base64("cw_0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e4=", "DB_ENCRYPTION_KEY")?;
+/// assert_eq!(format!("{key:?}"), "FernetKey(<redacted>)");
+/// # Ok::<(), encrypted_field::Error>(())
+/// ```
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+pub struct FernetKey([u8; 32]);
+
+impl fmt::Debug for FernetKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("FernetKey(<redacted>)")
+    }
+}
+
+impl FernetKey {
+    /// Parses the url-safe base64 text of a Fernet key (as `Fernet.generate_key()` makes it).
+    pub fn from_base64(text: &str, origin: &str) -> Result<Self> {
+        let bad = |reason| Error::BadKey { origin: origin.to_owned(), reason };
+        let trimmed = text.trim();
+        if trimmed.is_empty() {
+            return Err(bad(BadKeyReason::Empty));
+        }
+        let decoded = Zeroizing::new(
+            URL_SAFE_LENIENT
+                .decode(trimmed)
+                .or_else(|_| general_purpose::STANDARD.decode(trimmed))
+                .map_err(|_| bad(BadKeyReason::NotBase64))?,
+        );
+        let bytes: [u8; 32] =
+            decoded.as_slice().try_into().map_err(|_| bad(BadKeyReason::WrongLength { found: decoded.len() }))?;
+        Ok(Self(bytes))
+    }
+
+    fn signing_key(&self) -> &[u8] {
+        &self.0[..16]
+    }
+
+    fn encryption_key(&self) -> &[u8] {
+        &self.0[16..]
+    }
+}
+
+fn invalid(reason: &'static str) -> Error {
+    Error::Legacy { format: LegacyFormat::Fernet, reason }
+}
+
+/// Whether `value` looks like a Fernet token (url-safe base64 starting with the 0x80 version byte).
+/// Says nothing about whether it authenticates.
+///
+/// ```
+/// use encrypted_field::legacy::fernet::looks_like_token;
+/// assert!(looks_like_token(b"gAAAAABnXyZ3"));
+/// assert!(!looks_like_token(b"RUYBAAAAAQ"));
+/// ```
+pub fn looks_like_token(value: &[u8]) -> bool {
+    value.starts_with(b"gAAAAA")
+        && value.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'='))
+}
+
+/// Decrypts a Fernet token (its url-safe base64 text, as stored) with `key`.
+pub fn decrypt(key: &FernetKey, token: &[u8]) -> Result<Vec<u8>> {
+    let raw = URL_SAFE_LENIENT.decode(token.trim_ascii()).map_err(|_| invalid("the token is not url-safe base64"))?;
+    if raw.len() < MIN_LEN {
+        return Err(invalid("the token is too short; it may be truncated"));
+    }
+    if raw[0] != VERSION {
+        return Err(invalid("the token does not start with the Fernet version byte 0x80"));
+    }
+    let (signed, tag) = raw.split_at(raw.len() - TAG_LEN);
+    let mut mac = <Hmac<Sha256> as hmac::Mac>::new_from_slice(key.signing_key())
+        .map_err(|_| invalid("the signing key has an invalid length"))?;
+    mac.update(signed);
+    mac.verify_slice(tag)
+        .map_err(|_| invalid("the HMAC does not verify: wrong key, or the token was tampered with"))?;
+    let (iv, ciphertext) = signed[9..].split_at(16);
+    if ciphertext.is_empty() || ciphertext.len() % 16 != 0 {
+        return Err(invalid("the ciphertext is not a whole number of AES blocks"));
+    }
+    let decryptor = cbc::Decryptor::<Aes128>::new_from_slices(key.encryption_key(), iv)
+        .map_err(|_| invalid("the encryption key or IV has an invalid length"))?;
+    let mut buf = ciphertext.to_vec();
+    let len = decryptor
+        .decrypt_padded_mut::<Pkcs7>(&mut buf)
+        .map_err(|_| invalid("the padding is invalid"))?
+        .len();
+    buf.truncate(len);
+    Ok(buf)
+}
