@@ -31,6 +31,7 @@ mod key_source;
 mod keyring;
 mod keys_dir;
 pub mod legacy;
+mod plaintext;
 
 pub use blind_index::{BlindIndexKey, Normalizer, normalize};
 pub use error::{BadKeyReason, Error, MalformedReason, Result};
@@ -38,4 +39,5 @@ pub use global::{decrypt, decrypt_with_context, encrypt, encrypt_with_context, g
 pub use key::{KEY_LEN, KeyVersion, MasterKey};
 pub use key_source::EnvVars;
 pub use keyring::{KeyRing, KeyRingBuilder};
+pub use plaintext::Plaintext;
 pub use keys_dir::{ACTIVE_VERSION_FILE, KeyFile, KeysDir};

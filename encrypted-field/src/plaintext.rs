@@ -1,0 +1,106 @@
+//! [`Plaintext`]: the Rust types a decrypted value can be read into, and how each is turned into
+//! the bytes that get encrypted.
+
+use std::borrow::Cow;
+
+use crate::error::{Error, Result};
+
+/// A type that can be encrypted: it turns itself into bytes, and back.
+///
+/// Implemented for `String`, `Vec<u8>`, the integer types and `bool`. The byte form is part of the
+/// stored format, so it never changes: strings are UTF-8, byte vectors are themselves, integers are
+/// their decimal text (so that a column can move between `String` and an integer type), and `bool`
+/// is `true`/`false`.
+///
+/// ```
+/// use encrypted_field::Plaintext;
+/// assert_eq!(42_i64.to_plaintext().as_ref(), b"42");
+/// assert_eq!(i64::from_plaintext(b"42".to_vec())?, 42);
+/// assert!(i64::from_plaintext(b"forty-two".to_vec()).is_err());
+/// # Ok::<(), encrypted_field::Error>(())
+/// ```
+pub trait Plaintext: Sized {
+    /// The bytes that are encrypted.
+    fn to_plaintext(&self) -> Cow<'_, [u8]>;
+    /// Reads decrypted bytes back; fails with [`Error::InvalidPlaintext`] when they do not form a
+    /// value of this type.
+    fn from_plaintext(bytes: Vec<u8>) -> Result<Self>;
+}
+
+impl Plaintext for Vec<u8> {
+    fn to_plaintext(&self) -> Cow<'_, [u8]> {
+        Cow::Borrowed(self)
+    }
+
+    fn from_plaintext(bytes: Vec<u8>) -> Result<Self> {
+        Ok(bytes)
+    }
+}
+
+impl Plaintext for String {
+    fn to_plaintext(&self) -> Cow<'_, [u8]> {
+        Cow::Borrowed(self.as_bytes())
+    }
+
+    fn from_plaintext(bytes: Vec<u8>) -> Result<Self> {
+        crate::global::into_string(bytes)
+    }
+}
+
+impl Plaintext for bool {
+    fn to_plaintext(&self) -> Cow<'_, [u8]> {
+        Cow::Borrowed(if *self { b"true" } else { b"false" })
+    }
+
+    fn from_plaintext(bytes: Vec<u8>) -> Result<Self> {
+        match bytes.as_slice() {
+            b"true" => Ok(true),
+            b"false" => Ok(false),
+            _ => Err(Error::InvalidPlaintext { expected: "bool (`true` or `false`)" }),
+        }
+    }
+}
+
+macro_rules! integer_plaintext {
+    ($($ty:ty),*) => {$(
+        impl Plaintext for $ty {
+            fn to_plaintext(&self) -> Cow<'_, [u8]> {
+                Cow::Owned(self.to_string().into_bytes())
+            }
+
+            fn from_plaintext(bytes: Vec<u8>) -> Result<Self> {
+                std::str::from_utf8(&bytes)
+                    .ok()
+                    .and_then(|text| text.parse().ok())
+                    .ok_or(Error::InvalidPlaintext { expected: concat!("decimal ", stringify!($ty)) })
+            }
+        }
+    )*};
+}
+
+integer_plaintext!(i16, i32, i64, u16, u32, u64);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_round_trip_and_reject_invalid_utf8() {
+        assert_eq!(String::from_plaintext("Zoë".as_bytes().to_vec()).unwrap(), "Zoë");
+        assert!(matches!(String::from_plaintext(vec![0xff]), Err(Error::InvalidPlaintext { .. })));
+    }
+
+    #[test]
+    fn integers_round_trip_at_their_limits() {
+        for v in [i64::MIN, -1, 0, i64::MAX] {
+            assert_eq!(i64::from_plaintext(v.to_plaintext().into_owned()).unwrap(), v);
+        }
+        assert!(u16::from_plaintext(b"70000".to_vec()).is_err());
+    }
+
+    #[test]
+    fn bools_round_trip() {
+        assert!(bool::from_plaintext(true.to_plaintext().into_owned()).unwrap());
+        assert!(bool::from_plaintext(b"yes".to_vec()).is_err());
+    }
+}
