@@ -83,6 +83,17 @@ pub enum Error {
         reason: &'static str,
     },
 
+    /// Encrypting or decrypting the value of a known column failed: `column` is its context
+    /// (`table.column`), `error` says why. Raised by the Diesel types, whose errors would otherwise
+    /// not say which column they came from.
+    #[error("column `{column}`: {error}")]
+    Column {
+        /// The column's context, e.g. `phone_requests.phone_number`.
+        column: String,
+        /// What went wrong.
+        error: Box<Error>,
+    },
+
     /// The process-wide key ring was installed twice.
     #[error("a process-wide key ring is already installed (install it once, at start-up)")]
     AlreadyInstalled,

@@ -23,6 +23,8 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod blind_index;
+#[cfg(any(feature = "sqlite", feature = "mysql", feature = "postgres"))]
+pub mod diesel;
 pub mod envelope;
 mod error;
 mod global;
