@@ -23,6 +23,8 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod blind_index;
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod envelope;
 mod error;
 mod global;
