@@ -15,7 +15,10 @@ const SIZES: [usize; 3] = [12, 64, 4096];
 const CONTEXT: &str = "phone_requests.phone_number";
 
 fn envelope(c: &mut Criterion) {
-    let ring = KeyRing::builder().key(1, MasterKey::generate()).build().unwrap();
+    let ring = KeyRing::builder()
+        .key(1, MasterKey::generate())
+        .build()
+        .unwrap();
     let mut group = c.benchmark_group("envelope");
     for size in SIZES {
         let plaintext = vec![0x5a_u8; size];
@@ -39,13 +42,19 @@ fn primitives(c: &mut Criterion) {
     for size in SIZES {
         let plaintext = vec![0x5a_u8; size];
         group.throughput(Throughput::Bytes(size as u64));
-        group.bench_with_input(BenchmarkId::new("aes256cbc_encrypt", size), &plaintext, |b, p| {
-            let mut buf = vec![0u8; size + 16];
-            b.iter(|| {
-                let enc = cbc::Encryptor::<aes::Aes256>::new(&key.into(), &iv.into());
-                enc.encrypt_padded_b2b_mut::<Pkcs7>(black_box(p), &mut buf).map(<[u8]>::len).unwrap()
-            })
-        });
+        group.bench_with_input(
+            BenchmarkId::new("aes256cbc_encrypt", size),
+            &plaintext,
+            |b, p| {
+                let mut buf = vec![0u8; size + 16];
+                b.iter(|| {
+                    let enc = cbc::Encryptor::<aes::Aes256>::new(&key.into(), &iv.into());
+                    enc.encrypt_padded_b2b_mut::<Pkcs7>(black_box(p), &mut buf)
+                        .map(<[u8]>::len)
+                        .unwrap()
+                })
+            },
+        );
         group.bench_with_input(BenchmarkId::new("hmac_sha256", size), &plaintext, |b, p| {
             let mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&key).unwrap();
             b.iter(|| {

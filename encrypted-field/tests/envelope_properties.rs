@@ -6,7 +6,10 @@ use encrypted_field::{Error, KeyRing, KeyVersion, MasterKey};
 use proptest::prelude::*;
 
 fn ring() -> KeyRing {
-    KeyRing::builder().key(1, MasterKey::from_bytes([0x11; 32])).build().unwrap()
+    KeyRing::builder()
+        .key(1, MasterKey::from_bytes([0x11; 32]))
+        .build()
+        .unwrap()
 }
 
 #[test]
@@ -15,7 +18,11 @@ fn round_trips_at_every_boundary_size() {
     for len in [0, 1, 15, 16, 17, 31, 32, 33, 4096] {
         let plaintext: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
         let sealed = ring.encrypt_with_context(&plaintext, "t.c");
-        assert_eq!(ring.decrypt_with_context(&sealed, "t.c").unwrap(), plaintext, "{len} bytes");
+        assert_eq!(
+            ring.decrypt_with_context(&sealed, "t.c").unwrap(),
+            plaintext,
+            "{len} bytes"
+        );
     }
 }
 
@@ -41,7 +48,10 @@ fn every_single_bit_flip_of_a_sample_envelope_is_rejected() {
             let mut tampered = sealed.clone();
             tampered[byte] ^= 1 << bit;
             let result = ring.decrypt_with_context(&tampered, "customers._ssn");
-            assert!(result.is_err(), "flip of bit {bit} in byte {byte} was accepted");
+            assert!(
+                result.is_err(),
+                "flip of bit {bit} in byte {byte} was accepted"
+            );
         }
     }
 }
@@ -60,15 +70,29 @@ fn every_truncation_of_a_sample_envelope_is_rejected() {
 fn a_value_sealed_for_context_a_fails_under_context_b() {
     let ring = ring();
     let sealed = ring.encrypt_with_context(b"078-05-1120", "customers._ssn");
-    let err = ring.decrypt_with_context(&sealed, "customers._phone").unwrap_err();
-    assert!(matches!(err, Error::Authentication { ref context } if context == "customers._phone"), "{err}");
-    assert!(ring.decrypt(&sealed).is_err(), "an empty context must not open a bound value");
+    let err = ring
+        .decrypt_with_context(&sealed, "customers._phone")
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Authentication { ref context } if context == "customers._phone"),
+        "{err}"
+    );
+    assert!(
+        ring.decrypt(&sealed).is_err(),
+        "an empty context must not open a bound value"
+    );
 }
 
 #[test]
 fn a_value_of_an_unknown_version_names_the_version() {
-    let v9 = KeyRing::builder().key(9, MasterKey::generate()).build().unwrap().encrypt(b"x");
-    assert!(matches!(ring().decrypt(&v9), Err(Error::UnknownKeyVersion(v)) if v == KeyVersion::new(9)));
+    let v9 = KeyRing::builder()
+        .key(9, MasterKey::generate())
+        .build()
+        .unwrap()
+        .encrypt(b"x");
+    assert!(
+        matches!(ring().decrypt(&v9), Err(Error::UnknownKeyVersion(v)) if v == KeyVersion::new(9))
+    );
 }
 
 proptest! {

@@ -22,8 +22,14 @@ fn key32(bytes: Vec<u8>) -> MasterKey {
 }
 
 fn ring_for(v: &Vector) -> KeyRing {
-    let version: u32 = v.text("key_version").parse().expect("key_version is a number");
-    KeyRing::builder().key(version, key32(v.bytes("master_key"))).build().expect("valid ring")
+    let version: u32 = v
+        .text("key_version")
+        .parse()
+        .expect("key_version is a number");
+    KeyRing::builder()
+        .key(version, key32(v.bytes("master_key")))
+        .build()
+        .expect("valid ring")
 }
 
 fn context_of(v: &Vector) -> String {
@@ -43,7 +49,12 @@ fn sealing_with_the_vector_iv_gives_the_exact_envelope() {
     for v in of_kind(&parse(FORMAT_V1), "envelope") {
         let iv: [u8; 16] = v.bytes("iv").try_into().expect("16-byte iv");
         let sealed = ring_for(v).seal_with_iv(&v.bytes("plaintext"), &context_of(v), &iv);
-        assert_eq!(hex::encode(&sealed), v.text("envelope"), "vector `{}`", v.name);
+        assert_eq!(
+            hex::encode(&sealed),
+            v.text("envelope"),
+            "vector `{}`",
+            v.name
+        );
     }
 }
 
@@ -51,7 +62,12 @@ fn sealing_with_the_vector_iv_gives_the_exact_envelope() {
 fn every_vector_envelope_opens_to_its_plaintext() {
     for v in of_kind(&parse(FORMAT_V1), "envelope") {
         let opened = ring_for(v).decrypt_with_context(&v.bytes("envelope"), &context_of(v));
-        assert_eq!(opened.ok(), Some(v.bytes("plaintext")), "vector `{}`", v.name);
+        assert_eq!(
+            opened.ok(),
+            Some(v.bytes("plaintext")),
+            "vector `{}`",
+            v.name
+        );
     }
 }
 
@@ -61,7 +77,12 @@ fn every_vector_base64_form_opens_and_matches() {
         let expected = base64::engine::general_purpose::STANDARD.encode(v.bytes("envelope"));
         assert_eq!(expected, v.text("envelope_base64"), "vector `{}`", v.name);
         let opened = ring_for(v).decrypt_base64(v.text("envelope_base64"), &context_of(v));
-        assert_eq!(opened.ok(), Some(v.bytes("plaintext")), "vector `{}`", v.name);
+        assert_eq!(
+            opened.ok(),
+            Some(v.bytes("plaintext")),
+            "vector `{}`",
+            v.name
+        );
     }
 }
 
@@ -69,7 +90,10 @@ fn every_vector_base64_form_opens_and_matches() {
 fn every_vector_envelope_names_its_key_version() {
     for v in of_kind(&parse(FORMAT_V1), "envelope") {
         let version: u32 = v.text("key_version").parse().expect("number");
-        assert_eq!(ring_for(v).version_of(&v.bytes("envelope")).ok(), Some(KeyVersion::new(version)));
+        assert_eq!(
+            ring_for(v).version_of(&v.bytes("envelope")).ok(),
+            Some(KeyVersion::new(version))
+        );
     }
 }
 
@@ -87,18 +111,33 @@ fn aes_256_cbc_matches_nist_sp_800_38a() {
     for v in of_kind(&parse(PRIMITIVES), "aes256cbc") {
         let mut buf = v.bytes("plaintext");
         let len = buf.len();
-        let encryptor = cbc::Encryptor::<aes::Aes256>::new_from_slices(&v.bytes("key"), &v.bytes("iv")).expect("sizes");
-        let out = encryptor.encrypt_padded_mut::<NoPadding>(&mut buf, len).expect("whole blocks");
-        assert_eq!(hex::encode(out), v.text("ciphertext"), "vector `{}`", v.name);
+        let encryptor =
+            cbc::Encryptor::<aes::Aes256>::new_from_slices(&v.bytes("key"), &v.bytes("iv"))
+                .expect("sizes");
+        let out = encryptor
+            .encrypt_padded_mut::<NoPadding>(&mut buf, len)
+            .expect("whole blocks");
+        assert_eq!(
+            hex::encode(out),
+            v.text("ciphertext"),
+            "vector `{}`",
+            v.name
+        );
     }
 }
 
 #[test]
 fn hmac_sha256_matches_rfc_4231() {
     for v in of_kind(&parse(PRIMITIVES), "hmac_sha256") {
-        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&v.bytes("key")).expect("any length");
+        let mut mac =
+            hmac::Hmac::<sha2::Sha256>::new_from_slice(&v.bytes("key")).expect("any length");
         mac.update(&v.bytes("data"));
-        assert_eq!(hex::encode(mac.finalize().into_bytes()), v.text("mac"), "vector `{}`", v.name);
+        assert_eq!(
+            hex::encode(mac.finalize().into_bytes()),
+            v.text("mac"),
+            "vector `{}`",
+            v.name
+        );
     }
 }
 
@@ -106,9 +145,13 @@ fn hmac_sha256_matches_rfc_4231() {
 fn hkdf_sha256_matches_rfc_5869() {
     for v in of_kind(&parse(PRIMITIVES), "hkdf_sha256") {
         let salt = v.bytes("salt");
-        let hkdf = hkdf::Hkdf::<sha2::Sha256>::new((!salt.is_empty()).then_some(&salt[..]), &v.bytes("ikm"));
+        let hkdf = hkdf::Hkdf::<sha2::Sha256>::new(
+            (!salt.is_empty()).then_some(&salt[..]),
+            &v.bytes("ikm"),
+        );
         let mut okm = vec![0u8; v.bytes("okm").len()];
-        hkdf.expand(&v.bytes("info"), &mut okm).expect("length within limit");
+        hkdf.expand(&v.bytes("info"), &mut okm)
+            .expect("length within limit");
         assert_eq!(hex::encode(okm), v.text("okm"), "vector `{}`", v.name);
     }
 }
