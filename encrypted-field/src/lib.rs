@@ -31,7 +31,11 @@ mod key_source;
 mod keyring;
 mod keys_dir;
 pub mod legacy;
+pub mod model;
 mod plaintext;
+
+#[doc(hidden)]
+pub mod __private;
 
 pub use blind_index::{BlindIndexKey, Normalizer, normalize};
 pub use error::{BadKeyReason, Error, MalformedReason, Result};
@@ -41,3 +45,7 @@ pub use key_source::EnvVars;
 pub use keyring::{KeyRing, KeyRingBuilder};
 pub use plaintext::Plaintext;
 pub use keys_dir::{ACTIVE_VERSION_FILE, KeyFile, KeysDir};
+// The trait, and (feature `derive`) the derive of the same name, as serde does.
+pub use model::EncryptedModel;
+#[cfg(feature = "derive")]
+pub use encrypted_field_derive::EncryptedModel;

@@ -1,0 +1,1 @@
+//! Expansion snapshots: the code generated for each combination of attributes.
