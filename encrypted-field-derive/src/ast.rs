@@ -137,7 +137,10 @@ pub(crate) fn key_kind_of(ty: &Type) -> Option<KeyKind> {
 /// Whether the type is `encrypted_field::Encrypted<..>`, which encrypts itself.
 pub(crate) fn is_self_encrypting(ty: &Type) -> bool {
     let inner = single_argument(ty, "Option").unwrap_or(ty);
-    single_argument(inner, "Encrypted").is_some()
+    let Type::Path(path) = inner else { return false };
+    path.path.segments.last().is_some_and(|last| {
+        last.ident == "Encrypted" && matches!(last.arguments, PathArguments::AngleBracketed(_))
+    })
 }
 
 /// `T` when `ty` is `name<T>` (any path prefix).
@@ -190,7 +193,7 @@ mod tests {
     #[test]
     fn encrypted_wrappers_are_recognized() {
         assert!(is_self_encrypting(&ty("Encrypted<String>")));
-        assert!(is_self_encrypting(&ty("Option<encrypted_field::Encrypted<i64>>")));
+        assert!(is_self_encrypting(&ty("Option<encrypted_field::diesel::Encrypted<i64, Ssn>>")));
         assert!(!is_self_encrypting(&ty("Vec<u8>")));
     }
 }

@@ -17,6 +17,8 @@ pub(crate) struct ModelAttrs {
     pub(crate) table: Option<LitStr>,
     pub(crate) primary_key: Option<LitStr>,
     pub(crate) primary_key_type: Option<Type>,
+    /// Whether the attribute had a mistake (already reported): what it lacks may be a consequence.
+    pub(crate) malformed: bool,
 }
 
 /// What the derive reads from Diesel's struct attributes.
@@ -57,6 +59,7 @@ impl ModelAttrs {
         let mut this = Self::default();
         for attr in attrs.iter().filter(|a| a.path().is_ident("encrypted_model")) {
             if !matches!(attr.meta, Meta::List(_)) {
+                this.malformed = true;
                 cx.error_spanned_by(attr, format!("expected arguments in parentheses\nhelp: the correct form looks like `{MODEL_FORM}`"));
                 continue;
             }
@@ -69,11 +72,13 @@ impl ModelAttrs {
                     let ty = meta.value()?.parse::<Type>()?;
                     set_once(cx, &meta, &mut this.primary_key_type, ty);
                 } else {
+                    this.malformed = true;
                     unknown_key(cx, &meta, "encrypted_model", MODEL_KEYS, MODEL_FORM)?;
                 }
                 Ok(())
             });
             if let Err(error) = parsed {
+                this.malformed = true;
                 cx.syn_error(error);
             }
         }

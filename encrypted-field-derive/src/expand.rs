@@ -39,8 +39,16 @@ fn expand(model: &Model<'_>) -> TokenStream {
     let (impl_generics, ty_generics, where_clause) = model.generics.split_for_impl();
     let spec = model_spec(model);
     let methods = model.columns.iter().map(|column| methods(model, column));
+    // One constant per normalizer: a function of the wrong type is reported once, at its path.
+    let normalizers = model.columns.iter().filter_map(|column| {
+        let blind = column.blind_index.as_ref()?;
+        let (name, normalizer) = (normalizer_const(column), normalizer(&blind.normalizer));
+        Some(quote!(const #name: ::encrypted_field::__private::Normalizer = #normalizer;))
+    });
     quote! {
         const _: () = {
+            #(#normalizers)*
+
             fn __encrypted_field_model_spec() -> ::encrypted_field::__private::ModelSpec {
                 #spec
             }
@@ -80,7 +88,7 @@ fn model_spec(model: &Model<'_>) -> TokenStream {
         let blind_index = column.blind_index.as_ref().map(|blind| {
             let (name, constructor) = (&blind.column, storage_constructor(blind.shape.storage));
             let normalizer_name = normalizer_name(&blind.normalizer);
-            let normalizer = normalizer(&blind.normalizer);
+            let normalizer = normalizer_const(column);
             quote! {
                 .with_blind_index(
                     ::encrypted_field::__private::BlindIndexSpec::#constructor(#name)
@@ -113,8 +121,9 @@ fn methods(model: &Model<'_>, column: &Column<'_>) -> TokenStream {
         Storage::Text => (quote!(open_text), quote!(seal_text)),
     };
     // Spanned at `ty = ..`, so that a type that is not `Plaintext` is reported there.
-    let open = quote_spanned!(plaintext.span()=> ::encrypted_field::__private::#open::<#plaintext>);
-    let seal = quote_spanned!(plaintext.span()=> ::encrypted_field::__private::#seal::<#plaintext>);
+    let codec = codec(plaintext);
+    let open = quote!((#codec.#open));
+    let seal = quote!((#codec.#seal));
     let described = format!("`{field}` (column `{context}`)");
     let nullable = column.shape.nullable;
 
@@ -261,9 +270,20 @@ fn blind_index_call(column: &Column<'_>, blind: &BlindIndex<'_>) -> TokenStream 
         Storage::Binary => quote!(blind_index_binary),
         Storage::Text => quote!(blind_index_text),
     };
-    let compute = quote_spanned!(plaintext.span()=> ::encrypted_field::__private::#compute::<#plaintext>);
-    let normalizer = normalizer(&blind.normalizer);
-    quote!(#compute(ring, #context, &value, #normalizer))
+    let codec = codec(plaintext);
+    let normalizer = normalizer_const(column);
+    quote!((#codec.#compute)(ring, #context, &value, #normalizer))
+}
+
+/// `codec::<T>()`, spanned at `ty = ..` so that a type that is not `Plaintext` is reported there,
+/// once.
+fn codec(plaintext: &syn::Type) -> TokenStream {
+    quote_spanned!(plaintext.span()=> ::encrypted_field::__private::codec::<#plaintext>())
+}
+
+/// The name of the constant that holds a column's normalizer.
+fn normalizer_const(column: &Column<'_>) -> syn::Ident {
+    format_ident!("__ENCRYPTED_FIELD_NORMALIZE_{}", column.accessor.to_string().to_uppercase())
 }
 
 /// The type a blind index is stored as.

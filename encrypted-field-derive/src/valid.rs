@@ -59,6 +59,7 @@ const BUILTIN_NORMALIZERS: [&str; 3] = ["exact", "digits", "lowercase"];
 pub(crate) fn check<'a>(input: &'a Input<'a>, cx: &Ctxt) -> Option<Model<'a>> {
     let table = table(input, cx);
     let key = primary_key(input, cx);
+    let key_kind = key.as_ref().and_then(|(_, kind)| *kind);
     let mut columns = Vec::new();
     let mut methods = HashMap::new();
     let mut sql_columns = HashMap::new();
@@ -73,9 +74,8 @@ pub(crate) fn check<'a>(input: &'a Input<'a>, cx: &Ctxt) -> Option<Model<'a>> {
             Some(lit) => identifier(&lit.value(), lit, "column", cx),
             None => identifier(field.column(), field.ident, "column", cx),
         };
-        if key_column == Some(column.as_str()) {
-            cx.error_spanned_by(&attr.attr, "the primary key cannot be `#[encrypted]`: rows are found by it");
-            continue;
+        if key_column == Some(column.as_str()) && key_column == Some(field.column()) {
+            continue; // the primary key itself: reported by `primary_key`
         }
         let shape = stored_shape(field, cx);
         let accessor = accessor(field, attr.name.as_ref(), cx);
@@ -99,7 +99,7 @@ pub(crate) fn check<'a>(input: &'a Input<'a>, cx: &Ctxt) -> Option<Model<'a>> {
             "no `#[encrypted]` field: mark each field that stores ciphertext with `#[encrypted]`",
         );
     }
-    let (table, (primary_key, key_kind)) = (table?, key?);
+    let (table, (primary_key, _), key_kind) = (table?, key?, key_kind?);
     if cx.has_errors() {
         return None;
     }
@@ -123,6 +123,9 @@ fn table(input: &Input<'_>, cx: &Ctxt) -> Option<String> {
         let last = path.segments.last()?.ident.unraw().to_string();
         return Some(identifier(&last, path, "table", cx));
     }
+    if input.model.malformed {
+        return None; // the mistake in `#[encrypted_model]` is reported; don't add a consequence
+    }
     cx.error_spanned_by(
         input.ident,
         "missing table name: add `#[diesel(table_name = customers)]` or `#[encrypted_model(table = \"customers\")]`",
@@ -130,8 +133,8 @@ fn table(input: &Input<'_>, cx: &Ctxt) -> Option<String> {
     None
 }
 
-/// The primary-key column and its kind.
-fn primary_key(input: &Input<'_>, cx: &Ctxt) -> Option<(String, KeyKind)> {
+/// The primary-key column, and its kind unless that is in error.
+fn primary_key(input: &Input<'_>, cx: &Ctxt) -> Option<(String, Option<KeyKind>)> {
     let (column, field, blame): (String, Option<&Field<'_>>, &dyn ToTokens) =
         if let Some(lit) = &input.model.primary_key {
             let column = identifier(&lit.value(), lit, "primary key", cx);
@@ -150,6 +153,8 @@ fn primary_key(input: &Input<'_>, cx: &Ctxt) -> Option<(String, KeyKind)> {
             (field.map_or_else(|| key.to_string(), |f| f.column().to_owned()), field, key)
         } else if let Some(field) = input.field_named("id") {
             (field.column().to_owned(), Some(field), field.ident)
+        } else if input.model.malformed {
+            return None;
         } else {
             cx.error_spanned_by(
                 input.ident,
@@ -158,6 +163,10 @@ fn primary_key(input: &Input<'_>, cx: &Ctxt) -> Option<(String, KeyKind)> {
             );
             return None;
         };
+    if let Some(attr) = field.and_then(|f| f.attrs.encrypted.as_ref()) {
+        cx.error_spanned_by(&attr.attr, "the primary key cannot be `#[encrypted]`: rows are found by it");
+        return Some((column, None));
+    }
     let kind_of = |ty: &Type| {
         let kind = ast::key_kind_of(ty);
         if kind.is_none() {
@@ -183,7 +192,7 @@ fn primary_key(input: &Input<'_>, cx: &Ctxt) -> Option<(String, KeyKind)> {
             None
         }
     };
-    Some((column, kind?))
+    Some((column, kind))
 }
 
 /// The stored type of an `#[encrypted]` field.
