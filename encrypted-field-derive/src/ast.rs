@@ -2,7 +2,9 @@
 //! SQL column and what its type can be used for. Nothing here is checked yet.
 
 use syn::ext::IdentExt as _;
-use syn::{Data, DeriveInput, Fields, GenericArgument, Generics, Ident, PathArguments, Type, Visibility};
+use syn::{
+    Data, DeriveInput, Fields, GenericArgument, Generics, Ident, PathArguments, Type, Visibility,
+};
 
 use crate::attr::{DieselStructAttrs, FieldAttrs, ModelAttrs};
 use crate::ctxt::Ctxt;
@@ -68,11 +70,17 @@ impl<'a> Input<'a> {
                 }
             },
             Data::Enum(data) => {
-                cx.error_spanned_by(data.enum_token, "`#[derive(EncryptedModel)]` works on structs only, not enums");
+                cx.error_spanned_by(
+                    data.enum_token,
+                    "`#[derive(EncryptedModel)]` works on structs only, not enums",
+                );
                 return None;
             }
             Data::Union(data) => {
-                cx.error_spanned_by(data.union_token, "`#[derive(EncryptedModel)]` works on structs only, not unions");
+                cx.error_spanned_by(
+                    data.union_token,
+                    "`#[derive(EncryptedModel)]` works on structs only, not unions",
+                );
                 return None;
             }
         };
@@ -90,7 +98,14 @@ impl<'a> Input<'a> {
                 })
             })
             .collect();
-        Some(Self { ident: &node.ident, vis: &node.vis, generics: &node.generics, model, diesel, fields })
+        Some(Self {
+            ident: &node.ident,
+            vis: &node.vis,
+            generics: &node.generics,
+            model,
+            diesel,
+            fields,
+        })
     }
 
     /// The field with this name (without `r#`).
@@ -124,7 +139,9 @@ fn shape_of(ty: &Type) -> Option<Shape> {
 
 /// The kind of a primary-key type: an integer type or `String`.
 pub(crate) fn key_kind_of(ty: &Type) -> Option<KeyKind> {
-    const INTEGERS: [&str; 12] = ["i8", "i16", "i32", "i64", "i128", "isize", "u8", "u16", "u32", "u64", "u128", "usize"];
+    const INTEGERS: [&str; 12] = [
+        "i8", "i16", "i32", "i64", "i128", "isize", "u8", "u16", "u32", "u64", "u128", "usize",
+    ];
     if INTEGERS.iter().any(|int| last_segment_is(ty, int)) {
         Some(KeyKind::Integer)
     } else if last_segment_is(ty, "String") {
@@ -137,7 +154,9 @@ pub(crate) fn key_kind_of(ty: &Type) -> Option<KeyKind> {
 /// Whether the type is `encrypted_field::Encrypted<..>`, which encrypts itself.
 pub(crate) fn is_self_encrypting(ty: &Type) -> bool {
     let inner = single_argument(ty, "Option").unwrap_or(ty);
-    let Type::Path(path) = inner else { return false };
+    let Type::Path(path) = inner else {
+        return false;
+    };
     path.path.segments.last().is_some_and(|last| {
         last.ident == "Encrypted" && matches!(last.arguments, PathArguments::AngleBracketed(_))
     })
@@ -150,7 +169,9 @@ fn single_argument<'t>(ty: &'t Type, name: &str) -> Option<&'t Type> {
     if path.qself.is_some() || last.ident != name {
         return None;
     }
-    let PathArguments::AngleBracketed(args) = &last.arguments else { return None };
+    let PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
     match args.args.first() {
         Some(GenericArgument::Type(inner)) if args.args.len() == 1 => Some(inner),
         _ => None,
@@ -161,7 +182,11 @@ fn single_argument<'t>(ty: &'t Type, name: &str) -> Option<&'t Type> {
 fn last_segment_is(ty: &Type, name: &str) -> bool {
     let Type::Path(path) = ty else { return false };
     path.qself.is_none()
-        && path.path.segments.last().is_some_and(|last| last.ident == name && last.arguments.is_none())
+        && path
+            .path
+            .segments
+            .last()
+            .is_some_and(|last| last.ident == name && last.arguments.is_none())
 }
 
 #[cfg(test)]
@@ -174,11 +199,27 @@ mod tests {
 
     #[test]
     fn stored_ciphertext_types_are_recognized_with_any_path() {
-        let binary = Some(Shape { storage: Storage::Binary, nullable: false });
+        let binary = Some(Shape {
+            storage: Storage::Binary,
+            nullable: false,
+        });
         assert_eq!(shape_of(&ty("Vec<u8>")), binary);
         assert_eq!(shape_of(&ty("::std::vec::Vec<u8>")), binary);
-        assert_eq!(shape_of(&ty("Option<String>")), Some(Shape { storage: Storage::Text, nullable: true }));
-        for other in ["Vec<i8>", "Option<Option<String>>", "[u8; 32]", "&str", "Vec<u8, A>", "String<T>"] {
+        assert_eq!(
+            shape_of(&ty("Option<String>")),
+            Some(Shape {
+                storage: Storage::Text,
+                nullable: true
+            })
+        );
+        for other in [
+            "Vec<i8>",
+            "Option<Option<String>>",
+            "[u8; 32]",
+            "&str",
+            "Vec<u8, A>",
+            "String<T>",
+        ] {
             assert_eq!(shape_of(&ty(other)), None, "{other}");
         }
     }
@@ -193,7 +234,9 @@ mod tests {
     #[test]
     fn encrypted_wrappers_are_recognized() {
         assert!(is_self_encrypting(&ty("Encrypted<String>")));
-        assert!(is_self_encrypting(&ty("Option<encrypted_field::diesel::Encrypted<i64, Ssn>>")));
+        assert!(is_self_encrypting(&ty(
+            "Option<encrypted_field::diesel::Encrypted<i64, Ssn>>"
+        )));
         assert!(!is_self_encrypting(&ty("Vec<u8>")));
     }
 }

@@ -50,14 +50,19 @@ pub(crate) struct FieldAttrs {
 }
 
 const MODEL_KEYS: &str = "`table`, `primary_key`, `primary_key_type`";
-const MODEL_FORM: &str = r#"#[encrypted_model(table = "customers", primary_key = "id", primary_key_type = i64)]"#;
+const MODEL_FORM: &str =
+    r#"#[encrypted_model(table = "customers", primary_key = "id", primary_key_type = i64)]"#;
 const FIELD_KEYS: &str = "`name`, `ty`, `blind_index`, `normalize`, `column`";
-const FIELD_FORM: &str = r#"#[encrypted(name = "phone", ty = String, blind_index = "phone_bidx", normalize = digits)]"#;
+const FIELD_FORM: &str =
+    r#"#[encrypted(name = "phone", ty = String, blind_index = "phone_bidx", normalize = digits)]"#;
 
 impl ModelAttrs {
     pub(crate) fn from_attrs(attrs: &[Attribute], cx: &Ctxt) -> Self {
         let mut this = Self::default();
-        for attr in attrs.iter().filter(|a| a.path().is_ident("encrypted_model")) {
+        for attr in attrs
+            .iter()
+            .filter(|a| a.path().is_ident("encrypted_model"))
+        {
             if !matches!(attr.meta, Meta::List(_)) {
                 this.malformed = true;
                 cx.error_spanned_by(attr, format!("expected arguments in parentheses\nhelp: the correct form looks like `{MODEL_FORM}`"));
@@ -65,9 +70,19 @@ impl ModelAttrs {
             }
             let parsed = attr.parse_nested_meta(|meta| {
                 if meta.path.is_ident("table") {
-                    set_once(cx, &meta, &mut this.table, lit_str(&meta, r#"table = "customers""#)?);
+                    set_once(
+                        cx,
+                        &meta,
+                        &mut this.table,
+                        lit_str(&meta, r#"table = "customers""#)?,
+                    );
                 } else if meta.path.is_ident("primary_key") {
-                    set_once(cx, &meta, &mut this.primary_key, lit_str(&meta, r#"primary_key = "id""#)?);
+                    set_once(
+                        cx,
+                        &meta,
+                        &mut this.primary_key,
+                        lit_str(&meta, r#"primary_key = "id""#)?,
+                    );
                 } else if meta.path.is_ident("primary_key_type") {
                     let ty = meta.value()?.parse::<Type>()?;
                     set_once(cx, &meta, &mut this.primary_key_type, ty);
@@ -117,7 +132,10 @@ impl FieldAttrs {
         for attr in attrs {
             if attr.path().is_ident("encrypted") {
                 if this.encrypted.is_some() {
-                    cx.error_spanned_by(attr, "duplicate `#[encrypted]` attribute: give every key in one");
+                    cx.error_spanned_by(
+                        attr,
+                        "duplicate `#[encrypted]` attribute: give every key in one",
+                    );
                     continue;
                 }
                 this.encrypted = Some(EncryptedAttr::parse(attr, cx));
@@ -197,7 +215,11 @@ fn lit_str(meta: &ParseNestedMeta<'_>, form: &str) -> syn::Result<LitStr> {
 /// Stores a key's value, reporting a key given twice.
 fn set_once<T>(cx: &Ctxt, meta: &ParseNestedMeta<'_>, slot: &mut Option<T>, value: T) {
     if slot.is_some() {
-        let key = meta.path.get_ident().map(ToString::to_string).unwrap_or_default();
+        let key = meta
+            .path
+            .get_ident()
+            .map(ToString::to_string)
+            .unwrap_or_default();
         cx.error_spanned_by(&meta.path, format!("duplicate key `{key}`"));
     } else {
         *slot = Some(value);
@@ -206,8 +228,17 @@ fn set_once<T>(cx: &Ctxt, meta: &ParseNestedMeta<'_>, slot: &mut Option<T>, valu
 
 /// Reports an unknown key with the valid ones and the correct form, then skips its value so that
 /// the keys after it are still read.
-fn unknown_key(cx: &Ctxt, meta: &ParseNestedMeta<'_>, attr: &str, keys: &str, form: &str) -> syn::Result<()> {
-    let key = meta.path.get_ident().map_or_else(|| "?".to_owned(), ToString::to_string);
+fn unknown_key(
+    cx: &Ctxt,
+    meta: &ParseNestedMeta<'_>,
+    attr: &str,
+    keys: &str,
+    form: &str,
+) -> syn::Result<()> {
+    let key = meta
+        .path
+        .get_ident()
+        .map_or_else(|| "?".to_owned(), ToString::to_string);
     cx.error_spanned_by(
         &meta.path,
         format!("unknown key `{key}` in `#[{attr}]`: expected one of {keys}\nhelp: the correct form looks like `{form}`"),

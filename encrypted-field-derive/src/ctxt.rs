@@ -14,7 +14,9 @@ pub(crate) struct Ctxt {
 impl Ctxt {
     /// Records an error pointing at `tokens`.
     pub(crate) fn error_spanned_by(&self, tokens: impl ToTokens, message: impl Display) {
-        self.errors.borrow_mut().push(syn::Error::new_spanned(tokens.into_token_stream(), message));
+        self.errors
+            .borrow_mut()
+            .push(syn::Error::new_spanned(tokens.into_token_stream(), message));
     }
 
     /// Records an error built elsewhere (a parse error).

@@ -29,7 +29,10 @@ fn derive(input: &DeriveInput) -> TokenStream {
         (Err(errors), _) => fallback::expand(input, errors),
         (Ok(()), None) => fallback::expand(
             input,
-            syn::Error::new_spanned(&input.ident, "internal error in #[derive(EncryptedModel)]: please report it"),
+            syn::Error::new_spanned(
+                &input.ident,
+                "internal error in #[derive(EncryptedModel)]: please report it",
+            ),
         ),
     }
 }
@@ -111,7 +114,12 @@ fn model_spec(model: &Model<'_>) -> TokenStream {
 /// The getters, setters and blind-index functions of one column.
 fn methods(model: &Model<'_>, column: &Column<'_>) -> TokenStream {
     let vis = model.vis;
-    let (field, accessor, context, plaintext) = (column.field, &column.accessor, &column.context, &column.plaintext);
+    let (field, accessor, context, plaintext) = (
+        column.field,
+        &column.accessor,
+        &column.context,
+        &column.plaintext,
+    );
     let span = accessor.span();
     let with = format_ident!("{}_with", accessor, span = span);
     let set = format_ident!("set_{}", accessor, span = span);
@@ -138,10 +146,17 @@ fn methods(model: &Model<'_>, column: &Column<'_>) -> TokenStream {
             },
         )
     } else {
-        (quote!(#plaintext), quote!(#open(ring, &self.#field, #context)))
+        (
+            quote!(#plaintext),
+            quote!(#open(ring, &self.#field, #context)),
+        )
     };
     let wrap = |value: TokenStream, optional: bool| {
-        if optional { quote!(::core::option::Option::Some(#value)) } else { value }
+        if optional {
+            quote!(::core::option::Option::Some(#value))
+        } else {
+            value
+        }
     };
     let sealed = wrap(quote!(#seal(ring, &value, #context)), nullable);
     let (index_ty, compute_index, store_index, clear_index) = match &column.blind_index {
@@ -161,7 +176,9 @@ fn methods(model: &Model<'_>, column: &Column<'_>) -> TokenStream {
     let refreshes = column
         .blind_index
         .as_ref()
-        .map_or_else(String::new, |blind| format!(" and refreshes the blind index `{}`", blind.field));
+        .map_or_else(String::new, |blind| {
+            format!(" and refreshes the blind index `{}`", blind.field)
+        });
     let getter_docs = [
         format!(" Decrypts {described} with the process-wide key ring (`encrypted_field::global()`)."),
         String::new(),
@@ -170,20 +187,31 @@ fn methods(model: &Model<'_>, column: &Column<'_>) -> TokenStream {
         " When no key ring is configured, when the stored value does not decrypt under this column's".to_owned(),
         " context (another key, another column, tampered), or when its plaintext is not of this type.".to_owned(),
     ];
+    let setter_errors = if column.blind_index.is_some() {
+        " When no key ring or no blind-index key is configured; the model is then unchanged."
+    } else {
+        " When no key ring is configured; the model is then unchanged."
+    };
     let setter_docs = [
-        format!(" Encrypts `value` into {described} with the active key of the process-wide key ring{refreshes}."),
+        format!(
+            " Encrypts `value` into {described} with the active key of the process-wide key ring{refreshes}."
+        ),
         String::new(),
         " # Errors".to_owned(),
         String::new(),
-        " When no key ring is configured, or a blind index is kept and the ring has no blind-index key;".to_owned(),
-        " the model is then unchanged.".to_owned(),
+        setter_errors.to_owned(),
     ];
     let getter_with_doc = format!(" Decrypts {described} with `ring`; see [`Self::{accessor}`].");
-    let setter_with_doc = format!(" Encrypts `value` into {described} with `ring`'s active key{refreshes}; see [`Self::{set}`].");
+    let setter_with_doc = format!(
+        " Encrypts `value` into {described} with `ring`'s active key{refreshes}; see [`Self::{set}`]."
+    );
 
     let clear = nullable.then(|| {
         let clear = format_ident!("clear_{}", accessor, span = span);
-        let doc = format!(" Sets {described} to NULL{}.", refreshes.replace("refreshes", "clears"));
+        let doc = format!(
+            " Sets {described} to NULL{}.",
+            refreshes.replace("refreshes", "clears")
+        );
         quote! {
             #[doc = #doc]
             #vis fn #clear(&mut self) {
@@ -283,7 +311,10 @@ fn codec(plaintext: &syn::Type) -> TokenStream {
 
 /// The name of the constant that holds a column's normalizer.
 fn normalizer_const(column: &Column<'_>) -> syn::Ident {
-    format_ident!("__ENCRYPTED_FIELD_NORMALIZE_{}", column.accessor.to_string().to_uppercase())
+    format_ident!(
+        "__ENCRYPTED_FIELD_NORMALIZE_{}",
+        column.accessor.to_string().to_uppercase()
+    )
 }
 
 /// The type a blind index is stored as.
@@ -309,7 +340,11 @@ fn normalizer_name(normalizer: &Normalizer) -> String {
         Normalizer::Builtin(name) => name.to_string(),
         Normalizer::Custom(path) => {
             let segments: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
-            let prefix = if path.leading_colon.is_some() { "::" } else { "" };
+            let prefix = if path.leading_colon.is_some() {
+                "::"
+            } else {
+                ""
+            };
             format!("{prefix}{}", segments.join("::"))
         }
     }

@@ -1,10 +1,11 @@
 //! `#[derive(EncryptedModel)]`, re-exported by `encrypted-field` (feature `derive`): use it from
 //! there, as `encrypted_field::EncryptedModel`.
 //!
-//! The crate is staged like `thiserror` and `serde_derive`: [`attr`] reads the attributes,
-//! [`ast`] builds a plain description of the struct, [`valid`] checks it and resolves every name
-//! (reporting all mistakes together, each at its token), and [`expand`] writes the code. Only
-//! [`valid`] and [`attr`] report user errors; expansion cannot fail.
+//! The crate is staged like `thiserror` and `serde_derive`: `attr.rs` reads the attributes,
+//! `ast.rs` builds a plain description of the struct, `valid.rs` checks it and resolves every
+//! name (reporting all mistakes together, each at its token), and `expand.rs` writes the code
+//! (`fallback.rs` after an error). Only `attr.rs` and `valid.rs` report user errors; expansion
+//! cannot fail.
 #![forbid(unsafe_code)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 

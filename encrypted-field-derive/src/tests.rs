@@ -16,12 +16,25 @@ fn expands_to(input: TokenStream, expected: ExpectFile) {
 
 /// The messages of the errors in an expansion, in order.
 fn errors_of(input: TokenStream) -> Vec<String> {
-    let file: syn::File = syn::parse2(derive_encrypted_model_inner(input)).expect("the expansion is valid Rust");
+    let file: syn::File =
+        syn::parse2(derive_encrypted_model_inner(input)).expect("the expansion is valid Rust");
     file.items
         .iter()
         .filter_map(|item| match item {
-            syn::Item::Macro(call) if call.mac.path.segments.last().is_some_and(|s| s.ident == "compile_error") => {
-                Some(call.mac.parse_body::<syn::LitStr>().expect("compile_error! holds a string").value())
+            syn::Item::Macro(call)
+                if call
+                    .mac
+                    .path
+                    .segments
+                    .last()
+                    .is_some_and(|s| s.ident == "compile_error") =>
+            {
+                Some(
+                    call.mac
+                        .parse_body::<syn::LitStr>()
+                        .expect("compile_error! holds a string")
+                        .value(),
+                )
             }
             _ => None,
         })
@@ -118,8 +131,14 @@ fn blind_index_without_normalize_is_exact() {
         struct T { id: i32, #[encrypted(blind_index = "b")] _v: Vec<u8>, b: Vec<u8> }
     })
     .to_string();
-    assert!(output.contains(r#"with_normalizer ("exact" , __ENCRYPTED_FIELD_NORMALIZE_V)"#), "{output}");
-    assert!(output.contains("Normalizer = :: encrypted_field :: __private :: normalize :: exact ;"), "{output}");
+    assert!(
+        output.contains(r#"with_normalizer ("exact" , __ENCRYPTED_FIELD_NORMALIZE_V)"#),
+        "{output}"
+    );
+    assert!(
+        output.contains("Normalizer = :: encrypted_field :: __private :: normalize :: exact ;"),
+        "{output}"
+    );
 }
 
 #[test]
@@ -147,7 +166,10 @@ fn diesel_primary_key_and_key_type_for_a_key_that_is_not_a_field() {
         struct T { #[diesel(column_name = "Code")] code: String, #[encrypted] _v: Vec<u8> }
     })
     .to_string();
-    assert!(diesel_key.contains(r#"ModelSpec :: new ("t" , "Code")"#), "{diesel_key}");
+    assert!(
+        diesel_key.contains(r#"ModelSpec :: new ("t" , "Code")"#),
+        "{diesel_key}"
+    );
     assert!(diesel_key.contains("KeyKind :: Text"), "{diesel_key}");
 
     let key_type = derive_encrypted_model_inner(quote! {
@@ -233,33 +255,203 @@ fn every_field_mistake_is_reported() {
     ];
     assert_eq!(errors.len(), expected_starts.len(), "{errors:#?}");
     for (error, start) in errors.iter().zip(expected_starts) {
-        assert!(error.starts_with(start), "{error:?} should start with {start:?}");
+        assert!(
+            error.starts_with(start),
+            "{error:?} should start with {start:?}"
+        );
     }
 }
 
 #[test]
 fn structural_mistakes_are_reported() {
     let cases = [
-        (quote!(#[encrypted_model(table = "t")] enum E { A }), "works on structs only, not enums"),
-        (quote!(#[encrypted_model(table = "t")] struct T(i32, Vec<u8>);), "needs a struct with named fields"),
-        (quote!(#[encrypted_model(table = "t")] struct T { id: i32, v: Vec<u8> }), "no `#[encrypted]` field"),
-        (quote!(struct T { id: i32, #[encrypted] _v: Vec<u8> }), "missing table name"),
-        (quote!(#[encrypted_model(table = "a-b")] struct T { id: i32, #[encrypted] _v: Vec<u8> }), "table name `a-b` is not a plain SQL identifier"),
-        (quote!(#[encrypted_model(table = "t")] struct T { key: i32, #[encrypted] _v: Vec<u8> }), "no primary key"),
-        (quote!(#[diesel(table_name = t, primary_key(a, b))] struct T { a: i32, b: i32, #[encrypted] _v: Vec<u8> }), "composite primary keys are not supported"),
-        (quote!(#[encrypted_model(table = "t")] struct T { id: Uuid, #[encrypted] _v: Vec<u8> }), "primary key `id` must be an integer or a `String`"),
-        (quote!(#[encrypted_model(table = "t", primary_key = "pk")] struct T { #[encrypted] _v: Vec<u8> }), "primary key `pk` is not a field of `T`"),
-        (quote!(#[encrypted_model(table = "t")] struct T { #[encrypted] id: Vec<u8> }), "the primary key cannot be `#[encrypted]`"),
-        (quote!(#[encrypted_model(table = "t")] struct T { id: i32, #[encrypted(blind_index = "id")] _v: Vec<u8> }), "`id` is the primary key"),
-        (quote!(#[encrypted_model(table = "t")] struct T { id: i32, #[encrypted(blind_index = "_v")] _v: Vec<u8> }), "the blind index needs a field of its own"),
-        (quote!(#[encrypted_model(table = "t")] struct T { id: i32, #[encrypted(blind_index = "b")] _v: Vec<u8>, b: [u8; 32] }), "blind-index field `b` must be `Vec<u8>`"),
-        (quote!(#[encrypted_model(table = "t")] struct T { id: i32, #[encrypted(column = "v")] _v: Vec<u8>, #[encrypted(column = "v")] _w: Vec<u8> }), "column `v` is already used by `_v`"),
-        (quote!(#[encrypted_model(table = "t")] struct T { id: i32, #[encrypted = "x"] _v: Vec<u8> }), "expected `#[encrypted]` or keys in parentheses"),
-        (quote!(#[encrypted_model(table = t)] struct T { id: i32, #[encrypted] _v: Vec<u8> }), "expected a string literal: `table = \"customers\"`"),
-        (quote!(#[encrypted_model(table = "t", table = "u")] struct T { id: i32, #[encrypted] _v: Vec<u8> }), "duplicate key `table`"),
+        (
+            quote!(
+                #[encrypted_model(table = "t")]
+                enum E {
+                    A,
+                }
+            ),
+            "works on structs only, not enums",
+        ),
+        (
+            quote!(
+                #[encrypted_model(table = "t")]
+                struct T(i32, Vec<u8>);
+            ),
+            "needs a struct with named fields",
+        ),
+        (
+            quote!(
+                #[encrypted_model(table = "t")]
+                struct T {
+                    id: i32,
+                    v: Vec<u8>,
+                }
+            ),
+            "no `#[encrypted]` field",
+        ),
+        (
+            quote!(
+                struct T {
+                    id: i32,
+                    #[encrypted]
+                    _v: Vec<u8>,
+                }
+            ),
+            "missing table name",
+        ),
+        (
+            quote!(
+                #[encrypted_model(table = "a-b")]
+                struct T {
+                    id: i32,
+                    #[encrypted]
+                    _v: Vec<u8>,
+                }
+            ),
+            "table name `a-b` is not a plain SQL identifier",
+        ),
+        (
+            quote!(
+                #[encrypted_model(table = "t")]
+                struct T {
+                    key: i32,
+                    #[encrypted]
+                    _v: Vec<u8>,
+                }
+            ),
+            "no primary key",
+        ),
+        (
+            quote!(
+                #[diesel(table_name = t, primary_key(a, b))]
+                struct T {
+                    a: i32,
+                    b: i32,
+                    #[encrypted]
+                    _v: Vec<u8>,
+                }
+            ),
+            "composite primary keys are not supported",
+        ),
+        (
+            quote!(
+                #[encrypted_model(table = "t")]
+                struct T {
+                    id: Uuid,
+                    #[encrypted]
+                    _v: Vec<u8>,
+                }
+            ),
+            "primary key `id` must be an integer or a `String`",
+        ),
+        (
+            quote!(
+                #[encrypted_model(table = "t", primary_key = "pk")]
+                struct T {
+                    #[encrypted]
+                    _v: Vec<u8>,
+                }
+            ),
+            "primary key `pk` is not a field of `T`",
+        ),
+        (
+            quote!(
+                #[encrypted_model(table = "t")]
+                struct T {
+                    #[encrypted]
+                    id: Vec<u8>,
+                }
+            ),
+            "the primary key cannot be `#[encrypted]`",
+        ),
+        (
+            quote!(
+                #[encrypted_model(table = "t")]
+                struct T {
+                    id: i32,
+                    #[encrypted(blind_index = "id")]
+                    _v: Vec<u8>,
+                }
+            ),
+            "`id` is the primary key",
+        ),
+        (
+            quote!(
+                #[encrypted_model(table = "t")]
+                struct T {
+                    id: i32,
+                    #[encrypted(blind_index = "_v")]
+                    _v: Vec<u8>,
+                }
+            ),
+            "the blind index needs a field of its own",
+        ),
+        (
+            quote!(
+                #[encrypted_model(table = "t")]
+                struct T {
+                    id: i32,
+                    #[encrypted(blind_index = "b")]
+                    _v: Vec<u8>,
+                    b: [u8; 32],
+                }
+            ),
+            "blind-index field `b` must be `Vec<u8>`",
+        ),
+        (
+            quote!(
+                #[encrypted_model(table = "t")]
+                struct T {
+                    id: i32,
+                    #[encrypted(column = "v")]
+                    _v: Vec<u8>,
+                    #[encrypted(column = "v")]
+                    _w: Vec<u8>,
+                }
+            ),
+            "column `v` is already used by `_v`",
+        ),
+        (
+            quote!(
+                #[encrypted_model(table = "t")]
+                struct T {
+                    id: i32,
+                    #[encrypted = "x"]
+                    _v: Vec<u8>,
+                }
+            ),
+            "expected `#[encrypted]` or keys in parentheses",
+        ),
+        (
+            quote!(
+                #[encrypted_model(table = t)]
+                struct T {
+                    id: i32,
+                    #[encrypted]
+                    _v: Vec<u8>,
+                }
+            ),
+            "expected a string literal: `table = \"customers\"`",
+        ),
+        (
+            quote!(
+                #[encrypted_model(table = "t", table = "u")]
+                struct T {
+                    id: i32,
+                    #[encrypted]
+                    _v: Vec<u8>,
+                }
+            ),
+            "duplicate key `table`",
+        ),
     ];
     for (input, expected) in cases {
         let errors = errors_of(input.clone());
-        assert!(errors.iter().any(|e| e.contains(expected)), "{input}\n  gave {errors:#?}\n  expected {expected:?}");
+        assert!(
+            errors.iter().any(|e| e.contains(expected)),
+            "{input}\n  gave {errors:#?}\n  expected {expected:?}"
+        );
     }
 }

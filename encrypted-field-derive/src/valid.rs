@@ -68,7 +68,9 @@ pub(crate) fn check<'a>(input: &'a Input<'a>, cx: &Ctxt) -> Option<Model<'a>> {
         sql_columns.insert(key_column.clone(), "the primary key".to_owned());
     }
     for field in &input.fields {
-        let Some(attr) = &field.attrs.encrypted else { continue };
+        let Some(attr) = &field.attrs.encrypted else {
+            continue;
+        };
         let key_column = key.as_ref().map(|(column, _)| column.as_str());
         let column = match &attr.column {
             Some(lit) => identifier(&lit.value(), lit, "column", cx),
@@ -86,12 +88,32 @@ pub(crate) fn check<'a>(input: &'a Input<'a>, cx: &Ctxt) -> Option<Model<'a>> {
         }
         if let Some(accessor) = &accessor {
             let nullable = shape.is_some_and(|s| s.nullable);
-            claim_methods(&mut methods, accessor, nullable, blind_index.is_some(), field, cx);
+            claim_methods(
+                &mut methods,
+                accessor,
+                nullable,
+                blind_index.is_some(),
+                field,
+                cx,
+            );
         }
-        let (Some(shape), Some(accessor)) = (shape, accessor) else { continue };
-        let plaintext = attr.ty.clone().unwrap_or_else(|| syn::parse_quote!(::std::string::String));
+        let (Some(shape), Some(accessor)) = (shape, accessor) else {
+            continue;
+        };
+        let plaintext = attr
+            .ty
+            .clone()
+            .unwrap_or_else(|| syn::parse_quote!(::std::string::String));
         let context = format!("{}.{column}", table.as_deref().unwrap_or_default());
-        columns.push(Column { field: field.ident, accessor, column, context, shape, plaintext, blind_index });
+        columns.push(Column {
+            field: field.ident,
+            accessor,
+            column,
+            context,
+            shape,
+            plaintext,
+            blind_index,
+        });
     }
     if input.fields.iter().all(|f| f.attrs.encrypted.is_none()) {
         cx.error_spanned_by(
@@ -135,36 +157,48 @@ fn table(input: &Input<'_>, cx: &Ctxt) -> Option<String> {
 
 /// The primary-key column, and its kind unless that is in error.
 fn primary_key(input: &Input<'_>, cx: &Ctxt) -> Option<(String, Option<KeyKind>)> {
-    let (column, field, blame): (String, Option<&Field<'_>>, &dyn ToTokens) =
-        if let Some(lit) = &input.model.primary_key {
-            let column = identifier(&lit.value(), lit, "primary key", cx);
-            let field = input.fields.iter().find(|f| f.column() == column).or_else(|| input.field_named(&column));
-            (column, field, lit)
-        } else if let Some((keyword, keys)) = &input.diesel.primary_key {
-            let [key] = keys.as_slice() else {
-                cx.error_spanned_by(
+    let (column, field, blame): (String, Option<&Field<'_>>, &dyn ToTokens) = if let Some(lit) =
+        &input.model.primary_key
+    {
+        let column = identifier(&lit.value(), lit, "primary key", cx);
+        let field = input
+            .fields
+            .iter()
+            .find(|f| f.column() == column)
+            .or_else(|| input.field_named(&column));
+        (column, field, lit)
+    } else if let Some((keyword, keys)) = &input.diesel.primary_key {
+        let [key] = keys.as_slice() else {
+            cx.error_spanned_by(
                     keyword,
                     "composite primary keys are not supported: rotation finds each row by one key column\n\
                      help: name that column with `#[encrypted_model(primary_key = \"..\")]`",
                 );
-                return None;
-            };
-            let field = input.field_named(&key.to_string());
-            (field.map_or_else(|| key.to_string(), |f| f.column().to_owned()), field, key)
-        } else if let Some(field) = input.field_named("id") {
-            (field.column().to_owned(), Some(field), field.ident)
-        } else if input.model.malformed {
             return None;
-        } else {
-            cx.error_spanned_by(
+        };
+        let field = input.field_named(&key.to_string());
+        (
+            field.map_or_else(|| key.to_string(), |f| f.column().to_owned()),
+            field,
+            key,
+        )
+    } else if let Some(field) = input.field_named("id") {
+        (field.column().to_owned(), Some(field), field.ident)
+    } else if input.model.malformed {
+        return None;
+    } else {
+        cx.error_spanned_by(
                 input.ident,
                 "no primary key: no field is named `id`\n\
                  help: name the key column with `#[diesel(primary_key(..))]` or `#[encrypted_model(primary_key = \"..\")]`",
             );
-            return None;
-        };
+        return None;
+    };
     if let Some(attr) = field.and_then(|f| f.attrs.encrypted.as_ref()) {
-        cx.error_spanned_by(&attr.attr, "the primary key cannot be `#[encrypted]`: rows are found by it");
+        cx.error_spanned_by(
+            &attr.attr,
+            "the primary key cannot be `#[encrypted]`: rows are found by it",
+        );
         return Some((column, None));
     }
     let kind_of = |ty: &Type| {
@@ -269,20 +303,28 @@ fn blind_index<'a>(
     let attr = field.attrs.encrypted.as_ref()?;
     let Some(lit) = &attr.blind_index else {
         if let Some(path) = &attr.normalize {
-            cx.error_spanned_by(path, "`normalize` applies to a blind index: add `blind_index = \"..\"` or remove it");
+            cx.error_spanned_by(
+                path,
+                "`normalize` applies to a blind index: add `blind_index = \"..\"` or remove it",
+            );
         }
         return None;
     };
     let name = lit.value();
     let problem = match input.field_named(&name) {
-        None => Some(format!("no field `{name}` in `{}` to hold the blind index of `{}`", input.ident, field.ident)),
+        None => Some(format!(
+            "no field `{name}` in `{}` to hold the blind index of `{}`",
+            input.ident, field.ident
+        )),
         Some(target) if target.name == field.name => {
             Some("the blind index needs a field of its own, beside the ciphertext".to_owned())
         }
-        Some(target) if target.attrs.encrypted.is_some() => {
-            Some(format!("`{name}` is itself `#[encrypted]`: the blind index needs a plain field"))
+        Some(target) if target.attrs.encrypted.is_some() => Some(format!(
+            "`{name}` is itself `#[encrypted]`: the blind index needs a plain field"
+        )),
+        Some(target) if Some(target.column()) == key_column => {
+            Some(format!("`{name}` is the primary key"))
         }
-        Some(target) if Some(target.column()) == key_column => Some(format!("`{name}` is the primary key")),
         Some(_) => taken
             .get(&name)
             .map(|owner| format!("`{name}` already holds the blind index of `{owner}`")),
@@ -306,24 +348,37 @@ fn blind_index<'a>(
     if shape.is_some_and(|s| s.nullable) && !target_shape.nullable {
         cx.error_spanned_by(
             target.ty,
-            format!("`{}` is nullable, so its blind index `{name}` must be an `Option` too", field.ident),
+            format!(
+                "`{}` is nullable, so its blind index `{name}` must be an `Option` too",
+                field.ident
+            ),
         );
     }
     let normalizer = match &attr.normalize {
         None => Normalizer::Builtin(Ident::new("exact", Span::call_site())),
         Some(path) => match path.get_ident() {
-            Some(ident) if BUILTIN_NORMALIZERS.iter().any(|b| ident == b) => Normalizer::Builtin(ident.clone()),
+            Some(ident) if BUILTIN_NORMALIZERS.iter().any(|b| ident == b) => {
+                Normalizer::Builtin(ident.clone())
+            }
             _ => Normalizer::Custom(path.clone()),
         },
     };
     let column = identifier(target.column(), target.ident, "column", cx);
-    Some(BlindIndex { field: target.ident, column, shape: target_shape, normalizer })
+    Some(BlindIndex {
+        field: target.ident,
+        column,
+        shape: target_shape,
+        normalizer,
+    })
 }
 
 /// Reports an SQL column used twice.
 fn claim_column(taken: &mut HashMap<String, String>, column: &str, field: &Field<'_>, cx: &Ctxt) {
     if let Some(owner) = taken.insert(column.to_owned(), format!("`{}`", field.ident)) {
-        cx.error_spanned_by(field.ident, format!("column `{column}` is already used by {owner}"));
+        cx.error_spanned_by(
+            field.ident,
+            format!("column `{column}` is already used by {owner}"),
+        );
     }
 }
 
@@ -336,12 +391,20 @@ fn claim_methods(
     field: &Field<'_>,
     cx: &Ctxt,
 ) {
-    let mut names = vec![format!("{accessor}"), format!("{accessor}_with"), format!("set_{accessor}"), format!("set_{accessor}_with")];
+    let mut names = vec![
+        format!("{accessor}"),
+        format!("{accessor}_with"),
+        format!("set_{accessor}"),
+        format!("set_{accessor}_with"),
+    ];
     if nullable {
         names.push(format!("clear_{accessor}"));
     }
     if blind_index {
-        names.extend([format!("{accessor}_index"), format!("{accessor}_index_with")]);
+        names.extend([
+            format!("{accessor}_index"),
+            format!("{accessor}_index_with"),
+        ]);
     }
     for name in names {
         if let Some(owner) = taken.insert(name.clone(), field.ident.to_string()) {

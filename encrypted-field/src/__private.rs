@@ -31,7 +31,9 @@ inventory::collect!(DiscoveredModel);
 
 /// The descriptions of every derived model linked into the binary, in no particular order.
 pub(crate) fn discovered_specs() -> impl Iterator<Item = ModelSpec> {
-    inventory::iter::<DiscoveredModel>.into_iter().map(|model| (model.spec)())
+    inventory::iter::<DiscoveredModel>
+        .into_iter()
+        .map(|model| (model.spec)())
 }
 
 /// The process-wide key ring.
@@ -69,21 +71,29 @@ impl<T> fmt::Debug for Codec<T> {
 /// The operations on `T`.
 pub fn codec<T: Plaintext>() -> Codec<T> {
     Codec {
-        open_binary: |ring, stored, context| T::from_plaintext(ring.decrypt_with_context(stored, context)?),
+        open_binary: |ring, stored, context| {
+            T::from_plaintext(ring.decrypt_with_context(stored, context)?)
+        },
         open_text: |ring, stored, context| T::from_plaintext(ring.decrypt_base64(stored, context)?),
-        seal_binary: |ring, value, context| ring.encrypt_with_context(&value.to_plaintext(), context),
+        seal_binary: |ring, value, context| {
+            ring.encrypt_with_context(&value.to_plaintext(), context)
+        },
         seal_text: |ring, value, context| ring.encrypt_to_base64(&value.to_plaintext(), context),
         blind_index_binary: |ring, context, value, normalizer| {
-            Ok(ring.blind_index(context, &index_text(value)?, normalizer)?.to_vec())
+            Ok(ring
+                .blind_index(context, &index_text(value)?, normalizer)?
+                .to_vec())
         },
         blind_index_text: |ring, context, value, normalizer| {
             let index = ring.blind_index(context, &index_text(value)?, normalizer)?;
-            Ok(index.iter().fold(String::with_capacity(2 * index.len()), |mut hex, byte| {
-                const DIGITS: &[u8; 16] = b"0123456789abcdef";
-                hex.push(char::from(DIGITS[usize::from(byte >> 4)]));
-                hex.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
-                hex
-            }))
+            Ok(index
+                .iter()
+                .fold(String::with_capacity(2 * index.len()), |mut hex, byte| {
+                    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+                    hex.push(char::from(DIGITS[usize::from(byte >> 4)]));
+                    hex.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
+                    hex
+                }))
         },
     }
 }
@@ -94,7 +104,9 @@ fn index_text<T: Plaintext>(value: &T) -> Result<Cow<'_, str>> {
         Cow::Borrowed(bytes) => std::str::from_utf8(bytes).ok().map(Cow::Borrowed),
         Cow::Owned(bytes) => String::from_utf8(bytes).ok().map(Cow::Owned),
     }
-    .ok_or(Error::InvalidPlaintext { expected: "UTF-8 text (a blind index is computed over text)" })
+    .ok_or(Error::InvalidPlaintext {
+        expected: "UTF-8 text (a blind index is computed over text)",
+    })
 }
 
 #[cfg(test)]
@@ -112,14 +124,28 @@ mod tests {
 
     #[test]
     fn text_blind_index_is_the_lowercase_hex_of_the_binary_one() {
-        let binary = (codec::<String>().blind_index_binary)(&ring(), "t.c", &"v".to_owned(), normalize::exact).unwrap();
-        let text = (codec::<String>().blind_index_text)(&ring(), "t.c", &"v".to_owned(), normalize::exact).unwrap();
+        let binary = (codec::<String>().blind_index_binary)(
+            &ring(),
+            "t.c",
+            &"v".to_owned(),
+            normalize::exact,
+        )
+        .unwrap();
+        let text =
+            (codec::<String>().blind_index_text)(&ring(), "t.c", &"v".to_owned(), normalize::exact)
+                .unwrap();
         assert_eq!(text, hex::encode(binary));
     }
 
     #[test]
     fn blind_index_of_non_utf8_bytes_is_an_error() {
-        let err = (codec::<Vec<u8>>().blind_index_binary)(&ring(), "t.c", &vec![0xff_u8], normalize::exact).unwrap_err();
+        let err = (codec::<Vec<u8>>().blind_index_binary)(
+            &ring(),
+            "t.c",
+            &vec![0xff_u8],
+            normalize::exact,
+        )
+        .unwrap_err();
         assert!(matches!(err, Error::InvalidPlaintext { .. }));
     }
 
@@ -127,7 +153,10 @@ mod tests {
     fn text_and_binary_columns_round_trip() {
         let ring = ring();
         let sealed = (codec::<i64>().seal_text)(&ring, &42, "t.c");
-        assert_eq!((codec::<i64>().open_text)(&ring, &sealed, "t.c").unwrap(), 42);
+        assert_eq!(
+            (codec::<i64>().open_text)(&ring, &sealed, "t.c").unwrap(),
+            42
+        );
         let sealed = (codec::<String>().seal_binary)(&ring, &"x".to_owned(), "t.c");
         assert!((codec::<String>().open_binary)(&ring, &sealed, "t.d").is_err());
     }

@@ -40,6 +40,28 @@ pub struct Supplier {
     phone_bidx: Vec<u8>,
 }
 
+/// An insertable form of `Customer`: a subset of its columns, on the same table.
+#[derive(Debug, EncryptedModel)]
+#[encrypted_model(table = "customers", primary_key = "id", primary_key_type = i32)]
+struct NewCustomer<'a> {
+    #[allow(dead_code)]
+    name: &'a str,
+    #[encrypted]
+    _ssn: Option<Vec<u8>>,
+}
+
+/// A generic model.
+#[derive(Debug, Default, EncryptedModel)]
+#[encrypted_model(table = "audit_log")]
+struct AuditEntry<T: Default> {
+    #[allow(dead_code)]
+    id: i64,
+    #[encrypted]
+    _note: Vec<u8>,
+    #[allow(dead_code)]
+    meta: T,
+}
+
 fn last_four(value: &str) -> Cow<'_, str> {
     let digits: String = value.chars().filter(char::is_ascii_digit).collect();
     Cow::Owned(digits[digits.len().saturating_sub(4)..].to_owned())
@@ -69,7 +91,10 @@ fn nullable_fields_read_none_until_set_and_after_clear() {
     let mut customer = Customer::default();
     assert_eq!(customer.ssn_with(&ring).unwrap(), None);
     customer.set_ssn_with(&ring, "078-05-1120").unwrap();
-    assert_eq!(customer.ssn_with(&ring).unwrap().as_deref(), Some("078-05-1120"));
+    assert_eq!(
+        customer.ssn_with(&ring).unwrap().as_deref(),
+        Some("078-05-1120")
+    );
     customer.clear_ssn();
     assert_eq!(customer._ssn, None);
     assert_eq!(customer.ssn_with(&ring).unwrap(), None);
@@ -92,7 +117,10 @@ fn ty_decrypts_into_another_plaintext_type_stored_as_base64_text() {
     customer.set_credit_limit_with(&ring, 250_000_i64).unwrap();
     let limit: i64 = customer.credit_limit_with(&ring).unwrap();
     assert_eq!(limit, 250_000);
-    assert!(customer._credit_limit.starts_with("RUYB"), "base64 of the `EF` 0x01 header");
+    assert!(
+        customer._credit_limit.starts_with("RUYB"),
+        "base64 of the `EF` 0x01 header"
+    );
 }
 
 #[test]
@@ -104,7 +132,10 @@ fn blind_index_is_filled_and_equal_for_differently_formatted_equal_phones() {
     assert_eq!(a.phone_bidx.len(), 32);
     assert_eq!(a.phone_bidx, b.phone_bidx);
     assert_ne!(a._phone_number, b._phone_number, "the ciphertexts differ");
-    assert_eq!(Customer::phone_index_with(&ring, "15550100100").unwrap(), a.phone_bidx);
+    assert_eq!(
+        Customer::phone_index_with(&ring, "15550100100").unwrap(),
+        a.phone_bidx
+    );
     b.set_phone_with(&ring, "1-555-010-0199").unwrap();
     assert_ne!(a.phone_bidx, b.phone_bidx);
 }
@@ -116,8 +147,15 @@ fn text_blind_index_is_lowercase_hex() {
     customer.set_email_with(&ring, "  Ada@Example.ORG").unwrap();
     let index = customer.email_bidx.clone().unwrap();
     assert_eq!(index.len(), 64);
-    assert!(index.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
-    assert_eq!(Customer::email_index_with(&ring, "ada@example.org").unwrap(), index);
+    assert!(
+        index
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    );
+    assert_eq!(
+        Customer::email_index_with(&ring, "ada@example.org").unwrap(),
+        index
+    );
 }
 
 #[test]
@@ -135,11 +173,19 @@ fn same_column_names_on_different_tables_get_different_contexts() {
     let mut customer = Customer::default();
     customer.set_ssn_with(&ring, "078-05-1120").unwrap();
     customer.set_phone_with(&ring, "555 0100").unwrap();
-    let supplier = Supplier { _ssn: customer._ssn.clone(), ..Supplier::default() };
-    assert!(matches!(supplier.ssn_with(&ring), Err(Error::Authentication { context }) if context == "suppliers._ssn"));
+    let supplier = Supplier {
+        _ssn: customer._ssn.clone(),
+        ..Supplier::default()
+    };
+    assert!(
+        matches!(supplier.ssn_with(&ring), Err(Error::Authentication { context }) if context == "suppliers._ssn")
+    );
     let mut other_supplier = Supplier::default();
     other_supplier.set_phone_with(&ring, "555 0100").unwrap();
-    assert_ne!(other_supplier.phone_bidx, customer.phone_bidx, "blind indexes are per column too");
+    assert_ne!(
+        other_supplier.phone_bidx, customer.phone_bidx,
+        "blind indexes are per column too"
+    );
 }
 
 #[test]
@@ -148,15 +194,24 @@ fn a_value_copied_into_another_column_of_the_same_table_fails() {
     let mut customer = Customer::default();
     customer.set_phone_with(&ring, "555 0100").unwrap();
     customer._ssn = Some(customer._phone_number.clone());
-    assert!(matches!(customer.ssn_with(&ring), Err(Error::Authentication { .. })));
+    assert!(matches!(
+        customer.ssn_with(&ring),
+        Err(Error::Authentication { .. })
+    ));
 }
 
 #[test]
 fn a_failed_setter_leaves_the_model_unchanged() {
-    let without_blind_index_key = KeyRing::builder().key(1, MasterKey::generate()).build().unwrap();
+    let without_blind_index_key = KeyRing::builder()
+        .key(1, MasterKey::generate())
+        .build()
+        .unwrap();
     let mut customer = Customer::default();
     let before = customer.clone();
-    assert!(matches!(customer.set_phone_with(&without_blind_index_key, "555"), Err(Error::NoBlindIndexKey)));
+    assert!(matches!(
+        customer.set_phone_with(&without_blind_index_key, "555"),
+        Err(Error::NoBlindIndexKey)
+    ));
     assert_eq!(customer._phone_number, before._phone_number);
     assert_eq!(customer.phone_bidx, before.phone_bidx);
 }
@@ -169,31 +224,55 @@ fn the_global_accessors_use_the_process_wide_ring() {
     customer.set_phone("555 0100").unwrap();
     assert_eq!(customer.ssn().unwrap().as_deref(), Some("078-05-1120"));
     assert_eq!(customer.phone().unwrap(), "555 0100");
-    assert_eq!(Customer::phone_index("5550100").unwrap(), customer.phone_bidx);
-    assert_eq!(customer.ssn_with(&ring()).unwrap().as_deref(), Some("078-05-1120"));
+    assert_eq!(
+        Customer::phone_index("5550100").unwrap(),
+        customer.phone_bidx
+    );
+    assert_eq!(
+        customer.ssn_with(&ring()).unwrap().as_deref(),
+        Some("078-05-1120")
+    );
 }
 
 #[test]
 fn model_spec_describes_table_key_and_columns() {
-    let digits = BlindIndexSpec::binary("phone_bidx").with_builtin_normalizer("digits").unwrap();
-    let lowercase = BlindIndexSpec::text("email_bidx").with_builtin_normalizer("lowercase").unwrap();
+    let digits = BlindIndexSpec::binary("phone_bidx")
+        .with_builtin_normalizer("digits")
+        .unwrap();
+    let lowercase = BlindIndexSpec::text("email_bidx")
+        .with_builtin_normalizer("lowercase")
+        .unwrap();
     let expected = ModelSpec::new("customers", "id")
         .with_primary_key_kind(KeyKind::Integer)
         .with_rust_type("derive_model::Customer")
         .column(ColumnSpec::binary("_ssn").nullable())
         .column(ColumnSpec::binary("_phone_number").with_blind_index(digits))
         .column(ColumnSpec::text("_credit_limit"))
-        .column(ColumnSpec::text("_email").nullable().with_blind_index(lowercase));
+        .column(
+            ColumnSpec::text("_email")
+                .nullable()
+                .with_blind_index(lowercase),
+        );
     assert_eq!(Customer::model_spec(), expected);
-    assert_eq!(Customer::model_spec().columns()[1].context(), "customers._phone_number");
+    assert_eq!(
+        Customer::model_spec().columns()[1].context(),
+        "customers._phone_number"
+    );
     expected.validate().unwrap();
 }
 
 #[test]
 fn model_spec_names_a_custom_normalizer_by_its_path_and_a_text_key() {
     let spec = Supplier::model_spec();
-    assert_eq!((spec.primary_key(), spec.primary_key_kind()), ("code", KeyKind::Text));
-    let index = spec.column_named("_phone_number").unwrap().blind_index().unwrap();
+    assert_eq!(
+        (spec.primary_key(), spec.primary_key_kind()),
+        ("code", KeyKind::Text)
+    );
+    let index = spec
+        .column_named("_phone_number")
+        .unwrap()
+        .blind_index()
+        .unwrap();
     assert_eq!(index.normalizer_name(), "self::last_four");
     assert_eq!((index.normalizer())("+1 555 010 0100"), "0100");
 }
@@ -202,7 +281,8 @@ fn model_spec_names_a_custom_normalizer_by_its_path_and_a_text_key() {
 fn discovered_registry_lists_every_derived_model_of_the_binary() {
     let registry = Registry::discovered().unwrap();
     let tables: Vec<&str> = registry.iter().map(ModelSpec::table).collect();
-    assert_eq!(tables, ["customers", "suppliers"]);
+    assert_eq!(tables, ["audit_log", "customers", "suppliers"]);
+    // `NewCustomer` describes a subset of `Customer`'s columns: the two merge into one table.
     assert_eq!(registry.get("customers"), Some(&Customer::model_spec()));
     assert_eq!(registry.get("suppliers"), Some(&Supplier::model_spec()));
 }
@@ -212,4 +292,28 @@ fn explicit_registry_lists_only_what_was_registered() {
     let registry = Registry::new().register::<Supplier>().unwrap();
     let tables: Vec<&str> = registry.iter().map(ModelSpec::table).collect();
     assert_eq!(tables, ["suppliers"]);
+}
+
+#[test]
+fn generic_models_get_accessors_and_a_description() {
+    let ring = ring();
+    let mut entry = AuditEntry::<u8>::default();
+    entry.set_note_with(&ring, "password changed").unwrap();
+    assert_eq!(entry.note_with(&ring).unwrap(), "password changed");
+    assert_eq!(AuditEntry::<String>::model_spec().table(), "audit_log");
+
+    let mut new = NewCustomer {
+        name: "Ada",
+        _ssn: None,
+    };
+    new.set_ssn_with(&ring, "078-05-1120").unwrap();
+    let customer = Customer {
+        _ssn: new._ssn.clone(),
+        ..Customer::default()
+    };
+    assert_eq!(
+        customer.ssn_with(&ring).unwrap().as_deref(),
+        Some("078-05-1120"),
+        "same table, same context"
+    );
 }

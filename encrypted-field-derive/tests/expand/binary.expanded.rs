@@ -46,8 +46,7 @@ const _: () = {
         ///
         /// # Errors
         ///
-        /// When no key ring is configured, or a blind index is kept and the ring has no blind-index key;
-        /// the model is then unchanged.
+        /// When no key ring is configured; the model is then unchanged.
         pub fn set_ssn(
             &mut self,
             value: impl ::core::convert::Into<::std::string::String>,

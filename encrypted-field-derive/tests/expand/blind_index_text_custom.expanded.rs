@@ -65,8 +65,7 @@ const _: () = {
         ///
         /// # Errors
         ///
-        /// When no key ring is configured, or a blind index is kept and the ring has no blind-index key;
-        /// the model is then unchanged.
+        /// When no key ring or no blind-index key is configured; the model is then unchanged.
         fn set_email(
             &mut self,
             value: impl ::core::convert::Into<::std::string::String>,

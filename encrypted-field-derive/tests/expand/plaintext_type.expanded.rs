@@ -40,8 +40,7 @@ const _: () = {
         ///
         /// # Errors
         ///
-        /// When no key ring is configured, or a blind index is kept and the ring has no blind-index key;
-        /// the model is then unchanged.
+        /// When no key ring is configured; the model is then unchanged.
         fn set_credit_limit(
             &mut self,
             value: impl ::core::convert::Into<i64>,

@@ -51,7 +51,11 @@ impl Registry {
     /// the registry as it was.
     pub fn register_spec(mut self, spec: ModelSpec) -> Result<Self, SpecError> {
         spec.validate()?;
-        match self.models.iter_mut().find(|known| known.table() == spec.table()) {
+        match self
+            .models
+            .iter_mut()
+            .find(|known| known.table() == spec.table())
+        {
             Some(known) => known.merge(spec)?,
             None => self.models.push(spec),
         }
@@ -112,7 +116,11 @@ mod tests {
 
     #[test]
     fn registering_a_model_twice_keeps_one_description() {
-        let registry = Registry::new().register::<Customer>().unwrap().register::<Customer>().unwrap();
+        let registry = Registry::new()
+            .register::<Customer>()
+            .unwrap()
+            .register::<Customer>()
+            .unwrap();
         assert_eq!(registry.len(), 1);
         assert_eq!(registry.get("customers"), Some(&Customer::model_spec()));
     }
@@ -120,7 +128,11 @@ mod tests {
     #[test]
     fn a_second_model_of_a_table_adds_its_columns() {
         let more = ModelSpec::new("customers", "id").column(ColumnSpec::text("_email"));
-        let registry = Registry::new().register::<Customer>().unwrap().register_spec(more).unwrap();
+        let registry = Registry::new()
+            .register::<Customer>()
+            .unwrap()
+            .register_spec(more)
+            .unwrap();
         let spec = registry.get("customers").unwrap();
         assert_eq!(spec.columns().len(), 2);
     }
@@ -128,13 +140,24 @@ mod tests {
     #[test]
     fn a_contradicting_model_is_refused() {
         let contradicting = ModelSpec::new("customers", "id").column(ColumnSpec::binary("_ssn"));
-        let err = Registry::new().register::<Customer>().unwrap().register_spec(contradicting).unwrap_err();
-        assert!(err.to_string().contains("column `_ssn` is nullable in one and not in the other"), "{err}");
+        let err = Registry::new()
+            .register::<Customer>()
+            .unwrap()
+            .register_spec(contradicting)
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("column `_ssn` is nullable in one and not in the other"),
+            "{err}"
+        );
     }
 
     #[test]
     fn an_invalid_spec_is_refused() {
         let bad = ModelSpec::new("customers", "id").column(ColumnSpec::binary("_ssn;"));
-        assert!(matches!(Registry::new().register_spec(bad), Err(SpecError::InvalidIdentifier { .. })));
+        assert!(matches!(
+            Registry::new().register_spec(bad),
+            Err(SpecError::InvalidIdentifier { .. })
+        ));
     }
 }

@@ -70,7 +70,10 @@ pub struct ModelSpec {
 
 impl ModelSpec {
     /// A table and its primary-key column, with an integer key and no encrypted column yet.
-    pub fn new(table: impl Into<Cow<'static, str>>, primary_key: impl Into<Cow<'static, str>>) -> Self {
+    pub fn new(
+        table: impl Into<Cow<'static, str>>,
+        primary_key: impl Into<Cow<'static, str>>,
+    ) -> Self {
         Self {
             table: table.into(),
             primary_key: primary_key.into(),
@@ -144,7 +147,9 @@ impl ModelSpec {
         check_identifier("table", &self.table)?;
         check_identifier("primary key", &self.primary_key)?;
         if self.columns.is_empty() {
-            return Err(SpecError::NoColumns { table: self.table.to_string() });
+            return Err(SpecError::NoColumns {
+                table: self.table.to_string(),
+            });
         }
         let mut seen: Vec<&str> = vec![&self.primary_key];
         for column in &self.columns {
@@ -156,9 +161,15 @@ impl ModelSpec {
             for name in std::iter::once(&column.column).chain(blind) {
                 if seen.contains(&name.as_ref()) {
                     return Err(if *name == self.primary_key {
-                        SpecError::ColumnIsPrimaryKey { table: self.table.to_string(), column: name.to_string() }
+                        SpecError::ColumnIsPrimaryKey {
+                            table: self.table.to_string(),
+                            column: name.to_string(),
+                        }
                     } else {
-                        SpecError::DuplicateColumn { table: self.table.to_string(), column: name.to_string() }
+                        SpecError::DuplicateColumn {
+                            table: self.table.to_string(),
+                            column: name.to_string(),
+                        }
                     });
                 }
                 seen.push(name);
@@ -183,7 +194,9 @@ impl ModelSpec {
             )));
         }
         if self.primary_key_kind != other.primary_key_kind {
-            return Err(conflict("the primary key is an integer in one and text in the other".to_owned()));
+            return Err(conflict(
+                "the primary key is an integer in one and text in the other".to_owned(),
+            ));
         }
         let mut merged = self.clone();
         for column in &other.columns {
@@ -222,7 +235,13 @@ pub struct ColumnSpec {
 impl ColumnSpec {
     /// A NOT NULL column stored as `storage`.
     pub fn new(column: impl Into<Cow<'static, str>>, storage: Storage) -> Self {
-        Self { column: column.into(), storage, nullable: false, context: None, blind_index: None }
+        Self {
+            column: column.into(),
+            storage,
+            nullable: false,
+            context: None,
+            blind_index: None,
+        }
     }
 
     /// A NOT NULL binary column (`BLOB`, `VARBINARY`, `BYTEA`) holding the envelope.
@@ -285,7 +304,10 @@ impl ColumnSpec {
     fn difference(&self, other: &ColumnSpec) -> String {
         let column = &self.column;
         if self.storage != other.storage {
-            format!("column `{column}` is {} in one and {} in the other", self.storage, other.storage)
+            format!(
+                "column `{column}` is {} in one and {} in the other",
+                self.storage, other.storage
+            )
         } else if self.nullable != other.nullable {
             format!("column `{column}` is nullable in one and not in the other")
         } else if self.context != other.context {
@@ -297,7 +319,10 @@ impl ColumnSpec {
         } else {
             let describe = |b: Option<&BlindIndexSpec>| {
                 b.map_or("no blind index".to_owned(), |b| {
-                    format!("blind index `{}` ({}, normalized by `{}`)", b.column, b.storage, b.normalizer_name)
+                    format!(
+                        "blind index `{}` ({}, normalized by `{}`)",
+                        b.column, b.storage, b.normalizer_name
+                    )
                 })
             };
             format!(
@@ -361,7 +386,11 @@ impl BlindIndexSpec {
     }
 
     /// Uses `normalizer`, known in messages and comparisons as `name`.
-    pub fn with_normalizer(mut self, name: impl Into<Cow<'static, str>>, normalizer: Normalizer) -> Self {
+    pub fn with_normalizer(
+        mut self,
+        name: impl Into<Cow<'static, str>>,
+        normalizer: Normalizer,
+    ) -> Self {
         self.normalizer_name = name.into();
         self.normalizer = normalizer;
         self
@@ -372,7 +401,9 @@ impl BlindIndexSpec {
     pub fn with_builtin_normalizer(self, name: &str) -> Result<Self, SpecError> {
         match BUILTIN_NORMALIZERS.iter().find(|(known, _)| *known == name) {
             Some((known, normalizer)) => Ok(self.with_normalizer(*known, *normalizer)),
-            None => Err(SpecError::UnknownNormalizer { name: name.to_owned() }),
+            None => Err(SpecError::UnknownNormalizer {
+                name: name.to_owned(),
+            }),
         }
     }
 
@@ -423,7 +454,10 @@ fn check_identifier(role: &'static str, name: &str) -> Result<(), SpecError> {
     if !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
         Ok(())
     } else {
-        Err(SpecError::InvalidIdentifier { role, name: name.to_owned() })
+        Err(SpecError::InvalidIdentifier {
+            role,
+            name: name.to_owned(),
+        })
     }
 }
 
@@ -445,31 +479,54 @@ mod tests {
     #[test]
     fn identifiers_are_letters_digits_and_underscores() {
         for bad in ["", "a b", "a-b", "t\"", "a.b", "é"] {
-            let err = ModelSpec::new(bad, "id").column(ColumnSpec::binary("c")).validate().unwrap_err();
-            assert!(matches!(err, SpecError::InvalidIdentifier { role: "table", .. }), "{bad:?}");
+            let err = ModelSpec::new(bad, "id")
+                .column(ColumnSpec::binary("c"))
+                .validate()
+                .unwrap_err();
+            assert!(
+                matches!(err, SpecError::InvalidIdentifier { role: "table", .. }),
+                "{bad:?}"
+            );
         }
         let spec = ModelSpec::new("t", "id")
             .column(ColumnSpec::binary("c").with_blind_index(BlindIndexSpec::binary("c idx")));
-        assert!(matches!(spec.validate(), Err(SpecError::InvalidIdentifier { role: "blind-index column", .. })));
+        assert!(matches!(
+            spec.validate(),
+            Err(SpecError::InvalidIdentifier {
+                role: "blind-index column",
+                ..
+            })
+        ));
     }
 
     #[test]
     fn a_spec_without_columns_is_invalid() {
-        assert!(matches!(ModelSpec::new("t", "id").validate(), Err(SpecError::NoColumns { .. })));
+        assert!(matches!(
+            ModelSpec::new("t", "id").validate(),
+            Err(SpecError::NoColumns { .. })
+        ));
     }
 
     #[test]
     fn a_column_named_twice_or_as_the_primary_key_is_invalid() {
-        let twice = customers().column(ColumnSpec::binary("_phone").with_blind_index(BlindIndexSpec::binary("_ssn")));
-        assert!(matches!(twice.validate(), Err(SpecError::DuplicateColumn { .. })));
+        let twice = customers()
+            .column(ColumnSpec::binary("_phone").with_blind_index(BlindIndexSpec::binary("_ssn")));
+        assert!(matches!(
+            twice.validate(),
+            Err(SpecError::DuplicateColumn { .. })
+        ));
         let key = ModelSpec::new("t", "id").column(ColumnSpec::binary("id"));
-        assert!(matches!(key.validate(), Err(SpecError::ColumnIsPrimaryKey { .. })));
+        assert!(matches!(
+            key.validate(),
+            Err(SpecError::ColumnIsPrimaryKey { .. })
+        ));
     }
 
     #[test]
     fn merging_adds_missing_columns_and_accepts_identical_ones() {
         let mut spec = customers();
-        spec.merge(customers().column(ColumnSpec::text("_email"))).unwrap();
+        spec.merge(customers().column(ColumnSpec::text("_email")))
+            .unwrap();
         let names: Vec<_> = spec.columns().iter().map(ColumnSpec::column).collect();
         assert_eq!(names, ["_ssn", "_email"]);
     }
@@ -486,21 +543,36 @@ mod tests {
             "app::Customer and app::CustomerText describe table `customers` differently: \
              column `_ssn` is binary in one and text in the other"
         );
-        assert_eq!(spec, customers().with_rust_type("app::Customer"), "a failed merge changes nothing");
+        assert_eq!(
+            spec,
+            customers().with_rust_type("app::Customer"),
+            "a failed merge changes nothing"
+        );
     }
 
     #[test]
     fn merging_refuses_another_primary_key() {
         let mut spec = customers();
         let other = ModelSpec::new("customers", "uuid").with_primary_key_kind(KeyKind::Text);
-        assert!(matches!(spec.merge(other), Err(SpecError::ConflictingModels { .. })));
+        assert!(matches!(
+            spec.merge(other),
+            Err(SpecError::ConflictingModels { .. })
+        ));
     }
 
     #[test]
     fn blind_indexes_compare_by_normalizer_name() {
-        let digits = BlindIndexSpec::binary("b").with_builtin_normalizer("digits").unwrap();
-        assert_eq!(digits, BlindIndexSpec::binary("b").with_normalizer("digits", crate::normalize::digits));
+        let digits = BlindIndexSpec::binary("b")
+            .with_builtin_normalizer("digits")
+            .unwrap();
+        assert_eq!(
+            digits,
+            BlindIndexSpec::binary("b").with_normalizer("digits", crate::normalize::digits)
+        );
         assert_ne!(digits, BlindIndexSpec::binary("b"));
-        assert_eq!(format!("{digits:?}"), r#"BlindIndexSpec { column: "b", storage: Binary, normalizer: "digits" }"#);
+        assert_eq!(
+            format!("{digits:?}"),
+            r#"BlindIndexSpec { column: "b", storage: Binary, normalizer: "digits" }"#
+        );
     }
 }
