@@ -47,7 +47,9 @@ pub enum Error {
     NoKeyConfigured,
 
     /// A value was encrypted with a key version that the ring does not hold.
-    #[error("key version {0} is not in the key ring (the value was written with a key that is not loaded)")]
+    #[error(
+        "key version {0} is not in the key ring (the value was written with a key that is not loaded)"
+    )]
     UnknownKeyVersion(KeyVersion),
 
     /// The bytes are not a format-v1 envelope at all (too short, wrong marker, bad base64, …).
@@ -83,6 +85,17 @@ pub enum Error {
         reason: &'static str,
     },
 
+    /// Encrypting or decrypting the value of a known column failed: `column` is its context
+    /// (`table.column`), `error` says why. Raised by the Diesel types, whose errors would otherwise
+    /// not say which column they came from.
+    #[error("column `{column}`: {error}")]
+    Column {
+        /// The column's context, e.g. `phone_requests.phone_number`.
+        column: String,
+        /// What went wrong.
+        error: Box<Error>,
+    },
+
     /// The process-wide key ring was installed twice.
     #[error("a process-wide key ring is already installed (install it once, at start-up)")]
     AlreadyInstalled,
@@ -93,6 +106,47 @@ pub enum Error {
          (a key of its own, never the encryption key)"
     )]
     NoBlindIndexKey,
+
+    /// A database operation failed: `action` says what was being done (and on which table and
+    /// column), `source` is the driver's error.
+    #[error("{action}: {source}")]
+    Database {
+        /// What was being done, e.g. `reading customers._ssn after primary key 1000`.
+        action: String,
+        /// The underlying error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
+    /// A database URL could not be used. The URL is shown with any password removed.
+    #[error("database URL `{url}`: {reason}")]
+    DatabaseUrl {
+        /// The URL, password redacted.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// Another rotation (or migration) holds the database's rotation lock.
+    #[error(
+        "another rotation is running on this database (it holds the rotation lock); nothing was written"
+    )]
+    RotationInProgress,
+
+    /// A key version cannot be retired because values still use it.
+    #[error(
+        "key version {version} is still used by {values} values; rotate them first (encrypted-field rotate)"
+    )]
+    KeyVersionInUse {
+        /// The version.
+        version: KeyVersion,
+        /// How many values use it.
+        values: u64,
+    },
+
+    /// A model description cannot be used (see [`SpecError`](crate::model::SpecError)).
+    #[error(transparent)]
+    Model(#[from] crate::model::SpecError),
 
     /// A key-ring change on disk or another operation on a file or directory failed.
     #[error("{action} {path}: {source}")]

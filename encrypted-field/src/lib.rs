@@ -22,7 +22,15 @@
 #![deny(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+#[doc(hidden)]
+pub mod __private;
 pub mod blind_index;
+#[cfg(feature = "cli")]
+pub mod cli;
+#[cfg(feature = "_database")]
+pub mod database;
+#[cfg(feature = "_database")]
+pub mod diesel;
 pub mod envelope;
 mod error;
 mod global;
@@ -32,10 +40,11 @@ mod keyring;
 mod keys_dir;
 pub mod legacy;
 pub mod model;
+#[cfg(feature = "_database")]
+pub mod notify;
 mod plaintext;
-
-#[doc(hidden)]
-pub mod __private;
+#[cfg(feature = "_database")]
+pub mod rotation;
 
 pub use blind_index::{BlindIndexKey, Normalizer, normalize};
 pub use error::{BadKeyReason, Error, MalformedReason, Result};
@@ -43,8 +52,8 @@ pub use global::{decrypt, decrypt_with_context, encrypt, encrypt_with_context, g
 pub use key::{KEY_LEN, KeyVersion, MasterKey};
 pub use key_source::EnvVars;
 pub use keyring::{KeyRing, KeyRingBuilder};
-pub use plaintext::Plaintext;
 pub use keys_dir::{ACTIVE_VERSION_FILE, KeyFile, KeysDir};
+pub use plaintext::Plaintext;
 // The trait, and (feature `derive`) the derive of the same name, as serde does.
 pub use model::EncryptedModel;
 #[cfg(feature = "derive")]

@@ -49,9 +49,27 @@ impl fmt::Debug for FernetKey {
 }
 
 impl FernetKey {
-    /// Parses the url-safe base64 text of a Fernet key (as `Fernet.generate_key()` makes it).
+    /// Parses the url-safe base64 text of a Fernet key (as `Fernet.generate_key()` makes it;
+    /// standard base64 and missing padding are accepted too). Surrounding white space is ignored.
+    /// `origin` names where the text came from (e.g. `DB_ENCRYPTION_KEY`), for the error, which
+    /// never contains the text itself.
+    ///
+    /// ```
+    /// use encrypted_field::legacy::fernet::FernetKey;
+    /// use encrypted_field::{BadKeyReason, Error};
+    /// match FernetKey::from_base64("c2hvcnQ=", "DB_ENCRYPTION_KEY") {
+    ///     Err(Error::BadKey { origin, reason }) => {
+    ///         assert_eq!(origin, "DB_ENCRYPTION_KEY");
+    ///         assert_eq!(reason, BadKeyReason::WrongLength { found: 5 });
+    ///     }
+    ///     other => panic!("expected a bad key, got {other:?}"),
+    /// }
+    /// ```
     pub fn from_base64(text: &str, origin: &str) -> Result<Self> {
-        let bad = |reason| Error::BadKey { origin: origin.to_owned(), reason };
+        let bad = |reason| Error::BadKey {
+            origin: origin.to_owned(),
+            reason,
+        };
         let trimmed = text.trim();
         if trimmed.is_empty() {
             return Err(bad(BadKeyReason::Empty));
@@ -62,8 +80,11 @@ impl FernetKey {
                 .or_else(|_| general_purpose::STANDARD.decode(trimmed))
                 .map_err(|_| bad(BadKeyReason::NotBase64))?,
         );
-        let bytes: [u8; 32] =
-            decoded.as_slice().try_into().map_err(|_| bad(BadKeyReason::WrongLength { found: decoded.len() }))?;
+        let bytes: [u8; 32] = decoded.as_slice().try_into().map_err(|_| {
+            bad(BadKeyReason::WrongLength {
+                found: decoded.len(),
+            })
+        })?;
         Ok(Self(bytes))
     }
 
@@ -77,11 +98,15 @@ impl FernetKey {
 }
 
 fn invalid(reason: &'static str) -> Error {
-    Error::Legacy { format: LegacyFormat::Fernet, reason }
+    Error::Legacy {
+        format: LegacyFormat::Fernet,
+        reason,
+    }
 }
 
-/// Whether `value` looks like a Fernet token (url-safe base64 starting with the 0x80 version byte).
-/// Says nothing about whether it authenticates.
+/// Whether `value` looks like a Fernet token: url-safe base64 starting with the 0x80 version byte
+/// and a timestamp before 2106 (`gAAAAA`). Surrounding white space is ignored, as [`decrypt`]
+/// ignores it. Says nothing about whether it authenticates.
 ///
 /// ```
 /// use encrypted_field::legacy::fernet::looks_like_token;
@@ -89,28 +114,53 @@ fn invalid(reason: &'static str) -> Error {
 /// assert!(!looks_like_token(b"RUYBAAAAAQ"));
 /// ```
 pub fn looks_like_token(value: &[u8]) -> bool {
-    value.starts_with(b"gAAAAA")
-        && value.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'='))
+    let token = value.trim_ascii();
+    token.starts_with(b"gAAAAA")
+        && token
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'='))
 }
 
 /// Decrypts a Fernet token (its url-safe base64 text, as stored) with `key`.
+///
+/// The HMAC is verified, in constant time, before anything is decrypted: a wrong key, a tampered
+/// or truncated token is an [`Error::Legacy`], never garbage. The timestamp is not checked against
+/// any TTL, so tokens of every age are read.
+///
+/// ```
+/// use encrypted_field::legacy::fernet::{decrypt, FernetKey};
+/// // The Fernet specification's `verify.json` vector.
+/// let key = FernetKey::from_base64("cw_0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e4=", "DB_ENCRYPTION_KEY")?;
+/// let token = b"gAAAAAAdwJ6wAAECAwQFBgcICQoLDA0ODy021cpGVWKZ_eEwCGM4BLLF_5CV9dOPmrhuVUPgJobwOz7JcbmrR64jVmpU4IwqDA==";
+/// assert_eq!(decrypt(&key, token)?, b"hello");
+/// let other = FernetKey::from_base64(&"A".repeat(43), "another key")?;
+/// assert!(decrypt(&other, token).is_err());
+/// # Ok::<(), encrypted_field::Error>(())
+/// ```
 pub fn decrypt(key: &FernetKey, token: &[u8]) -> Result<Vec<u8>> {
-    let raw = URL_SAFE_LENIENT.decode(token.trim_ascii()).map_err(|_| invalid("the token is not url-safe base64"))?;
+    let raw = URL_SAFE_LENIENT
+        .decode(token.trim_ascii())
+        .map_err(|_| invalid("the token is not url-safe base64"))?;
     if raw.len() < MIN_LEN {
         return Err(invalid("the token is too short; it may be truncated"));
     }
     if raw[0] != VERSION {
-        return Err(invalid("the token does not start with the Fernet version byte 0x80"));
+        return Err(invalid(
+            "the token does not start with the Fernet version byte 0x80",
+        ));
     }
     let (signed, tag) = raw.split_at(raw.len() - TAG_LEN);
     let mut mac = <Hmac<Sha256> as hmac::Mac>::new_from_slice(key.signing_key())
         .map_err(|_| invalid("the signing key has an invalid length"))?;
     mac.update(signed);
-    mac.verify_slice(tag)
-        .map_err(|_| invalid("the HMAC does not verify: wrong key, or the token was tampered with"))?;
+    mac.verify_slice(tag).map_err(|_| {
+        invalid("the HMAC does not verify: wrong key, or the token was tampered with")
+    })?;
     let (iv, ciphertext) = signed[9..].split_at(16);
     if ciphertext.is_empty() || ciphertext.len() % 16 != 0 {
-        return Err(invalid("the ciphertext is not a whole number of AES blocks"));
+        return Err(invalid(
+            "the ciphertext is not a whole number of AES blocks",
+        ));
     }
     let decryptor = cbc::Decryptor::<Aes128>::new_from_slices(key.encryption_key(), iv)
         .map_err(|_| invalid("the encryption key or IV has an invalid length"))?;

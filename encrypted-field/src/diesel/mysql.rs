@@ -1,0 +1,38 @@
+//! MySQL/MariaDB: sealed bytes are written into Diesel's bind buffer; read values are borrowed
+//! from the row, never copied.
+
+use std::io::Write as _;
+
+use ::diesel::deserialize::{self, FromSql};
+use ::diesel::mysql::{Mysql, MysqlValue};
+use ::diesel::serialize::{self, IsNull, Output, ToSql};
+use ::diesel::sql_types::{Binary, Text};
+
+use super::{ColumnContext, Encrypted};
+use crate::plaintext::Plaintext;
+
+impl<T: Plaintext, C: ColumnContext> ToSql<Binary, Mysql> for Encrypted<T, C> {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Mysql>) -> serialize::Result {
+        out.write_all(&self.seal()?)?;
+        Ok(IsNull::No)
+    }
+}
+
+impl<T: Plaintext, C: ColumnContext> ToSql<Text, Mysql> for Encrypted<T, C> {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Mysql>) -> serialize::Result {
+        out.write_all(self.seal_base64()?.as_bytes())?;
+        Ok(IsNull::No)
+    }
+}
+
+impl<T: Plaintext, C: ColumnContext> FromSql<Binary, Mysql> for Encrypted<T, C> {
+    fn from_sql(value: MysqlValue<'_>) -> deserialize::Result<Self> {
+        Ok(Self::open(value.as_bytes())?)
+    }
+}
+
+impl<T: Plaintext, C: ColumnContext> FromSql<Text, Mysql> for Encrypted<T, C> {
+    fn from_sql(value: MysqlValue<'_>) -> deserialize::Result<Self> {
+        Ok(Self::open_base64(value.as_bytes())?)
+    }
+}
