@@ -1,0 +1,1 @@
+use crate::support::per_backend; fn x(_: &crate::support::Backend) {} per_backend!(x);
