@@ -222,7 +222,116 @@ fn text_keys_in_mixed_case_and_scripts_all_rotate(backend: &Backend) {
     rotate_and_check(backend, &mut db, &keys, &[(&table, KeyKind::Text, &rows)]);
 }
 
+fn a_batch_too_big_for_one_statement_is_written_in_several(backend: &Backend) {
+    let keys = Keys::generate();
+    let old = keys.old();
+    let mut db = backend.connect();
+    // More rows than one statement carries, and more bytes than one statement carries.
+    let shapes = [("many", 2_100, 16), ("large", 700, 3_000)];
+    let mut tables = Vec::new();
+    for (base, rows, size) in shapes {
+        let table = backend.create_table(
+            &mut db,
+            base,
+            &format!("id {}, secret {} NOT NULL", backend.int_key(), backend.blob()),
+        );
+        let cells: Vec<Vec<Cell>> = (1..=rows)
+            .map(|id| {
+                let mut plaintext = plaintext(&PrimaryKey::Integer(id)).into_bytes();
+                plaintext.resize(size, b'.');
+                vec![
+                    Cell::Int(id),
+                    Cell::Bytes(seal(&old, Storage::Binary, &table.context("secret"), &plaintext)),
+                ]
+            })
+            .collect();
+        crate::support::insert_rows(&mut db, &table, "id, secret", &cells);
+        tables.push((table, rows, size));
+    }
+    let registry = tables
+        .iter()
+        .try_fold(Registry::new(), |r, (table, _, _)| {
+            r.register_spec(spec(table, KeyKind::Integer))
+        })
+        .unwrap();
+    let ring = keys.new();
+
+    let report = backend
+        .rotate(|| Rotation::new(&registry).batch_size(2_100).run(&mut db, &ring))
+        .unwrap();
+
+    assert_eq!(report.status, RotationStatus::Completed, "{report}");
+    for (table, rows, size) in &tables {
+        let rows = *rows as u64;
+        assert_eq!(
+            Counts::of(column_report(&report, &table.name, "secret")),
+            Counts {
+                rows,
+                rewritten: rows,
+                ..Counts::default()
+            }
+        );
+        let mut expected = Expected::new(table, "secret", Storage::Binary, KeyKind::Integer);
+        for id in 1..=rows as i64 {
+            let key = PrimaryKey::Integer(id);
+            let mut plaintext = plaintext(&key).into_bytes();
+            plaintext.resize(*size, b'.');
+            expected.plaintexts.insert(key, Some(plaintext));
+        }
+        expected.assert_all_on(&mut db, &ring, 2);
+    }
+}
+
+fn a_primary_key_named_like_the_scan_columns_still_orders_the_batches(backend: &Backend) {
+    let keys = Keys::generate();
+    let old = keys.old();
+    let mut db = backend.connect();
+    // The scan selects `key AS pk, column AS value`: a key column named `value` must still be
+    // what the batches are ordered by.
+    let table = backend.create_table(
+        &mut db,
+        "value_key",
+        &format!("value {}, secret {} NOT NULL", backend.int_key(), backend.blob()),
+    );
+    for id in 1..=9 {
+        let sealed = seal(&old, Storage::Binary, &table.context("secret"), b"x");
+        insert(&mut db, &table, "value, secret", &[Cell::Int(id), Cell::Bytes(sealed)]);
+    }
+    let registry = Registry::new()
+        .register_spec(ModelSpec::new(table.spec_name(), "value").column(ColumnSpec::binary("secret")))
+        .unwrap();
+    let ring = keys.new();
+
+    let report = backend
+        .rotate(|| Rotation::new(&registry).batch_size(2).run(&mut db, &ring))
+        .unwrap();
+
+    assert_eq!(
+        Counts::of(column_report(&report, &table.name, "secret")),
+        Counts {
+            rows: 9,
+            rewritten: 9,
+            ..Counts::default()
+        },
+        "{report}"
+    );
+    let stored = crate::support::read_column(
+        &mut db,
+        &table,
+        "value",
+        KeyKind::Integer,
+        "secret",
+        Storage::Binary,
+    );
+    assert_eq!(stored.len(), 9);
+    for value in stored.values() {
+        assert_eq!(crate::support::version(Storage::Binary, value.as_ref().unwrap()), 2);
+    }
+}
+
 per_backend!(
+    a_batch_too_big_for_one_statement_is_written_in_several,
+    a_primary_key_named_like_the_scan_columns_still_orders_the_batches,
     row_counts_around_the_batch_size_all_rotate,
     sparse_negative_and_extreme_integer_keys_all_rotate,
     text_keys_in_mixed_case_and_scripts_all_rotate,

@@ -383,6 +383,28 @@ pub fn insert(db: &mut Database, table: &Table, columns: &str, cells: &[Cell]) {
     assert_eq!(execute(db, &sql, &bound), 1, "{sql}");
 }
 
+/// Inserts many rows, a few hundred per statement (no cell may be NULL).
+pub fn insert_rows(db: &mut Database, table: &Table, columns: &str, rows: &[Vec<Cell>]) {
+    for chunk in rows.chunks(200) {
+        let mut bound = Vec::new();
+        let mut tuples = Vec::new();
+        for row in chunk {
+            let mut placeholders = Vec::new();
+            for cell in row {
+                bound.push(cell.clone());
+                placeholders.push(placeholder(db, bound.len()));
+            }
+            tuples.push(format!("({})", placeholders.join(", ")));
+        }
+        let sql = format!(
+            "INSERT INTO {} ({columns}) VALUES {}",
+            table.name,
+            tuples.join(", ")
+        );
+        assert_eq!(execute(db, &sql, &bound), chunk.len());
+    }
+}
+
 /// `UPDATE table SET column = value WHERE key_column = key`, as an application writes.
 pub fn update(
     db: &mut Database,
@@ -629,6 +651,12 @@ impl<'t> Expected<'t> {
             self.table.name,
             self.column
         );
+        self.assert_rows_on(db, ring, version_number);
+    }
+
+    /// Like [`assert_all_on`](Self::assert_all_on), for the rows listed only.
+    pub fn assert_rows_on(&self, db: &mut Database, ring: &KeyRing, version_number: u32) {
+        let stored = self.stored(db);
         for (key, plaintext) in &self.plaintexts {
             let at = format!("{}.{} id={key}", self.table.name, self.column);
             match (plaintext, &stored[key]) {
