@@ -63,7 +63,12 @@ fn keyed_table(
             &table.context("secret"),
             plaintext(key).as_bytes(),
         );
-        insert(db, &table, "id, secret", &[Cell::key(key), Cell::Bytes(sealed)]);
+        insert(
+            db,
+            &table,
+            "id, secret",
+            &[Cell::key(key), Cell::Bytes(sealed)],
+        );
     }
     table
 }
@@ -211,14 +216,7 @@ fn text_keys_in_mixed_case_and_scripts_all_rotate(backend: &Backend) {
     .into_iter()
     .map(|k| PrimaryKey::Text(k.to_owned()))
     .collect();
-    let table = keyed_table(
-        backend,
-        &mut db,
-        &keys,
-        "named",
-        backend.text_key(),
-        &rows,
-    );
+    let table = keyed_table(backend, &mut db, &keys, "named", backend.text_key(), &rows);
     rotate_and_check(backend, &mut db, &keys, &[(&table, KeyKind::Text, &rows)]);
 }
 
@@ -233,7 +231,11 @@ fn a_batch_too_big_for_one_statement_is_written_in_several(backend: &Backend) {
         let table = backend.create_table(
             &mut db,
             base,
-            &format!("id {}, secret {} NOT NULL", backend.int_key(), backend.blob()),
+            &format!(
+                "id {}, secret {} NOT NULL",
+                backend.int_key(),
+                backend.blob()
+            ),
         );
         let cells: Vec<Vec<Cell>> = (1..=rows)
             .map(|id| {
@@ -241,7 +243,12 @@ fn a_batch_too_big_for_one_statement_is_written_in_several(backend: &Backend) {
                 plaintext.resize(size, b'.');
                 vec![
                     Cell::Int(id),
-                    Cell::Bytes(seal(&old, Storage::Binary, &table.context("secret"), &plaintext)),
+                    Cell::Bytes(seal(
+                        &old,
+                        Storage::Binary,
+                        &table.context("secret"),
+                        &plaintext,
+                    )),
                 ]
             })
             .collect();
@@ -257,7 +264,11 @@ fn a_batch_too_big_for_one_statement_is_written_in_several(backend: &Backend) {
     let ring = keys.new();
 
     let report = backend
-        .rotate(|| Rotation::new(&registry).batch_size(2_100).run(&mut db, &ring))
+        .rotate(|| {
+            Rotation::new(&registry)
+                .batch_size(2_100)
+                .run(&mut db, &ring)
+        })
         .unwrap();
 
     assert_eq!(report.status, RotationStatus::Completed, "{report}");
@@ -291,14 +302,25 @@ fn a_primary_key_named_like_the_scan_columns_still_orders_the_batches(backend: &
     let table = backend.create_table(
         &mut db,
         "value_key",
-        &format!("value {}, secret {} NOT NULL", backend.int_key(), backend.blob()),
+        &format!(
+            "value {}, secret {} NOT NULL",
+            backend.int_key(),
+            backend.blob()
+        ),
     );
     for id in 1..=9 {
         let sealed = seal(&old, Storage::Binary, &table.context("secret"), b"x");
-        insert(&mut db, &table, "value, secret", &[Cell::Int(id), Cell::Bytes(sealed)]);
+        insert(
+            &mut db,
+            &table,
+            "value, secret",
+            &[Cell::Int(id), Cell::Bytes(sealed)],
+        );
     }
     let registry = Registry::new()
-        .register_spec(ModelSpec::new(table.spec_name(), "value").column(ColumnSpec::binary("secret")))
+        .register_spec(
+            ModelSpec::new(table.spec_name(), "value").column(ColumnSpec::binary("secret")),
+        )
         .unwrap();
     let ring = keys.new();
 
@@ -325,7 +347,10 @@ fn a_primary_key_named_like_the_scan_columns_still_orders_the_batches(backend: &
     );
     assert_eq!(stored.len(), 9);
     for value in stored.values() {
-        assert_eq!(crate::support::version(Storage::Binary, value.as_ref().unwrap()), 2);
+        assert_eq!(
+            crate::support::version(Storage::Binary, value.as_ref().unwrap()),
+            2
+        );
     }
 }
 

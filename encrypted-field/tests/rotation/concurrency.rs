@@ -116,7 +116,11 @@ fn rotate_beside_application(
     let mut db = backend.connect();
     let (table, registry) = table_of_secrets(backend, &mut db, &keys);
     let ring = keys.new();
-    let app_ring = if app_version == 1 { keys.old() } else { keys.new() };
+    let app_ring = if app_version == 1 {
+        keys.old()
+    } else {
+        keys.new()
+    };
     let application = Application {
         connection: RefCell::new(backend.connect()),
         ring: app_ring,
@@ -149,7 +153,9 @@ fn rotate_beside_application(
                 Some((newer, _)) => newer.clone(),
                 None => original(column, id),
             };
-            expected.plaintexts.insert(key, Some(plaintext.into_bytes()));
+            expected
+                .plaintexts
+                .insert(key, Some(plaintext.into_bytes()));
         }
         expected.assert_all_on(&mut db, &ring, 2);
         for (key, value) in expected.stored(&mut db) {
@@ -210,7 +216,10 @@ fn a_concurrent_write_with_the_old_key_is_kept_counted_and_rotated_by_the_next_p
         let storage = COLUMNS.iter().find(|(c, _)| c == column).unwrap().1;
         assert_eq!(version(storage, app_bytes), 1);
         let now = stored[&(column.clone(), key.clone())].as_ref().unwrap();
-        assert_ne!(now, app_bytes, "{column} id={key}: re-encrypted by the next pass");
+        assert_ne!(
+            now, app_bytes,
+            "{column} id={key}: re-encrypted by the next pass"
+        );
         assert_eq!(version(storage, now), 2);
     }
     for (column, _) in COLUMNS {
@@ -249,7 +258,14 @@ impl Progress for SecondRotation<'_> {
             COLUMNS
                 .iter()
                 .map(|(column, storage)| {
-                    crate::support::read_column(db, self.table, "id", KeyKind::Integer, column, *storage)
+                    crate::support::read_column(
+                        db,
+                        self.table,
+                        "id",
+                        KeyKind::Integer,
+                        column,
+                        *storage,
+                    )
                 })
                 .collect::<Vec<_>>()
         };

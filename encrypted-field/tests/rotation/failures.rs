@@ -6,8 +6,8 @@ use encrypted_field::model::{ColumnSpec, KeyKind, ModelSpec, Registry, Storage};
 use encrypted_field::rotation::{Rotation, RotationReport, RotationStatus};
 
 use crate::support::{
-    Backend, Cell, Counts, Expected, Keys, assert_totals_match_columns, column_report,
-    envelope, insert, per_backend, read_one, seal, update,
+    Backend, Cell, Counts, Expected, Keys, assert_totals_match_columns, column_report, envelope,
+    insert, per_backend, read_one, seal, update,
 };
 
 /// The failures of a report as `(table, primary key, column)`, sorted, and each reason.
@@ -62,7 +62,11 @@ fn a_tampered_value_is_reported_left_untouched_and_every_other_value_rotates(bac
     let named = backend.create_table(
         &mut db,
         "tampered_named",
-        &format!("id {}, secret {} NOT NULL", backend.text_key(), backend.varbinary()),
+        &format!(
+            "id {}, secret {} NOT NULL",
+            backend.text_key(),
+            backend.varbinary()
+        ),
     );
     let mut secret = Expected::new(&people, "secret", Storage::Binary, KeyKind::Integer);
     let mut note = Expected::new(&people, "note", Storage::Text, KeyKind::Integer);
@@ -76,7 +80,10 @@ fn a_tampered_value_is_reported_left_untouched_and_every_other_value_rotates(bac
             &[
                 Cell::Int(id),
                 Cell::Bytes(seal(&old, Storage::Binary, &secret.context(), &s)),
-                Cell::stored(Storage::Text, &seal(&old, Storage::Text, &note.context(), &n)),
+                Cell::stored(
+                    Storage::Text,
+                    &seal(&old, Storage::Text, &note.context(), &n),
+                ),
             ],
         );
         secret.plaintexts.insert(PrimaryKey::Integer(id), Some(s));
@@ -100,15 +107,34 @@ fn a_tampered_value_is_reported_left_untouched_and_every_other_value_rotates(bac
     }
     // The tag of people 3's secret, the ciphertext of people 5's note, the IV of "row-b".
     let tampered = [
-        (&people, PrimaryKey::Integer(3), "secret", Storage::Binary, usize::MAX),
+        (
+            &people,
+            PrimaryKey::Integer(3),
+            "secret",
+            Storage::Binary,
+            usize::MAX,
+        ),
         (&people, PrimaryKey::Integer(5), "note", Storage::Text, 30),
-        (&named, PrimaryKey::Text("row-b".into()), "secret", Storage::Binary, 8),
+        (
+            &named,
+            PrimaryKey::Text("row-b".into()),
+            "secret",
+            Storage::Binary,
+            8,
+        ),
     ];
     let mut tampered_bytes = Vec::new();
     for (table, key, column, storage, at) in &tampered {
         let stored = read_one(&mut db, table, key, column, *storage).unwrap();
         let bad = tamper(*storage, &stored, *at);
-        update(&mut db, table, "id", key, column, Cell::stored(*storage, &bad));
+        update(
+            &mut db,
+            table,
+            "id",
+            key,
+            column,
+            Cell::stored(*storage, &bad),
+        );
         tampered_bytes.push(bad);
     }
     let registry = Registry::new()
@@ -140,14 +166,27 @@ fn a_tampered_value_is_reported_left_untouched_and_every_other_value_rotates(bac
         failed: 1,
         ..Counts::default()
     };
-    assert_eq!(Counts::of(column_report(&report, &people.name, "secret")), one_failed(6));
-    assert_eq!(Counts::of(column_report(&report, &people.name, "note")), one_failed(6));
-    assert_eq!(Counts::of(column_report(&report, &named.name, "secret")), one_failed(3));
+    assert_eq!(
+        Counts::of(column_report(&report, &people.name, "secret")),
+        one_failed(6)
+    );
+    assert_eq!(
+        Counts::of(column_report(&report, &people.name, "note")),
+        one_failed(6)
+    );
+    assert_eq!(
+        Counts::of(column_report(&report, &named.name, "secret")),
+        one_failed(3)
+    );
     let listed = failures(&report);
     let mut expected_where = vec![
         (people.name.clone(), "3".to_owned(), "secret".to_owned()),
         (people.name.clone(), "5".to_owned(), "note".to_owned()),
-        (named.name.clone(), "\"row-b\"".to_owned(), "secret".to_owned()),
+        (
+            named.name.clone(),
+            "\"row-b\"".to_owned(),
+            "secret".to_owned(),
+        ),
     ];
     expected_where.sort();
     assert_eq!(
@@ -183,8 +222,7 @@ fn a_tampered_value_is_reported_left_untouched_and_every_other_value_rotates(bac
             let value = stored[key].as_ref().unwrap();
             assert_eq!(crate::support::version(expected.storage, value), 2);
             assert_eq!(
-                &crate::support::open(&ring, expected.storage, &expected.context(), value)
-                    .unwrap(),
+                &crate::support::open(&ring, expected.storage, &expected.context(), value).unwrap(),
                 plaintext.as_ref().unwrap()
             );
         }
@@ -235,16 +273,35 @@ fn a_value_copied_into_another_encrypted_column_fails_instead_of_rotating(backen
             ],
         );
         let own = seal(&old, Storage::Binary, &others.context("ssn"), b"other ssn");
-        insert(&mut db, &others, "id, ssn", &[Cell::Int(id), Cell::Bytes(own)]);
+        insert(
+            &mut db,
+            &others,
+            "id, ssn",
+            &[Cell::Int(id), Cell::Bytes(own)],
+        );
     }
     // Plain SQL copies: row 2's ssn into its phone, row 3's ssn into another table's ssn (a
     // column of the same name).
     let two = PrimaryKey::Integer(2);
     let three = PrimaryKey::Integer(3);
     let ssn_2 = read_one(&mut db, &customers, &two, "ssn", Storage::Binary).unwrap();
-    update(&mut db, &customers, "id", &two, "phone", Cell::Bytes(ssn_2.clone()));
+    update(
+        &mut db,
+        &customers,
+        "id",
+        &two,
+        "phone",
+        Cell::Bytes(ssn_2.clone()),
+    );
     let ssn_3 = read_one(&mut db, &customers, &three, "ssn", Storage::Binary).unwrap();
-    update(&mut db, &others, "id", &PrimaryKey::Integer(1), "ssn", Cell::Bytes(ssn_3.clone()));
+    update(
+        &mut db,
+        &others,
+        "id",
+        &PrimaryKey::Integer(1),
+        "ssn",
+        Cell::Bytes(ssn_3.clone()),
+    );
     let registry = Registry::new()
         .register_spec(
             ModelSpec::new(customers.spec_name(), "id")
@@ -277,7 +334,9 @@ fn a_value_copied_into_another_encrypted_column_fails_instead_of_rotating(backen
     );
     for (table, _, column, reason) in &listed {
         assert!(
-            reason.contains(&format!("authentication failed for column `{table}.{column}`")),
+            reason.contains(&format!(
+                "authentication failed for column `{table}.{column}`"
+            )),
             "{reason}"
         );
     }
@@ -287,19 +346,29 @@ fn a_value_copied_into_another_encrypted_column_fails_instead_of_rotating(backen
         "the copy is left as it was"
     );
     assert_eq!(
-        read_one(&mut db, &others, &PrimaryKey::Integer(1), "ssn", Storage::Binary),
+        read_one(
+            &mut db,
+            &others,
+            &PrimaryKey::Integer(1),
+            "ssn",
+            Storage::Binary
+        ),
         Some(ssn_3),
         "the copy is left as it was"
     );
     let mut ssn = Expected::new(&customers, "ssn", Storage::Binary, KeyKind::Integer);
     for id in 1..=3 {
-        ssn.plaintexts
-            .insert(PrimaryKey::Integer(id), Some(format!("ssn {id}").into_bytes()));
+        ssn.plaintexts.insert(
+            PrimaryKey::Integer(id),
+            Some(format!("ssn {id}").into_bytes()),
+        );
     }
     ssn.assert_all_on(&mut db, &ring, 2);
 
     // Verification alone says the same.
-    let verified = Rotation::new(&registry).verify_only(&mut db, &ring).unwrap();
+    let verified = Rotation::new(&registry)
+        .verify_only(&mut db, &ring)
+        .unwrap();
     assert_eq!(verified.verification.as_ref().unwrap().undecryptable, 2);
     assert_eq!(failures(&verified).len(), 2);
 }

@@ -73,7 +73,12 @@ fn migrate_and_check(backend: &Backend, legacy: Legacy) {
         PrimaryKey::Integer(n + 3),
     );
     let already_text = seal(&ring, Storage::Text, &text.context(), b"already migrated");
-    let already_binary = seal(&ring, Storage::Binary, &binary.context(), b"already migrated");
+    let already_binary = seal(
+        &ring,
+        Storage::Binary,
+        &binary.context(),
+        b"already migrated",
+    );
     insert(
         &mut db,
         &table,
@@ -143,16 +148,30 @@ fn migrate_and_check(backend: &Backend, legacy: Legacy) {
     assert_eq!(
         failures,
         [
-            (table.name.clone(), damaged.to_string(), "legacy_bin".to_owned()),
-            (table.name.clone(), damaged.to_string(), "legacy_text".to_owned()),
+            (
+                table.name.clone(),
+                damaged.to_string(),
+                "legacy_bin".to_owned()
+            ),
+            (
+                table.name.clone(),
+                damaged.to_string(),
+                "legacy_text".to_owned()
+            ),
         ]
     );
 
     // Every legacy value is now v1 and opens to its plaintext; the rest is as it was.
     let text_after = text.stored(&mut db);
     let binary_after = binary.stored(&mut db);
-    assert_eq!(text_after[&migrated].as_deref(), Some(already_text.as_slice()));
-    assert_eq!(binary_after[&migrated].as_deref(), Some(already_binary.as_slice()));
+    assert_eq!(
+        text_after[&migrated].as_deref(),
+        Some(already_text.as_slice())
+    );
+    assert_eq!(
+        binary_after[&migrated].as_deref(),
+        Some(already_binary.as_slice())
+    );
     assert_eq!((&text_after[&null], &binary_after[&null]), (&None, &None));
     assert_eq!(
         text_after[&damaged].as_deref(),

@@ -41,10 +41,18 @@ impl Mixed {
         );
         let (v1, v2, v3) = (keys.old(), keys.new(), keys.newer());
         let secret = |ring, text: &str| {
-            Cell::Bytes(seal(ring, Storage::Binary, &table.context("secret"), text.as_bytes()))
+            Cell::Bytes(seal(
+                ring,
+                Storage::Binary,
+                &table.context("secret"),
+                text.as_bytes(),
+            ))
         };
         let note = |ring, context: &str, text: &str| {
-            Cell::stored(Storage::Text, &seal(ring, Storage::Text, context, text.as_bytes()))
+            Cell::stored(
+                Storage::Text,
+                &seal(ring, Storage::Text, context, text.as_bytes()),
+            )
         };
         let note_context = table.context("note");
         let mut tampered = seal(&v2, Storage::Binary, &table.context("secret"), b"four");
@@ -62,7 +70,12 @@ impl Mixed {
             [secret(&v3, "seven"), Cell::Null],
         ];
         for (id, [secret, note]) in (1..).zip(rows) {
-            insert(db, &table, "id, secret, note", &[Cell::Int(id), secret, note]);
+            insert(
+                db,
+                &table,
+                "id, secret, note",
+                &[Cell::Int(id), secret, note],
+            );
         }
         let registry = Registry::new()
             .register_spec(
@@ -92,7 +105,11 @@ fn verify_only_reports_undecryptable_values_and_values_on_other_versions(backend
         .verify_only(&mut db, &keys.new())
         .unwrap();
 
-    assert_eq!(mixed.snapshot(&mut db), before, "verification writes nothing");
+    assert_eq!(
+        mixed.snapshot(&mut db),
+        before,
+        "verification writes nothing"
+    );
     assert_eq!(report.operation, Operation::Verify);
     assert!(report.dry_run);
     assert_eq!(report.status, RotationStatus::Failed, "{report}");
@@ -154,7 +171,12 @@ fn status_counts_values_per_version_per_column(backend: &Backend) {
     assert_eq!((secret.rows, secret.null, secret.not_envelopes), (7, 1, 1));
     assert_eq!(
         secret.values_by_version,
-        [("v1".to_owned(), 1), ("v2".to_owned(), 3), ("v3".to_owned(), 1)].into(),
+        [
+            ("v1".to_owned(), 1),
+            ("v2".to_owned(), 3),
+            ("v3".to_owned(), 1)
+        ]
+        .into(),
         "versions are read from the headers: a tampered v2 value is still v2"
     );
     let note = by_column["note"];
