@@ -387,16 +387,15 @@ struct CountingOpen<'a> {
 impl ValueAction for CountingOpen<'_> {
     fn plan(&self, storage: Storage, context: &str, stored: &[u8]) -> Plan {
         let plan = self.open.plan(storage, context, stored);
-        if matches!(plan, Plan::Keep) {
-            if let Ok(version) = envelope_bytes(storage, stored)
+        if matches!(plan, Plan::Keep)
+            && let Ok(version) = envelope_bytes(storage, stored)
                 .and_then(|b| crate::envelope::Envelope::parse(&b).map(|e| e.key_version()))
-            {
-                *self
-                    .counts
-                    .borrow_mut()
-                    .entry(version.to_string())
-                    .or_default() += 1;
-            }
+        {
+            *self
+                .counts
+                .borrow_mut()
+                .entry(version.to_string())
+                .or_default() += 1;
         }
         plan
     }

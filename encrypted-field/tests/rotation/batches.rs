@@ -58,7 +58,7 @@ fn keyed_table(
     );
     for key in rows {
         let sealed = seal(
-            &keys.old(),
+            &keys.ring_v1(),
             Storage::Binary,
             &table.context("secret"),
             plaintext(key).as_bytes(),
@@ -106,7 +106,7 @@ fn rotate_and_check(
             r.register_spec(spec(table, *kind))
         })
         .unwrap();
-    let ring = keys.new();
+    let ring = keys.ring_v2();
     let progress = BatchSizes::default();
     let report = backend
         .rotate(|| {
@@ -222,7 +222,7 @@ fn text_keys_in_mixed_case_and_scripts_all_rotate(backend: &Backend) {
 
 fn a_batch_too_big_for_one_statement_is_written_in_several(backend: &Backend) {
     let keys = Keys::generate();
-    let old = keys.old();
+    let old = keys.ring_v1();
     let mut db = backend.connect();
     // More rows than one statement carries, and more bytes than one statement carries.
     let shapes = [("many", 2_100, 16), ("large", 700, 3_000)];
@@ -261,7 +261,7 @@ fn a_batch_too_big_for_one_statement_is_written_in_several(backend: &Backend) {
             r.register_spec(spec(table, KeyKind::Integer))
         })
         .unwrap();
-    let ring = keys.new();
+    let ring = keys.ring_v2();
 
     let report = backend
         .rotate(|| {
@@ -295,7 +295,7 @@ fn a_batch_too_big_for_one_statement_is_written_in_several(backend: &Backend) {
 
 fn a_primary_key_named_like_the_scan_columns_still_orders_the_batches(backend: &Backend) {
     let keys = Keys::generate();
-    let old = keys.old();
+    let old = keys.ring_v1();
     let mut db = backend.connect();
     // The scan selects `key AS pk, column AS value`: a key column named `value` must still be
     // what the batches are ordered by.
@@ -322,7 +322,7 @@ fn a_primary_key_named_like_the_scan_columns_still_orders_the_batches(backend: &
             ModelSpec::new(table.spec_name(), "value").column(ColumnSpec::binary("secret")),
         )
         .unwrap();
-    let ring = keys.new();
+    let ring = keys.ring_v2();
 
     let report = backend
         .rotate(|| Rotation::new(&registry).batch_size(2).run(&mut db, &ring))

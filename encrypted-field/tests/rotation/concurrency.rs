@@ -34,7 +34,7 @@ fn table_of_secrets(backend: &Backend, db: &mut Database, keys: &Keys) -> (Table
         let mut cells = vec![Cell::Int(id)];
         for (column, storage) in COLUMNS {
             let sealed = seal(
-                &keys.old(),
+                &keys.ring_v1(),
                 storage,
                 &table.context(column),
                 original(column, id).as_bytes(),
@@ -57,6 +57,17 @@ fn original(column: &str, id: i64) -> String {
     format!("{column} {id}")
 }
 
+/// (column, key) → (plaintext, stored bytes) of every application write.
+type AppWrites = BTreeMap<(String, PrimaryKey), (String, Vec<u8>)>;
+
+/// What a rotation beside the application did.
+struct Outcome {
+    report: RotationReport,
+    written: AppWrites,
+    /// (column, key) → the stored value afterwards.
+    stored: BTreeMap<(String, PrimaryKey), Option<Vec<u8>>>,
+}
+
 /// The application: on the second batch of each column, between the rotation's read and its
 /// write, it overwrites the batch's first and last rows through its own connection, sealing with
 /// `ring` (v2 once restarted, v1 before).
@@ -65,8 +76,7 @@ struct Application<'a> {
     ring: KeyRing,
     table: &'a Table,
     batches_seen: RefCell<BTreeMap<String, usize>>,
-    /// (column, key) → (plaintext, stored bytes) of every application write.
-    written: RefCell<BTreeMap<(String, PrimaryKey), (String, Vec<u8>)>>,
+    written: RefCell<AppWrites>,
 }
 
 impl Progress for Application<'_> {
@@ -102,24 +112,17 @@ impl Progress for Application<'_> {
     }
 }
 
-/// Rotates while the application writes with key `app_version`; checks what every scenario shares and
-/// returns the report and the application's writes.
-fn rotate_beside_application(
-    backend: &Backend,
-    app_version: u32,
-) -> (
-    RotationReport,
-    BTreeMap<(String, PrimaryKey), (String, Vec<u8>)>,
-    BTreeMap<(String, PrimaryKey), Option<Vec<u8>>>,
-) {
+/// Rotates while the application writes with key `app_version`; checks what every scenario
+/// shares.
+fn rotate_beside_application(backend: &Backend, app_version: u32) -> Outcome {
     let keys = Keys::generate();
     let mut db = backend.connect();
     let (table, registry) = table_of_secrets(backend, &mut db, &keys);
-    let ring = keys.new();
+    let ring = keys.ring_v2();
     let app_ring = if app_version == 1 {
-        keys.old()
+        keys.ring_v1()
     } else {
-        keys.new()
+        keys.ring_v2()
     };
     let application = Application {
         connection: RefCell::new(backend.connect()),
@@ -178,11 +181,19 @@ fn rotate_beside_application(
             assert!(open(&ring, storage, &table.context(column), &value).is_ok());
         }
     }
-    (report, written, stored)
+    Outcome {
+        report,
+        written,
+        stored,
+    }
 }
 
 fn a_concurrent_write_with_the_new_key_is_kept_and_counted(backend: &Backend) {
-    let (report, written, stored) = rotate_beside_application(backend, 2);
+    let Outcome {
+        report,
+        written,
+        stored,
+    } = rotate_beside_application(backend, 2);
 
     for ((column, key), (_, app_bytes)) in &written {
         assert_eq!(
@@ -210,7 +221,11 @@ fn a_concurrent_write_with_the_new_key_is_kept_and_counted(backend: &Backend) {
 fn a_concurrent_write_with_the_old_key_is_kept_counted_and_rotated_by_the_next_pass(
     backend: &Backend,
 ) {
-    let (report, written, stored) = rotate_beside_application(backend, 1);
+    let Outcome {
+        report,
+        written,
+        stored,
+    } = rotate_beside_application(backend, 1);
 
     for ((column, key), (_, app_bytes)) in &written {
         let storage = COLUMNS.iter().find(|(c, _)| c == column).unwrap().1;
@@ -283,7 +298,7 @@ fn a_second_rotation_is_refused_while_one_runs(backend: &Backend) {
     let second = SecondRotation {
         backend,
         registry: &registry,
-        ring: keys.newer(),
+        ring: keys.ring_v3(),
         table: &table,
         outcome: RefCell::default(),
     };
@@ -293,7 +308,7 @@ fn a_second_rotation_is_refused_while_one_runs(backend: &Backend) {
             Rotation::new(&registry)
                 .batch_size(BATCH)
                 .progress(&second)
-                .run(&mut db, &keys.new())
+                .run(&mut db, &keys.ring_v2())
         })
         .unwrap();
 
@@ -313,13 +328,13 @@ fn a_second_rotation_is_refused_while_one_runs(backend: &Backend) {
                 Some(original(column, id).into_bytes()),
             );
         }
-        expected.assert_all_on(&mut db, &keys.new(), 2);
+        expected.assert_all_on(&mut db, &keys.ring_v2(), 2);
     }
 
     // Released at the end: another connection's rotation now runs.
     let mut other = backend.connect();
     let next = backend
-        .rotate(|| Rotation::new(&registry).run(&mut other, &keys.newer()))
+        .rotate(|| Rotation::new(&registry).run(&mut other, &keys.ring_v3()))
         .unwrap();
     assert_eq!(next.records_rewritten, 2 * ROWS as u64);
 }

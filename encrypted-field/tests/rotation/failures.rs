@@ -47,7 +47,7 @@ fn tamper(storage: Storage, stored: &[u8], at: usize) -> Vec<u8> {
 
 fn a_tampered_value_is_reported_left_untouched_and_every_other_value_rotates(backend: &Backend) {
     let keys = Keys::generate();
-    let (old, ring) = (keys.old(), keys.new());
+    let (old, ring) = (keys.ring_v1(), keys.ring_v2());
     let mut db = backend.connect();
     let people = backend.create_table(
         &mut db,
@@ -231,7 +231,7 @@ fn a_tampered_value_is_reported_left_untouched_and_every_other_value_rotates(bac
 
 fn a_value_copied_into_another_encrypted_column_fails_instead_of_rotating(backend: &Backend) {
     let keys = Keys::generate();
-    let (old, ring) = (keys.old(), keys.new());
+    let (old, ring) = (keys.ring_v1(), keys.ring_v2());
     let mut db = backend.connect();
     let customers = backend.create_table(
         &mut db,

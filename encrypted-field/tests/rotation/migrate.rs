@@ -31,7 +31,7 @@ struct Legacy {
 /// the damaged values (n+3); migrates it twice and checks everything.
 fn migrate_and_check(backend: &Backend, legacy: Legacy) {
     let keys = Keys::generate();
-    let ring = keys.old();
+    let ring = keys.ring_v1();
     let mut db = backend.connect();
     let table = backend.create_table(
         &mut db,
@@ -223,7 +223,7 @@ fn migration_from_plaintext_seals_every_value_and_keeps_migrated_ones(backend: &
     .map(|p| (p.clone(), p))
     .collect();
     // A truncated envelope is damage, not plaintext: sealing it again would hide the loss.
-    let envelope = keys.old().encrypt_with_context(b"truncated", "t.c");
+    let envelope = keys.ring_v1().encrypt_with_context(b"truncated", "t.c");
     let truncated = envelope[..30].to_vec();
     migrate_and_check(
         backend,

@@ -56,7 +56,7 @@ fn memo(index: usize) -> Option<Vec<u8>> {
 
 impl SeveralModels {
     fn create(backend: &Backend, db: &mut Database, keys: &Keys) -> Self {
-        let (old, new) = (keys.old(), keys.new());
+        let (old, new) = (keys.ring_v1(), keys.ring_v2());
         let people = backend.create_table(
             db,
             "people",
@@ -243,7 +243,7 @@ fn rotation_of_several_models_leaves_every_value_on_the_active_key_with_exact_co
     let keys = Keys::generate();
     let mut db = backend.connect();
     let fixture = SeveralModels::create(backend, &mut db, &keys);
-    let ring = keys.new();
+    let ring = keys.ring_v2();
 
     let report = backend
         .rotate(|| {
@@ -303,7 +303,7 @@ fn a_second_rotation_rewrites_nothing(backend: &Backend) {
     let keys = Keys::generate();
     let mut db = backend.connect();
     let fixture = SeveralModels::create(backend, &mut db, &keys);
-    let ring = keys.new();
+    let ring = keys.ring_v2();
     let rotation = Rotation::new(&fixture.registry).batch_size(3);
     backend.rotate(|| rotation.run(&mut db, &ring)).unwrap();
     let after_first = fixture.snapshot(&mut db);
@@ -338,7 +338,7 @@ fn a_dry_run_writes_nothing_and_reports_what_would_change(backend: &Backend) {
     let keys = Keys::generate();
     let mut db = backend.connect();
     let fixture = SeveralModels::create(backend, &mut db, &keys);
-    let ring = keys.new();
+    let ring = keys.ring_v2();
     let before = fixture.snapshot(&mut db);
 
     let dry = backend
@@ -394,7 +394,7 @@ impl Progress for CrashAfter {
 
 fn an_interrupted_rotation_loses_nothing_and_the_next_run_finishes_it(backend: &Backend) {
     let keys = Keys::generate();
-    let (old, ring) = (keys.old(), keys.new());
+    let (old, ring) = (keys.ring_v1(), keys.ring_v2());
     let mut db = backend.connect();
     let table = backend.create_table(
         &mut db,

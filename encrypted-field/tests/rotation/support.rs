@@ -56,10 +56,13 @@ macro_rules! on_connection {
         }
     };
 }
-use on_connection;
 
-/// A backend of the three.
+/// A backend of the three (only those of the enabled features are run).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(
+    not(all(feature = "sqlite", feature = "mysql", feature = "postgres")),
+    allow(dead_code)
+)]
 pub enum Kind {
     Sqlite,
     Mysql,
@@ -274,12 +277,12 @@ impl Keys {
     }
 
     /// The ring before the rotation: v1 only.
-    pub fn old(&self) -> KeyRing {
+    pub fn ring_v1(&self) -> KeyRing {
         KeyRing::builder().key(1, self.v1.clone()).build().unwrap()
     }
 
     /// The ring of the rotation: v1 and v2, v2 active.
-    pub fn new(&self) -> KeyRing {
+    pub fn ring_v2(&self) -> KeyRing {
         KeyRing::builder()
             .key(1, self.v1.clone())
             .key(2, self.v2.clone())
@@ -288,7 +291,7 @@ impl Keys {
     }
 
     /// A later ring: v1, v2 and v3, v3 active.
-    pub fn newer(&self) -> KeyRing {
+    pub fn ring_v3(&self) -> KeyRing {
         KeyRing::builder()
             .key(1, self.v1.clone())
             .key(2, self.v2.clone())
@@ -327,7 +330,7 @@ pub fn open(
 
 /// The key version of a stored value.
 pub fn version(storage: Storage, stored: &[u8]) -> u32 {
-    let ring = Keys::generate().old();
+    let ring = Keys::generate().ring_v1();
     ring.version_of(&envelope(storage, stored)).unwrap().get()
 }
 

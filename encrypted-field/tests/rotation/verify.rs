@@ -39,7 +39,7 @@ impl Mixed {
                 backend.text()
             ),
         );
-        let (v1, v2, v3) = (keys.old(), keys.new(), keys.newer());
+        let (v1, v2, v3) = (keys.ring_v1(), keys.ring_v2(), keys.ring_v3());
         let secret = |ring, text: &str| {
             Cell::Bytes(seal(
                 ring,
@@ -102,7 +102,7 @@ fn verify_only_reports_undecryptable_values_and_values_on_other_versions(backend
 
     let report = Rotation::new(&mixed.registry)
         .batch_size(2)
-        .verify_only(&mut db, &keys.new())
+        .verify_only(&mut db, &keys.ring_v2())
         .unwrap();
 
     assert_eq!(
@@ -204,7 +204,7 @@ fn ensure_unused_refuses_a_version_still_in_use(backend: &Backend) {
 
     // Once rotated (the unreadable values fail and stay), nothing uses v1 any more.
     let rotated = backend
-        .rotate(|| Rotation::new(&mixed.registry).run(&mut db, &keys.new()))
+        .rotate(|| Rotation::new(&mixed.registry).run(&mut db, &keys.ring_v2()))
         .unwrap();
     assert_eq!(rotated.records_rewritten, 3, "{rotated}");
     let after = status(&mut db, &mixed.registry, 100).unwrap();
