@@ -23,6 +23,8 @@ mod concurrency;
 mod failures;
 #[path = "rotation/migrate.rs"]
 mod migrate;
+#[path = "rotation/resume.rs"]
+mod resume;
 #[path = "rotation/rotate.rs"]
 mod rotate;
 #[path = "rotation/verify.rs"]
