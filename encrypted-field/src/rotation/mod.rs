@@ -38,8 +38,6 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::cell::RefCell;
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Instant, SystemTime};
 
@@ -66,7 +64,7 @@ pub use scan::{NoProgress, Progress};
 pub use schedule::{Due, RotationPeriod, SCHEDULE_SLACK, check_due};
 pub use status::{ColumnStatus, StatusReport, ensure_unused, status};
 
-use plan::{Migrate, Open, Plan, Reencrypt, ValueAction, envelope_bytes};
+use plan::{Migrate, Open, Plan, Reencrypt, ValueAction};
 use scan::{Failures, ScanSettings, scan_column};
 
 /// The default number of rows read and written per batch.
@@ -330,10 +328,7 @@ impl<'a> Rotation<'a> {
 
     /// Opens every value, counting them per key version.
     fn verification(&self, db: &mut Database, ring: &KeyRing) -> Result<Verification> {
-        let action = CountingOpen {
-            open: Open { ring },
-            counts: RefCell::new(BTreeMap::new()),
-        };
+        let action = Open::new(ring);
         let settings = ScanSettings {
             batch_size: self.batch_size,
             write: false,
@@ -371,33 +366,17 @@ impl<'a> Rotation<'a> {
         let mut failures = Failures::default();
         for model in self.registry.iter() {
             for column in model.columns() {
-                scan_column(db, model, column, &Open { ring }, &settings, &mut failures)?;
+                scan_column(
+                    db,
+                    model,
+                    column,
+                    &Open::new(ring),
+                    &settings,
+                    &mut failures,
+                )?;
             }
         }
         Ok(failures)
-    }
-}
-
-/// [`Open`], counting the versions of the values that open.
-struct CountingOpen<'a> {
-    open: Open<'a>,
-    counts: RefCell<BTreeMap<String, u64>>,
-}
-
-impl ValueAction for CountingOpen<'_> {
-    fn plan(&self, storage: Storage, context: &str, stored: &[u8]) -> Plan {
-        let plan = self.open.plan(storage, context, stored);
-        if matches!(plan, Plan::Keep)
-            && let Ok(version) = envelope_bytes(storage, stored)
-                .and_then(|b| crate::envelope::Envelope::parse(&b).map(|e| e.key_version()))
-        {
-            *self
-                .counts
-                .borrow_mut()
-                .entry(version.to_string())
-                .or_default() += 1;
-        }
-        plan
     }
 }
 
