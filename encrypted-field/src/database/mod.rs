@@ -91,19 +91,22 @@ pub(crate) trait Dialect {
     /// Inserts a metadata row unless one with that name exists (binds: name, value).
     fn insert_metadata_if_absent(&self) -> String;
 
-    /// `SELECT key AS pk, column AS value FROM table [WHERE key > ?] ORDER BY key LIMIT ?`.
+    /// `SELECT key AS pk, column AS value FROM table [WHERE table.key > ?] ORDER BY table.key
+    /// LIMIT ?`. The key is qualified with the table: a bare name in `ORDER BY` means an output
+    /// column first, so a key column named `value` would otherwise order by the encrypted column.
     fn select_batch_statement(&self, target: &ColumnTarget<'_>, after: bool) -> String {
-        let key = self.quote(target.primary_key);
+        let table = self.quote(target.table);
+        let key = format!("{table}.{}", self.quote(target.primary_key));
         let filter = if after {
             format!(" WHERE {key} > {}", self.placeholder(1))
         } else {
             String::new()
         };
         format!(
-            "SELECT {} AS pk, {} AS value FROM {}{filter} ORDER BY {key} LIMIT {}",
+            "SELECT {} AS pk, {}.{} AS value FROM {table}{filter} ORDER BY {key} LIMIT {}",
             self.key_expression(&key, target.key_kind),
+            table,
             self.quote(target.column),
-            self.quote(target.table),
             self.placeholder(if after { 2 } else { 1 }),
         )
     }
