@@ -98,4 +98,3 @@ pub enum AppCommand {
     #[command(flatten)]
     Encryption(encrypted_field::cli::Command),
 }
-

@@ -62,8 +62,8 @@ impl Location {
                 return Err(AppError::usage("DATABASE_URL is not valid UTF-8"));
             }
         };
-        let parsed = DatabaseUrl::parse(&url)
-            .map_err(|e| AppError::library("reading DATABASE_URL", &e))?;
+        let parsed =
+            DatabaseUrl::parse(&url).map_err(|e| AppError::library("reading DATABASE_URL", &e))?;
         Ok(Self { url, parsed })
     }
 
@@ -99,7 +99,8 @@ impl Location {
                 AppError::usage(format!("creating directory {}: {e}", dir.display()))
             })?;
         }
-        let mut db = Database::connect(&self.url).map_err(|e| AppError::library("connecting", &e))?;
+        let mut db =
+            Database::connect(&self.url).map_err(|e| AppError::library("connecting", &e))?;
         migrate(&mut db).map_err(|e| {
             AppError::usage(format!("migrating the schema of {}: {e}", self.redacted()))
         })?;

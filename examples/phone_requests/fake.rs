@@ -2,8 +2,18 @@
 //! fiction.
 
 const FIRST_NAMES: [&str; 12] = [
-    "Ada", "Alan", "Grace", "Edsger", "Barbara", "Donald", "Frances", "John", "Katherine",
-    "Niklaus", "Radia", "Ken",
+    "Ada",
+    "Alan",
+    "Grace",
+    "Edsger",
+    "Barbara",
+    "Donald",
+    "Frances",
+    "John",
+    "Katherine",
+    "Niklaus",
+    "Radia",
+    "Ken",
 ];
 const LAST_NAMES: [&str; 12] = [
     "Lovelace", "Turing", "Hopper", "Dijkstra", "Liskov", "Knuth", "Allen", "Backus", "Johnson",

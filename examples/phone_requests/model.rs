@@ -17,9 +17,12 @@ diesel::table! {
     }
 }
 
+/// The column context of `phone_number` (`table.column`), as the derive binds it into every
+/// value: copied into another column, a value no longer decrypts.
+pub const PHONE_CONTEXT: &str = "phone_requests.phone_number";
+
 /// A row as stored: `phone_number` is the envelope, `phone()` / `phone_with(&ring)` decrypt it.
-/// Every value is bound to the column context `phone_requests.phone_number`: copied into another
-/// column, it no longer decrypts.
+/// Every value is bound to [`PHONE_CONTEXT`].
 ///
 /// The derive also registers the table for the embedded `rotate`, `verify` and `status`.
 #[derive(Debug, Clone, Queryable, Selectable, EncryptedModel)]

@@ -8,7 +8,7 @@ use encrypted_field::KeyRing;
 use serde::Serialize;
 
 use crate::error::AppError;
-use crate::model::PhoneRequest;
+use crate::model::{PHONE_CONTEXT, PhoneRequest};
 
 /// How `created_at` is printed: ISO 8601, as stored (the application writes UTC).
 const TIME_FORMAT: &str = "%Y-%m-%dT%H:%M:%S";
@@ -32,7 +32,7 @@ impl Decrypted {
                      lists every value that does not decrypt)",
                     row.id
                 ),
-                &e,
+                &in_column(e),
             )
         })?;
         Ok(Self {
@@ -41,6 +41,19 @@ impl Decrypted {
             phone_number,
             created_at: row.created_at.format(TIME_FORMAT).to_string(),
         })
+    }
+}
+
+/// Names the column in an error that does not name it already (the getters name it only when
+/// the tag does not verify).
+fn in_column(error: encrypted_field::Error) -> encrypted_field::Error {
+    use encrypted_field::Error as E;
+    match error {
+        error @ (E::Authentication { .. } | E::Column { .. }) => error,
+        error => E::Column {
+            column: PHONE_CONTEXT.to_owned(),
+            error: Box::new(error),
+        },
     }
 }
 
@@ -117,6 +130,13 @@ impl Output {
         }
     }
 
+    /// Writes `text` as it is.
+    pub fn write(&mut self, text: &str) -> Result<(), AppError> {
+        self.out
+            .write_all(text.as_bytes())
+            .map_err(|e| AppError::output(&e))
+    }
+
     /// Writes one line.
     pub fn line(&mut self, text: &str) -> Result<(), AppError> {
         writeln!(self.out, "{text}").map_err(|e| AppError::output(&e))
@@ -124,8 +144,7 @@ impl Output {
 
     /// Writes `value` as compact JSON on one line.
     pub fn json(&mut self, value: &impl Serialize) -> Result<(), AppError> {
-        serde_json::to_writer(&mut self.out, value)
-            .map_err(|e| AppError::output(&e.into()))?;
+        serde_json::to_writer(&mut self.out, value).map_err(|e| AppError::output(&e.into()))?;
         self.line("")
     }
 
@@ -148,7 +167,7 @@ pub struct Rows<'a> {
 pub enum RowFormat {
     /// A header, then one aligned line per row.
     Text,
-    /// `[`, one object per line separated by commas, `]`.
+    /// `[`, one object per line, `]`: a JSON array that is also easy to read and to `grep`.
     JsonArray,
     /// One object per line, nothing else.
     JsonLines,
@@ -183,8 +202,9 @@ impl<'a> Rows<'a> {
             RowFormat::JsonArray => {
                 let json = serde_json::to_string(row)
                     .map_err(|e| AppError::usage(format!("rendering JSON: {e}")))?;
-                let lead = if self.written == 0 { "[" } else { "," };
-                self.out.line(&format!("{lead}{json}"))?;
+                // The separator goes before the row: the last one is not known in advance.
+                let lead = if self.written == 0 { "[\n" } else { ",\n" };
+                self.out.write(&format!("{lead}{json}"))?;
             }
             RowFormat::JsonLines => self.out.json(row)?,
         }
@@ -198,7 +218,7 @@ impl<'a> Rows<'a> {
         match (self.format, self.written) {
             (RowFormat::Text, 0) => self.out.line(R::HEADER)?,
             (RowFormat::JsonArray, 0) => self.out.line("[]")?,
-            (RowFormat::JsonArray, _) => self.out.line("]")?,
+            (RowFormat::JsonArray, _) => self.out.line("\n]")?,
             _ => {}
         }
         self.out.flush()?;

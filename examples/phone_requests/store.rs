@@ -41,7 +41,9 @@ pub fn insert(db: &mut Database, row: &NewPhoneRequest) -> Result<i32, AppError>
                 })
                 .map_err(failed)?;
             i32::try_from(id).map_err(|_| {
-                AppError::usage(format!("the database gave id {id}, beyond the id column's type"))
+                AppError::usage(format!(
+                    "the database gave id {id}, beyond the id column's type"
+                ))
             })
         }
         other => Err(crate::db::unsupported(other)),
@@ -78,20 +80,23 @@ pub fn get(db: &mut Database, id: i32) -> Result<Option<PhoneRequest>, AppError>
         .select(PhoneRequest::as_select())
         .first(conn)
         .optional()
-        .map_err(|e| AppError::database(format!("reading phone request {id}"), &e)))
+        .map_err(|e| AppError::database(
+            format!("reading phone request {id}"),
+            &e
+        )))
 }
 
 /// The rows whose blind index is `index`, by id.
-pub fn find_by_phone_index(
-    db: &mut Database,
-    index: &[u8],
-) -> Result<Vec<PhoneRequest>, AppError> {
+pub fn find_by_phone_index(db: &mut Database, index: &[u8]) -> Result<Vec<PhoneRequest>, AppError> {
     with_connection!(db, |conn| phone_requests::table
         .filter(phone_requests::phone_bidx.eq(index))
         .order(phone_requests::id)
         .select(PhoneRequest::as_select())
         .load(conn)
-        .map_err(|e| AppError::database("looking up phone requests by phone", &e)))
+        .map_err(|e| AppError::database(
+            "looking up phone requests by phone",
+            &e
+        )))
 }
 
 /// Sets a row's phone number (envelope and blind index together); `false` if there is no such row.
@@ -100,16 +105,15 @@ pub fn update_phone(db: &mut Database, id: i32, change: &PhoneChange) -> Result<
         .set(change)
         .execute(conn)
         .map(|updated| updated > 0)
-        .map_err(|e| AppError::database(format!("updating phone request {id}"), &e)))
+        .map_err(|e| AppError::database(
+            format!("updating phone request {id}"),
+            &e
+        )))
 }
 
 /// Up to `limit` rows with an id greater than `after`, by id: one page of a scan whose memory does
 /// not grow with the table.
-fn page(
-    db: &mut Database,
-    after: Option<i32>,
-    limit: i64,
-) -> Result<Vec<PhoneRequest>, AppError> {
+fn page(db: &mut Database, after: Option<i32>, limit: i64) -> Result<Vec<PhoneRequest>, AppError> {
     with_connection!(db, |conn| phone_requests::table
         .filter(phone_requests::id.gt(after.unwrap_or(i32::MIN)))
         .order(phone_requests::id)

@@ -1,0 +1,418 @@
+//! End to end: the `phone_requests` example (the Node seed's case) run as a process, as an operator
+//! runs it: create, find, list, raw (the database holds ciphertext only), a new key, rotation,
+//! verification, export (every value unchanged). On SQLite always; on MariaDB and PostgreSQL when
+//! `MYSQL_DATABASE_URL` / `PG_DATABASE_URL` are set (and this test is built with the `mysql` /
+//! `postgres` features), each run in a database of its own.
+//!
+//! How the example's binary is found, and why that way: see `phone_requests_e2e/example.rs`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[path = "phone_requests_e2e/example.rs"]
+mod example;
+#[path = "phone_requests_e2e/servers.rs"]
+mod servers;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use base64::Engine as _;
+use example::App;
+use serde_json::Value;
+
+/// The phone numbers of the scenario, as typed, with what `find` may be given for them.
+const ADA: (&str, &str) = ("+1 (555) 010-0100", "1-555-010-0100");
+const ALAN: (&str, &str) = ("+44 20 7946 0018", "442079460018");
+const ALAN_NEW: (&str, &str) = ("+44 20 7946 0999", "44.20.7946.0999");
+
+/// How many fake rows the scenario seeds.
+const SEEDED: usize = 120;
+
+// --- the scenario, on every backend ---------------------------------------------------------
+
+/// The whole life of the table, on `app`'s database with `app`'s keys.
+fn scenario(app: &App) {
+    // Create: the plaintext goes in, an id comes out.
+    let ada = created_id(&app.ok(["create", "--name", "Ada Lovelace", "--phone", ADA.0]));
+    let alan = app.json([
+        "create",
+        "--name",
+        "Alan Turing",
+        "--phone",
+        ALAN.0,
+        "--json",
+    ]);
+    assert_eq!(alan["phone_number"], ALAN.0);
+    let alan = alan["id"].as_i64().unwrap();
+
+    // Find: through the blind index, whatever the spelling of the number.
+    let found = app.json(["find", "--phone", ADA.1, "--json"]);
+    assert_eq!(ids(&found), [ada]);
+    assert_eq!(found[0]["phone_number"], ADA.0);
+    assert_eq!(
+        ids(&app.json(["find", "--phone", ALAN.1, "--json"])),
+        [alan]
+    );
+
+    // List: decrypted.
+    let listed = app.json(["list", "--json"]);
+    assert_eq!(
+        phones(&listed),
+        BTreeMap::from([(ada, ADA.0.to_owned()), (alan, ALAN.0.to_owned())])
+    );
+    let text = app.ok(["list"]);
+    assert!(
+        text.contains("Ada Lovelace") && text.contains(ADA.0),
+        "{text}"
+    );
+
+    // Raw: what a stolen database shows. No phone number, in any spelling; envelopes of key v1.
+    let raw = app.ok(["raw", "--json"]);
+    assert_no_plaintext(&raw, &[ADA.0, ALAN.0]);
+    assert_no_plaintext(&app.ok(["raw"]), &[ADA.0, ALAN.0]);
+    assert!(
+        key_versions(&parse(&raw)).values().all(|&v| v == 1),
+        "{raw}"
+    );
+
+    // Update: a new envelope and blind index; the old number no longer finds the row.
+    app.ok(["update", &alan.to_string(), "--phone", ALAN_NEW.0]);
+    assert_eq!(app.run(["find", "--phone", ALAN.1]).code, Some(1));
+    assert_eq!(
+        ids(&app.json(["find", "--phone", ALAN_NEW.1, "--json"])),
+        [alan]
+    );
+
+    // Seed: fake rows, in one go.
+    let seeded = app.ok(["seed", "--count", &SEEDED.to_string()]);
+    assert!(
+        seeded.starts_with(&format!("seeded {SEEDED} phone requests")),
+        "{seeded}"
+    );
+    let before = exported(app);
+    assert_eq!(before.len(), 2 + SEEDED);
+    assert_eq!(before[&ada], ADA.0);
+    assert_eq!(before[&alan], ALAN_NEW.0);
+
+    // A new key: new values use it at once, old ones stay readable (gradual transition).
+    let added = app.ok(["keys", "add", "--activate"]);
+    assert!(added.contains("v2"), "{added}");
+    let grace = created_id(&app.ok([
+        "create",
+        "--name",
+        "Grace Hopper",
+        "--phone",
+        "555 010 0199",
+    ]));
+    let versions = key_versions(&app.json(["raw", "--json"]));
+    assert_eq!((versions[&ada], versions[&grace]), (1, 2));
+    assert_eq!(
+        app.json(["get", &ada.to_string(), "--json"])["phone_number"],
+        ADA.0
+    );
+
+    // Export: every value exactly as before.
+    let mut expected = before;
+    expected.insert(grace, "555 010 0199".to_owned());
+    assert_eq!(exported(app), expected);
+}
+
+/// `export --json`: id → phone number, checking that every line is one object.
+fn exported(app: &App) -> BTreeMap<i64, String> {
+    let stdout = app.ok(["export", "--json"]);
+    stdout
+        .lines()
+        .map(|line| {
+            let row: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+            assert!(
+                row["requester_name"].is_string() && row["created_at"].is_string(),
+                "{line}"
+            );
+            (
+                row["id"].as_i64().unwrap(),
+                row["phone_number"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+// --- backends ---------------------------------------------------------------------------------
+
+/// SQLite, as a new user meets it: no configuration at all. The database and a development keys
+/// directory appear in the current directory, and the user is told how to do it in production.
+#[test]
+fn sqlite_with_no_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = App::new(dir.path());
+    let first = app.run(["list"]);
+    assert_eq!(first.code, Some(0), "{first:?}");
+    for hint in [
+        "development keys",
+        "Docker secrets",
+        "ENCRYPTED_FIELD_KEYS_DIR=/run/secrets",
+    ] {
+        assert!(first.stderr.contains(hint), "{}", first.stderr);
+    }
+    assert!(dir.path().join("phone_requests.sqlite3").is_file());
+    assert!(dir.path().join("phone_requests-keys/enc_key_v1").is_file());
+    assert!(
+        app.run(["list"]).stderr.is_empty(),
+        "the note is printed once"
+    );
+    scenario(&app);
+}
+
+/// SQLite with production-shaped keys: a keys directory and a blind-index key file, as Docker
+/// secrets mount them, and a database path whose directory does not exist yet.
+#[test]
+fn sqlite_with_keys_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = with_secrets(App::new(dir.path()), dir.path()).var(
+        "DATABASE_URL",
+        format!("sqlite://{}", dir.path().join("data/app.sqlite3").display()),
+    );
+    scenario(&app);
+    assert!(
+        !dir.path().join("data/phone_requests-keys").exists(),
+        "no development keys"
+    );
+}
+
+#[cfg(feature = "mysql")]
+#[test]
+fn mariadb() {
+    on_server("MYSQL_DATABASE_URL");
+}
+
+#[cfg(feature = "postgres")]
+#[test]
+fn postgres() {
+    on_server("PG_DATABASE_URL");
+}
+
+#[cfg(any(feature = "mysql", feature = "postgres"))]
+fn on_server(variable: &str) {
+    let Some(database) = servers::FreshDatabase::create(variable) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let app = with_secrets(App::new(dir.path()), dir.path()).var("DATABASE_URL", database.url());
+    scenario(&app);
+}
+
+/// `app` with keys as Docker secrets would give them: `secrets/enc_key_v1` and
+/// `secrets/blind_index_key`, made with the embedded `keygen`.
+fn with_secrets(app: App, dir: &Path) -> App {
+    let secrets = dir.join("secrets");
+    std::fs::create_dir(&secrets).unwrap();
+    for name in ["enc_key_v1", "blind_index_key"] {
+        app.ok([
+            "keygen".as_ref(),
+            "--out".as_ref(),
+            secrets.join(name).as_os_str(),
+        ]);
+    }
+    app.var("ENCRYPTED_FIELD_KEYS_DIR", secrets.display().to_string())
+        .var(
+            "DB_BLIND_INDEX_KEY_FILE",
+            secrets.join("blind_index_key").display().to_string(),
+        )
+}
+
+// --- exit statuses and messages ----------------------------------------------------------------
+
+#[test]
+fn raw_needs_no_key_and_makes_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = App::new(dir.path());
+    let run = app.run(["raw", "--json"]);
+    assert_eq!((run.code, run.stdout.trim()), (Some(0), "[]"), "{run:?}");
+    assert!(!dir.path().join("phone_requests-keys").exists());
+}
+
+#[test]
+fn not_found_is_status_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = App::new(dir.path());
+    app.ok(["create", "--name", "Ada", "--phone", ADA.0]);
+    for args in [
+        vec!["get", "99"],
+        vec!["update", "99", "--phone", "555 0100"],
+        vec!["find", "--phone", "999 999 9999"],
+    ] {
+        let run = app.run(&args);
+        assert_eq!(run.code, Some(1), "{args:?}: {run:?}");
+        assert!(
+            run.stdout.is_empty() && run.stderr.starts_with("error: no phone request"),
+            "{run:?}"
+        );
+    }
+}
+
+#[test]
+fn bad_usage_and_configuration_are_status_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = App::new(dir.path());
+    for (args, says) in [
+        (vec!["create", "--name", "Ada"], "--phone"),
+        (vec!["get", "one"], "invalid value"),
+        (
+            vec!["create", "--name", " ", "--phone", ADA.0],
+            "--name is empty",
+        ),
+        (
+            vec!["create", "--name", "Ada", "--phone", "call me"],
+            "needs at least 3",
+        ),
+        (vec!["seed", "--count", "0"], "--count"),
+        (vec!["frobnicate"], "unrecognized subcommand"),
+    ] {
+        let run = app.run(&args);
+        assert_eq!(run.code, Some(2), "{args:?}: {run:?}");
+        assert!(run.stderr.contains(says), "{args:?}: {}", run.stderr);
+    }
+    let run = app
+        .var("DATABASE_URL", "oracle://scott:tiger@db/prod")
+        .run(["list"]);
+    assert_eq!(run.code, Some(2), "{run:?}");
+    assert!(
+        run.stderr.contains("unknown scheme `oracle`"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr.contains("tiger"),
+        "no password in messages: {}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_bad_key_is_status_2_and_names_its_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = App::new(dir.path())
+        .var("DB_ENCRYPTION_KEY", "c2hvcnQ=")
+        .run(["list"]);
+    assert_eq!(run.code, Some(2), "{run:?}");
+    assert!(run.stderr.contains("DB_ENCRYPTION_KEY"), "{}", run.stderr);
+}
+
+#[test]
+fn a_tampered_value_is_status_1_and_names_the_row_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = App::new(dir.path());
+    app.ok(["create", "--name", "Ada", "--phone", ADA.0]);
+    let id = created_id(&app.ok(["create", "--name", "Alan", "--phone", ALAN.0]));
+    let mut db = encrypted_field::database::Database::connect(
+        &dir.path()
+            .join("phone_requests.sqlite3")
+            .display()
+            .to_string(),
+    )
+    .unwrap();
+    db.execute(&format!(
+        "UPDATE phone_requests SET phone_number = substr(phone_number, 1, 60) WHERE id = {id}"
+    ))
+    .unwrap();
+    drop(db);
+    for args in [
+        vec!["get".to_owned(), id.to_string()],
+        vec!["list".to_owned()],
+    ] {
+        let run = app.run(&args);
+        assert_eq!(run.code, Some(1), "{args:?}: {run:?}");
+        let said = format!("phone request {id}");
+        assert!(run.stderr.contains(&said), "{}", run.stderr);
+        assert!(
+            run.stderr.contains("phone_requests.phone_number"),
+            "{}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
+fn values_under_another_key_are_status_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = |key: &str| {
+        App::new(dir.path()).var("DB_ENCRYPTION_KEY", key).var(
+            "DB_BLIND_INDEX_KEY",
+            "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=",
+        )
+    };
+    keys("AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=")
+        .ok(["create", "--name", "Ada", "--phone", ADA.0]);
+    let run = keys("AwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwM=").run(["get", "1"]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert!(
+        run.stderr.contains("authentication failed"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("0100"), "{}", run.stderr);
+}
+
+// --- helpers -----------------------------------------------------------------------------------
+
+/// The id in `created phone request N`.
+fn created_id(stdout: &str) -> i64 {
+    stdout
+        .trim()
+        .strip_prefix("created phone request ")
+        .and_then(|id| id.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected output of create: {stdout}"))
+}
+
+fn parse(json: &str) -> Value {
+    serde_json::from_str(json).unwrap_or_else(|e| panic!("not JSON ({e}):\n{json}"))
+}
+
+fn ids(rows: &Value) -> Vec<i64> {
+    rows.as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_i64().unwrap())
+        .collect()
+}
+
+fn phones(rows: &Value) -> BTreeMap<i64, String> {
+    rows.as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["id"].as_i64().unwrap(),
+                r["phone_number"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// The key version in the header of each row's stored envelope (`"EF" | 1 | u32 version | …`).
+fn key_versions(raw: &Value) -> BTreeMap<i64, u32> {
+    raw.as_array()
+        .unwrap()
+        .iter()
+        .map(|row| {
+            let stored = base64::engine::general_purpose::STANDARD
+                .decode(row["phone_number_base64"].as_str().unwrap())
+                .unwrap();
+            assert_eq!(&stored[..3], b"EF\x01", "a format-v1 envelope");
+            let version = u32::from_be_bytes(stored[3..7].try_into().unwrap());
+            (row["id"].as_i64().unwrap(), version)
+        })
+        .collect()
+}
+
+/// `output` holds none of `phones`: not as typed, not as digits, not the last seven digits.
+fn assert_no_plaintext(output: &str, phones: &[&str]) {
+    for phone in phones {
+        let digits: String = phone.chars().filter(char::is_ascii_digit).collect();
+        let tail = &digits[digits.len() - 7..];
+        for needle in [*phone, digits.as_str(), tail] {
+            assert!(
+                !output.contains(needle),
+                "raw output holds `{needle}`:\n{output}"
+            );
+        }
+    }
+}

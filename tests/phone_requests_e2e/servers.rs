@@ -1,0 +1,97 @@
+//! A fresh database on the MariaDB / PostgreSQL server of `MYSQL_DATABASE_URL` /
+//! `PG_DATABASE_URL` for each scenario, dropped afterwards: reruns and parallel runs never meet.
+#![cfg(any(feature = "mysql", feature = "postgres"))]
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use encrypted_field::database::Database;
+
+/// A database created for one scenario; dropped with it.
+pub struct FreshDatabase {
+    admin_url: String,
+    name: String,
+    url: String,
+}
+
+impl FreshDatabase {
+    /// Creates a database on the server that `variable` names, or returns `None` (after printing
+    /// `skipped: …`) when it is not set. With `ENCRYPTED_FIELD_REQUIRE_BACKENDS=1`, as in CI, a
+    /// missing variable fails the test instead.
+    pub fn create(variable: &str) -> Option<Self> {
+        let admin_url = match std::env::var(variable) {
+            Ok(url) if !url.trim().is_empty() => url,
+            _ => {
+                assert_ne!(
+                    std::env::var("ENCRYPTED_FIELD_REQUIRE_BACKENDS").as_deref(),
+                    Ok("1"),
+                    "ENCRYPTED_FIELD_REQUIRE_BACKENDS=1 but {variable} is not set"
+                );
+                println!("skipped: set {variable}");
+                return None;
+            }
+        };
+        static RUNS: AtomicUsize = AtomicUsize::new(0);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let name = format!(
+            "phone_requests_e2e_{}_{}_{nanos}",
+            std::process::id(),
+            RUNS.fetch_add(1, Ordering::Relaxed)
+        );
+        let mut admin = Database::connect(&admin_url).expect("connecting to the test server");
+        admin
+            .execute(&format!("CREATE DATABASE {name}"))
+            .expect("creating a database for the scenario");
+        let url = with_database(&admin_url, &name);
+        Some(Self {
+            admin_url,
+            name,
+            url,
+        })
+    }
+
+    /// Its URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+impl Drop for FreshDatabase {
+    fn drop(&mut self) {
+        // Best effort: a database left behind by a crash has a unique name and harms nothing.
+        if let Ok(mut admin) = Database::connect(&self.admin_url) {
+            let _ = admin.execute(&format!("DROP DATABASE IF EXISTS {}", self.name));
+        }
+    }
+}
+
+/// `scheme://user@host:port/db?options` with its database replaced by `name`.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let authority_start = base.find("://").map_or(0, |i| i + 3);
+    let base = match base[authority_start..].find('/') {
+        Some(slash) => &base[..authority_start + slash],
+        None => base,
+    };
+    match query {
+        Some(query) => format!("{base}/{name}?{query}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+#[test]
+fn database_is_replaced_in_urls() {
+    assert_eq!(
+        with_database("mysql://root@127.0.0.1:3306/test", "x"),
+        "mysql://root@127.0.0.1:3306/x"
+    );
+    assert_eq!(
+        with_database("postgres://u:p@h/test?sslmode=disable", "x"),
+        "postgres://u:p@h/x?sslmode=disable"
+    );
+    assert_eq!(with_database("mysql://root@h", "x"), "mysql://root@h/x");
+}
