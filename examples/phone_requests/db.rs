@@ -99,8 +99,7 @@ impl Location {
                 AppError::usage(format!("creating directory {}: {e}", dir.display()))
             })?;
         }
-        let mut db =
-            Database::connect(&self.url).map_err(|e| AppError::library("connecting", &e))?;
+        let mut db = Database::connect(&self.url).map_err(|e| AppError::library_alone(&e))?;
         migrate(&mut db).map_err(|e| {
             AppError::usage(format!("migrating the schema of {}: {e}", self.redacted()))
         })?;

@@ -33,8 +33,17 @@ impl AppError {
     /// value that does not decrypt is a failure (1); a missing or bad key, a bad database URL or a
     /// database that cannot be used is configuration (2).
     pub fn library(action: impl fmt::Display, error: &encrypted_field::Error) -> Self {
+        Self::with_message_of(error, format!("{action}: {error}"))
+    }
+
+    /// Like [`library`](Self::library), for an error that already says what was being done
+    /// (`connecting to mysql://…: …`).
+    pub fn library_alone(error: &encrypted_field::Error) -> Self {
+        Self::with_message_of(error, error.to_string())
+    }
+
+    fn with_message_of(error: &encrypted_field::Error, message: String) -> Self {
         use encrypted_field::Error as E;
-        let message = format!("{action}: {error}");
         match error {
             E::UnknownKeyVersion(_)
             | E::Malformed(_)
