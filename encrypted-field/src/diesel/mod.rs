@@ -113,7 +113,10 @@ pub struct Encrypted<T, C = NoContext> {
 impl<T, C> Encrypted<T, C> {
     /// Wraps a plaintext value.
     pub const fn new(value: T) -> Self {
-        Self { value, context: PhantomData }
+        Self {
+            value,
+            context: PhantomData,
+        }
     }
 
     /// The plaintext value.
@@ -202,16 +205,25 @@ impl<T: Plaintext, C: ColumnContext> Encrypted<T, C> {
     /// Opens the bytes of a `Binary` column.
     fn open(envelope: &[u8]) -> Result<Self> {
         let ring = crate::global().map_err(in_column::<C>)?;
-        let plaintext = ring.decrypt_with_context(envelope, C::CONTEXT).map_err(in_column::<C>)?;
-        T::from_plaintext(plaintext).map(Self::new).map_err(in_column::<C>)
+        let plaintext = ring
+            .decrypt_with_context(envelope, C::CONTEXT)
+            .map_err(in_column::<C>)?;
+        T::from_plaintext(plaintext)
+            .map(Self::new)
+            .map_err(in_column::<C>)
     }
 
     /// Opens the text of a `Text` column (standard base64 of an envelope), given as its bytes.
     fn open_base64(text: &[u8]) -> Result<Self> {
-        let text = std::str::from_utf8(text).map_err(|_| in_column::<C>(Error::Malformed(MalformedReason::NotBase64)))?;
+        let text = std::str::from_utf8(text)
+            .map_err(|_| in_column::<C>(Error::Malformed(MalformedReason::NotBase64)))?;
         let ring = crate::global().map_err(in_column::<C>)?;
-        let plaintext = ring.decrypt_base64(text, C::CONTEXT).map_err(in_column::<C>)?;
-        T::from_plaintext(plaintext).map(Self::new).map_err(in_column::<C>)
+        let plaintext = ring
+            .decrypt_base64(text, C::CONTEXT)
+            .map_err(in_column::<C>)?;
+        T::from_plaintext(plaintext)
+            .map(Self::new)
+            .map_err(in_column::<C>)
     }
 }
 
@@ -223,7 +235,10 @@ fn in_column<C: ColumnContext>(error: Error) -> Error {
         error if C::CONTEXT.is_empty() => error,
         // Already names it.
         error @ Error::Authentication { .. } => error,
-        error => Error::Column { column: C::CONTEXT.to_owned(), error: Box::new(error) },
+        error => Error::Column {
+            column: C::CONTEXT.to_owned(),
+            error: Box::new(error),
+        },
     }
 }
 
@@ -249,9 +264,19 @@ mod tests {
             "column `phone_requests.phone_number`: key version v9 is not in the key ring \
              (the value was written with a key that is not loaded)"
         );
-        let auth = in_column::<Phone>(Error::Authentication { context: Phone::CONTEXT.to_owned() });
-        assert_eq!(auth.to_string().matches("phone_requests.phone_number").count(), 1);
-        assert!(matches!(in_column::<NoContext>(Error::NoKeyConfigured), Error::NoKeyConfigured));
+        let auth = in_column::<Phone>(Error::Authentication {
+            context: Phone::CONTEXT.to_owned(),
+        });
+        assert_eq!(
+            auth.to_string()
+                .matches("phone_requests.phone_number")
+                .count(),
+            1
+        );
+        assert!(matches!(
+            in_column::<NoContext>(Error::NoKeyConfigured),
+            Error::NoKeyConfigured
+        ));
     }
 
     #[test]
