@@ -65,8 +65,11 @@ impl BlindIndexKey {
         let hkdf = Hkdf::<Sha256>::new(None, self.0.expose_bytes());
         let mut column_key = Zeroizing::new([0u8; 32]);
         #[allow(clippy::expect_used)]
-        hkdf.expand_multi_info(&[BLIND_INDEX_INFO_PREFIX, context.as_bytes()], column_key.as_mut())
-            .expect("invariant: HKDF-SHA256 can expand to 32 bytes");
+        hkdf.expand_multi_info(
+            &[BLIND_INDEX_INFO_PREFIX, context.as_bytes()],
+            column_key.as_mut(),
+        )
+        .expect("invariant: HKDF-SHA256 can expand to 32 bytes");
         #[allow(clippy::expect_used)]
         let mut mac = <Hmac<Sha256> as hmac::digest::KeyInit>::new_from_slice(column_key.as_ref())
             .expect("invariant: HMAC accepts keys of any length");
@@ -139,6 +142,9 @@ mod tests {
 
     #[test]
     fn debug_is_redacted() {
-        assert_eq!(format!("{:?}", BlindIndexKey::new(MasterKey::generate())), "BlindIndexKey(<redacted>)");
+        assert_eq!(
+            format!("{:?}", BlindIndexKey::new(MasterKey::generate())),
+            "BlindIndexKey(<redacted>)"
+        );
     }
 }

@@ -8,7 +8,9 @@
 //! `FORMAT.md` at the repository root specifies it byte by byte, with known-answer vectors.
 
 use aes::Aes256;
-use aes::cipher::{BlockDecryptMut as _, BlockEncryptMut as _, InnerIvInit as _, block_padding::Pkcs7};
+use aes::cipher::{
+    BlockDecryptMut as _, BlockEncryptMut as _, InnerIvInit as _, block_padding::Pkcs7,
+};
 use hkdf::Hkdf;
 use hmac::{Hmac, Mac as _};
 use sha2::Sha256;
@@ -92,8 +94,16 @@ impl<'a> Envelope<'a> {
         if ciphertext.len() % BLOCK_LEN != 0 {
             return malformed(MalformedReason::BadLength { len: bytes.len() });
         }
-        let version = KeyVersion::new(u32::from_be_bytes([header[3], header[4], header[5], header[6]]));
-        Ok(Self { version, authenticated, iv, ciphertext, tag })
+        let version = KeyVersion::new(u32::from_be_bytes([
+            header[3], header[4], header[5], header[6],
+        ]));
+        Ok(Self {
+            version,
+            authenticated,
+            iv,
+            ciphertext,
+            tag,
+        })
     }
 
     /// The key version the value was encrypted with.
@@ -149,7 +159,13 @@ impl SealingKeys {
     }
 
     /// Encrypts `plaintext` under this key with the given IV and context.
-    pub(crate) fn seal(&self, version: KeyVersion, iv: &[u8; IV_LEN], context: &[u8], plaintext: &[u8]) -> Vec<u8> {
+    pub(crate) fn seal(
+        &self,
+        version: KeyVersion,
+        iv: &[u8; IV_LEN],
+        context: &[u8],
+        plaintext: &[u8],
+    ) -> Vec<u8> {
         let total = sealed_len(plaintext.len());
         let mut out = Vec::with_capacity(total);
         out.extend_from_slice(&MAGIC);
@@ -163,7 +179,9 @@ impl SealingKeys {
         #[allow(clippy::expect_used)]
         encryptor
             .encrypt_padded_mut::<Pkcs7>(&mut out[body_start..], plaintext.len())
-            .expect("invariant: the buffer is sized by sealed_len, which leaves room for the padding");
+            .expect(
+                "invariant: the buffer is sized by sealed_len, which leaves room for the padding",
+            );
         let tag = self.tag(&out, context);
         out.extend_from_slice(&tag);
         out
@@ -201,7 +219,10 @@ impl SealingKeys {
     }
 
     fn tag(&self, authenticated: &[u8], context: &[u8]) -> [u8; TAG_LEN] {
-        self.mac_state(authenticated, context).finalize().into_bytes().into()
+        self.mac_state(authenticated, context)
+            .finalize()
+            .into_bytes()
+            .into()
     }
 }
 
@@ -232,7 +253,10 @@ mod tests {
         let k = keys();
         let sealed = k.seal(KeyVersion::new(1), &[3; 16], b"t.c", b"secret");
         let env = Envelope::parse(&sealed).map_err(|e| e.to_string());
-        assert_eq!(env.and_then(|e| k.open(&e, b"t.c").map_err(|e| e.to_string())), Ok(b"secret".to_vec()));
+        assert_eq!(
+            env.and_then(|e| k.open(&e, b"t.c").map_err(|e| e.to_string())),
+            Ok(b"secret".to_vec())
+        );
     }
 
     #[test]
@@ -249,13 +273,18 @@ mod tests {
     fn parse_rejects_ragged_ciphertext() {
         let mut sealed = keys().seal(KeyVersion::new(1), &[0; 16], b"", b"x");
         sealed.push(0);
-        assert!(matches!(Envelope::parse(&sealed), Err(Error::Malformed(MalformedReason::BadLength { .. }))));
+        assert!(matches!(
+            Envelope::parse(&sealed),
+            Err(Error::Malformed(MalformedReason::BadLength { .. }))
+        ));
     }
 
     #[test]
     fn parse_rejects_plaintext_as_not_an_envelope() {
         assert!(matches!(
-            Envelope::parse(b"+1 555 0100 is a phone number, not an envelope, whatever its length is"),
+            Envelope::parse(
+                b"+1 555 0100 is a phone number, not an envelope, whatever its length is"
+            ),
             Err(Error::Malformed(MalformedReason::NotAnEnvelope))
         ));
     }

@@ -47,7 +47,9 @@ pub enum Error {
     NoKeyConfigured,
 
     /// A value was encrypted with a key version that the ring does not hold.
-    #[error("key version {0} is not in the key ring (the value was written with a key that is not loaded)")]
+    #[error(
+        "key version {0} is not in the key ring (the value was written with a key that is not loaded)"
+    )]
     UnknownKeyVersion(KeyVersion),
 
     /// The bytes are not a format-v1 envelope at all (too short, wrong marker, bad base64, …).

@@ -75,6 +75,8 @@ pub(crate) fn into_string(bytes: Vec<u8>) -> Result<String> {
         // The plaintext is secret: wipe it before dropping the error.
         let mut bytes = e.into_bytes();
         zeroize::Zeroize::zeroize(&mut bytes);
-        Error::InvalidPlaintext { expected: "UTF-8 string" }
+        Error::InvalidPlaintext {
+            expected: "UTF-8 string",
+        }
     })
 }

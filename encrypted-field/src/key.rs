@@ -108,10 +108,11 @@ impl MasterKey {
                 .decode(trimmed)
                 .map_err(|_| bad(BadKeyReason::NotBase64))?,
         );
-        let bytes: [u8; KEY_LEN] = decoded
-            .as_slice()
-            .try_into()
-            .map_err(|_| bad(BadKeyReason::WrongLength { found: decoded.len() }))?;
+        let bytes: [u8; KEY_LEN] = decoded.as_slice().try_into().map_err(|_| {
+            bad(BadKeyReason::WrongLength {
+                found: decoded.len(),
+            })
+        })?;
         Ok(Self(bytes))
     }
 
@@ -177,13 +178,18 @@ mod tests {
 
     #[test]
     fn rejects_empty_text() {
-        assert_eq!(reason(MasterKey::from_base64(" \n", "t").unwrap_err()), BadKeyReason::Empty);
+        assert_eq!(
+            reason(MasterKey::from_base64(" \n", "t").unwrap_err()),
+            BadKeyReason::Empty
+        );
     }
 
     #[test]
     fn error_names_origin_but_never_the_key() {
         let text = STANDARD.encode([9u8; 31]);
-        let message = MasterKey::from_base64(&text, "DB_ENCRYPTION_KEY").unwrap_err().to_string();
+        let message = MasterKey::from_base64(&text, "DB_ENCRYPTION_KEY")
+            .unwrap_err()
+            .to_string();
         assert!(message.contains("DB_ENCRYPTION_KEY"), "{message}");
         assert!(!message.contains(&text), "{message}");
     }
@@ -191,7 +197,10 @@ mod tests {
     #[test]
     fn version_parses_with_and_without_prefix() {
         assert_eq!("3".parse::<KeyVersion>().ok(), Some(KeyVersion::new(3)));
-        assert_eq!(" v12 ".parse::<KeyVersion>().ok(), Some(KeyVersion::new(12)));
+        assert_eq!(
+            " v12 ".parse::<KeyVersion>().ok(),
+            Some(KeyVersion::new(12))
+        );
         assert!("three".parse::<KeyVersion>().is_err());
     }
 }

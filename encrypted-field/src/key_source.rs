@@ -65,7 +65,9 @@ impl EnvVars {
 
     /// Whether any of the encryption-key variables is set in this process.
     pub fn any_key_set(&self) -> bool {
-        [&self.keys_dir, &self.key_file, &self.key].iter().any(|name| std::env::var_os(name).is_some())
+        [&self.keys_dir, &self.key_file, &self.key]
+            .iter()
+            .any(|name| std::env::var_os(name).is_some())
     }
 
     /// Loads the ring from this process's environment.
@@ -103,7 +105,10 @@ pub(crate) fn load(vars: &EnvVars, get: &dyn Fn(&str) -> Option<OsString>) -> Re
             (path.display().to_string(), MasterKey::from_file(&path)?)
         } else if let Some(inline) = text_of(&vars.key)? {
             let inline = zeroize::Zeroizing::new(inline);
-            (vars.key.clone(), MasterKey::from_base64(&inline, &vars.key)?)
+            (
+                vars.key.clone(),
+                MasterKey::from_base64(&inline, &vars.key)?,
+            )
         } else {
             return Err(Error::NoKeyConfigured);
         };
@@ -115,7 +120,9 @@ pub(crate) fn load(vars: &EnvVars, get: &dyn Fn(&str) -> Option<OsString>) -> Re
     };
 
     let blind_index = if let Some(file) = get(&vars.blind_index_key_file) {
-        Some(BlindIndexKey::new(MasterKey::from_file(&PathBuf::from(file))?))
+        Some(BlindIndexKey::new(MasterKey::from_file(&PathBuf::from(
+            file,
+        ))?))
     } else if let Some(inline) = text_of(&vars.blind_index_key)? {
         let inline = zeroize::Zeroizing::new(inline);
         Some(BlindIndexKey::from_base64(&inline, &vars.blind_index_key)?)
@@ -135,7 +142,10 @@ mod tests {
     use super::*;
 
     fn load_from(pairs: &[(&str, String)]) -> Result<KeyRing> {
-        let map: HashMap<String, OsString> = pairs.iter().map(|(k, v)| ((*k).to_owned(), v.into())).collect();
+        let map: HashMap<String, OsString> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.into()))
+            .collect();
         load(&EnvVars::default(), &|name| map.get(name).cloned())
     }
 
@@ -171,7 +181,11 @@ mod tests {
             ("DB_ENCRYPTION_KEY", "garbage".to_owned()),
         ])
         .unwrap();
-        assert_eq!(ring.master_key(KeyVersion::new(1)).map(|k| k.expose_bytes()[0]), Some(2));
+        assert_eq!(
+            ring.master_key(KeyVersion::new(1))
+                .map(|k| k.expose_bytes()[0]),
+            Some(2)
+        );
     }
 
     #[test]
@@ -185,7 +199,10 @@ mod tests {
             ("DB_ENCRYPTION_KEY", "garbage".to_owned()),
         ])
         .unwrap();
-        assert_eq!(ring.versions().collect::<Vec<_>>(), [KeyVersion::new(1), KeyVersion::new(2)]);
+        assert_eq!(
+            ring.versions().collect::<Vec<_>>(),
+            [KeyVersion::new(1), KeyVersion::new(2)]
+        );
         assert_eq!(ring.active_version(), KeyVersion::new(2));
     }
 
@@ -210,7 +227,10 @@ mod tests {
             ("ENCRYPTED_FIELD_KEYS_DIR", dir.path().display().to_string()),
             ("ENCRYPTED_FIELD_ACTIVE_VERSION", "3".to_owned()),
         ]);
-        assert_eq!(reason(result), BadKeyReason::ActiveVersionMissing(KeyVersion::new(3)));
+        assert_eq!(
+            reason(result),
+            BadKeyReason::ActiveVersionMissing(KeyVersion::new(3))
+        );
     }
 
     #[test]
@@ -219,7 +239,10 @@ mod tests {
             ("DB_ENCRYPTION_KEY", key_text(1)),
             ("ENCRYPTED_FIELD_ACTIVE_VERSION", "latest".to_owned()),
         ]);
-        assert_eq!(reason(result), BadKeyReason::InvalidVersion("latest".to_owned()));
+        assert_eq!(
+            reason(result),
+            BadKeyReason::InvalidVersion("latest".to_owned())
+        );
     }
 
     #[test]
@@ -231,9 +254,22 @@ mod tests {
 
     #[test]
     fn missing_key_file_names_the_path() {
-        let err = load_from(&[("DB_ENCRYPTION_KEY_FILE", "/nonexistent/enc_key.txt".to_owned())]).unwrap_err();
-        assert!(err.to_string().contains("/nonexistent/enc_key.txt"), "{err}");
-        assert!(matches!(err, Error::BadKey { reason: BadKeyReason::Unreadable(_), .. }));
+        let err = load_from(&[(
+            "DB_ENCRYPTION_KEY_FILE",
+            "/nonexistent/enc_key.txt".to_owned(),
+        )])
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("/nonexistent/enc_key.txt"),
+            "{err}"
+        );
+        assert!(matches!(
+            err,
+            Error::BadKey {
+                reason: BadKeyReason::Unreadable(_),
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -247,13 +283,20 @@ mod tests {
 
     #[test]
     fn blind_index_key_equal_to_the_encryption_key_is_refused() {
-        let result = load_from(&[("DB_ENCRYPTION_KEY", key_text(1)), ("DB_BLIND_INDEX_KEY", key_text(1))]);
+        let result = load_from(&[
+            ("DB_ENCRYPTION_KEY", key_text(1)),
+            ("DB_BLIND_INDEX_KEY", key_text(1)),
+        ]);
         assert_eq!(reason(result), BadKeyReason::SameAsEncryptionKey);
     }
 
     #[test]
     fn blind_index_key_is_loaded() {
-        let ring = load_from(&[("DB_ENCRYPTION_KEY", key_text(1)), ("DB_BLIND_INDEX_KEY", key_text(7))]).unwrap();
+        let ring = load_from(&[
+            ("DB_ENCRYPTION_KEY", key_text(1)),
+            ("DB_BLIND_INDEX_KEY", key_text(7)),
+        ])
+        .unwrap();
         assert!(ring.blind_index_key().is_some());
     }
 }

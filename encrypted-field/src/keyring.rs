@@ -51,7 +51,10 @@ impl fmt::Debug for KeyRing {
         f.debug_struct("KeyRing")
             .field("versions", &self.keys.keys().collect::<Vec<_>>())
             .field("active", &self.active)
-            .field("blind_index_key", &self.blind_index.as_ref().map(|_| "<redacted>"))
+            .field(
+                "blind_index_key",
+                &self.blind_index.as_ref().map(|_| "<redacted>"),
+            )
             .finish()
     }
 }
@@ -67,7 +70,9 @@ impl KeyRing {
     /// `ENCRYPTED_FIELD_ACTIVE_VERSION` picks the active version and `DB_BLIND_INDEX_KEY(_FILE)`
     /// the blind-index key. See [`EnvVars`](crate::EnvVars) for other variable names.
     pub fn from_env() -> Result<Self> {
-        crate::key_source::load(&crate::key_source::EnvVars::default(), &|name| std::env::var_os(name))
+        crate::key_source::load(&crate::key_source::EnvVars::default(), &|name| {
+            std::env::var_os(name)
+        })
     }
 
     /// The version new values are sealed with.
@@ -103,7 +108,10 @@ impl KeyRing {
                 reason: BadKeyReason::SameAsEncryptionKey,
             });
         }
-        Ok(Self { blind_index: Some(key), ..self.clone() })
+        Ok(Self {
+            blind_index: Some(key),
+            ..self.clone()
+        })
     }
 
     /// The blind index of `value` in the column named by `context`, after `normalize`
@@ -127,7 +135,10 @@ impl KeyRing {
                 reason: BadKeyReason::ActiveVersionMissing(version),
             });
         }
-        Ok(Self { active: version, ..self.clone() })
+        Ok(Self {
+            active: version,
+            ..self.clone()
+        })
     }
 
     /// Seals `plaintext` with the active key and no context.
@@ -147,7 +158,9 @@ impl KeyRing {
     /// plaintext prefixes.
     #[doc(hidden)]
     pub fn seal_with_iv(&self, plaintext: &[u8], context: &str, iv: &[u8; IV_LEN]) -> Vec<u8> {
-        self.active_key().sealing.seal(self.active, iv, context.as_bytes(), plaintext)
+        self.active_key()
+            .sealing
+            .seal(self.active, iv, context.as_bytes(), plaintext)
     }
 
     /// Opens a value sealed with no context.
@@ -250,11 +263,19 @@ impl KeyRingBuilder {
     /// blind-index key distinct from every encryption key) and derives every subkey once.
     pub fn build(self) -> Result<KeyRing> {
         let origin = self.origin.unwrap_or_else(|| "key ring".to_owned());
-        let bad = |reason| Error::BadKey { origin: origin.clone(), reason };
+        let bad = |reason| Error::BadKey {
+            origin: origin.clone(),
+            reason,
+        };
         if let Some(version) = self.duplicate {
             return Err(bad(BadKeyReason::DuplicateVersion(version)));
         }
-        let highest = self.keys.keys().next_back().copied().ok_or_else(|| bad(BadKeyReason::NoKeys))?;
+        let highest = self
+            .keys
+            .keys()
+            .next_back()
+            .copied()
+            .ok_or_else(|| bad(BadKeyReason::NoKeys))?;
         let active = self.active.unwrap_or(highest);
         if !self.keys.contains_key(&active) {
             return Err(bad(BadKeyReason::ActiveVersionMissing(active)));
@@ -272,7 +293,11 @@ impl KeyRingBuilder {
                 (version, LoadedKey { master, sealing })
             })
             .collect();
-        Ok(KeyRing { keys, active, blind_index: self.blind_index })
+        Ok(KeyRing {
+            keys,
+            active,
+            blind_index: self.blind_index,
+        })
     }
 }
 
@@ -293,20 +318,31 @@ mod tests {
         let old = ring(&[1], 1).encrypt(b"old");
         let both = ring(&[1, 2], 2);
         assert_eq!(both.decrypt(&old).unwrap(), b"old");
-        assert_eq!(both.version_of(&both.encrypt(b"new")).unwrap(), KeyVersion::new(2));
+        assert_eq!(
+            both.version_of(&both.encrypt(b"new")).unwrap(),
+            KeyVersion::new(2)
+        );
     }
 
     #[test]
     fn unknown_version_is_named() {
         let v2 = ring(&[2], 2).encrypt(b"x");
-        assert!(matches!(ring(&[1], 1).decrypt(&v2), Err(Error::UnknownKeyVersion(v)) if v == KeyVersion::new(2)));
+        assert!(
+            matches!(ring(&[1], 1).decrypt(&v2), Err(Error::UnknownKeyVersion(v)) if v == KeyVersion::new(2))
+        );
     }
 
     #[test]
     fn same_version_number_with_another_key_fails_authentication() {
-        let other = KeyRing::builder().key(1, MasterKey::from_bytes([9; 32])).build().unwrap();
+        let other = KeyRing::builder()
+            .key(1, MasterKey::from_bytes([9; 32]))
+            .build()
+            .unwrap();
         let sealed = ring(&[1], 1).encrypt(b"x");
-        assert!(matches!(other.decrypt(&sealed), Err(Error::Authentication { .. })));
+        assert!(matches!(
+            other.decrypt(&sealed),
+            Err(Error::Authentication { .. })
+        ));
     }
 
     #[test]
@@ -316,21 +352,33 @@ mod tests {
             .key(1, MasterKey::generate())
             .build()
             .unwrap_err();
-        assert!(matches!(err, Error::BadKey { reason: BadKeyReason::DuplicateVersion(_), .. }));
+        assert!(matches!(
+            err,
+            Error::BadKey {
+                reason: BadKeyReason::DuplicateVersion(_),
+                ..
+            }
+        ));
     }
 
     #[test]
     fn empty_ring_is_refused() {
         assert!(matches!(
             KeyRing::builder().build(),
-            Err(Error::BadKey { reason: BadKeyReason::NoKeys, .. })
+            Err(Error::BadKey {
+                reason: BadKeyReason::NoKeys,
+                ..
+            })
         ));
     }
 
     #[test]
     fn debug_shows_versions_but_no_key_bytes() {
         let text = format!("{:?}", ring(&[1, 2], 1));
-        assert!(text.contains("versions") && !text.contains("[1, 1"), "{text}");
+        assert!(
+            text.contains("versions") && !text.contains("[1, 1"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -339,6 +387,9 @@ mod tests {
         let text = r.encrypt_to_base64(b"v", "t.c");
         assert!(text.starts_with("RUYB"));
         assert_eq!(r.decrypt_base64(&text, "t.c").unwrap(), b"v");
-        assert!(matches!(r.decrypt_base64("***", "t.c"), Err(Error::Malformed(MalformedReason::NotBase64))));
+        assert!(matches!(
+            r.decrypt_base64("***", "t.c"),
+            Err(Error::Malformed(MalformedReason::NotBase64))
+        ));
     }
 }

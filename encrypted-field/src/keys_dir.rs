@@ -56,12 +56,16 @@ impl KeysDir {
     }
 
     fn bad(&self, reason: BadKeyReason) -> Error {
-        Error::BadKey { origin: self.origin(), reason }
+        Error::BadKey {
+            origin: self.origin(),
+            reason,
+        }
     }
 
     /// The key files in the directory, by ascending version. Other files are ignored.
     pub fn list(&self) -> Result<Vec<KeyFile>> {
-        let entries = fs::read_dir(&self.path).map_err(|e| self.bad(BadKeyReason::Unreadable(e.to_string())))?;
+        let entries = fs::read_dir(&self.path)
+            .map_err(|e| self.bad(BadKeyReason::Unreadable(e.to_string())))?;
         let mut files: Vec<KeyFile> = Vec::new();
         for entry in entries {
             let entry = entry.map_err(|e| self.bad(BadKeyReason::Unreadable(e.to_string())))?;
@@ -72,7 +76,10 @@ impl KeysDir {
             if files.iter().any(|f| f.version == version) {
                 return Err(self.bad(BadKeyReason::DuplicateVersion(version)));
             }
-            files.push(KeyFile { version, path: entry.path() });
+            files.push(KeyFile {
+                version,
+                path: entry.path(),
+            });
         }
         files.sort_by_key(|f| f.version);
         Ok(files)
@@ -125,8 +132,15 @@ impl KeysDir {
             Some(highest) => Some(self.pinned_active()?.unwrap_or(highest.version)),
             None => None,
         };
-        let next = KeyVersion::new(files.last().map_or(1, |f| f.version.get().saturating_add(1)));
-        write_secret_file(&self.path.join(format!("enc_key_v{}", next.get())), key.to_base64().as_bytes())?;
+        let next = KeyVersion::new(
+            files
+                .last()
+                .map_or(1, |f| f.version.get().saturating_add(1)),
+        );
+        write_secret_file(
+            &self.path.join(format!("enc_key_v{}", next.get())),
+            key.to_base64().as_bytes(),
+        )?;
         match (activate, current_active) {
             (true, _) => self.activate(next)?,
             (false, Some(previous)) => self.activate(previous)?,
@@ -144,7 +158,11 @@ impl KeysDir {
         let tmp = self.path.join(format!(".{ACTIVE_VERSION_FILE}.tmp"));
         fs::write(&tmp, format!("{}\n", version.get()))
             .and_then(|()| fs::rename(&tmp, &path))
-            .map_err(|source| Error::Io { action: "writing", path: path.display().to_string(), source })
+            .map_err(|source| Error::Io {
+                action: "writing",
+                path: path.display().to_string(),
+                source,
+            })
     }
 }
 
@@ -160,7 +178,11 @@ fn version_from_file_name(name: &str) -> Option<KeyVersion> {
 
 /// Creates a directory (and its parents) readable by its owner only.
 pub(crate) fn create_private_dir(path: &Path) -> Result<()> {
-    let io = |source| Error::Io { action: "creating directory", path: path.display().to_string(), source };
+    let io = |source| Error::Io {
+        action: "creating directory",
+        path: path.display().to_string(),
+        source,
+    };
     let mut builder = fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]
@@ -170,13 +192,20 @@ pub(crate) fn create_private_dir(path: &Path) -> Result<()> {
 
 /// Writes a new file with mode 0600, refusing to overwrite an existing one.
 pub(crate) fn write_secret_file(path: &Path, contents: &[u8]) -> Result<()> {
-    let io = |source| Error::Io { action: "writing secret file", path: path.display().to_string(), source };
+    let io = |source| Error::Io {
+        action: "writing secret file",
+        path: path.display().to_string(),
+        source,
+    };
     let mut options = fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let mut file = options.open(path).map_err(io)?;
-    file.write_all(contents).and_then(|()| file.write_all(b"\n")).and_then(|()| file.sync_all()).map_err(io)
+    file.write_all(contents)
+        .and_then(|()| file.write_all(b"\n"))
+        .and_then(|()| file.sync_all())
+        .map_err(io)
 }
 
 #[cfg(test)]
@@ -185,8 +214,14 @@ mod tests {
 
     #[test]
     fn file_names_give_versions() {
-        assert_eq!(version_from_file_name("enc_key_v1"), Some(KeyVersion::new(1)));
-        assert_eq!(version_from_file_name("enc_key_v20.txt"), Some(KeyVersion::new(20)));
+        assert_eq!(
+            version_from_file_name("enc_key_v1"),
+            Some(KeyVersion::new(1))
+        );
+        assert_eq!(
+            version_from_file_name("enc_key_v20.txt"),
+            Some(KeyVersion::new(20))
+        );
         assert_eq!(version_from_file_name("enc_key_v"), None);
         assert_eq!(version_from_file_name("enc_key_v1.bak"), None);
         assert_eq!(version_from_file_name("enc_key.txt"), None);
@@ -196,7 +231,16 @@ mod tests {
     fn empty_directory_is_a_clear_error() {
         let dir = tempfile::tempdir().unwrap();
         let err = KeysDir::new(dir.path()).load(None).unwrap_err();
-        assert!(matches!(err, Error::BadKey { reason: BadKeyReason::NoKeysInDirectory, .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                Error::BadKey {
+                    reason: BadKeyReason::NoKeysInDirectory,
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
 
     #[test]
@@ -206,7 +250,16 @@ mod tests {
         fs::write(dir.path().join("enc_key_v1"), key.as_bytes()).unwrap();
         fs::write(dir.path().join("enc_key_v1.txt"), key.as_bytes()).unwrap();
         let err = KeysDir::new(dir.path()).load(None).unwrap_err();
-        assert!(matches!(err, Error::BadKey { reason: BadKeyReason::DuplicateVersion(_), .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                Error::BadKey {
+                    reason: BadKeyReason::DuplicateVersion(_),
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
 
     #[cfg(unix)]
@@ -218,7 +271,10 @@ mod tests {
         let v = keys.add(true).unwrap();
         let meta = fs::metadata(dir.path().join("keys/enc_key_v1")).unwrap();
         assert_eq!(meta.permissions().mode() & 0o777, 0o600);
-        assert_eq!(fs::metadata(keys.path()).unwrap().permissions().mode() & 0o777, 0o700);
+        assert_eq!(
+            fs::metadata(keys.path()).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
         assert!(write_secret_file(&dir.path().join("keys/enc_key_v1"), b"x").is_err());
         assert_eq!(v, KeyVersion::new(1));
     }

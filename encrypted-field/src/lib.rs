@@ -23,6 +23,8 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod blind_index;
+#[cfg(feature = "cli")]
+pub mod cli;
 #[cfg(any(feature = "sqlite", feature = "mysql", feature = "postgres"))]
 pub mod diesel;
 pub mod envelope;
@@ -41,5 +43,5 @@ pub use global::{decrypt, decrypt_with_context, encrypt, encrypt_with_context, g
 pub use key::{KEY_LEN, KeyVersion, MasterKey};
 pub use key_source::EnvVars;
 pub use keyring::{KeyRing, KeyRingBuilder};
-pub use plaintext::Plaintext;
 pub use keys_dir::{ACTIVE_VERSION_FILE, KeyFile, KeysDir};
+pub use plaintext::Plaintext;

@@ -56,7 +56,9 @@ impl Plaintext for bool {
         match bytes.as_slice() {
             b"true" => Ok(true),
             b"false" => Ok(false),
-            _ => Err(Error::InvalidPlaintext { expected: "bool (`true` or `false`)" }),
+            _ => Err(Error::InvalidPlaintext {
+                expected: "bool (`true` or `false`)",
+            }),
         }
     }
 }
@@ -86,14 +88,23 @@ mod tests {
 
     #[test]
     fn strings_round_trip_and_reject_invalid_utf8() {
-        assert_eq!(String::from_plaintext("Zoë".as_bytes().to_vec()).unwrap(), "Zoë");
-        assert!(matches!(String::from_plaintext(vec![0xff]), Err(Error::InvalidPlaintext { .. })));
+        assert_eq!(
+            String::from_plaintext("Zoë".as_bytes().to_vec()).unwrap(),
+            "Zoë"
+        );
+        assert!(matches!(
+            String::from_plaintext(vec![0xff]),
+            Err(Error::InvalidPlaintext { .. })
+        ));
     }
 
     #[test]
     fn integers_round_trip_at_their_limits() {
         for v in [i64::MIN, -1, 0, i64::MAX] {
-            assert_eq!(i64::from_plaintext(v.to_plaintext().into_owned()).unwrap(), v);
+            assert_eq!(
+                i64::from_plaintext(v.to_plaintext().into_owned()).unwrap(),
+                v
+            );
         }
         assert!(u16::from_plaintext(b"70000".to_vec()).is_err());
     }

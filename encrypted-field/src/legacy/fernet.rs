@@ -51,7 +51,10 @@ impl fmt::Debug for FernetKey {
 impl FernetKey {
     /// Parses the url-safe base64 text of a Fernet key (as `Fernet.generate_key()` makes it).
     pub fn from_base64(text: &str, origin: &str) -> Result<Self> {
-        let bad = |reason| Error::BadKey { origin: origin.to_owned(), reason };
+        let bad = |reason| Error::BadKey {
+            origin: origin.to_owned(),
+            reason,
+        };
         let trimmed = text.trim();
         if trimmed.is_empty() {
             return Err(bad(BadKeyReason::Empty));
@@ -62,8 +65,11 @@ impl FernetKey {
                 .or_else(|_| general_purpose::STANDARD.decode(trimmed))
                 .map_err(|_| bad(BadKeyReason::NotBase64))?,
         );
-        let bytes: [u8; 32] =
-            decoded.as_slice().try_into().map_err(|_| bad(BadKeyReason::WrongLength { found: decoded.len() }))?;
+        let bytes: [u8; 32] = decoded.as_slice().try_into().map_err(|_| {
+            bad(BadKeyReason::WrongLength {
+                found: decoded.len(),
+            })
+        })?;
         Ok(Self(bytes))
     }
 
@@ -77,7 +83,10 @@ impl FernetKey {
 }
 
 fn invalid(reason: &'static str) -> Error {
-    Error::Legacy { format: LegacyFormat::Fernet, reason }
+    Error::Legacy {
+        format: LegacyFormat::Fernet,
+        reason,
+    }
 }
 
 /// Whether `value` looks like a Fernet token (url-safe base64 starting with the 0x80 version byte).
@@ -90,27 +99,36 @@ fn invalid(reason: &'static str) -> Error {
 /// ```
 pub fn looks_like_token(value: &[u8]) -> bool {
     value.starts_with(b"gAAAAA")
-        && value.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'='))
+        && value
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'='))
 }
 
 /// Decrypts a Fernet token (its url-safe base64 text, as stored) with `key`.
 pub fn decrypt(key: &FernetKey, token: &[u8]) -> Result<Vec<u8>> {
-    let raw = URL_SAFE_LENIENT.decode(token.trim_ascii()).map_err(|_| invalid("the token is not url-safe base64"))?;
+    let raw = URL_SAFE_LENIENT
+        .decode(token.trim_ascii())
+        .map_err(|_| invalid("the token is not url-safe base64"))?;
     if raw.len() < MIN_LEN {
         return Err(invalid("the token is too short; it may be truncated"));
     }
     if raw[0] != VERSION {
-        return Err(invalid("the token does not start with the Fernet version byte 0x80"));
+        return Err(invalid(
+            "the token does not start with the Fernet version byte 0x80",
+        ));
     }
     let (signed, tag) = raw.split_at(raw.len() - TAG_LEN);
     let mut mac = <Hmac<Sha256> as hmac::Mac>::new_from_slice(key.signing_key())
         .map_err(|_| invalid("the signing key has an invalid length"))?;
     mac.update(signed);
-    mac.verify_slice(tag)
-        .map_err(|_| invalid("the HMAC does not verify: wrong key, or the token was tampered with"))?;
+    mac.verify_slice(tag).map_err(|_| {
+        invalid("the HMAC does not verify: wrong key, or the token was tampered with")
+    })?;
     let (iv, ciphertext) = signed[9..].split_at(16);
     if ciphertext.is_empty() || ciphertext.len() % 16 != 0 {
-        return Err(invalid("the ciphertext is not a whole number of AES blocks"));
+        return Err(invalid(
+            "the ciphertext is not a whole number of AES blocks",
+        ));
     }
     let decryptor = cbc::Decryptor::<Aes128>::new_from_slices(key.encryption_key(), iv)
         .map_err(|_| invalid("the encryption key or IV has an invalid length"))?;

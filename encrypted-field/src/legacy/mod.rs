@@ -37,7 +37,9 @@ impl std::str::FromStr for LegacyFormat {
             "plaintext" => Ok(Self::Plaintext),
             "fernet" => Ok(Self::Fernet),
             "node-cbc" => Ok(Self::NodeCbc),
-            other => Err(format!("unknown legacy format `{other}` (expected plaintext, fernet or node-cbc)")),
+            other => Err(format!(
+                "unknown legacy format `{other}` (expected plaintext, fernet or node-cbc)"
+            )),
         }
     }
 }
@@ -70,10 +72,12 @@ impl LegacyKey {
             return Ok(Self::None);
         }
         let origin = path.display().to_string();
-        let text = std::fs::read_to_string(path).map(zeroize::Zeroizing::new).map_err(|e| crate::Error::BadKey {
-            origin: origin.clone(),
-            reason: crate::BadKeyReason::Unreadable(e.to_string()),
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map(zeroize::Zeroizing::new)
+            .map_err(|e| crate::Error::BadKey {
+                origin: origin.clone(),
+                reason: crate::BadKeyReason::Unreadable(e.to_string()),
+            })?;
         Self::from_base64(format, &text, &origin)
     }
 
@@ -116,7 +120,8 @@ pub fn classify(format: LegacyFormat, value: &[u8]) -> crate::Result<StoredForm>
         return Ok(StoredForm::Envelope);
     }
     if value.starts_with(b"RUYB")
-        && crate::keyring::decode_base64_bytes(value).is_some_and(|bytes| crate::envelope::is_envelope(&bytes))
+        && crate::keyring::decode_base64_bytes(value)
+            .is_some_and(|bytes| crate::envelope::is_envelope(&bytes))
     {
         return Ok(StoredForm::EnvelopeBase64);
     }
@@ -131,7 +136,9 @@ pub fn classify(format: LegacyFormat, value: &[u8]) -> crate::Result<StoredForm>
         Err(crate::Error::Legacy {
             format,
             reason: match format {
-                LegacyFormat::Fernet => "the value is neither a Fernet token nor a format-v1 envelope",
+                LegacyFormat::Fernet => {
+                    "the value is neither a Fernet token nor a format-v1 envelope"
+                }
                 _ => "the value is neither hex(iv):hex(ciphertext) nor a format-v1 envelope",
             },
         })

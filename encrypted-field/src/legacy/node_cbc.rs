@@ -13,7 +13,10 @@ use crate::error::{Error, Result};
 use crate::key::MasterKey;
 
 fn invalid(reason: &'static str) -> Error {
-    Error::Legacy { format: LegacyFormat::NodeCbc, reason }
+    Error::Legacy {
+        format: LegacyFormat::NodeCbc,
+        reason,
+    }
 }
 
 /// Splits `hex(iv):hex(ct)` into its bytes, if `value` has that shape.
@@ -31,7 +34,10 @@ fn hex_decode(text: &str) -> Option<Vec<u8>> {
     }
     (0..text.len())
         .step_by(2)
-        .map(|i| text.get(i..i + 2).and_then(|pair| u8::from_str_radix(pair, 16).ok()))
+        .map(|i| {
+            text.get(i..i + 2)
+                .and_then(|pair| u8::from_str_radix(pair, 16).ok())
+        })
         .collect()
 }
 
@@ -48,8 +54,9 @@ pub fn looks_like_value(value: &[u8]) -> bool {
 
 /// Decrypts a `hex(iv):hex(ciphertext)` value with the Node backend's key.
 pub fn decrypt(key: &MasterKey, value: &[u8]) -> Result<Vec<u8>> {
-    let (iv, mut buf) =
-        split(value).ok_or(invalid("expected hex(iv):hex(ciphertext) with a 16-byte IV and whole AES blocks"))?;
+    let (iv, mut buf) = split(value).ok_or(invalid(
+        "expected hex(iv):hex(ciphertext) with a 16-byte IV and whole AES blocks",
+    ))?;
     let decryptor = cbc::Decryptor::<Aes256>::new_from_slices(key.expose_bytes(), &iv)
         .map_err(|_| invalid("the IV has an invalid length"))?;
     let len = decryptor

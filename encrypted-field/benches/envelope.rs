@@ -1,0 +1,71 @@
+//! Encrypt and decrypt throughput of format v1, beside the raw limit of its primitives
+//! (AES-256-CBC encryption and HMAC-SHA256 of the same bytes) measured in the same run.
+//!
+//! Run: `cargo bench -p encrypted-field --bench envelope`
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+use std::hint::black_box;
+
+use aes::cipher::{BlockEncryptMut as _, KeyIvInit as _, block_padding::Pkcs7};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use encrypted_field::{KeyRing, MasterKey};
+use hmac::Mac as _;
+
+const SIZES: [usize; 3] = [12, 64, 4096];
+const CONTEXT: &str = "phone_requests.phone_number";
+
+fn envelope(c: &mut Criterion) {
+    let ring = KeyRing::builder()
+        .key(1, MasterKey::generate())
+        .build()
+        .unwrap();
+    let mut group = c.benchmark_group("envelope");
+    for size in SIZES {
+        let plaintext = vec![0x5a_u8; size];
+        let sealed = ring.encrypt_with_context(&plaintext, CONTEXT);
+        group.throughput(Throughput::Bytes(size as u64));
+        group.bench_with_input(BenchmarkId::new("encrypt", size), &plaintext, |b, p| {
+            b.iter(|| ring.encrypt_with_context(black_box(p), CONTEXT))
+        });
+        group.bench_with_input(BenchmarkId::new("decrypt", size), &sealed, |b, s| {
+            b.iter(|| ring.decrypt_with_context(black_box(s), CONTEXT).unwrap())
+        });
+    }
+    group.finish();
+}
+
+/// The raw limit: what AES-256-CBC and HMAC-SHA256 alone cost on the same bytes.
+fn primitives(c: &mut Criterion) {
+    let key = [7u8; 32];
+    let iv = [9u8; 16];
+    let mut group = c.benchmark_group("primitives");
+    for size in SIZES {
+        let plaintext = vec![0x5a_u8; size];
+        group.throughput(Throughput::Bytes(size as u64));
+        group.bench_with_input(
+            BenchmarkId::new("aes256cbc_encrypt", size),
+            &plaintext,
+            |b, p| {
+                let mut buf = vec![0u8; size + 16];
+                b.iter(|| {
+                    let enc = cbc::Encryptor::<aes::Aes256>::new(&key.into(), &iv.into());
+                    enc.encrypt_padded_b2b_mut::<Pkcs7>(black_box(p), &mut buf)
+                        .map(<[u8]>::len)
+                        .unwrap()
+                })
+            },
+        );
+        group.bench_with_input(BenchmarkId::new("hmac_sha256", size), &plaintext, |b, p| {
+            let mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&key).unwrap();
+            b.iter(|| {
+                let mut m = mac.clone();
+                m.update(black_box(p));
+                m.finalize().into_bytes()
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, envelope, primitives);
+criterion_main!(benches);

@@ -1,0 +1,155 @@
+//! `keys list|add|activate`: the versioned key files of a keys directory, through [`KeysDir`].
+
+use std::path::PathBuf;
+
+use super::{emit, ring::env_active_version};
+use crate::cli::error::{CliError, KeySources};
+use crate::cli::output::{ActivatedKey, ActiveFrom, AddedKey, KeyListing, ListedKey, render};
+use crate::cli::{Io, KeysAction, KeysArgs};
+use crate::{ACTIVE_VERSION_FILE, EnvVars, Error, KeyVersion, KeysDir, MasterKey};
+
+/// Runs a `keys` subcommand on the directory of `--keys-dir` or of the keys-directory variable.
+pub(super) fn run(vars: &EnvVars, args: KeysArgs, io: &mut Io<'_>) -> Result<(), CliError> {
+    let path = args
+        .keys_dir
+        .or_else(|| std::env::var_os(&vars.keys_dir).map(PathBuf::from))
+        .ok_or_else(|| {
+            CliError::usage(format!(
+                "no keys directory: pass --keys-dir DIR or set {}",
+                vars.keys_dir
+            ))
+        })?;
+    let sources = KeySources {
+        keys_dir: Some(&path),
+        vars: Some(vars),
+        ..KeySources::default()
+    };
+    let keys_error = |e: Error| CliError::keys(&e, &sources);
+    let dir = KeysDir::new(&path);
+    let env_active = env_active_version(vars).map_err(keys_error)?;
+
+    let text = match args.action {
+        KeysAction::List => render(
+            &list(&dir, env_active, vars).map_err(keys_error)?,
+            args.json,
+        )?,
+        KeysAction::Add { activate } => {
+            let version = dir.add(activate).map_err(keys_error)?;
+            let active = dir.pinned_active().map_err(keys_error)?.unwrap_or(version);
+            let path = key_file_path(&dir, version).map_err(keys_error)?;
+            note_override(io, vars, env_active, active);
+            render(
+                &AddedKey {
+                    version: version.get(),
+                    path,
+                    active_version: active.get(),
+                },
+                args.json,
+            )?
+        }
+        KeysAction::Activate { version } => {
+            let files = dir.list().map_err(keys_error)?;
+            if !files.iter().any(|f| f.version == version) {
+                let present: Vec<String> = files.iter().map(|f| f.version.to_string()).collect();
+                return Err(CliError::usage(format!(
+                    "activating {version} in {}: no key file has this version (present: {})",
+                    path.display(),
+                    if present.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        present.join(", ")
+                    }
+                )));
+            }
+            dir.activate(version).map_err(keys_error)?;
+            note_override(io, vars, env_active, version);
+            let pinned_in = path.join(ACTIVE_VERSION_FILE).display().to_string();
+            render(
+                &ActivatedKey {
+                    active_version: version.get(),
+                    pinned_in,
+                },
+                args.json,
+            )?
+        }
+    };
+    emit(io, text.as_bytes())
+}
+
+/// The listing: every key file, whether it holds a usable key, and which version is active, why.
+fn list(
+    dir: &KeysDir,
+    env_active: Option<KeyVersion>,
+    vars: &EnvVars,
+) -> crate::Result<KeyListing> {
+    let files = dir.list()?;
+    let pinned = dir.pinned_active()?;
+    let (active, active_from, active_pinned_by) = match (env_active, pinned, files.last()) {
+        (Some(v), _, _) => (
+            Some(v),
+            Some(ActiveFrom::Environment),
+            Some(vars.active_version.clone()),
+        ),
+        (None, Some(v), _) => (
+            Some(v),
+            Some(ActiveFrom::ActiveVersionFile),
+            Some(dir.path().join(ACTIVE_VERSION_FILE).display().to_string()),
+        ),
+        (None, None, Some(highest)) => (
+            Some(highest.version),
+            Some(ActiveFrom::HighestVersion),
+            None,
+        ),
+        (None, None, None) => (None, None, None),
+    };
+    let keys = files
+        .iter()
+        .map(|file| {
+            // Loaded only to check it; the key is dropped (and zeroized) at once.
+            let problem = MasterKey::from_file(&file.path).err().map(|err| match err {
+                Error::BadKey { reason, .. } => reason.to_string(),
+                other => other.to_string(),
+            });
+            ListedKey {
+                version: file.version.get(),
+                active: Some(file.version) == active,
+                path: file.path.display().to_string(),
+                usable: problem.is_none(),
+                problem,
+            }
+        })
+        .collect();
+    Ok(KeyListing {
+        keys_dir: dir.path().display().to_string(),
+        active_version: active.map(KeyVersion::get),
+        active_from,
+        active_pinned_by,
+        keys,
+    })
+}
+
+fn key_file_path(dir: &KeysDir, version: KeyVersion) -> crate::Result<String> {
+    let files = dir.list()?;
+    let path = files.iter().find(|f| f.version == version).map_or_else(
+        || dir.path().join(format!("enc_key_v{}", version.get())),
+        |f| f.path.clone(),
+    );
+    Ok(path.display().to_string())
+}
+
+/// Tells the user when the environment overrides the version the directory now pins.
+fn note_override(
+    io: &mut Io<'_>,
+    vars: &EnvVars,
+    env_active: Option<KeyVersion>,
+    pinned: KeyVersion,
+) {
+    if let Some(env) = env_active.filter(|v| *v != pinned) {
+        let _ = writeln!(
+            io.stderr,
+            "note: {}={} overrides the pinned version {pinned} wherever it is set",
+            vars.active_version,
+            env.get()
+        );
+    }
+}

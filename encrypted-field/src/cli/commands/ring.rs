@@ -1,0 +1,69 @@
+//! The key ring of a command: from `--keys-dir` or `--key-file` when given, else from the
+//! environment, exactly as [`KeyRing::from_env`](crate::KeyRing::from_env) loads it.
+
+use std::path::PathBuf;
+
+use crate::cli::KeySourceArgs;
+use crate::cli::error::{CliError, KeySources};
+use crate::{BadKeyReason, EnvVars, Error, KeyRing, KeyVersion, KeysDir, MasterKey};
+
+/// Loads the ring. A flag replaces the environment's key source; the active-version variable
+/// (`ENCRYPTED_FIELD_ACTIVE_VERSION`) applies either way, as it does to the environment's keys.
+pub(crate) fn load(vars: &EnvVars, flags: &KeySourceArgs) -> Result<KeyRing, CliError> {
+    if let Some(dir) = &flags.keys_dir {
+        let sources = KeySources {
+            keys_dir: Some(dir),
+            vars: Some(vars),
+            ..KeySources::default()
+        };
+        let keys_error = |e: Error| CliError::keys(&e, &sources);
+        let active = env_active_version(vars).map_err(keys_error)?;
+        return KeysDir::new(dir).load(active).map_err(keys_error);
+    }
+    if let Some(file) = &flags.key_file {
+        let sources = KeySources {
+            key_file: Some(file),
+            vars: Some(vars),
+            ..KeySources::default()
+        };
+        let keys_error = |e: Error| CliError::keys(&e, &sources);
+        let active = env_active_version(vars).map_err(keys_error)?;
+        let key = MasterKey::from_file(file).map_err(keys_error)?;
+        let mut builder = KeyRing::builder()
+            .origin(file.display().to_string())
+            .key(1, key);
+        if let Some(version) = active {
+            builder = builder.active(version);
+        }
+        return builder.build().map_err(keys_error);
+    }
+    let env_dir = std::env::var_os(&vars.keys_dir).map(PathBuf::from);
+    let env_file = std::env::var_os(&vars.key_file)
+        .map(PathBuf::from)
+        .filter(|_| env_dir.is_none());
+    let sources = KeySources {
+        keys_dir: env_dir.as_deref(),
+        key_file: env_file.as_deref(),
+        vars: Some(vars),
+    };
+    vars.load().map_err(|e| CliError::keys(&e, &sources))
+}
+
+/// The active version named by the environment (`ENCRYPTED_FIELD_ACTIVE_VERSION`), if any.
+pub(crate) fn env_active_version(vars: &EnvVars) -> crate::Result<Option<KeyVersion>> {
+    let Some(value) = std::env::var_os(&vars.active_version) else {
+        return Ok(None);
+    };
+    let bad = |reason| Error::BadKey {
+        origin: vars.active_version.clone(),
+        reason,
+    };
+    let text = value.into_string().map_err(|_| {
+        bad(BadKeyReason::Unreadable(
+            "the value is not valid UTF-8".to_owned(),
+        ))
+    })?;
+    text.parse()
+        .map(Some)
+        .map_err(|_| bad(BadKeyReason::InvalidVersion(text.trim().to_owned())))
+}

@@ -1,0 +1,258 @@
+//! The `encrypted-field` command-line tool (feature `cli`), as a library: the binary is
+//! [`run`] and nothing else, and an application can embed the same commands in its own binary.
+//!
+//! # Usage
+//!
+//! ```text
+//! # A key, exactly as `openssl rand -base64 32` prints it (44 characters and a newline):
+//! $ encrypted-field keygen > db/enc_key.txt
+//! $ encrypted-field keygen --out /run/secrets/enc_key_v1     # mode 0600, never overwrites
+//!
+//! # A keys directory (enc_key_v1, enc_key_v2, …), from ENCRYPTED_FIELD_KEYS_DIR or --keys-dir:
+//! $ export ENCRYPTED_FIELD_KEYS_DIR=/run/secrets
+//! $ encrypted-field keys add                 # v2 is written; v1 stays active
+//! $ encrypted-field keys activate 2          # once every reader has v2
+//! $ encrypted-field keys list                # versions, the active one, files; never key bytes
+//! $ encrypted-field keys list --json
+//!
+//! # One value, stdin to stdout, with the keys of the environment (or --keys-dir / --key-file).
+//! # encrypt prints standard base64 and a newline (what a TEXT column stores), or with --binary
+//! # the raw bytes (what a BLOB column stores); decrypt reads the same, and prints the plaintext.
+//! $ printf %s '078-05-1120' | encrypted-field encrypt --context customers._ssn
+//! RUYBAAAAA…
+//! $ printf %s 'RUYBAAAAA…' | encrypted-field decrypt --context customers._ssn
+//! 078-05-1120
+//!
+//! # One value of a replaced system, with that system's key:
+//! $ printf %s 'gAAAAAB…' | encrypted-field decrypt --from fernet --key-file fernet.key
+//! $ printf %s '9f1c…:03ab…' | encrypted-field decrypt --from node-cbc --key-file db/enc_key.txt
+//! ```
+//!
+//! # Exit status
+//!
+//! Stable, as [`Exit`] documents: 0 success, 1 a value failed to decrypt, 2 bad usage or
+//! configuration (including every command-line error `clap` reports, and a bad key). When a
+//! command fails, stdout stays empty and stderr holds one line, `error: <what was being done>:
+//! <why>`, never key bytes and never a backtrace.
+//!
+//! # Embedding
+//!
+//! [`run_with`] takes the arguments and the three streams, so the tool runs in-process:
+//!
+//! ```
+//! use encrypted_field::cli::{run_with, Exit, Io};
+//!
+//! let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+//! let mut io = Io { stdin: &mut std::io::empty(), stdout: &mut stdout, stderr: &mut stderr };
+//! assert_eq!(run_with(["encrypted-field", "keygen"], &mut io), Exit::Success);
+//! assert_eq!(stdout.len(), 45); // 44 characters of base64 and a newline
+//! ```
+//!
+//! An application can also nest [`Command`] in its own `clap` parser (as Django's `manage.py`
+//! carries `rotate_encryption_key`), and run it with [`Cli::execute`]:
+//!
+//! ```no_run
+//! use clap::Parser;
+//! use encrypted_field::cli::{Cli, Command};
+//!
+//! #[derive(Parser)]
+//! enum Manage {
+//!     /// The application's own command.
+//!     Serve,
+//!     /// Encryption keys and values.
+//!     #[command(subcommand)]
+//!     Encryption(Command),
+//! }
+//!
+//! fn main() -> std::process::ExitCode {
+//!     match Manage::parse() {
+//!         Manage::Serve => std::process::ExitCode::SUCCESS,
+//!         Manage::Encryption(command) => Cli::new().execute_std(command),
+//!     }
+//! }
+//! ```
+
+mod args;
+mod commands;
+mod error;
+mod output;
+
+use std::ffi::OsString;
+use std::fmt;
+use std::io::{Read, Write};
+use std::process::ExitCode;
+
+use clap::Parser as _;
+
+pub use args::{
+    Args, Command, DecryptArgs, EncryptArgs, KeySourceArgs, KeygenArgs, KeysAction, KeysArgs,
+    LegacySource,
+};
+pub use error::CliError;
+
+use crate::EnvVars;
+
+/// The exit status of a command. The numbers are stable: scripts may rely on them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum Exit {
+    /// 0: the command did what was asked.
+    Success = 0,
+    /// 1: the command ran, but a value failed to decrypt (tampered, truncated, wrong context, key
+    /// version not loaded, not a value at all).
+    Failure = 1,
+    /// 2: bad usage or configuration: an unknown flag, a missing or bad key, an unreadable file,
+    /// a file that would be overwritten.
+    Usage = 2,
+}
+
+impl Exit {
+    /// The number the process exits with.
+    ///
+    /// ```
+    /// use encrypted_field::cli::Exit;
+    /// assert_eq!(Exit::Usage.code(), 2);
+    /// ```
+    pub const fn code(self) -> u8 {
+        self as u8
+    }
+}
+
+impl From<Exit> for ExitCode {
+    fn from(exit: Exit) -> Self {
+        ExitCode::from(exit.code())
+    }
+}
+
+/// The streams a command reads and writes: the process's own, or buffers when embedded or tested.
+pub struct Io<'a> {
+    /// Where `encrypt` and `decrypt` read their input.
+    pub stdin: &'a mut dyn Read,
+    /// Where results go; written only when the command succeeds.
+    pub stdout: &'a mut dyn Write,
+    /// Where errors and notes go.
+    pub stderr: &'a mut dyn Write,
+}
+
+impl fmt::Debug for Io<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Io").finish_non_exhaustive()
+    }
+}
+
+/// The tool, configured. The default reads the environment variables of `DESIGN.md`
+/// (`ENCRYPTED_FIELD_KEYS_DIR`, `DB_ENCRYPTION_KEY_FILE`, `DB_ENCRYPTION_KEY`, …).
+///
+/// The commands that need a database and the application's models (`rotate`, `verify`, `status`,
+/// `migrate`) will take them from here, so an embedding application configures them once.
+///
+/// ```
+/// use encrypted_field::EnvVars;
+/// use encrypted_field::cli::Cli;
+/// // A tool for the application's second ring, read from PAYLOAD_KEYS_DIR, PAYLOAD_ENCRYPTION_KEY, …
+/// let payload = Cli::new().env_vars(EnvVars::with_prefix("PAYLOAD"));
+/// # let _ = payload;
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Cli {
+    env: EnvVars,
+}
+
+impl Cli {
+    /// The tool with the default environment variable names.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Reads keys from these environment variable names instead of the default ones.
+    pub fn env_vars(mut self, vars: EnvVars) -> Self {
+        self.env = vars;
+        self
+    }
+
+    /// Parses the process's arguments and runs the command on the process's streams.
+    pub fn run(&self) -> ExitCode {
+        match Args::try_parse() {
+            Ok(args) => self.execute_std(args.command),
+            Err(err) => {
+                // clap prints help and version on stdout, usage errors on stderr, with colour on
+                // a terminal; if even that fails there is nowhere left to report it.
+                let _ = err.print();
+                clap_exit(&err).into()
+            }
+        }
+    }
+
+    /// Parses `args` (the first one is the program name) and runs the command on `io`.
+    pub fn run_with<I, T>(&self, args: I, io: &mut Io<'_>) -> Exit
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        match Args::try_parse_from(args) {
+            Ok(args) => self.execute(args.command, io),
+            Err(err) => {
+                let exit = clap_exit(&err);
+                let stream = if exit == Exit::Success {
+                    &mut *io.stdout
+                } else {
+                    &mut *io.stderr
+                };
+                let _ = write!(stream, "{}", err.render());
+                exit
+            }
+        }
+    }
+
+    /// Runs an already parsed command on `io`: its result goes to `io.stdout` only if it succeeds,
+    /// its error to `io.stderr` as `error: …`.
+    pub fn execute(&self, command: Command, io: &mut Io<'_>) -> Exit {
+        match commands::execute(&self.env, command, io).and_then(|()| {
+            io.stdout
+                .flush()
+                .map_err(|e| CliError::io("writing to stdout", &e))
+        }) {
+            Ok(()) => Exit::Success,
+            Err(err) => {
+                let _ = writeln!(io.stderr, "error: {err}");
+                err.exit()
+            }
+        }
+    }
+
+    /// Runs an already parsed command on the process's streams.
+    pub fn execute_std(&self, command: Command) -> ExitCode {
+        let (stdin, stdout, stderr) = (std::io::stdin(), std::io::stdout(), std::io::stderr());
+        let (mut stdin, mut stdout, mut stderr) = (stdin.lock(), stdout.lock(), stderr.lock());
+        let mut io = Io {
+            stdin: &mut stdin,
+            stdout: &mut stdout,
+            stderr: &mut stderr,
+        };
+        self.execute(command, &mut io).into()
+    }
+}
+
+/// Runs the tool on the process's arguments and streams: the whole of `main` of the binary.
+pub fn run() -> ExitCode {
+    Cli::new().run()
+}
+
+/// Runs the tool on `args` (the first one is the program name) and `io`, with the default
+/// configuration. See [`Cli::run_with`].
+pub fn run_with<I, T>(args: I, io: &mut Io<'_>) -> Exit
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    Cli::new().run_with(args, io)
+}
+
+/// `--help` and `--version` succeed; every other parse error is bad usage.
+fn clap_exit(err: &clap::Error) -> Exit {
+    if err.use_stderr() {
+        Exit::Usage
+    } else {
+        Exit::Success
+    }
+}
