@@ -121,19 +121,21 @@ impl TestBackend for diesel::PgConnection {
     }
 }
 
-/// The `encrypted_field::Error` somewhere in an error's source chain (Diesel wraps it in its own
-/// errors), or a panic that shows the whole chain.
-pub fn encrypted_field_error<'a>(
-    error: &'a (dyn std::error::Error + 'static),
-) -> &'a encrypted_field::Error {
-    let mut current = Some(error);
+/// The `encrypted_field::Error` a Diesel error carries. Diesel boxes it in `SerializationError`
+/// (whose `source()` skips it) or, through a `DeserializeFieldError`, in `DeserializationError`.
+pub fn encrypted_field_error(error: &diesel::result::Error) -> &encrypted_field::Error {
+    let mut current: Option<&(dyn std::error::Error + 'static)> = match error {
+        diesel::result::Error::SerializationError(inner)
+        | diesel::result::Error::DeserializationError(inner) => Some(&**inner),
+        other => Some(other),
+    };
     while let Some(e) = current {
         if let Some(found) = e.downcast_ref::<encrypted_field::Error>() {
             return found;
         }
         current = e.source();
     }
-    panic!("no encrypted_field::Error in the chain of: {error:?}");
+    panic!("no encrypted_field::Error in: {error:?}");
 }
 
 /// The underlying cause of an `encrypted_field::Error`, looking through `Error::Column`.

@@ -418,3 +418,79 @@ fn non_ascii_and_4_kib_values_round_trip() {
     assert_eq!(load_all(&mut conn).unwrap(), rows);
     assert_eq!(rows[1].secret_bin.len(), 4096);
 }
+
+#[cfg(feature = "json")]
+mod json {
+    use diesel::prelude::*;
+    use encrypted_field::Json;
+    use encrypted_field::diesel::Encrypted;
+
+    use super::Conn;
+    use crate::common::{self, TestBackend};
+
+    diesel::table! {
+        profiles (id) {
+            id -> Integer,
+            address -> Nullable<Text>,
+        }
+    }
+
+    encrypted_field::column_context!(Address = "profiles.address");
+
+    #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+    struct PostalAddress {
+        street: String,
+        city: String,
+        lines: Vec<String>,
+    }
+
+    #[derive(Debug, PartialEq, Queryable, Selectable, Insertable)]
+    #[diesel(table_name = profiles)]
+    struct Profile {
+        id: i32,
+        address: Option<Encrypted<Json<PostalAddress>, Address>>,
+    }
+
+    #[test]
+    fn json_values_round_trip_encrypted() {
+        common::install_global_ring();
+        let Some(mut conn) = Conn::connect() else {
+            return;
+        };
+        diesel::sql_query("CREATE TEMPORARY TABLE profiles (id INTEGER PRIMARY KEY, address TEXT)")
+            .execute(&mut conn)
+            .unwrap();
+        let address = PostalAddress {
+            street: "1 Main St".to_owned(),
+            city: "Zürich".to_owned(),
+            lines: vec!["c/o Zoë".to_owned()],
+        };
+        let rows = [
+            Profile {
+                id: 1,
+                address: Some(Encrypted::new(Json::new(address).unwrap())),
+            },
+            Profile {
+                id: 2,
+                address: None,
+            },
+        ];
+        diesel::insert_into(profiles::table)
+            .values(&rows)
+            .execute(&mut conn)
+            .unwrap();
+
+        let read: Vec<Profile> = profiles::table
+            .select(Profile::as_select())
+            .order(profiles::id)
+            .load(&mut conn)
+            .unwrap();
+        assert_eq!(read, rows);
+        let stored: Option<String> = profiles::table
+            .find(1)
+            .select(profiles::address)
+            .first(&mut conn)
+            .unwrap();
+        assert!(!stored.unwrap().contains("Main"));
+    }
+}
