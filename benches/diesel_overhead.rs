@@ -1,7 +1,10 @@
 //! What `Encrypted<String>` costs through Diesel: insert and select of 10,000 rows with one
 //! encrypted column (a `Binary` column holding envelopes) beside the same rows with a plain
 //! `String` column, in the same run, on the same backend. Inserts are batched (1,000 rows per
-//! INSERT) inside one transaction, the same shape for both.
+//! INSERT) inside one transaction, the same shape for both. A third line, `envelope_bytes`, moves
+//! the same envelopes as plain `Vec<u8>` (sealed before the clock starts, never opened): the gap
+//! between it and `plain` is what the larger value costs the database, the gap between it and
+//! `encrypted` is what encrypting or decrypting costs.
 //!
 //! SQLite (a temporary file) always; MySQL/MariaDB and PostgreSQL when `MYSQL_DATABASE_URL` /
 //! `PG_DATABASE_URL` are set (the bench creates and drops tables `ef_bench_plain` and
@@ -48,6 +51,15 @@ struct PlainRow {
 struct EncryptedRow {
     id: i32,
     phone: Encrypted<String, PhoneNumber>,
+}
+
+/// The encrypted table's rows as bytes, sealed before the clock starts: the reference that tells
+/// what the envelope's size costs the database apart from what encrypting costs.
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = ef_bench_encrypted)]
+struct EnvelopeRow {
+    id: i32,
+    phone: Vec<u8>,
 }
 
 fn phone(i: i32) -> String {
@@ -103,6 +115,17 @@ macro_rules! bench_backend {
                 })
                 .unwrap()
             }
+            fn insert_envelopes(conn: &mut $conn, rows: &[EnvelopeRow]) {
+                conn.transaction(|conn| {
+                    for batch in rows.chunks(ROWS_PER_INSERT) {
+                        diesel::insert_into(ef_bench_encrypted::table)
+                            .values(batch)
+                            .execute(conn)?;
+                    }
+                    QueryResult::Ok(())
+                })
+                .unwrap()
+            }
             fn refill_plain(conn: &mut $conn, rows: &[PlainRow]) {
                 empty(conn, "ef_bench_plain");
                 insert_plain(conn, rows);
@@ -136,6 +159,14 @@ macro_rules! bench_backend {
                     phone: Encrypted::new(phone(id)),
                 })
                 .collect();
+            let ring = encrypted_field::global().unwrap();
+            let envelopes: Vec<EnvelopeRow> = (1..=ROWS)
+                .map(|id| EnvelopeRow {
+                    id,
+                    phone: ring
+                        .encrypt_with_context(phone(id).as_bytes(), "ef_bench_encrypted.phone"),
+                })
+                .collect();
 
             let mut group = c.benchmark_group(format!("diesel_overhead/{backend}"));
             group.bench_function("insert/plain", |b| {
@@ -158,6 +189,16 @@ macro_rules! bench_backend {
                     )
                 })
             });
+            group.bench_function("insert/envelope_bytes", |b| {
+                b.iter_custom(|iters| {
+                    timed_after(
+                        iters,
+                        conn,
+                        |conn| empty(conn, "ef_bench_encrypted"),
+                        |conn| insert_envelopes(conn, &envelopes),
+                    )
+                })
+            });
             // The select benchmarks read the 10,000 rows of each table (also when the insert
             // benchmarks are filtered out).
             refill_plain(conn, &plain);
@@ -176,6 +217,16 @@ macro_rules! bench_backend {
                 b.iter(|| {
                     let rows: Vec<EncryptedRow> = ef_bench_encrypted::table
                         .select(EncryptedRow::as_select())
+                        .load(conn)
+                        .unwrap();
+                    assert_eq!(rows.len(), ROWS as usize);
+                    rows
+                })
+            });
+            group.bench_function("select/envelope_bytes", |b| {
+                b.iter(|| {
+                    let rows: Vec<EnvelopeRow> = ef_bench_encrypted::table
+                        .select(EnvelopeRow::as_select())
                         .load(conn)
                         .unwrap();
                     assert_eq!(rows.len(), ROWS as usize);

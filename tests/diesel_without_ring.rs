@@ -2,7 +2,7 @@
 //! is a Diesel error that names the column and says how to configure a key. A binary of its own,
 //! because the process-wide ring, once installed, cannot be removed.
 #![cfg(feature = "sqlite")]
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[path = "common/mod.rs"]
 mod common;
