@@ -107,6 +107,47 @@ pub enum Error {
     )]
     NoBlindIndexKey,
 
+    /// A database operation failed: `action` says what was being done (and on which table and
+    /// column), `source` is the driver's error.
+    #[error("{action}: {source}")]
+    Database {
+        /// What was being done, e.g. `reading customers._ssn after primary key 1000`.
+        action: String,
+        /// The underlying error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
+    /// A database URL could not be used. The URL is shown with any password removed.
+    #[error("database URL `{url}`: {reason}")]
+    DatabaseUrl {
+        /// The URL, password redacted.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// Another rotation (or migration) holds the database's rotation lock.
+    #[error(
+        "another rotation is running on this database (it holds the rotation lock); nothing was written"
+    )]
+    RotationInProgress,
+
+    /// A key version cannot be retired because values still use it.
+    #[error(
+        "key version {version} is still used by {values} values; rotate them first (encrypted-field rotate)"
+    )]
+    KeyVersionInUse {
+        /// The version.
+        version: KeyVersion,
+        /// How many values use it.
+        values: u64,
+    },
+
+    /// A model description cannot be used (see [`SpecError`](crate::model::SpecError)).
+    #[error(transparent)]
+    Model(#[from] crate::model::SpecError),
+
     /// A key-ring change on disk or another operation on a file or directory failed.
     #[error("{action} {path}: {source}")]
     Io {

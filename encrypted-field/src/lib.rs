@@ -22,10 +22,14 @@
 #![deny(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+#[doc(hidden)]
+pub mod __private;
 pub mod blind_index;
 #[cfg(feature = "cli")]
 pub mod cli;
-#[cfg(any(feature = "sqlite", feature = "mysql", feature = "postgres"))]
+#[cfg(feature = "_database")]
+pub mod database;
+#[cfg(feature = "_database")]
 pub mod diesel;
 pub mod envelope;
 mod error;
@@ -37,7 +41,12 @@ mod key_source;
 mod keyring;
 mod keys_dir;
 pub mod legacy;
+pub mod model;
+#[cfg(feature = "_database")]
+pub mod notify;
 mod plaintext;
+#[cfg(feature = "_database")]
+pub mod rotation;
 
 pub use blind_index::{BlindIndexKey, Normalizer, normalize};
 pub use error::{BadKeyReason, Error, MalformedReason, Result};
@@ -49,3 +58,7 @@ pub use key_source::EnvVars;
 pub use keyring::{KeyRing, KeyRingBuilder};
 pub use keys_dir::{ACTIVE_VERSION_FILE, KeyFile, KeysDir};
 pub use plaintext::Plaintext;
+// The derive (feature `derive`) and the trait of the same name, as serde does.
+#[cfg(feature = "derive")]
+pub use encrypted_field_derive::EncryptedModel;
+pub use model::EncryptedModel;

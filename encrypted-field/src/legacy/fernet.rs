@@ -49,7 +49,22 @@ impl fmt::Debug for FernetKey {
 }
 
 impl FernetKey {
-    /// Parses the url-safe base64 text of a Fernet key (as `Fernet.generate_key()` makes it).
+    /// Parses the url-safe base64 text of a Fernet key (as `Fernet.generate_key()` makes it;
+    /// standard base64 and missing padding are accepted too). Surrounding white space is ignored.
+    /// `origin` names where the text came from (e.g. `DB_ENCRYPTION_KEY`), for the error, which
+    /// never contains the text itself.
+    ///
+    /// ```
+    /// use encrypted_field::legacy::fernet::FernetKey;
+    /// use encrypted_field::{BadKeyReason, Error};
+    /// match FernetKey::from_base64("c2hvcnQ=", "DB_ENCRYPTION_KEY") {
+    ///     Err(Error::BadKey { origin, reason }) => {
+    ///         assert_eq!(origin, "DB_ENCRYPTION_KEY");
+    ///         assert_eq!(reason, BadKeyReason::WrongLength { found: 5 });
+    ///     }
+    ///     other => panic!("expected a bad key, got {other:?}"),
+    /// }
+    /// ```
     pub fn from_base64(text: &str, origin: &str) -> Result<Self> {
         let bad = |reason| Error::BadKey {
             origin: origin.to_owned(),
@@ -89,8 +104,9 @@ fn invalid(reason: &'static str) -> Error {
     }
 }
 
-/// Whether `value` looks like a Fernet token (url-safe base64 starting with the 0x80 version byte).
-/// Says nothing about whether it authenticates.
+/// Whether `value` looks like a Fernet token: url-safe base64 starting with the 0x80 version byte
+/// and a timestamp before 2106 (`gAAAAA`). Surrounding white space is ignored, as [`decrypt`]
+/// ignores it. Says nothing about whether it authenticates.
 ///
 /// ```
 /// use encrypted_field::legacy::fernet::looks_like_token;
@@ -98,13 +114,29 @@ fn invalid(reason: &'static str) -> Error {
 /// assert!(!looks_like_token(b"RUYBAAAAAQ"));
 /// ```
 pub fn looks_like_token(value: &[u8]) -> bool {
-    value.starts_with(b"gAAAAA")
-        && value
+    let token = value.trim_ascii();
+    token.starts_with(b"gAAAAA")
+        && token
             .iter()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'='))
 }
 
 /// Decrypts a Fernet token (its url-safe base64 text, as stored) with `key`.
+///
+/// The HMAC is verified, in constant time, before anything is decrypted: a wrong key, a tampered
+/// or truncated token is an [`Error::Legacy`], never garbage. The timestamp is not checked against
+/// any TTL, so tokens of every age are read.
+///
+/// ```
+/// use encrypted_field::legacy::fernet::{decrypt, FernetKey};
+/// // The Fernet specification's `verify.json` vector.
+/// let key = FernetKey::from_base64("cw_0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e4=", "DB_ENCRYPTION_KEY")?;
+/// let token = b"gAAAAAAdwJ6wAAECAwQFBgcICQoLDA0ODy021cpGVWKZ_eEwCGM4BLLF_5CV9dOPmrhuVUPgJobwOz7JcbmrR64jVmpU4IwqDA==";
+/// assert_eq!(decrypt(&key, token)?, b"hello");
+/// let other = FernetKey::from_base64(&"A".repeat(43), "another key")?;
+/// assert!(decrypt(&other, token).is_err());
+/// # Ok::<(), encrypted_field::Error>(())
+/// ```
 pub fn decrypt(key: &FernetKey, token: &[u8]) -> Result<Vec<u8>> {
     let raw = URL_SAFE_LENIENT
         .decode(token.trim_ascii())

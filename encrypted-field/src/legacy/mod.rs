@@ -8,6 +8,15 @@ pub mod fernet;
 pub mod node_cbc;
 
 /// A format this crate reads only to migrate from it.
+///
+/// Named on the command line (`encrypted-field migrate --from …`) as it displays:
+///
+/// ```
+/// use encrypted_field::legacy::LegacyFormat;
+/// assert_eq!("node-cbc".parse::<LegacyFormat>(), Ok(LegacyFormat::NodeCbc));
+/// assert_eq!(LegacyFormat::Fernet.to_string(), "fernet");
+/// assert!("aes".parse::<LegacyFormat>().unwrap_err().contains("plaintext, fernet or node-cbc"));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum LegacyFormat {
@@ -44,7 +53,7 @@ impl std::str::FromStr for LegacyFormat {
     }
 }
 
-/// The key a legacy format is read with.
+/// The key a legacy format is read with. `Debug` never shows key bytes.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum LegacyKey {
@@ -57,7 +66,26 @@ pub enum LegacyKey {
 }
 
 impl LegacyKey {
-    /// Parses the key text of `format`; `origin` names where it came from, for errors.
+    /// Parses the key text of `format`: a Fernet key (url-safe base64 of 32 bytes) or the Node
+    /// backend's key (standard base64 of 32 bytes, as `openssl rand -base64 32` prints it);
+    /// nothing for plaintext. `origin` names where the text came from; a key that is not base64 or
+    /// not 32 bytes long is an [`Error::BadKey`](crate::Error::BadKey) naming it, never the text.
+    ///
+    /// ```
+    /// use encrypted_field::legacy::{LegacyFormat, LegacyKey};
+    /// use encrypted_field::{BadKeyReason, Error};
+    /// let text = "cw_0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e4=";
+    /// let key = LegacyKey::from_base64(LegacyFormat::Fernet, text, "DJANGO_KEY")?;
+    /// assert_eq!(key.format(), LegacyFormat::Fernet);
+    /// match LegacyKey::from_base64(LegacyFormat::NodeCbc, "not a key!", "/run/secrets/enc_key") {
+    ///     Err(Error::BadKey { origin, reason }) => {
+    ///         assert_eq!(origin, "/run/secrets/enc_key");
+    ///         assert_eq!(reason, BadKeyReason::NotBase64);
+    ///     }
+    ///     other => panic!("expected a bad key, got {other:?}"),
+    /// }
+    /// # Ok::<(), encrypted_field::Error>(())
+    /// ```
     pub fn from_base64(format: LegacyFormat, text: &str, origin: &str) -> crate::Result<Self> {
         match format {
             LegacyFormat::Plaintext => Ok(Self::None),
@@ -66,7 +94,17 @@ impl LegacyKey {
         }
     }
 
-    /// Reads the key file of `format` (nothing is read for plaintext).
+    /// Reads the key file of `format` (nothing is read for plaintext), such as the Node backend's
+    /// Docker secret `enc_key.txt`; surrounding white space, like `openssl`'s trailing newline, is
+    /// ignored. Errors are [`Error::BadKey`](crate::Error::BadKey) naming the path.
+    ///
+    /// ```
+    /// use encrypted_field::legacy::{LegacyFormat, LegacyKey};
+    /// let missing = std::path::Path::new("/nonexistent/enc_key.txt");
+    /// let err = LegacyKey::from_file(LegacyFormat::NodeCbc, missing).unwrap_err();
+    /// assert!(err.to_string().contains("/nonexistent/enc_key.txt"));
+    /// assert!(LegacyKey::from_file(LegacyFormat::Plaintext, missing).is_ok());
+    /// ```
     pub fn from_file(format: LegacyFormat, path: &std::path::Path) -> crate::Result<Self> {
         if format == LegacyFormat::Plaintext {
             return Ok(Self::None);
@@ -102,28 +140,52 @@ pub enum StoredForm {
     Legacy,
 }
 
-/// Classifies `value` when migrating from `format`. A value that has the layout of a v1 envelope
-/// is never taken for a legacy one; a value that is neither is a [`Error::Legacy`] naming what was
-/// expected (except for plaintext, which is anything else).
+/// The first bytes of every format-v1 envelope: the `EF` marker and the format byte.
+const ENVELOPE_PREFIX: [u8; 3] = [
+    crate::envelope::MAGIC[0],
+    crate::envelope::MAGIC[1],
+    crate::envelope::FORMAT_V1,
+];
+
+/// The standard base64 of [`ENVELOPE_PREFIX`]: what every envelope in a TEXT column starts with.
+const ENVELOPE_BASE64_PREFIX: &[u8] = b"RUYB";
+
+/// Classifies `value` when migrating from `format`.
+///
+/// - A value with the layout of a v1 envelope, binary or (in a TEXT column) standard base64, is
+///   [`StoredForm::Envelope`] or [`StoredForm::EnvelopeBase64`] whatever `format` is: it is never
+///   taken for a legacy value, so a migration run twice does not encrypt twice.
+/// - A value that starts like an envelope (`EF` and the format byte 1, or its base64 `RUYB`) but
+///   does not have its layout, e.g. a truncated one, is an
+///   [`Error::Malformed`](crate::Error::Malformed): taking it for plaintext would wrap the damaged
+///   envelope and later read it back as wrong plaintext instead of failing.
+/// - Otherwise the value is [`StoredForm::Legacy`] when it has the shape of `format` (any value
+///   does, for plaintext), else an [`Error::Legacy`](crate::Error::Legacy) naming what was
+///   expected. A Fernet token is never taken for a `node-cbc` value or the reverse.
+///
+/// Only the shape is judged: whether a legacy value authenticates is for [`read`] to say.
 ///
 /// ```
 /// use encrypted_field::legacy::{classify, LegacyFormat, StoredForm};
 /// use encrypted_field::{KeyRing, MasterKey};
 /// let ring = KeyRing::builder().key(1, MasterKey::generate()).build()?;
 /// assert_eq!(classify(LegacyFormat::Plaintext, b"+1 555 0100")?, StoredForm::Legacy);
-/// assert_eq!(classify(LegacyFormat::Plaintext, &ring.encrypt(b"x"))?, StoredForm::Envelope);
+/// let sealed = ring.encrypt(b"x");
+/// assert_eq!(classify(LegacyFormat::Plaintext, &sealed)?, StoredForm::Envelope);
+/// assert!(classify(LegacyFormat::Plaintext, &sealed[..40]).is_err()); // a truncated envelope
 /// assert!(classify(LegacyFormat::Fernet, b"+1 555 0100").is_err());
 /// # Ok::<(), encrypted_field::Error>(())
 /// ```
 pub fn classify(format: LegacyFormat, value: &[u8]) -> crate::Result<StoredForm> {
-    if crate::envelope::is_envelope(value) {
-        return Ok(StoredForm::Envelope);
+    if value.starts_with(&ENVELOPE_PREFIX) {
+        return crate::envelope::Envelope::parse(value).map(|_| StoredForm::Envelope);
     }
-    if value.starts_with(b"RUYB")
-        && crate::keyring::decode_base64_bytes(value)
-            .is_some_and(|bytes| crate::envelope::is_envelope(&bytes))
-    {
-        return Ok(StoredForm::EnvelopeBase64);
+    let text = value.trim_ascii();
+    if text.starts_with(ENVELOPE_BASE64_PREFIX) {
+        // Text that starts with `RUYB` and is base64 decodes to bytes starting with the prefix.
+        if let Some(bytes) = crate::keyring::decode_base64_bytes(text) {
+            return crate::envelope::Envelope::parse(&bytes).map(|_| StoredForm::EnvelopeBase64);
+        }
     }
     let matches = match format {
         LegacyFormat::Plaintext => true,
@@ -145,7 +207,9 @@ pub fn classify(format: LegacyFormat, value: &[u8]) -> crate::Result<StoredForm>
     }
 }
 
-/// Reads a legacy value into its plaintext bytes with `key` (whose variant selects the format).
+/// Reads a legacy value into its plaintext bytes with `key` (whose variant selects the format):
+/// [`fernet::decrypt`], [`node_cbc::decrypt`], or the bytes as they are for plaintext. Call
+/// [`classify`] first: `read` does not check whether the value is already a v1 envelope.
 ///
 /// ```
 /// use encrypted_field::legacy::{read, LegacyKey};

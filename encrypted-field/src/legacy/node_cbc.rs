@@ -28,8 +28,10 @@ fn split(value: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
     (iv.len() == 16 && !ct.is_empty() && ct.len() % 16 == 0).then_some((iv, ct))
 }
 
+/// Decodes hex digits (either case). Anything else, including the sign `u8::from_str_radix` would
+/// accept (`+f`), is not hex.
 fn hex_decode(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
     (0..text.len())
@@ -53,6 +55,20 @@ pub fn looks_like_value(value: &[u8]) -> bool {
 }
 
 /// Decrypts a `hex(iv):hex(ciphertext)` value with the Node backend's key.
+///
+/// The format is unauthenticated: a wrong key or an altered value usually fails the padding check
+/// (an [`Error::Legacy`]), but about one time in 256 it decrypts, without error, to garbage.
+///
+/// ```
+/// use encrypted_field::MasterKey;
+/// use encrypted_field::legacy::node_cbc::decrypt;
+/// // The contents of the Node backend's enc_key.txt, as `openssl rand -base64 32` wrote it.
+/// let key = MasterKey::from_base64("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n", "enc_key.txt")?;
+/// let stored = b"000102030405060708090a0b0c0d0e0f:23217496ad08cac2cd6dbec2f7599f58";
+/// assert_eq!(decrypt(&key, stored)?, b"+1 555 0100");
+/// assert!(decrypt(&key, b"+1 555 0100").is_err());
+/// # Ok::<(), encrypted_field::Error>(())
+/// ```
 pub fn decrypt(key: &MasterKey, value: &[u8]) -> Result<Vec<u8>> {
     let (iv, mut buf) = split(value).ok_or(invalid(
         "expected hex(iv):hex(ciphertext) with a 16-byte IV and whole AES blocks",

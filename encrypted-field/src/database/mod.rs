@@ -1,0 +1,368 @@
+//! A connection to any of the three backends, and the few statements rotation, verification and
+//! migration need, written once over a [`Dialect`] with only the SQL that truly differs per backend
+//! in `sqlite.rs`, `mysql.rs` and `pg.rs`.
+//!
+//! Identifiers come from a validated [`ModelSpec`](crate::model::ModelSpec) (ASCII letters, digits
+//! and `_`) and are quoted as well; values are always bound, never interpolated.
+
+use std::fmt;
+
+use crate::error::{Error, Result};
+use crate::model::{KeyKind, ModelSpec, Storage};
+
+mod rows;
+mod url;
+
+#[cfg(feature = "mysql")]
+mod mysql;
+#[cfg(feature = "postgres")]
+mod pg;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+
+pub use url::DatabaseUrl;
+
+/// The value of a primary key, as rotation reads and reports it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum PrimaryKey {
+    /// An integer key.
+    Integer(i64),
+    /// A text key.
+    Text(String),
+}
+
+impl fmt::Display for PrimaryKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Integer(value) => write!(f, "{value}"),
+            Self::Text(value) => write!(f, "{value:?}"),
+        }
+    }
+}
+
+/// One encrypted column of one table, as the statements here need it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ColumnTarget<'a> {
+    pub table: &'a str,
+    pub primary_key: &'a str,
+    pub key_kind: KeyKind,
+    pub column: &'a str,
+    pub storage: Storage,
+}
+
+impl fmt::Display for ColumnTarget<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.table, self.column)
+    }
+}
+
+/// A row as read: its key and, for each encrypted column of its model in order, the stored bytes
+/// (for a TEXT column, the text's bytes).
+#[derive(Debug, Clone)]
+pub(crate) struct StoredRow {
+    pub key: PrimaryKey,
+    pub values: Vec<Option<Vec<u8>>>,
+}
+
+/// A compare-and-swap write: set the column to `new` where the key is `key` and the column still
+/// holds `old`.
+#[derive(Debug, Clone)]
+pub(crate) struct Swap {
+    pub key: PrimaryKey,
+    pub old: Vec<u8>,
+    pub new: Vec<u8>,
+}
+
+/// What differs in SQL between backends.
+pub(crate) trait Dialect {
+    /// Quotes a (validated) identifier.
+    fn quote(&self, identifier: &str) -> String;
+    /// The placeholder of the `n`-th bind (1-based).
+    fn placeholder(&self, n: usize) -> String;
+    /// The primary key as a 64-bit integer or text, for the select list.
+    fn key_expression(&self, quoted_key: &str, kind: KeyKind) -> String;
+    /// One statement that applies `rows` swaps (binds: key, old, new per row, in order), updating
+    /// a row only where the column still holds `old`.
+    fn swap_statement(&self, target: &ColumnTarget<'_>, rows: usize) -> String;
+    /// The statement that creates the metadata table if it is missing.
+    fn create_metadata_table(&self) -> &'static str {
+        "CREATE TABLE IF NOT EXISTS encrypted_field_metadata (\
+         name VARCHAR(191) NOT NULL PRIMARY KEY, value VARCHAR(255) NOT NULL)"
+    }
+    /// Inserts a metadata row unless one with that name exists (binds: name, value).
+    fn insert_metadata_if_absent(&self) -> String;
+
+    /// `SELECT key AS pk, table.c1, table.c2, … FROM table [WHERE table.key > ?] ORDER BY
+    /// table.key LIMIT ?`: every encrypted column of the model in one read. Names are qualified
+    /// with the table: a bare name in `ORDER BY` means an output column first.
+    fn select_batch_statement(&self, model: &ModelSpec, after: bool) -> String {
+        let table = self.quote(model.table());
+        let key = format!("{table}.{}", self.quote(model.primary_key()));
+        let filter = if after {
+            format!(" WHERE {key} > {}", self.placeholder(1))
+        } else {
+            String::new()
+        };
+        let columns: Vec<String> = model
+            .columns()
+            .iter()
+            .map(|c| format!("{table}.{}", self.quote(c.column())))
+            .collect();
+        format!(
+            "SELECT {} AS pk, {} FROM {table}{filter} ORDER BY {key} LIMIT {}",
+            self.key_expression(&key, model.primary_key_kind()),
+            columns.join(", "),
+            self.placeholder(if after { 2 } else { 1 }),
+        )
+    }
+}
+
+/// The most rows one compare-and-swap statement carries (3 binds each: well under every
+/// backend's limit on bound parameters).
+pub(crate) const MAX_ROWS_PER_STATEMENT: usize = 1000;
+/// The most bytes of values one statement carries, to stay under MySQL's `max_allowed_packet`.
+pub(crate) const MAX_BYTES_PER_STATEMENT: usize = 4 << 20;
+
+/// An open connection to one of the backends this build supports.
+///
+/// ```
+/// # #[cfg(feature = "sqlite")] {
+/// use encrypted_field::database::Database;
+/// let db = Database::connect(":memory:")?;
+/// assert_eq!(db.backend_name(), "sqlite");
+/// # }
+/// # Ok::<(), encrypted_field::Error>(())
+/// ```
+#[non_exhaustive]
+pub enum Database {
+    /// SQLite, with the path of its file (`None` in memory).
+    #[cfg(feature = "sqlite")]
+    Sqlite(::diesel::SqliteConnection, Option<std::path::PathBuf>),
+    /// MySQL or MariaDB.
+    #[cfg(feature = "mysql")]
+    Mysql(::diesel::MysqlConnection),
+    /// PostgreSQL.
+    #[cfg(feature = "postgres")]
+    Postgres(::diesel::PgConnection),
+}
+
+impl fmt::Debug for Database {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Database({})", self.backend_name())
+    }
+}
+
+/// Wraps a driver error with what was being done.
+pub(crate) fn db_error(action: impl Into<String>) -> impl FnOnce(::diesel::result::Error) -> Error {
+    let action = action.into();
+    move |source| Error::Database {
+        action,
+        source: Box::new(source),
+    }
+}
+
+/// Runs `$body` with `$conn` bound to the inner connection and `$dialect` to its dialect.
+macro_rules! with_backend {
+    ($db:expr, |$conn:ident, $dialect:ident| $body:expr) => {
+        match $db {
+            #[cfg(feature = "sqlite")]
+            Database::Sqlite($conn, _) => {
+                let $dialect = &sqlite::SqliteDialect;
+                $body
+            }
+            #[cfg(feature = "mysql")]
+            Database::Mysql($conn) => {
+                let $dialect = &mysql::MysqlDialect;
+                $body
+            }
+            #[cfg(feature = "postgres")]
+            Database::Postgres($conn) => {
+                let $dialect = &pg::PgDialect;
+                $body
+            }
+        }
+    };
+}
+
+impl Database {
+    /// Connects to `url` (see [`DatabaseUrl::parse`]). A backend this build was compiled without
+    /// is a clear error naming the feature to enable.
+    pub fn connect(url: &str) -> Result<Self> {
+        let parsed = DatabaseUrl::parse(url)?;
+        let redacted = parsed.redacted();
+        #[allow(unused_variables)]
+        let unsupported = |feature: &str| Error::DatabaseUrl {
+            url: redacted.clone(),
+            reason: format!(
+                "this build has no support for it (enable the `{feature}` feature of encrypted-field)"
+            ),
+        };
+        let failed = |source: ::diesel::ConnectionError| Error::Database {
+            action: format!("connecting to {redacted}"),
+            source: Box::new(source),
+        };
+        match parsed {
+            #[cfg(feature = "sqlite")]
+            DatabaseUrl::Sqlite(path) => sqlite::connect(path).map_err(failed),
+            #[cfg(not(feature = "sqlite"))]
+            DatabaseUrl::Sqlite(_) => Err(unsupported("sqlite")),
+            #[cfg(feature = "mysql")]
+            DatabaseUrl::Mysql(url) => ::diesel::Connection::establish(&url)
+                .map(Self::Mysql)
+                .map_err(failed),
+            #[cfg(not(feature = "mysql"))]
+            DatabaseUrl::Mysql(_) => Err(unsupported("mysql")),
+            #[cfg(feature = "postgres")]
+            DatabaseUrl::Postgres(url) => ::diesel::Connection::establish(&url)
+                .map(Self::Postgres)
+                .map_err(failed),
+            #[cfg(not(feature = "postgres"))]
+            DatabaseUrl::Postgres(_) => Err(unsupported("postgres")),
+        }
+    }
+
+    /// `sqlite`, `mysql` or `postgres`.
+    pub fn backend_name(&self) -> &'static str {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite(..) => "sqlite",
+            #[cfg(feature = "mysql")]
+            Self::Mysql(_) => "mysql",
+            #[cfg(feature = "postgres")]
+            Self::Postgres(_) => "postgres",
+        }
+    }
+
+    /// The directory of the SQLite database file, if this is one (key backups must not go there).
+    pub fn sqlite_directory(&self) -> Option<std::path::PathBuf> {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite(_, Some(path)) => std::path::absolute(path)
+                .ok()
+                .and_then(|p| p.parent().map(std::path::Path::to_path_buf)),
+            #[allow(unreachable_patterns)]
+            _ => None,
+        }
+    }
+
+    /// Runs one SQL statement with no result (for schema set-up in applications and tests).
+    pub fn execute(&mut self, sql: &str) -> Result<usize> {
+        use ::diesel::RunQueryDsl as _;
+        with_backend!(self, |conn, _d| ::diesel::sql_query(sql).execute(conn))
+            .map_err(db_error(format!("running `{sql}`")))
+    }
+
+    /// Reads up to `limit` rows of `model` whose key is greater than `after`, in key order, with
+    /// every encrypted column.
+    pub(crate) fn read_batch(
+        &mut self,
+        model: &ModelSpec,
+        after: Option<&PrimaryKey>,
+        limit: usize,
+    ) -> Result<Vec<StoredRow>> {
+        let action = || match after {
+            Some(key) => format!("reading {} after primary key {key}", model.table()),
+            None => format!("reading {}", model.table()),
+        };
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        with_backend!(self, |conn, dialect| rows::read_batch(
+            conn, dialect, model, after, limit
+        ))
+        .map_err(|e| db_error(action())(e))
+    }
+
+    /// Applies the swaps of every column of a batch in one transaction, in as few statements as
+    /// the limits allow, and returns for each column how many rows were updated (a row whose value
+    /// changed since it was read is not).
+    pub(crate) fn swap_batch(
+        &mut self,
+        swaps: &[(ColumnTarget<'_>, Vec<Swap>)],
+    ) -> Result<Vec<usize>> {
+        let count: usize = swaps.iter().map(|(_, s)| s.len()).sum();
+        if count == 0 {
+            return Ok(vec![0; swaps.len()]);
+        }
+        let table = swaps.first().map_or("", |(t, _)| t.table);
+        let action = format!("writing {count} re-encrypted values of {table}");
+        with_backend!(self, |conn, dialect| rows::swap_batch(conn, dialect, swaps))
+            .map_err(db_error(action))
+    }
+
+    /// Reads a metadata value (the table is created if missing).
+    pub(crate) fn metadata(&mut self, name: &str) -> Result<Option<String>> {
+        with_backend!(self, |conn, dialect| rows::metadata(conn, dialect, name)).map_err(db_error(
+            format!("reading metadata `{name}` from encrypted_field_metadata"),
+        ))
+    }
+
+    /// Records a metadata value unless one is already recorded under that name.
+    pub(crate) fn record_metadata_if_absent(&mut self, name: &str, value: &str) -> Result<()> {
+        with_backend!(self, |conn, dialect| rows::insert_metadata_if_absent(
+            conn, dialect, name, value
+        ))
+        .map_err(db_error(format!(
+            "recording metadata `{name}` in encrypted_field_metadata"
+        )))
+    }
+
+    /// Takes the database-wide rotation lock without waiting: `Ok(None)` if another process holds
+    /// it. The lock is released when the guard is dropped or the connection closes (so a killed
+    /// process never leaves it behind).
+    pub(crate) fn try_lock(&mut self) -> Result<Option<RotationLock>> {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite(_, path) => sqlite::try_lock(path.as_deref()),
+            #[cfg(feature = "mysql")]
+            Self::Mysql(conn) => mysql::try_lock(conn),
+            #[cfg(feature = "postgres")]
+            Self::Postgres(conn) => pg::try_lock(conn),
+        }
+    }
+
+    /// Releases a lock taken by [`try_lock`](Self::try_lock).
+    pub(crate) fn unlock(&mut self, lock: RotationLock) -> Result<()> {
+        match (self, lock) {
+            #[cfg(feature = "mysql")]
+            (Self::Mysql(conn), RotationLock::Server) => mysql::unlock(conn),
+            #[cfg(feature = "postgres")]
+            (Self::Postgres(conn), RotationLock::Server) => pg::unlock(conn),
+            // A file lock is released when its file is closed.
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The rotation lock, while held.
+#[derive(Debug)]
+pub(crate) enum RotationLock {
+    /// A server-side lock (advisory lock, `GET_LOCK`), released by `unlock` or the session's end.
+    #[cfg_attr(not(any(feature = "mysql", feature = "postgres")), allow(dead_code))]
+    Server,
+    /// An exclusive lock on a file beside the SQLite database, released when the file closes.
+    #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
+    File {
+        /// Held open only for its lock; closing it releases the lock.
+        _file: Option<std::fs::File>,
+    },
+}
+
+#[cfg(feature = "sqlite")]
+impl From<::diesel::SqliteConnection> for Database {
+    fn from(conn: ::diesel::SqliteConnection) -> Self {
+        Self::Sqlite(conn, None)
+    }
+}
+
+#[cfg(feature = "mysql")]
+impl From<::diesel::MysqlConnection> for Database {
+    fn from(conn: ::diesel::MysqlConnection) -> Self {
+        Self::Mysql(conn)
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl From<::diesel::PgConnection> for Database {
+    fn from(conn: ::diesel::PgConnection) -> Self {
+        Self::Postgres(conn)
+    }
+}

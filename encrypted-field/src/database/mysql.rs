@@ -1,0 +1,82 @@
+//! MySQL and MariaDB: a multi-table `UPDATE … JOIN (SELECT … UNION ALL …)`, backquoted
+//! identifiers, and `GET_LOCK` for the rotation lock.
+
+use ::diesel::sql_types::{Integer, Nullable};
+use ::diesel::{MysqlConnection, QueryableByName, RunQueryDsl as _};
+
+use super::{ColumnTarget, Dialect, RotationLock, db_error};
+use crate::error::Result;
+use crate::model::{KeyKind, Storage};
+
+pub(super) struct MysqlDialect;
+
+/// The lock's name: per database, so rotations of two databases on one server do not block each
+/// other.
+const LOCK_NAME: &str = "CONCAT('encrypted_field_rotation:', DATABASE())";
+
+impl Dialect for MysqlDialect {
+    fn quote(&self, identifier: &str) -> String {
+        format!("`{}`", identifier.replace('`', "``"))
+    }
+
+    fn placeholder(&self, _n: usize) -> String {
+        "?".to_owned()
+    }
+
+    fn key_expression(&self, quoted_key: &str, kind: KeyKind) -> String {
+        match kind {
+            KeyKind::Integer => format!("CAST({quoted_key} AS SIGNED)"),
+            KeyKind::Text => quoted_key.to_owned(),
+        }
+    }
+
+    fn swap_statement(&self, target: &ColumnTarget<'_>, rows: usize) -> String {
+        let (table, key, column) = (
+            self.quote(target.table),
+            self.quote(target.primary_key),
+            self.quote(target.column),
+        );
+        let mut values = String::from("SELECT ? AS k, ? AS o, ? AS n");
+        for _ in 1..rows {
+            values.push_str(" UNION ALL SELECT ?, ?, ?");
+        }
+        // Text comparisons follow the column's collation, which may ignore case; base64 does not.
+        let same = match target.storage {
+            Storage::Binary => format!("{table}.{column} = v.o"),
+            Storage::Text => format!("CAST({table}.{column} AS BINARY) = CAST(v.o AS BINARY)"),
+        };
+        format!(
+            "UPDATE {table} JOIN ({values}) AS v ON {table}.{key} = v.k AND {same} SET {table}.{column} = v.n"
+        )
+    }
+
+    fn insert_metadata_if_absent(&self) -> String {
+        "INSERT IGNORE INTO encrypted_field_metadata (name, value) VALUES (?, ?)".to_owned()
+    }
+}
+
+#[derive(QueryableByName)]
+struct LockResult {
+    #[diesel(sql_type = Nullable<Integer>)]
+    locked: Option<i32>,
+}
+
+/// `GET_LOCK(name, 0)`: 1 if taken, 0 if another session holds it. The server releases it when
+/// the session ends.
+pub(super) fn try_lock(conn: &mut MysqlConnection) -> Result<Option<RotationLock>> {
+    let rows: Vec<LockResult> =
+        ::diesel::sql_query(format!("SELECT GET_LOCK({LOCK_NAME}, 0) AS locked"))
+            .load(conn)
+            .map_err(db_error("taking the rotation lock (GET_LOCK)"))?;
+    Ok(
+        matches!(rows.first(), Some(LockResult { locked: Some(1) }))
+            .then_some(RotationLock::Server),
+    )
+}
+
+pub(super) fn unlock(conn: &mut MysqlConnection) -> Result<()> {
+    ::diesel::sql_query(format!("DO RELEASE_LOCK({LOCK_NAME})"))
+        .execute(conn)
+        .map(drop)
+        .map_err(db_error("releasing the rotation lock (RELEASE_LOCK)"))
+}

@@ -1,0 +1,94 @@
+//! PostgreSQL: `UPDATE … FROM (VALUES …)` with typed placeholders, double-quoted identifiers, and
+//! a session-level advisory lock for the rotation lock.
+
+use ::diesel::sql_types::Bool;
+use ::diesel::{PgConnection, QueryableByName, RunQueryDsl as _};
+
+use super::{ColumnTarget, Dialect, RotationLock, db_error};
+use crate::error::Result;
+use crate::model::{KeyKind, Storage};
+
+pub(super) struct PgDialect;
+
+/// The advisory-lock key: the bytes of "efrotate". Advisory locks are per database.
+const LOCK_KEY: i64 = 0x6566_726f_7461_7465;
+
+impl Dialect for PgDialect {
+    fn quote(&self, identifier: &str) -> String {
+        format!("\"{}\"", identifier.replace('"', "\"\""))
+    }
+
+    fn placeholder(&self, n: usize) -> String {
+        format!("${n}")
+    }
+
+    fn key_expression(&self, quoted_key: &str, kind: KeyKind) -> String {
+        match kind {
+            KeyKind::Integer => format!("CAST({quoted_key} AS BIGINT)"),
+            KeyKind::Text => format!("CAST({quoted_key} AS TEXT)"),
+        }
+    }
+
+    fn swap_statement(&self, target: &ColumnTarget<'_>, rows: usize) -> String {
+        let (table, key, column) = (
+            self.quote(target.table),
+            self.quote(target.primary_key),
+            self.quote(target.column),
+        );
+        let key_type = match target.key_kind {
+            KeyKind::Integer => "bigint",
+            KeyKind::Text => "text",
+        };
+        let value_type = match target.storage {
+            Storage::Binary => "bytea",
+            Storage::Text => "text",
+        };
+        let values: Vec<String> = (0..rows)
+            .map(|i| {
+                format!(
+                    "(${}::{key_type}, ${}::{value_type}, ${}::{value_type})",
+                    3 * i + 1,
+                    3 * i + 2,
+                    3 * i + 3
+                )
+            })
+            .collect();
+        let key_cast = match target.key_kind {
+            KeyKind::Integer => format!("{table}.{key}"),
+            KeyKind::Text => format!("CAST({table}.{key} AS TEXT)"),
+        };
+        format!(
+            "UPDATE {table} SET {column} = v.n FROM (VALUES {}) AS v(k, o, n) WHERE {key_cast} = v.k AND {table}.{column} = v.o",
+            values.join(", ")
+        )
+    }
+
+    fn insert_metadata_if_absent(&self) -> String {
+        "INSERT INTO encrypted_field_metadata (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING".to_owned()
+    }
+}
+
+#[derive(QueryableByName)]
+struct LockResult {
+    #[diesel(sql_type = Bool)]
+    locked: bool,
+}
+
+/// `pg_try_advisory_lock`: a session-level lock the server releases when the session ends.
+pub(super) fn try_lock(conn: &mut PgConnection) -> Result<Option<RotationLock>> {
+    let rows: Vec<LockResult> =
+        ::diesel::sql_query(format!("SELECT pg_try_advisory_lock({LOCK_KEY}) AS locked"))
+            .load(conn)
+            .map_err(db_error("taking the rotation lock (pg_try_advisory_lock)"))?;
+    Ok(rows
+        .first()
+        .is_some_and(|r| r.locked)
+        .then_some(RotationLock::Server))
+}
+
+pub(super) fn unlock(conn: &mut PgConnection) -> Result<()> {
+    ::diesel::sql_query(format!("SELECT pg_advisory_unlock({LOCK_KEY})"))
+        .execute(conn)
+        .map(drop)
+        .map_err(db_error("releasing the rotation lock (pg_advisory_unlock)"))
+}

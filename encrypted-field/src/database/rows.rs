@@ -1,0 +1,289 @@
+//! The statements of [`Database`](super::Database), written once over any Diesel connection whose
+//! backend has the three SQL types they bind; the SQL text comes from a [`Dialect`].
+
+use ::diesel::backend::Backend;
+use ::diesel::connection::Connection;
+use ::diesel::deserialize::{FromSql, QueryableByName};
+use ::diesel::query_builder::{BoxedSqlQuery, SqlQuery};
+use ::diesel::query_dsl::RunQueryDsl;
+use ::diesel::query_dsl::methods::{ExecuteDsl, LoadQuery};
+use ::diesel::result::QueryResult;
+use ::diesel::row::NamedRow;
+use ::diesel::serialize::ToSql;
+use ::diesel::sql_types::{BigInt, Binary, HasSqlType, Nullable, Text};
+
+use super::{
+    ColumnTarget, Dialect, MAX_BYTES_PER_STATEMENT, MAX_ROWS_PER_STATEMENT, PrimaryKey, StoredRow,
+    Swap,
+};
+use crate::model::{KeyKind, ModelSpec, Storage};
+
+/// What every statement here needs of a backend.
+pub(super) trait SupportedBackend:
+    Backend + HasSqlType<BigInt> + HasSqlType<Text> + HasSqlType<Binary> + Sized
+{
+}
+
+impl<DB> SupportedBackend for DB where
+    DB: Backend + HasSqlType<BigInt> + HasSqlType<Text> + HasSqlType<Binary>
+{
+}
+
+type Query<'q, DB> = BoxedSqlQuery<'q, DB, SqlQuery>;
+
+/// A row read by `read_batch`: the key (column `pk`, of SQL type `K`), then every other column of
+/// the select list, by position, as nullable bytes. A TEXT column's value reads as its UTF-8
+/// bytes on every backend.
+pub(super) struct KeyedRow<K>(StoredRow, std::marker::PhantomData<K>);
+
+/// How a primary key of one kind is read.
+pub(super) trait KeyColumn {
+    type Sql: ::diesel::sql_types::SingleValue;
+    type Rust;
+    fn key(value: Self::Rust) -> PrimaryKey;
+}
+
+pub(super) struct IntegerKey;
+impl KeyColumn for IntegerKey {
+    type Sql = BigInt;
+    type Rust = i64;
+    fn key(value: i64) -> PrimaryKey {
+        PrimaryKey::Integer(value)
+    }
+}
+
+pub(super) struct TextKey;
+impl KeyColumn for TextKey {
+    type Sql = Text;
+    type Rust = String;
+    fn key(value: String) -> PrimaryKey {
+        PrimaryKey::Text(value)
+    }
+}
+
+impl<DB, K> QueryableByName<DB> for KeyedRow<K>
+where
+    DB: Backend,
+    K: KeyColumn,
+    K::Rust: FromSql<K::Sql, DB>,
+    Vec<u8>: FromSql<Binary, DB>,
+{
+    fn build<'a>(row: &impl NamedRow<'a, DB>) -> ::diesel::deserialize::Result<Self> {
+        let key = K::key(NamedRow::get::<K::Sql, K::Rust>(row, "pk")?);
+        let values = (1..row.field_count())
+            .map(|index| {
+                let field = ::diesel::row::Row::get(row, index)
+                    .ok_or("a selected column is missing from the row")?;
+                <Option<Vec<u8>> as FromSql<Nullable<Binary>, DB>>::from_nullable_sql(
+                    ::diesel::row::Field::value(&field),
+                )
+            })
+            .collect::<::diesel::deserialize::Result<_>>()?;
+        Ok(Self(StoredRow { key, values }, std::marker::PhantomData))
+    }
+}
+
+fn bind_key<'q, DB>(query: Query<'q, DB>, key: &PrimaryKey) -> Query<'q, DB>
+where
+    DB: SupportedBackend,
+    i64: ToSql<BigInt, DB>,
+    String: ToSql<Text, DB>,
+{
+    match key {
+        PrimaryKey::Integer(value) => query.bind::<BigInt, _>(*value),
+        PrimaryKey::Text(value) => query.bind::<Text, _>(value.clone()),
+    }
+}
+
+fn bind_value<'q, DB>(query: Query<'q, DB>, storage: Storage, value: &[u8]) -> Query<'q, DB>
+where
+    DB: SupportedBackend,
+    Vec<u8>: ToSql<Binary, DB>,
+    String: ToSql<Text, DB>,
+{
+    match storage {
+        Storage::Binary => query.bind::<Binary, _>(value.to_vec()),
+        // Values of TEXT columns were read as `String` or produced as base64, so they are UTF-8.
+        Storage::Text => query.bind::<Text, _>(String::from_utf8_lossy(value).into_owned()),
+    }
+}
+
+/// Reads one batch of a model in key order, every encrypted column at once.
+pub(super) fn read_batch<C, D>(
+    conn: &mut C,
+    dialect: &D,
+    model: &ModelSpec,
+    after: Option<&PrimaryKey>,
+    limit: i64,
+) -> QueryResult<Vec<StoredRow>>
+where
+    C: Connection,
+    C::Backend: SupportedBackend,
+    D: Dialect,
+    i64: ToSql<BigInt, C::Backend> + FromSql<BigInt, C::Backend>,
+    String: ToSql<Text, C::Backend> + FromSql<Text, C::Backend>,
+    Vec<u8>: ToSql<Binary, C::Backend> + FromSql<Binary, C::Backend>,
+    for<'q> Query<'q, C::Backend>:
+        LoadQuery<'q, C, KeyedRow<IntegerKey>> + LoadQuery<'q, C, KeyedRow<TextKey>>,
+{
+    let sql = dialect.select_batch_statement(model, after.is_some());
+    let mut query = ::diesel::sql_query(sql).into_boxed::<C::Backend>();
+    if let Some(key) = after {
+        query = bind_key(query, key);
+    }
+    let query = query.bind::<BigInt, _>(limit);
+    Ok(match model.primary_key_kind() {
+        KeyKind::Integer => query
+            .load::<KeyedRow<IntegerKey>>(conn)?
+            .into_iter()
+            .map(|r| r.0)
+            .collect(),
+        KeyKind::Text => query
+            .load::<KeyedRow<TextKey>>(conn)?
+            .into_iter()
+            .map(|r| r.0)
+            .collect(),
+    })
+}
+
+/// Applies the swaps of every column in one transaction, in statements of at most
+/// [`MAX_ROWS_PER_STATEMENT`] rows and [`MAX_BYTES_PER_STATEMENT`] bytes; returns the rows
+/// updated per column.
+pub(super) fn swap_batch<C, D>(
+    conn: &mut C,
+    dialect: &D,
+    swaps: &[(ColumnTarget<'_>, Vec<Swap>)],
+) -> QueryResult<Vec<usize>>
+where
+    C: Connection,
+    C::Backend: SupportedBackend,
+    D: Dialect,
+    i64: ToSql<BigInt, C::Backend>,
+    String: ToSql<Text, C::Backend>,
+    Vec<u8>: ToSql<Binary, C::Backend>,
+    for<'q> Query<'q, C::Backend>: ExecuteDsl<C>,
+{
+    conn.transaction(|conn| {
+        swaps
+            .iter()
+            .map(|(target, swaps)| {
+                let mut updated = 0;
+                for chunk in chunks(swaps) {
+                    let mut query =
+                        ::diesel::sql_query(dialect.swap_statement(target, chunk.len()))
+                            .into_boxed::<C::Backend>();
+                    for swap in chunk {
+                        query = bind_key(query, &swap.key);
+                        query = bind_value(query, target.storage, &swap.old);
+                        query = bind_value(query, target.storage, &swap.new);
+                    }
+                    updated += query.execute(conn)?;
+                }
+                Ok(updated)
+            })
+            .collect()
+    })
+}
+
+/// Splits swaps into runs that respect both statement limits (a run holds at least one swap).
+fn chunks(swaps: &[Swap]) -> impl Iterator<Item = &[Swap]> {
+    let mut rest = swaps;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let mut bytes = 0;
+        let mut len = 0;
+        for swap in rest.iter().take(MAX_ROWS_PER_STATEMENT) {
+            bytes += swap.old.len() + swap.new.len();
+            if len > 0 && bytes > MAX_BYTES_PER_STATEMENT {
+                break;
+            }
+            len += 1;
+        }
+        let (chunk, tail) = rest.split_at(len);
+        rest = tail;
+        Some(chunk)
+    })
+}
+
+#[derive(QueryableByName)]
+pub(super) struct MetadataValue {
+    #[diesel(sql_type = Text)]
+    value: String,
+}
+
+/// Reads a metadata value, creating the table first if needed.
+pub(super) fn metadata<C, D>(conn: &mut C, dialect: &D, name: &str) -> QueryResult<Option<String>>
+where
+    C: Connection,
+    C::Backend: SupportedBackend,
+    D: Dialect,
+    String: ToSql<Text, C::Backend> + FromSql<Text, C::Backend>,
+    for<'q> Query<'q, C::Backend>: LoadQuery<'q, C, MetadataValue> + ExecuteDsl<C>,
+{
+    ::diesel::sql_query(dialect.create_metadata_table())
+        .into_boxed::<C::Backend>()
+        .execute(conn)?;
+    let sql = format!(
+        "SELECT value FROM encrypted_field_metadata WHERE name = {}",
+        dialect.placeholder(1)
+    );
+    let rows = ::diesel::sql_query(sql)
+        .into_boxed::<C::Backend>()
+        .bind::<Text, _>(name.to_owned())
+        .load::<MetadataValue>(conn)?;
+    Ok(rows.into_iter().next().map(|row| row.value))
+}
+
+/// Inserts a metadata row unless one with that name exists, creating the table first if needed.
+pub(super) fn insert_metadata_if_absent<C, D>(
+    conn: &mut C,
+    dialect: &D,
+    name: &str,
+    value: &str,
+) -> QueryResult<()>
+where
+    C: Connection,
+    C::Backend: SupportedBackend,
+    D: Dialect,
+    String: ToSql<Text, C::Backend>,
+    for<'q> Query<'q, C::Backend>: ExecuteDsl<C>,
+{
+    ::diesel::sql_query(dialect.create_metadata_table())
+        .into_boxed::<C::Backend>()
+        .execute(conn)?;
+    ::diesel::sql_query(dialect.insert_metadata_if_absent())
+        .into_boxed::<C::Backend>()
+        .bind::<Text, _>(name.to_owned())
+        .bind::<Text, _>(value.to_owned())
+        .execute(conn)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn swap(bytes: usize) -> Swap {
+        Swap {
+            key: PrimaryKey::Integer(1),
+            old: vec![0; bytes],
+            new: vec![0; bytes],
+        }
+    }
+
+    #[test]
+    fn chunks_respect_the_row_limit() {
+        let swaps: Vec<Swap> = (0..2500).map(|_| swap(10)).collect();
+        let sizes: Vec<usize> = chunks(&swaps).map(<[Swap]>::len).collect();
+        assert_eq!(sizes, [1000, 1000, 500]);
+    }
+
+    #[test]
+    fn chunks_respect_the_byte_limit_but_always_take_one() {
+        let swaps: Vec<Swap> = (0..3).map(|_| swap(MAX_BYTES_PER_STATEMENT)).collect();
+        let sizes: Vec<usize> = chunks(&swaps).map(<[Swap]>::len).collect();
+        assert_eq!(sizes, [1, 1, 1]);
+    }
+}

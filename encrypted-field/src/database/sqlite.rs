@@ -1,0 +1,85 @@
+//! SQLite: `UPDATE … FROM (VALUES …)`, double-quoted identifiers, and a file lock beside the
+//! database file in place of a server-side lock.
+
+use std::path::{Path, PathBuf};
+
+use ::diesel::{Connection as _, ConnectionError, RunQueryDsl as _, SqliteConnection};
+
+use super::{ColumnTarget, Database, Dialect, RotationLock};
+use crate::error::{Error, Result};
+use crate::model::KeyKind;
+
+/// How long a statement waits for another connection's write lock before failing.
+const BUSY_TIMEOUT_MS: u32 = 10_000;
+
+pub(super) struct SqliteDialect;
+
+impl Dialect for SqliteDialect {
+    fn quote(&self, identifier: &str) -> String {
+        format!("\"{}\"", identifier.replace('"', "\"\""))
+    }
+
+    fn placeholder(&self, _n: usize) -> String {
+        "?".to_owned()
+    }
+
+    fn key_expression(&self, quoted_key: &str, _kind: KeyKind) -> String {
+        quoted_key.to_owned()
+    }
+
+    fn swap_statement(&self, target: &ColumnTarget<'_>, rows: usize) -> String {
+        let (table, key, column) = (
+            self.quote(target.table),
+            self.quote(target.primary_key),
+            self.quote(target.column),
+        );
+        let values = vec!["(?, ?, ?)"; rows].join(", ");
+        format!(
+            "UPDATE {table} SET {column} = v.column3 FROM (VALUES {values}) AS v \
+             WHERE {table}.{key} = v.column1 AND {table}.{column} = v.column2"
+        )
+    }
+
+    fn insert_metadata_if_absent(&self) -> String {
+        "INSERT OR IGNORE INTO encrypted_field_metadata (name, value) VALUES (?, ?)".to_owned()
+    }
+}
+
+pub(super) fn connect(path: Option<PathBuf>) -> std::result::Result<Database, ConnectionError> {
+    let url = path
+        .as_deref()
+        .map_or_else(|| ":memory:".to_owned(), |p| p.display().to_string());
+    let mut conn = SqliteConnection::establish(&url)?;
+    // Wait for an application's write instead of failing at once: rotation runs beside it.
+    ::diesel::sql_query(format!("PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}"))
+        .execute(&mut conn)
+        .map_err(ConnectionError::CouldntSetupConfiguration)?;
+    Ok(Database::Sqlite(conn, path))
+}
+
+/// An exclusive lock on `<database>.encrypted-field.lock`, which the operating system releases
+/// when the process ends, however it ends. An in-memory database needs none.
+pub(super) fn try_lock(path: Option<&Path>) -> Result<Option<RotationLock>> {
+    let Some(path) = path else {
+        return Ok(Some(RotationLock::File { _file: None }));
+    };
+    let mut lock_path = path.as_os_str().to_owned();
+    lock_path.push(".encrypted-field.lock");
+    let lock_path = PathBuf::from(lock_path);
+    let io = |source| Error::Io {
+        action: "opening the rotation lock file",
+        path: lock_path.display().to_string(),
+        source,
+    };
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(io)?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(RotationLock::File { _file: Some(file) })),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+        Err(std::fs::TryLockError::Error(source)) => Err(io(source)),
+    }
+}

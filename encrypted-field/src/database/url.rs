@@ -1,0 +1,120 @@
+//! Database URLs: `sqlite://path`, a bare path, `mysql://…`, `postgres://…` / `postgresql://…`.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use crate::error::{Error, Result};
+
+/// Which backend a URL names, and where.
+#[derive(Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    /// A SQLite database file (`None` for `:memory:`).
+    Sqlite(Option<PathBuf>),
+    /// A MySQL or MariaDB server: the URL as given.
+    Mysql(String),
+    /// A PostgreSQL server: the URL as given.
+    Postgres(String),
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DatabaseUrl({})", self.redacted())
+    }
+}
+
+impl DatabaseUrl {
+    /// Parses a URL as `DATABASE_URL` or `--database-url` gives it.
+    ///
+    /// ```
+    /// use encrypted_field::database::DatabaseUrl;
+    /// assert_eq!(DatabaseUrl::parse("sqlite://app.db")?, DatabaseUrl::Sqlite(Some("app.db".into())));
+    /// assert_eq!(DatabaseUrl::parse("data/app.sqlite3")?, DatabaseUrl::Sqlite(Some("data/app.sqlite3".into())));
+    /// assert_eq!(DatabaseUrl::parse(":memory:")?, DatabaseUrl::Sqlite(None));
+    /// assert!(matches!(DatabaseUrl::parse("postgresql://u@h/db")?, DatabaseUrl::Postgres(_)));
+    /// assert!(DatabaseUrl::parse("oracle://h/db").is_err());
+    /// # Ok::<(), encrypted_field::Error>(())
+    /// ```
+    pub fn parse(url: &str) -> Result<Self> {
+        let url = url.trim();
+        if url.is_empty() {
+            return Err(Error::DatabaseUrl {
+                url: String::new(),
+                reason: "it is empty".to_owned(),
+            });
+        }
+        if let Some(path) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
+            return Ok(Self::sqlite_path(path));
+        }
+        if url.starts_with("mysql://") || url.starts_with("mariadb://") {
+            return Ok(Self::Mysql(url.replacen("mariadb://", "mysql://", 1)));
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Self::Postgres(url.to_owned()));
+        }
+        if let Some((scheme, _)) = url.split_once("://") {
+            return Err(Error::DatabaseUrl {
+                url: redact(url),
+                reason: format!(
+                    "unknown scheme `{scheme}` (expected sqlite://, mysql:// or postgres://)"
+                ),
+            });
+        }
+        Ok(Self::sqlite_path(url))
+    }
+
+    fn sqlite_path(path: &str) -> Self {
+        if path == ":memory:" || path.is_empty() {
+            Self::Sqlite(None)
+        } else {
+            Self::Sqlite(Some(PathBuf::from(path)))
+        }
+    }
+
+    /// The URL with any password replaced by `***`, safe to print.
+    pub fn redacted(&self) -> String {
+        match self {
+            Self::Sqlite(Some(path)) => format!("sqlite://{}", path.display()),
+            Self::Sqlite(None) => "sqlite://:memory:".to_owned(),
+            Self::Mysql(url) | Self::Postgres(url) => redact(url),
+        }
+    }
+}
+
+/// `scheme://user:secret@host/db` → `scheme://user:***@host/db`.
+pub(crate) fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((userinfo, host)) = rest.split_once('@') else {
+        return url.to_owned();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_appear_in_errors() {
+        let err = DatabaseUrl::parse("oracle://scott:tiger@db/prod")
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("tiger"), "{err}");
+        assert!(err.contains("scott:***@db"), "{err}");
+    }
+
+    #[test]
+    fn mariadb_scheme_is_mysql() {
+        assert_eq!(
+            DatabaseUrl::parse("mariadb://root@h/test").unwrap(),
+            DatabaseUrl::Mysql("mysql://root@h/test".into())
+        );
+    }
+}

@@ -1,0 +1,249 @@
+//! Key backups: `encryption_key_{timestamp}.json`, written before a rewrite makes data depend on a
+//! new key, into a directory of their own (mode 0700, files 0600), apart from database backups.
+//!
+//! Recovery: [`restore_ring`] reads a backup back into a [`KeyRing`]; `README.md` shows the steps.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use zeroize::{Zeroize, Zeroizing};
+
+use crate::blind_index::BlindIndexKey;
+use crate::error::{BadKeyReason, Error, Result};
+use crate::key::{KeyVersion, MasterKey};
+use crate::keyring::KeyRing;
+use crate::keys_dir::{create_private_dir, write_secret_file};
+
+/// The `format` field of every backup file.
+pub const BACKUP_FORMAT: &str = "encrypted-field key backup v1";
+
+#[derive(Serialize, Deserialize)]
+struct BackupFile {
+    format: String,
+    created_at: String,
+    active_version: u32,
+    /// `"1"` → standard base64 of the master key.
+    keys: BTreeMap<u32, String>,
+    blind_index_key: Option<String>,
+}
+
+impl Drop for BackupFile {
+    fn drop(&mut self) {
+        self.keys.values_mut().for_each(Zeroize::zeroize);
+        if let Some(key) = &mut self.blind_index_key {
+            key.zeroize();
+        }
+    }
+}
+
+/// Refuses a backup directory that others can read, or one inside the database's directory
+/// (where a database backup would carry the keys along with the data).
+pub fn check_backup_dir(dir: &Path, database_dir: Option<&Path>) -> Result<()> {
+    let refuse = |why: &str| Error::Io {
+        action: "using the key backup directory",
+        path: dir.display().to_string(),
+        source: std::io::Error::new(std::io::ErrorKind::PermissionDenied, why.to_owned()),
+    };
+    if let (Some(db_dir), Ok(absolute)) = (database_dir, std::path::absolute(dir))
+        && absolute.starts_with(db_dir)
+    {
+        return Err(refuse(
+            "it is inside the database's directory; keep key backups apart from database backups",
+        ));
+    }
+    #[cfg(unix)]
+    if let Ok(meta) = std::fs::metadata(dir) {
+        use std::os::unix::fs::PermissionsExt as _;
+        if meta.permissions().mode() & 0o007 != 0 {
+            return Err(refuse("it is accessible to every user (chmod 700 it)"));
+        }
+    }
+    Ok(())
+}
+
+/// Writes every key of `ring` (and its blind-index key) into a new
+/// `encryption_key_{timestamp}.json` in `dir`, creating `dir` with mode 0700 if needed; the file
+/// has mode 0600 and is never overwritten. Returns its path.
+pub fn write_backup(ring: &KeyRing, dir: &Path, database_dir: Option<&Path>) -> Result<PathBuf> {
+    check_backup_dir(dir, database_dir)?;
+    create_private_dir(dir)?;
+    let now = std::time::SystemTime::now();
+    let stamp = humantime::format_rfc3339_millis(now)
+        .to_string()
+        .replace(['-', ':'], "");
+    let path = dir.join(format!("encryption_key_{stamp}.json"));
+    let backup = BackupFile {
+        format: BACKUP_FORMAT.to_owned(),
+        created_at: humantime::format_rfc3339_seconds(now).to_string(),
+        active_version: ring.active_version().get(),
+        keys: ring
+            .versions()
+            .filter_map(|v| {
+                ring.master_key(v)
+                    .map(|k| (v.get(), k.to_base64().to_string()))
+            })
+            .collect(),
+        blind_index_key: ring
+            .blind_index_key()
+            .map(|k| k.master_key().to_base64().to_string()),
+    };
+    let json = Zeroizing::new(
+        serde_json::to_string_pretty(&backup).map_err(|e| Error::Io {
+            action: "encoding the key backup",
+            path: path.display().to_string(),
+            source: std::io::Error::other(e.to_string()),
+        })?,
+    );
+    write_secret_file(&path, json.as_bytes())?;
+    Ok(path)
+}
+
+/// Reads a backup file back into the ring it was written from.
+///
+/// ```
+/// # #[cfg(feature = "sqlite")] {
+/// use encrypted_field::{KeyRing, MasterKey};
+/// use encrypted_field::rotation::{restore_ring, write_backup};
+/// let ring = KeyRing::builder().key(1, MasterKey::generate()).key(2, MasterKey::generate()).build()?;
+/// let dir = tempfile::tempdir()?;
+/// let path = write_backup(&ring, &dir.path().join("keys"), None)?;
+/// let restored = restore_ring(&path)?;
+/// assert_eq!(restored.active_version(), ring.active_version());
+/// assert_eq!(restored.decrypt(&ring.encrypt(b"x"))?, b"x");
+/// # }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn restore_ring(path: &Path) -> Result<KeyRing> {
+    let origin = path.display().to_string();
+    let bad = |reason: String| Error::BadKey {
+        origin: origin.clone(),
+        reason: BadKeyReason::Unreadable(reason),
+    };
+    let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?);
+    let backup: BackupFile = serde_json::from_str(&text)
+        .map_err(|e| bad(format!("not a key backup file ({})", e.classify_name())))?;
+    if backup.format != BACKUP_FORMAT {
+        return Err(bad(format!("unknown backup format `{}`", backup.format)));
+    }
+    let mut builder = KeyRing::builder()
+        .origin(origin.clone())
+        .active(KeyVersion::new(backup.active_version));
+    for (version, key) in &backup.keys {
+        builder = builder.key(
+            *version,
+            MasterKey::from_base64(key, &format!("{origin} (key v{version})"))?,
+        );
+    }
+    if let Some(key) = &backup.blind_index_key {
+        builder = builder.blind_index_key(BlindIndexKey::from_base64(
+            key,
+            &format!("{origin} (blind-index key)"),
+        )?);
+    }
+    builder.build()
+}
+
+trait ClassifyName {
+    fn classify_name(&self) -> &'static str;
+}
+
+impl ClassifyName for serde_json::Error {
+    fn classify_name(&self) -> &'static str {
+        match self.classify() {
+            serde_json::error::Category::Io => "unreadable",
+            serde_json::error::Category::Syntax => "invalid JSON",
+            serde_json::error::Category::Data => "unexpected fields",
+            serde_json::error::Category::Eof => "truncated",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn backup_file_is_private_in_a_private_directory() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("backups");
+        let ring = KeyRing::builder()
+            .key(1, MasterKey::generate())
+            .build()
+            .unwrap();
+        let path = write_backup(&ring, &dir, None).unwrap();
+        assert_eq!(
+            std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        let name = path.file_name().unwrap().to_str().unwrap();
+        assert!(
+            name.starts_with("encryption_key_") && name.ends_with(".json"),
+            "{name}"
+        );
+    }
+
+    #[test]
+    fn backup_holds_every_version_and_restores_the_active_one() {
+        let tmp = tempfile::tempdir().unwrap();
+        let ring = KeyRing::builder()
+            .key(1, MasterKey::generate())
+            .key(2, MasterKey::generate())
+            .active(1)
+            .build()
+            .unwrap();
+        let restored =
+            restore_ring(&write_backup(&ring, &tmp.path().join("b"), None).unwrap()).unwrap();
+        assert_eq!(restored.versions().count(), 2);
+        assert_eq!(restored.active_version(), KeyVersion::new(1));
+        let v2_value = ring
+            .with_active(KeyVersion::new(2))
+            .unwrap()
+            .encrypt(b"two");
+        assert_eq!(restored.decrypt(&v2_value).unwrap(), b"two");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn world_readable_directory_is_refused() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let ring = KeyRing::builder()
+            .key(1, MasterKey::generate())
+            .build()
+            .unwrap();
+        let err = write_backup(&ring, tmp.path(), None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("every user"), "{err}");
+    }
+
+    #[test]
+    fn directory_inside_the_database_directory_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let ring = KeyRing::builder()
+            .key(1, MasterKey::generate())
+            .build()
+            .unwrap();
+        let err = write_backup(&ring, &tmp.path().join("keys"), Some(tmp.path()))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("database's directory"), "{err}");
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_backup_is_a_clear_error() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("x.json");
+        std::fs::write(&path, "{}").unwrap();
+        let err = restore_ring(&path).unwrap_err().to_string();
+        assert!(err.contains("not a key backup"), "{err}");
+    }
+}

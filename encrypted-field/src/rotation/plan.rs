@@ -1,0 +1,238 @@
+//! What to do with one stored value: the only part that differs between rotation, migration and
+//! verification. The scan that feeds values in and writes results back is shared (`scan.rs`).
+
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use zeroize::Zeroizing;
+
+use crate::envelope::Envelope;
+use crate::error::{Error, MalformedReason};
+use crate::key::KeyVersion;
+use crate::keyring::KeyRing;
+use crate::legacy::{self, LegacyKey, StoredForm};
+use crate::model::Storage;
+
+/// The decision for one stored value.
+#[derive(Debug)]
+pub(crate) enum Plan {
+    /// Leave it: it already is what the pass produces (e.g. it uses the active key).
+    Keep,
+    /// Replace it with these stored bytes (the envelope, or its base64 for a TEXT column).
+    Rewrite(Vec<u8>),
+    /// It cannot be read; leave it untouched and report why.
+    Fail(Error),
+}
+
+/// A per-value decision, given the column's storage and context.
+pub(crate) trait ValueAction {
+    /// Decides what to do with one non-NULL stored value.
+    fn plan(&self, storage: Storage, context: &str, stored: &[u8]) -> Plan;
+}
+
+/// The envelope bytes of a stored value: itself for BINARY, decoded base64 for TEXT.
+pub(crate) fn envelope_bytes(storage: Storage, stored: &[u8]) -> Result<Cow<'_, [u8]>, Error> {
+    match storage {
+        Storage::Binary => Ok(Cow::Borrowed(stored)),
+        Storage::Text => STANDARD
+            .decode(stored.trim_ascii())
+            .map(Cow::Owned)
+            .map_err(|_| Error::Malformed(MalformedReason::NotBase64)),
+    }
+}
+
+/// What a column stores for an envelope.
+pub(crate) fn stored_form(storage: Storage, envelope: Vec<u8>) -> Vec<u8> {
+    match storage {
+        Storage::Binary => envelope,
+        Storage::Text => STANDARD.encode(envelope).into_bytes(),
+    }
+}
+
+/// The key version of a stored value, without decrypting it.
+pub(crate) fn stored_version(storage: Storage, stored: &[u8]) -> Result<KeyVersion, Error> {
+    let bytes = envelope_bytes(storage, stored)?;
+    Envelope::parse(&bytes).map(|e| e.key_version())
+}
+
+/// Rotation: every value not on the ring's active version is opened and sealed again with it.
+pub(crate) struct Reencrypt<'a> {
+    pub ring: &'a KeyRing,
+}
+
+impl ValueAction for Reencrypt<'_> {
+    fn plan(&self, storage: Storage, context: &str, stored: &[u8]) -> Plan {
+        let envelope = match envelope_bytes(storage, stored) {
+            Ok(bytes) => bytes,
+            Err(error) => return Plan::Fail(error),
+        };
+        match Envelope::parse(&envelope) {
+            Ok(parsed) if parsed.key_version() == self.ring.active_version() => return Plan::Keep,
+            Ok(_) => {}
+            Err(error) => return Plan::Fail(error),
+        }
+        match self.ring.decrypt_with_context(&envelope, context) {
+            Ok(plaintext) => {
+                let plaintext = Zeroizing::new(plaintext);
+                Plan::Rewrite(stored_form(
+                    storage,
+                    self.ring.encrypt_with_context(&plaintext, context),
+                ))
+            }
+            Err(error) => Plan::Fail(error),
+        }
+    }
+}
+
+/// Migration: legacy values are read with the legacy key and sealed with the active key; values
+/// that already are envelopes are kept (rotation handles their version).
+pub(crate) struct Migrate<'a> {
+    pub ring: &'a KeyRing,
+    pub legacy_key: &'a LegacyKey,
+}
+
+impl ValueAction for Migrate<'_> {
+    fn plan(&self, storage: Storage, context: &str, stored: &[u8]) -> Plan {
+        match legacy::classify(self.legacy_key.format(), stored) {
+            Ok(StoredForm::Envelope) if storage == Storage::Binary => Plan::Keep,
+            Ok(StoredForm::EnvelopeBase64) if storage == Storage::Text => Plan::Keep,
+            Ok(StoredForm::Envelope | StoredForm::EnvelopeBase64) => {
+                Plan::Fail(Error::Malformed(MalformedReason::NotAnEnvelope))
+            }
+            Ok(StoredForm::Legacy) => match legacy::read(self.legacy_key, stored) {
+                Ok(plaintext) => {
+                    let plaintext = Zeroizing::new(plaintext);
+                    Plan::Rewrite(stored_form(
+                        storage,
+                        self.ring.encrypt_with_context(&plaintext, context),
+                    ))
+                }
+                Err(error) => Plan::Fail(error),
+            },
+            Err(error) => Plan::Fail(error),
+        }
+    }
+}
+
+/// Verification: every value must open; nothing is written. Counts the values per key version.
+pub(crate) struct Open<'a> {
+    pub ring: &'a KeyRing,
+    pub counts: RefCell<BTreeMap<String, u64>>,
+}
+
+impl<'a> Open<'a> {
+    pub(crate) fn new(ring: &'a KeyRing) -> Self {
+        Self {
+            ring,
+            counts: RefCell::new(BTreeMap::new()),
+        }
+    }
+}
+
+impl ValueAction for Open<'_> {
+    fn plan(&self, storage: Storage, context: &str, stored: &[u8]) -> Plan {
+        let opened = envelope_bytes(storage, stored).and_then(|bytes| {
+            let version = Envelope::parse(&bytes)?.key_version();
+            drop(Zeroizing::new(
+                self.ring.decrypt_with_context(&bytes, context)?,
+            ));
+            Ok(version)
+        });
+        match opened {
+            Ok(version) => {
+                *self
+                    .counts
+                    .borrow_mut()
+                    .entry(version.to_string())
+                    .or_default() += 1;
+                Plan::Keep
+            }
+            Err(error) => Plan::Fail(error),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::key::MasterKey;
+
+    fn rings() -> (KeyRing, KeyRing) {
+        let v1 = MasterKey::from_bytes([1; 32]);
+        let old = KeyRing::builder().key(1, v1.clone()).build().unwrap();
+        let new = KeyRing::builder()
+            .key(1, v1)
+            .key(2, MasterKey::from_bytes([2; 32]))
+            .build()
+            .unwrap();
+        (old, new)
+    }
+
+    #[test]
+    fn reencrypt_keeps_values_on_the_active_version() {
+        let (_, new) = rings();
+        let current = new.encrypt_with_context(b"x", "t.c");
+        assert!(matches!(
+            Reencrypt { ring: &new }.plan(Storage::Binary, "t.c", &current),
+            Plan::Keep
+        ));
+    }
+
+    #[test]
+    fn reencrypt_rewrites_old_values_to_the_active_version_with_the_same_plaintext() {
+        let (old, new) = rings();
+        let stored = stored_form(
+            Storage::Text,
+            old.encrypt_with_context(b"078-05-1120", "t.c"),
+        );
+        let Plan::Rewrite(rewritten) =
+            (Reencrypt { ring: &new }).plan(Storage::Text, "t.c", &stored)
+        else {
+            panic!("expected a rewrite");
+        };
+        assert_eq!(
+            stored_version(Storage::Text, &rewritten).unwrap(),
+            KeyVersion::new(2)
+        );
+        let bytes = envelope_bytes(Storage::Text, &rewritten).unwrap();
+        assert_eq!(
+            new.decrypt_with_context(&bytes, "t.c").unwrap(),
+            b"078-05-1120"
+        );
+    }
+
+    #[test]
+    fn reencrypt_fails_a_tampered_value() {
+        let (old, new) = rings();
+        let mut stored = old.encrypt_with_context(b"x", "t.c");
+        let last = stored.len() - 1;
+        stored[last] ^= 1;
+        assert!(matches!(
+            Reencrypt { ring: &new }.plan(Storage::Binary, "t.c", &stored),
+            Plan::Fail(Error::Authentication { .. })
+        ));
+    }
+
+    #[test]
+    fn migrate_seals_plaintext_and_keeps_envelopes() {
+        let (_, new) = rings();
+        let action = Migrate {
+            ring: &new,
+            legacy_key: &LegacyKey::None,
+        };
+        let Plan::Rewrite(sealed) = action.plan(Storage::Binary, "t.c", b"+1 555 0100") else {
+            panic!("expected a rewrite")
+        };
+        assert_eq!(
+            new.decrypt_with_context(&sealed, "t.c").unwrap(),
+            b"+1 555 0100"
+        );
+        assert!(matches!(
+            action.plan(Storage::Binary, "t.c", &sealed),
+            Plan::Keep
+        ));
+    }
+}

@@ -1,0 +1,166 @@
+//! The one scan every pass shares: each column of each model is read in primary-key order in
+//! bounded batches; each value gets a [`Plan`]; the rewrites of a batch are written in one
+//! transaction with compare-and-swap, so an application's concurrent write always wins and a kill
+//! at any instant leaves every value either old-and-readable or new-and-readable.
+
+use crate::database::{ColumnTarget, Database, PrimaryKey, StoredRow, Swap};
+use crate::error::Result;
+use crate::model::{ColumnSpec, ModelSpec};
+use crate::rotation::plan::{Plan, ValueAction};
+use crate::rotation::report::{ColumnReport, FailedValue, MAX_LISTED_FAILURES};
+
+/// Told about the scan's progress; the CLI draws a progress bar with it, tests use
+/// [`batch_read`](Self::batch_read) to write concurrently at the worst moment.
+pub trait Progress {
+    /// A column's scan starts.
+    fn column_started(&self, _table: &str, _column: &str) {}
+    /// A batch was read and planned, and is about to be written (nothing is written yet).
+    fn batch_read(&self, _table: &str, _column: &str, _keys: &[PrimaryKey]) {}
+    /// A batch is done: `rows` more rows were handled.
+    fn batch_done(&self, _rows: u64) {}
+}
+
+/// A [`Progress`] that ignores everything.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoProgress;
+
+impl Progress for NoProgress {}
+
+/// Settings of one scan.
+pub(crate) struct ScanSettings<'a> {
+    pub batch_size: usize,
+    pub write: bool,
+    pub progress: &'a dyn Progress,
+}
+
+/// Failures seen so far: all counted, the first [`MAX_LISTED_FAILURES`] listed.
+#[derive(Debug, Default)]
+pub(crate) struct Failures {
+    pub listed: Vec<FailedValue>,
+    pub not_listed: u64,
+}
+
+impl Failures {
+    fn record(&mut self, table: &str, key: &PrimaryKey, column: &str, reason: String) {
+        if self.listed.len() < MAX_LISTED_FAILURES {
+            self.listed.push(FailedValue {
+                table: table.to_owned(),
+                primary_key: key.to_string(),
+                column: column.to_owned(),
+                reason,
+            });
+        } else {
+            self.not_listed += 1;
+        }
+    }
+}
+
+/// The ways a scan can stand one model's column in front of the database.
+pub(crate) fn target<'a>(model: &'a ModelSpec, column: &'a ColumnSpec) -> ColumnTarget<'a> {
+    ColumnTarget {
+        table: model.table(),
+        primary_key: model.primary_key(),
+        key_kind: model.primary_key_kind(),
+        column: column.column(),
+        storage: column.storage(),
+    }
+}
+
+/// Scans every encrypted column of one model with `action`, one batch of rows at a time (one read
+/// for all columns), writing each batch's rewrites in one transaction when `settings.write` is set.
+/// Returns one report per column, in the model's order.
+pub(crate) fn scan_model(
+    db: &mut Database,
+    model: &ModelSpec,
+    action: &dyn ValueAction,
+    settings: &ScanSettings<'_>,
+    failures: &mut Failures,
+) -> Result<Vec<ColumnReport>> {
+    let mut reports: Vec<ColumnReport> = model
+        .columns()
+        .iter()
+        .map(|column| {
+            settings
+                .progress
+                .column_started(model.table(), column.column());
+            ColumnReport {
+                column: column.column().to_owned(),
+                ..ColumnReport::default()
+            }
+        })
+        .collect();
+    let mut after: Option<PrimaryKey> = None;
+    loop {
+        let rows = db.read_batch(model, after.as_ref(), settings.batch_size)?;
+        let Some(last) = rows.last() else { break };
+        after = Some(last.key.clone());
+        let swaps: Vec<(ColumnTarget<'_>, Vec<Swap>)> = model
+            .columns()
+            .iter()
+            .zip(&mut reports)
+            .enumerate()
+            .map(|(index, (column, report))| {
+                let swaps = plan_column(&rows, index, model, column, action, report, failures);
+                (target(model, column), swaps)
+            })
+            .collect();
+        for (target, swaps) in &swaps {
+            let keys: Vec<PrimaryKey> = swaps.iter().map(|s| s.key.clone()).collect();
+            settings
+                .progress
+                .batch_read(model.table(), target.column, &keys);
+        }
+        if settings.write {
+            let updated = db.swap_batch(&swaps)?;
+            for ((_, swaps), (updated, report)) in
+                swaps.iter().zip(updated.into_iter().zip(&mut reports))
+            {
+                let lost = (swaps.len() as u64).saturating_sub(updated as u64);
+                report.changed_concurrently += lost;
+                report.rewritten -= lost;
+            }
+        }
+        settings.progress.batch_done(rows.len() as u64);
+        if rows.len() < settings.batch_size {
+            break;
+        }
+    }
+    Ok(reports)
+}
+
+/// Plans the values of one column (at `index` in each row) of a batch, counting as it goes;
+/// returns the writes to make.
+fn plan_column(
+    rows: &[StoredRow],
+    index: usize,
+    model: &ModelSpec,
+    column: &ColumnSpec,
+    action: &dyn ValueAction,
+    report: &mut ColumnReport,
+    failures: &mut Failures,
+) -> Vec<Swap> {
+    let mut swaps = Vec::new();
+    for row in rows {
+        report.rows += 1;
+        let Some(stored) = row.values.get(index).and_then(Option::as_ref) else {
+            report.null += 1;
+            continue;
+        };
+        match action.plan(column.storage(), column.context(), stored) {
+            Plan::Keep => report.unchanged += 1,
+            Plan::Rewrite(new) => {
+                report.rewritten += 1;
+                swaps.push(Swap {
+                    key: row.key.clone(),
+                    old: stored.clone(),
+                    new,
+                });
+            }
+            Plan::Fail(error) => {
+                report.failed += 1;
+                failures.record(model.table(), &row.key, column.column(), error.to_string());
+            }
+        }
+    }
+    swaps
+}

@@ -1,0 +1,120 @@
+//! Scheduled rotation: `--if-due monthly|weekly|daily`, judged from when the active key version
+//! was activated, as recorded in the database's `encrypted_field_metadata` table so that every host
+//! agrees. A daily cron job, systemd timer or Kubernetes CronJob then replaces the Celery beat entry.
+
+use std::str::FromStr;
+use std::time::{Duration, SystemTime};
+
+use crate::database::Database;
+use crate::error::Result;
+use crate::key::KeyVersion;
+
+/// How often keys are rotated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RotationPeriod {
+    /// Every day.
+    Daily,
+    /// Every 7 days.
+    Weekly,
+    /// Every 30 days.
+    Monthly,
+}
+
+impl RotationPeriod {
+    /// The period's length.
+    pub fn length(self) -> Duration {
+        let day = Duration::from_secs(24 * 60 * 60);
+        match self {
+            Self::Daily => day,
+            Self::Weekly => day * 7,
+            Self::Monthly => day * 30,
+        }
+    }
+}
+
+impl FromStr for RotationPeriod {
+    type Err = String;
+
+    fn from_str(text: &str) -> std::result::Result<Self, String> {
+        match text {
+            "daily" => Ok(Self::Daily),
+            "weekly" => Ok(Self::Weekly),
+            "monthly" => Ok(Self::Monthly),
+            other => Err(format!(
+                "unknown period `{other}` (expected daily, weekly or monthly)"
+            )),
+        }
+    }
+}
+
+/// A job that runs once a day at a fixed hour starts a little earlier or later each time; a key
+/// activated this much less than a period ago already counts as due, so the schedule does not
+/// slip by a day.
+pub const SCHEDULE_SLACK: Duration = Duration::from_secs(60 * 60);
+
+/// Whether a rotation is due, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Due {
+    /// Whether it is due now.
+    pub due: bool,
+    /// When the active version was activated, if that was recorded.
+    pub activated_at: Option<SystemTime>,
+    /// When the next rotation is due (`None` when due now).
+    pub next_due: Option<SystemTime>,
+}
+
+/// The metadata name under which a version's activation time is recorded.
+pub(crate) fn activation_record(version: KeyVersion) -> String {
+    format!("key_activated_at:{version}")
+}
+
+/// Records that `version` became active now, unless its activation was already recorded.
+pub(crate) fn record_activation(db: &mut Database, version: KeyVersion) -> Result<()> {
+    let now = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+    db.record_metadata_if_absent(&activation_record(version), &now)
+}
+
+/// Whether a rotation is due at `now` for a key `active` activated per the database's record. An
+/// active version with no record (never rotated by this tool) is due.
+pub fn check_due(
+    db: &mut Database,
+    active: KeyVersion,
+    period: RotationPeriod,
+    now: SystemTime,
+) -> Result<Due> {
+    let activated_at = db
+        .metadata(&activation_record(active))?
+        .and_then(|text| humantime::parse_rfc3339(&text).ok());
+    let Some(activated_at) = activated_at else {
+        return Ok(Due {
+            due: true,
+            activated_at: None,
+            next_due: None,
+        });
+    };
+    let due_at = activated_at + period.length();
+    let due = now + SCHEDULE_SLACK >= due_at;
+    Ok(Due {
+        due,
+        activated_at: Some(activated_at),
+        next_due: (!due).then_some(due_at),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn periods_parse_and_have_their_length() {
+        assert_eq!(
+            "monthly"
+                .parse::<RotationPeriod>()
+                .unwrap()
+                .length()
+                .as_secs(),
+            30 * 86_400
+        );
+        assert!("yearly".parse::<RotationPeriod>().is_err());
+    }
+}
