@@ -65,7 +65,7 @@ pub use schedule::{Due, RotationPeriod, SCHEDULE_SLACK, check_due};
 pub use status::{ColumnStatus, StatusReport, ensure_unused, status};
 
 use plan::{Migrate, Open, Plan, Reencrypt, ValueAction};
-use scan::{Failures, ScanSettings, scan_column};
+use scan::{Failures, ScanSettings, scan_model};
 
 /// The default number of rows read and written per batch.
 pub const DEFAULT_BATCH_SIZE: usize = 1000;
@@ -204,13 +204,13 @@ impl<'a> Rotation<'a> {
     pub fn verify_only(&self, db: &mut Database, ring: &KeyRing) -> Result<RotationReport> {
         let started = Instant::now();
         let timestamp = SystemTime::now();
-        let verification = self.verification(db, ring)?;
+        let mut failures = Failures::default();
+        let verification = self.verification(db, ring, &mut failures)?;
         let mut report = empty_report(self.registry, ring, Operation::Verify, true);
         report.records_processed =
             verification.values_by_version.values().sum::<u64>() + verification.undecryptable;
         report.failed_records = verification.undecryptable;
         report.verification = Some(verification);
-        let failures = self.collect_failures(db, ring)?;
         report.failures = failures.listed;
         report.failures_not_listed = failures.not_listed;
         report.dry_run = true;
@@ -261,11 +261,7 @@ impl<'a> Rotation<'a> {
         let mut report = empty_report(self.registry, ring, operation, self.dry_run);
         let mut failures = Failures::default();
         for (model, model_report) in self.registry.iter().zip(&mut report.models) {
-            model_report.columns = model
-                .columns()
-                .iter()
-                .map(|column| scan_column(db, model, column, action, &settings, &mut failures))
-                .collect::<Result<_>>()?;
+            model_report.columns = scan_model(db, model, action, &settings, &mut failures)?;
         }
         for column in report.models.iter().flat_map(|m| &m.columns) {
             report.records_processed += column.rows - column.null;
@@ -294,7 +290,8 @@ impl<'a> Rotation<'a> {
             0.0
         };
         if self.verify && !self.dry_run {
-            report.verification = Some(self.verification(db, ring)?);
+            // The pass already listed the values that fail; verification only counts.
+            report.verification = Some(self.verification(db, ring, &mut Failures::default())?);
         }
         let report = self.finish_untimed(report, started, timestamp)?;
         Ok(report)
@@ -327,20 +324,24 @@ impl<'a> Rotation<'a> {
     }
 
     /// Opens every value, counting them per key version.
-    fn verification(&self, db: &mut Database, ring: &KeyRing) -> Result<Verification> {
+    fn verification(
+        &self,
+        db: &mut Database,
+        ring: &KeyRing,
+        failures: &mut Failures,
+    ) -> Result<Verification> {
         let action = Open::new(ring);
         let settings = ScanSettings {
             batch_size: self.batch_size,
             write: false,
             progress: &NoProgress,
         };
-        let mut failures = Failures::default();
         let mut undecryptable = 0;
         for model in self.registry.iter() {
-            for column in model.columns() {
-                undecryptable +=
-                    scan_column(db, model, column, &action, &settings, &mut failures)?.failed;
-            }
+            undecryptable += scan_model(db, model, &action, &settings, failures)?
+                .iter()
+                .map(|c| c.failed)
+                .sum::<u64>();
         }
         let values_by_version = action.counts.into_inner();
         let active = ring.active_version().to_string();
@@ -355,28 +356,6 @@ impl<'a> Rotation<'a> {
             values_on_other_versions,
             undecryptable,
         })
-    }
-
-    fn collect_failures(&self, db: &mut Database, ring: &KeyRing) -> Result<Failures> {
-        let settings = ScanSettings {
-            batch_size: self.batch_size,
-            write: false,
-            progress: self.progress,
-        };
-        let mut failures = Failures::default();
-        for model in self.registry.iter() {
-            for column in model.columns() {
-                scan_column(
-                    db,
-                    model,
-                    column,
-                    &Open::new(ring),
-                    &settings,
-                    &mut failures,
-                )?;
-            }
-        }
-        Ok(failures)
     }
 }
 
@@ -449,10 +428,10 @@ pub fn bench_plain_pass(db: &mut Database, registry: &Registry, batch_size: usiz
     let mut failures = Failures::default();
     let mut rewritten = 0;
     for model in registry.iter() {
-        for column in model.columns() {
-            rewritten +=
-                scan_column(db, model, column, &FlipIvBit, &settings, &mut failures)?.rewritten;
-        }
+        rewritten += scan_model(db, model, &FlipIvBit, &settings, &mut failures)?
+            .iter()
+            .map(|c| c.rewritten)
+            .sum::<u64>();
     }
     Ok(rewritten)
 }
