@@ -83,7 +83,8 @@ fn build() -> PathBuf {
         .expect("cargo reported the example's executable")
 }
 
-/// The features this test was built with, for the example.
+/// The features this test was built with, for the example (the same set, so that Cargo reuses
+/// the libraries this test was linked with).
 fn features() -> String {
     let mut features = vec!["sqlite"];
     if cfg!(feature = "mysql") {
@@ -91,6 +92,9 @@ fn features() -> String {
     }
     if cfg!(feature = "postgres") {
         features.push("postgres");
+    }
+    if cfg!(feature = "json") {
+        features.push("json");
     }
     features.join(",")
 }
