@@ -74,8 +74,14 @@
 
 mod args;
 mod commands;
+#[cfg(feature = "_database")]
+mod db_args;
 mod error;
+#[cfg(feature = "_database")]
+mod models;
 mod output;
+#[cfg(feature = "_database")]
+mod progress;
 
 use std::ffi::OsString;
 use std::fmt;
@@ -88,7 +94,14 @@ pub use args::{
     Args, Command, DecryptArgs, EncryptArgs, KeySourceArgs, KeygenArgs, KeysAction, KeysArgs,
     LegacySource,
 };
+#[cfg(feature = "_database")]
+pub use db_args::{
+    DatabaseArgs, MigrateArgs, MigrationSource, Period, RotateArgs, StatusArgs, VerifyArgs,
+    WriteArgs,
+};
 pub use error::CliError;
+#[cfg(feature = "_database")]
+pub use models::{ColumnArg, PrimaryKeyArg};
 
 use crate::EnvVars;
 
@@ -99,10 +112,12 @@ pub enum Exit {
     /// 0: the command did what was asked.
     Success = 0,
     /// 1: the command ran, but a value failed to decrypt (tampered, truncated, wrong context, key
-    /// version not loaded, not a value at all).
+    /// version not loaded, not a value at all); for `rotate`, `migrate` and `verify`: the pass
+    /// completed, with failures (the report's status is `failed` and lists them).
     Failure = 1,
     /// 2: bad usage or configuration: an unknown flag, a missing or bad key, an unreadable file,
-    /// a file that would be overwritten.
+    /// a file that would be overwritten, a bad database URL, an unknown table or column, another
+    /// rotation holding the lock, a refused confirmation.
     Usage = 2,
 }
 
@@ -126,7 +141,7 @@ impl From<Exit> for ExitCode {
 
 /// The streams a command reads and writes: the process's own, or buffers when embedded or tested.
 pub struct Io<'a> {
-    /// Where `encrypt` and `decrypt` read their input.
+    /// Where `encrypt` and `decrypt` read their input, and confirmations are read.
     pub stdin: &'a mut dyn Read,
     /// Where results go; written only when the command succeeds.
     pub stdout: &'a mut dyn Write,
@@ -143,8 +158,9 @@ impl fmt::Debug for Io<'_> {
 /// The tool, configured. The default reads the environment variables of `DESIGN.md`
 /// (`ENCRYPTED_FIELD_KEYS_DIR`, `DB_ENCRYPTION_KEY_FILE`, `DB_ENCRYPTION_KEY`, …).
 ///
-/// The commands that need a database and the application's models (`rotate`, `verify`, `status`,
-/// `migrate`) will take them from here, so an embedding application configures them once.
+/// The commands that work on a database (`rotate`, `verify`, `status`, `migrate`,
+/// `keys retire`) take the application's models from here, so an embedding application
+/// configures them once (`--column` and `--models` add to them).
 ///
 /// ```
 /// use encrypted_field::EnvVars;
@@ -156,6 +172,17 @@ impl fmt::Debug for Io<'_> {
 #[derive(Debug, Clone, Default)]
 pub struct Cli {
     env: EnvVars,
+    #[cfg(feature = "_database")]
+    registry: crate::model::Registry,
+}
+
+/// Whether the process's streams are terminals: a confirmation can be asked on stdin, a progress
+/// bar drawn on stderr. Buffers (embedding, tests) are neither.
+#[derive(Debug, Clone, Copy, Default)]
+#[cfg_attr(not(feature = "_database"), allow(dead_code))]
+pub(crate) struct Terminal {
+    pub(crate) stdin: bool,
+    pub(crate) stderr: bool,
 }
 
 impl Cli {
@@ -167,6 +194,25 @@ impl Cli {
     /// Reads keys from these environment variable names instead of the default ones.
     pub fn env_vars(mut self, vars: EnvVars) -> Self {
         self.env = vars;
+        self
+    }
+
+    /// The application's encrypted models, for `rotate`, `verify`, `status`, `migrate` and
+    /// `keys retire`: typically [`Registry::discovered`](crate::model::Registry::discovered), every
+    /// `#[derive(EncryptedModel)]` type of the binary.
+    ///
+    /// ```
+    /// use encrypted_field::cli::Cli;
+    /// use encrypted_field::model::{ColumnSpec, ModelSpec, Registry};
+    /// let registry = Registry::new()
+    ///     .register_spec(ModelSpec::new("customers", "id").column(ColumnSpec::binary("_ssn").nullable()))?;
+    /// let manage = Cli::new().registry(registry);
+    /// # let _ = manage;
+    /// # Ok::<(), encrypted_field::model::SpecError>(())
+    /// ```
+    #[cfg(feature = "_database")]
+    pub fn registry(mut self, registry: crate::model::Registry) -> Self {
+        self.registry = registry;
         self
     }
 
@@ -204,15 +250,24 @@ impl Cli {
         }
     }
 
-    /// Runs an already parsed command on `io`: its result goes to `io.stdout` only if it succeeds,
-    /// its error to `io.stderr` as `error: …`.
+    /// Runs an already parsed command on `io`: its result goes to `io.stdout` only if it succeeds
+    /// (a rotation, migration or verification prints its report, failures or not), its error to
+    /// `io.stderr` as `error: …`.
+    ///
+    /// `io` is not a terminal here: commands that ask for confirmation need `--force`, and no
+    /// progress bar is drawn. [`execute_std`](Self::execute_std) asks and draws on a terminal.
     pub fn execute(&self, command: Command, io: &mut Io<'_>) -> Exit {
-        match commands::execute(&self.env, command, io).and_then(|()| {
+        self.execute_on(command, io, Terminal::default())
+    }
+
+    fn execute_on(&self, command: Command, io: &mut Io<'_>, terminal: Terminal) -> Exit {
+        match commands::execute(self, terminal, command, io).and_then(|exit| {
             io.stdout
                 .flush()
+                .map(|()| exit)
                 .map_err(|e| CliError::io("writing to stdout", &e))
         }) {
-            Ok(()) => Exit::Success,
+            Ok(exit) => exit,
             Err(err) => {
                 let _ = writeln!(io.stderr, "error: {err}");
                 err.exit()
@@ -222,20 +277,45 @@ impl Cli {
 
     /// Runs an already parsed command on the process's streams.
     pub fn execute_std(&self, command: Command) -> ExitCode {
+        use std::io::IsTerminal as _;
         let (stdin, stdout, stderr) = (std::io::stdin(), std::io::stdout(), std::io::stderr());
+        let terminal = Terminal {
+            stdin: stdin.is_terminal(),
+            stderr: stderr.is_terminal(),
+        };
         let (mut stdin, mut stdout, mut stderr) = (stdin.lock(), stdout.lock(), stderr.lock());
         let mut io = Io {
             stdin: &mut stdin,
             stdout: &mut stdout,
             stderr: &mut stderr,
         };
-        self.execute(command, &mut io).into()
+        self.execute_on(command, &mut io, terminal).into()
     }
 }
 
 /// Runs the tool on the process's arguments and streams: the whole of `main` of the binary.
+///
+/// It also sends `tracing` events (the log notifier's report summary, failed notifications) to
+/// stderr, at the level `RUST_LOG` names (`error`, `warn`, `info`, `debug`, `trace`; default
+/// `warn`), unless the process already has a subscriber.
 pub fn run() -> ExitCode {
+    #[cfg(feature = "_database")]
+    init_log();
     Cli::new().run()
+}
+
+#[cfg(feature = "_database")]
+fn init_log() {
+    let level = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|text| text.trim().parse().ok())
+        .unwrap_or(tracing_subscriber::filter::LevelFilter::WARN);
+    // Fails only if a subscriber is already installed, which then stays.
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(level)
+        .with_target(false)
+        .try_init();
 }
 
 /// Runs the tool on `args` (the first one is the program name) and `io`, with the default

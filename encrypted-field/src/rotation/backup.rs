@@ -198,7 +198,8 @@ mod tests {
             .active(1)
             .build()
             .unwrap();
-        let restored = restore_ring(&write_backup(&ring, &tmp.path().join("b"), None).unwrap()).unwrap();
+        let restored =
+            restore_ring(&write_backup(&ring, &tmp.path().join("b"), None).unwrap()).unwrap();
         assert_eq!(restored.versions().count(), 2);
         assert_eq!(restored.active_version(), KeyVersion::new(1));
         let v2_value = ring

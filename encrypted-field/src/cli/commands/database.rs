@@ -1,0 +1,166 @@
+//! What the database commands share: the models, the connection, the confirmation, the
+//! notifiers and the printing of a report.
+
+use std::io::Read as _;
+use std::path::PathBuf;
+
+use crate::cli::output::render;
+use crate::cli::{Cli, CliError, DatabaseArgs, Exit, Io, Terminal, models};
+use crate::database::{Database, DatabaseUrl};
+use crate::model::Registry;
+use crate::notify::{LogNotifier, Notifier};
+use crate::rotation::{Rotation, RotationReport, RotationStatus};
+
+/// The variable `--database-url` defaults to.
+pub(super) const DATABASE_URL_VAR: &str = "DATABASE_URL";
+/// The variable `--backup-dir` defaults to.
+pub(super) const BACKUP_DIR_VAR: &str = "ENCRYPTED_FIELD_BACKUP_DIR";
+
+/// The application's models with those of the flags added.
+pub(super) fn registry(cli: &Cli, args: &DatabaseArgs) -> Result<Registry, CliError> {
+    models::registry(
+        cli.registry.clone(),
+        args.models.as_deref(),
+        &args.columns,
+        &args.primary_keys,
+    )
+}
+
+/// Connects to `--database-url` or `$DATABASE_URL`. A SQLite file that does not exist is an
+/// error (SQLite would silently create an empty database in its place).
+pub(super) fn connect(args: &DatabaseArgs) -> Result<Database, CliError> {
+    let url = match &args.database_url {
+        Some(url) => url.clone(),
+        None => std::env::var(DATABASE_URL_VAR).map_err(|_| {
+            CliError::usage(format!(
+                "no database: pass --database-url URL or set {DATABASE_URL_VAR}"
+            ))
+        })?,
+    };
+    let parsed = DatabaseUrl::parse(&url).map_err(engine)?;
+    if let DatabaseUrl::Sqlite(Some(path)) = &parsed {
+        if !path.exists() {
+            return Err(CliError::usage(format!(
+                "database URL `{}`: the SQLite database file {} does not exist",
+                parsed.redacted(),
+                path.display()
+            )));
+        }
+    }
+    Database::connect(&url).map_err(engine)
+}
+
+/// `--backup-dir`, else `$ENCRYPTED_FIELD_BACKUP_DIR`.
+pub(super) fn backup_dir(flag: Option<PathBuf>) -> Option<PathBuf> {
+    flag.or_else(|| std::env::var_os(BACKUP_DIR_VAR).map(PathBuf::from))
+}
+
+/// An error of the rotation engine or the database: the command could not run (exit 2). Its
+/// message says what was being done and where (the table and column, the file, the URL with its
+/// password removed).
+pub(super) fn engine(err: crate::Error) -> CliError {
+    CliError::usage(err.to_string())
+}
+
+/// Asks on the terminal whether to go ahead with `action` (which should name what will be
+/// written), unless `--force` or `--dry-run`. Refuses when stdin is not a terminal: a job that
+/// runs unattended must say `--force`.
+pub(super) fn confirm(
+    terminal: Terminal,
+    force: bool,
+    dry_run: bool,
+    action: &str,
+    io: &mut Io<'_>,
+) -> Result<(), CliError> {
+    if force || dry_run {
+        return Ok(());
+    }
+    if !terminal.stdin {
+        return Err(CliError::usage(format!(
+            "refusing to {action} without confirmation: stdin is not a terminal \
+             (pass --force to go ahead without asking, or --dry-run to see what would change)"
+        )));
+    }
+    let _ = write!(io.stderr, "About to {action}.\nContinue? [y/N] ");
+    let _ = io.stderr.flush();
+    let mut answer = Vec::new();
+    for byte in io.stdin.bytes() {
+        match byte {
+            Ok(b'\n') => break,
+            Ok(b) if answer.len() < 64 => answer.push(b),
+            Ok(_) => {}
+            Err(e) => return Err(CliError::io("reading the answer from stdin", &e)),
+        }
+    }
+    match String::from_utf8_lossy(&answer)
+        .trim()
+        .to_ascii_lowercase()
+        .as_str()
+    {
+        "y" | "yes" => Ok(()),
+        _ => Err(CliError::usage("cancelled; nothing was written")),
+    }
+}
+
+/// `table.column, table.column, …` of every registered column, for prompts.
+pub(super) fn column_list(registry: &Registry) -> String {
+    registry
+        .iter()
+        .flat_map(|m| {
+            m.columns()
+                .iter()
+                .map(move |c| format!("{}.{}", m.table(), c.column()))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `rotation` with the notifiers told about every rotation, migration and verification: the log
+/// always.
+///
+/// This is the one place notifiers are chosen: when `crate::notify::notifiers_from_env()` lands
+/// (webhook and email from the environment), add what it returns here.
+pub(super) fn with_notifiers(rotation: Rotation<'_>) -> Result<Rotation<'_>, CliError> {
+    let notifiers: Vec<Box<dyn Notifier>> = vec![Box::new(LogNotifier)];
+    Ok(notifiers.into_iter().fold(rotation, |rotation, notifier| {
+        rotation.notifier(Boxed(notifier))
+    }))
+}
+
+/// A boxed notifier, as [`Rotation::notifier`] takes one.
+struct Boxed(Box<dyn Notifier>);
+
+impl Notifier for Boxed {
+    fn name(&self) -> &str {
+        self.0.name()
+    }
+
+    fn notify(&self, report: &RotationReport) -> Result<(), String> {
+        self.0.notify(report)
+    }
+}
+
+/// Prints the report (JSON or text) and says how the command ends: 0 completed, 1 failed.
+pub(super) fn emit_report(
+    io: &mut Io<'_>,
+    report: &RotationReport,
+    json: bool,
+) -> Result<Exit, CliError> {
+    super::emit(io, render(report, json)?.as_bytes())?;
+    if report.status == RotationStatus::Completed {
+        return Ok(Exit::Success);
+    }
+    if !json {
+        let _ = writeln!(
+            io.stderr,
+            "error: {} values could not be read and were left untouched; verification {}",
+            report.failed_records,
+            match &report.verification {
+                Some(v) if !v.ok => "failed",
+                Some(_) => "passed",
+                None => "was not run",
+            }
+        );
+    }
+    Ok(Exit::Failure)
+}
