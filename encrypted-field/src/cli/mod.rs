@@ -283,7 +283,8 @@ impl Cli {
             stdin: stdin.is_terminal(),
             stderr: stderr.is_terminal(),
         };
-        let (mut stdin, mut stdout, mut stderr) = (stdin.lock(), stdout.lock(), stderr.lock());
+        // stderr stays unlocked: the progress bar and the log write to it from other threads.
+        let (mut stdin, mut stdout, mut stderr) = (stdin.lock(), stdout.lock(), stderr);
         let mut io = Io {
             stdin: &mut stdin,
             stdout: &mut stdout,

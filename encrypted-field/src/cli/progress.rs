@@ -24,10 +24,11 @@ impl ProgressLine {
         }
         let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
         if let Ok(style) =
-            ProgressStyle::with_template("{spinner} {msg}: {human_pos} rows ({per_sec}, {elapsed})")
+            ProgressStyle::with_template("{spinner} {msg}: {human_pos} rows ({elapsed})")
         {
             bar.set_style(style);
         }
+        bar.set_message("starting");
         bar.enable_steady_tick(Duration::from_millis(120));
         Self { bar }
     }

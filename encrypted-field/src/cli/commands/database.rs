@@ -164,3 +164,64 @@ pub(super) fn emit_report(
     }
     Ok(Exit::Failure)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TERMINAL: Terminal = Terminal {
+        stdin: true,
+        stderr: true,
+    };
+
+    fn ask(
+        terminal: Terminal,
+        force: bool,
+        dry_run: bool,
+        answer: &[u8],
+    ) -> (Result<(), CliError>, String) {
+        let (mut stdin, mut stdout, mut stderr) = (answer, Vec::new(), Vec::new());
+        let mut io = Io {
+            stdin: &mut stdin,
+            stdout: &mut stdout,
+            stderr: &mut stderr,
+        };
+        let result = confirm(terminal, force, dry_run, "rotate customers._ssn", &mut io);
+        assert!(stdout.is_empty(), "the prompt never goes to stdout");
+        (result, String::from_utf8(stderr).unwrap())
+    }
+
+    #[test]
+    fn a_terminal_is_asked_and_yes_goes_ahead() {
+        for answer in [&b"y\n"[..], b"YES\n", b" yes \r\n"] {
+            let (result, prompt) = ask(TERMINAL, false, false, answer);
+            assert!(result.is_ok(), "{answer:?}");
+            assert_eq!(prompt, "About to rotate customers._ssn.\nContinue? [y/N] ");
+        }
+    }
+
+    #[test]
+    fn any_other_answer_cancels() {
+        for answer in [&b"n\n"[..], b"\n", b"", b"yess\n"] {
+            let (result, _) = ask(TERMINAL, false, false, answer);
+            let err = result.unwrap_err();
+            assert_eq!(err.exit(), Exit::Usage);
+            assert!(err.to_string().contains("cancelled"), "{err}");
+        }
+    }
+
+    #[test]
+    fn without_a_terminal_it_refuses_and_names_force() {
+        let (result, prompt) = ask(Terminal::default(), false, false, b"y\n");
+        let err = result.unwrap_err();
+        assert_eq!(err.exit(), Exit::Usage);
+        assert!(err.to_string().contains("--force"), "{err}");
+        assert!(prompt.is_empty());
+    }
+
+    #[test]
+    fn force_and_dry_run_ask_nothing() {
+        assert!(ask(Terminal::default(), true, false, b"").0.is_ok());
+        assert!(ask(Terminal::default(), false, true, b"").0.is_ok());
+    }
+}
