@@ -17,8 +17,9 @@ pub struct DatabaseArgs {
     /// postgres://USER:PASSWORD@HOST/DB [default: $DATABASE_URL].
     #[arg(long, value_name = "URL")]
     pub database_url: Option<String>,
-    /// Read the encrypted models from a TOML file ([[model]] table, primary_key,
-    /// primary_key_type; [[model.column]] name, storage, nullable, context).
+    /// Read the encrypted models from a TOML file: one `[[model]]` (table, primary_key,
+    /// primary_key_type) per table, one `[[model.column]]` (name, storage, nullable, context) per
+    /// column.
     #[arg(long, value_name = "FILE")]
     pub models: Option<PathBuf>,
     /// An encrypted column, as TABLE.COLUMN: its values are the bytes of the envelope (a BLOB,

@@ -28,10 +28,42 @@
 //! $ printf %s '9f1c…:03ab…' | encrypted-field decrypt --from node-cbc --key-file db/enc_key.txt
 //! ```
 //!
+//! # Rotation
+//!
+//! The database is `--database-url` or `DATABASE_URL` (`sqlite://path` or a path, `mysql://…`,
+//! `postgres://…`). The encrypted columns are the embedding application's models
+//! ([`Cli::registry`]) and, for the standalone binary, `--column TABLE.COLUMN[:text][:nullable]`
+//! (the primary key is `id`, an integer, unless `--primary-key TABLE=COLUMN[:text]` says
+//! otherwise) or `--models models.toml`.
+//!
+//! ```text
+//! $ export DATABASE_URL=sqlite://app.db ENCRYPTED_FIELD_KEYS_DIR=/run/secrets
+//! $ C="--column customers._ssn:nullable --column phone_requests.phone_number:text"
+//! $ encrypted-field status $C                  # values per key version, per column (no key needed)
+//! $ encrypted-field rotate $C --dry-run         # what would be rewritten; writes nothing
+//! $ encrypted-field rotate $C                   # asks first on a terminal; --force in scripts
+//! $ encrypted-field rotate $C --new-key --backup-dir /var/backups/keys --force --json
+//! $ encrypted-field verify $C                   # every value opens, and is on the active key
+//! $ encrypted-field keys retire 1 $C            # once no value uses v1: enc_key_v1 → retired/
+//! $ encrypted-field migrate $C --from node-cbc --legacy-key-file db/enc_key.txt --force
+//!
+//! # Scheduled rotation, the Celery beat entry's replacement: run this daily (cron, a systemd
+//! # timer, a Kubernetes CronJob). It rotates to a new key when the active one was activated more
+//! # than a month ago (as recorded in the database), and otherwise prints when it is due, exit 0.
+//! $ encrypted-field rotate $C --new-key --backup-dir /var/backups/keys --if-due monthly --force
+//! ```
+//!
+//! Without `--force`, `rotate` and `migrate` ask for confirmation on a terminal and refuse (exit
+//! 2) when stdin is not one. A progress line is drawn on stderr when it is a terminal, never with
+//! `--json`; stdout holds the report only. Notifications go to the log (`tracing`; the binary
+//! prints it on stderr at the level `RUST_LOG` names, `warn` by default).
+//!
 //! # Exit status
 //!
-//! Stable, as [`Exit`] documents: 0 success, 1 a value failed to decrypt, 2 bad usage or
-//! configuration (including every command-line error `clap` reports, and a bad key). When a
+//! Stable, as [`Exit`] documents: 0 success, 1 a value failed to decrypt (or a rotation,
+//! migration or verification completed with failures: its report is printed and lists them), 2
+//! bad usage or configuration (including every command-line error `clap` reports, a bad key, a
+//! bad database URL, an unknown table or column, another rotation holding the lock). When a
 //! command fails, stdout stays empty and stderr holds one line, `error: <what was being done>:
 //! <why>`, never key bytes and never a backtrace.
 //!

@@ -1,7 +1,7 @@
 //! What the database commands share: the models, the connection, the confirmation, the
 //! notifiers and the printing of a report.
 
-use std::io::Read as _;
+use std::io::{BufRead as _, Read as _};
 use std::path::PathBuf;
 
 use crate::cli::output::render;
@@ -38,14 +38,14 @@ pub(super) fn connect(args: &DatabaseArgs) -> Result<Database, CliError> {
         })?,
     };
     let parsed = DatabaseUrl::parse(&url).map_err(engine)?;
-    if let DatabaseUrl::Sqlite(Some(path)) = &parsed {
-        if !path.exists() {
-            return Err(CliError::usage(format!(
-                "database URL `{}`: the SQLite database file {} does not exist",
-                parsed.redacted(),
-                path.display()
-            )));
-        }
+    if let DatabaseUrl::Sqlite(Some(path)) = &parsed
+        && !path.exists()
+    {
+        return Err(CliError::usage(format!(
+            "database URL `{}`: the SQLite database file {} does not exist",
+            parsed.redacted(),
+            path.display()
+        )));
     }
     Database::connect(&url).map_err(engine)
 }
@@ -83,20 +83,11 @@ pub(super) fn confirm(
     }
     let _ = write!(io.stderr, "About to {action}.\nContinue? [y/N] ");
     let _ = io.stderr.flush();
-    let mut answer = Vec::new();
-    for byte in io.stdin.bytes() {
-        match byte {
-            Ok(b'\n') => break,
-            Ok(b) if answer.len() < 64 => answer.push(b),
-            Ok(_) => {}
-            Err(e) => return Err(CliError::io("reading the answer from stdin", &e)),
-        }
-    }
-    match String::from_utf8_lossy(&answer)
-        .trim()
-        .to_ascii_lowercase()
-        .as_str()
-    {
+    let mut answer = String::new();
+    std::io::BufReader::new(io.stdin.take(256))
+        .read_line(&mut answer)
+        .map_err(|e| CliError::io("reading the answer from stdin", &e))?;
+    match answer.trim().to_ascii_lowercase().as_str() {
         "y" | "yes" => Ok(()),
         _ => Err(CliError::usage("cancelled; nothing was written")),
     }

@@ -34,11 +34,11 @@ pub(super) fn run(
         None
     };
     check_columns(&mut db, &registry).map_err(engine)?;
-    if let Some(period) = args.if_due {
-        if let Some(not_due) = not_due(&mut db, &ring, period.into())? {
-            emit(io, render(&not_due, args.write.json)?.as_bytes())?;
-            return Ok(Exit::Success);
-        }
+    if let Some(period) = args.if_due
+        && let Some(not_due) = not_due(&mut db, &ring, period.into())?
+    {
+        emit(io, render(&not_due, args.write.json)?.as_bytes())?;
+        return Ok(Exit::Success);
     }
     let action = match &keys_dir {
         Some(dir) => format!(
