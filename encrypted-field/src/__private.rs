@@ -3,6 +3,7 @@
 //! change in any release together with the derive (which the runtime crate pins exactly).
 
 use std::borrow::Cow;
+use std::fmt;
 
 pub use crate::blind_index::{Normalizer, normalize};
 pub use crate::error::Error;
@@ -40,54 +41,61 @@ pub fn global() -> Result<&'static KeyRing> {
     crate::global::global()
 }
 
-/// Opens an envelope from a binary column.
-pub fn open_binary<T: Plaintext>(ring: &KeyRing, stored: &[u8], context: &str) -> Result<T> {
-    T::from_plaintext(ring.decrypt_with_context(stored, context)?)
+/// The operations generated code needs on one plaintext type `T`, as function pointers.
+///
+/// Generated code gets them from [`codec`], the only item with a `T: Plaintext` bound, called with
+/// the user's `ty = ..` tokens: a type that is not [`Plaintext`] is then one error at that token
+/// (identical errors are merged), rather than one per generated method.
+#[allow(clippy::type_complexity)]
+pub struct Codec<T> {
+    /// Opens an envelope from a binary column.
+    pub open_binary: fn(&KeyRing, &[u8], &str) -> Result<T>,
+    /// Opens the base64 of an envelope from a text column.
+    pub open_text: fn(&KeyRing, &str, &str) -> Result<T>,
+    /// Seals a value for a binary column.
+    pub seal_binary: fn(&KeyRing, &T, &str) -> Vec<u8>,
+    /// Seals a value for a text column.
+    pub seal_text: fn(&KeyRing, &T, &str) -> String,
+    /// The blind index of a value (context, value, normalizer), as 32 raw bytes.
+    pub blind_index_binary: fn(&KeyRing, &str, &T, Normalizer) -> Result<Vec<u8>>,
+    /// The blind index of a value (context, value, normalizer), as 64 lowercase hex digits.
+    pub blind_index_text: fn(&KeyRing, &str, &T, Normalizer) -> Result<String>,
 }
 
-/// Opens the base64 of an envelope from a text column.
-pub fn open_text<T: Plaintext>(ring: &KeyRing, stored: &str, context: &str) -> Result<T> {
-    T::from_plaintext(ring.decrypt_base64(stored, context)?)
+impl<T> fmt::Debug for Codec<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Codec")
+    }
 }
 
-/// Seals a value for a binary column.
-pub fn seal_binary<T: Plaintext>(ring: &KeyRing, value: &T, context: &str) -> Vec<u8> {
-    ring.encrypt_with_context(&value.to_plaintext(), context)
-}
-
-/// Seals a value for a text column.
-pub fn seal_text<T: Plaintext>(ring: &KeyRing, value: &T, context: &str) -> String {
-    ring.encrypt_to_base64(&value.to_plaintext(), context)
-}
-
-/// The blind index of a value, as 32 raw bytes for a binary column.
-pub fn blind_index_binary<T: Plaintext>(
-    ring: &KeyRing,
-    context: &str,
-    value: &T,
-    normalizer: Normalizer,
-) -> Result<Vec<u8>> {
-    Ok(ring
-        .blind_index(context, &index_text(value)?, normalizer)?
-        .to_vec())
-}
-
-/// The blind index of a value, as 64 lowercase hex digits for a text column.
-pub fn blind_index_text<T: Plaintext>(
-    ring: &KeyRing,
-    context: &str,
-    value: &T,
-    normalizer: Normalizer,
-) -> Result<String> {
-    let index = ring.blind_index(context, &index_text(value)?, normalizer)?;
-    Ok(index
-        .iter()
-        .fold(String::with_capacity(2 * index.len()), |mut hex, byte| {
-            const DIGITS: &[u8; 16] = b"0123456789abcdef";
-            hex.push(char::from(DIGITS[usize::from(byte >> 4)]));
-            hex.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
-            hex
-        }))
+/// The operations on `T`.
+pub fn codec<T: Plaintext>() -> Codec<T> {
+    Codec {
+        open_binary: |ring, stored, context| {
+            T::from_plaintext(ring.decrypt_with_context(stored, context)?)
+        },
+        open_text: |ring, stored, context| T::from_plaintext(ring.decrypt_base64(stored, context)?),
+        seal_binary: |ring, value, context| {
+            ring.encrypt_with_context(&value.to_plaintext(), context)
+        },
+        seal_text: |ring, value, context| ring.encrypt_to_base64(&value.to_plaintext(), context),
+        blind_index_binary: |ring, context, value, normalizer| {
+            Ok(ring
+                .blind_index(context, &index_text(value)?, normalizer)?
+                .to_vec())
+        },
+        blind_index_text: |ring, context, value, normalizer| {
+            let index = ring.blind_index(context, &index_text(value)?, normalizer)?;
+            Ok(index
+                .iter()
+                .fold(String::with_capacity(2 * index.len()), |mut hex, byte| {
+                    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+                    hex.push(char::from(DIGITS[usize::from(byte >> 4)]));
+                    hex.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
+                    hex
+                }))
+        },
+    }
 }
 
 /// Normalizers work on text: the plaintext form of the value, which must be UTF-8.
@@ -116,23 +124,40 @@ mod tests {
 
     #[test]
     fn text_blind_index_is_the_lowercase_hex_of_the_binary_one() {
-        let binary = blind_index_binary(&ring(), "t.c", &"v".to_owned(), normalize::exact).unwrap();
-        let text = blind_index_text(&ring(), "t.c", &"v".to_owned(), normalize::exact).unwrap();
+        let binary = (codec::<String>().blind_index_binary)(
+            &ring(),
+            "t.c",
+            &"v".to_owned(),
+            normalize::exact,
+        )
+        .unwrap();
+        let text =
+            (codec::<String>().blind_index_text)(&ring(), "t.c", &"v".to_owned(), normalize::exact)
+                .unwrap();
         assert_eq!(text, hex::encode(binary));
     }
 
     #[test]
     fn blind_index_of_non_utf8_bytes_is_an_error() {
-        let err = blind_index_binary(&ring(), "t.c", &vec![0xff_u8], normalize::exact).unwrap_err();
+        let err = (codec::<Vec<u8>>().blind_index_binary)(
+            &ring(),
+            "t.c",
+            &vec![0xff_u8],
+            normalize::exact,
+        )
+        .unwrap_err();
         assert!(matches!(err, Error::InvalidPlaintext { .. }));
     }
 
     #[test]
     fn text_and_binary_columns_round_trip() {
         let ring = ring();
-        let sealed = seal_text(&ring, &42_i64, "t.c");
-        assert_eq!(open_text::<i64>(&ring, &sealed, "t.c").unwrap(), 42);
-        let sealed = seal_binary(&ring, &"x".to_owned(), "t.c");
-        assert!(open_binary::<String>(&ring, &sealed, "t.d").is_err());
+        let sealed = (codec::<i64>().seal_text)(&ring, &42, "t.c");
+        assert_eq!(
+            (codec::<i64>().open_text)(&ring, &sealed, "t.c").unwrap(),
+            42
+        );
+        let sealed = (codec::<String>().seal_binary)(&ring, &"x".to_owned(), "t.c");
+        assert!((codec::<String>().open_binary)(&ring, &sealed, "t.d").is_err());
     }
 }

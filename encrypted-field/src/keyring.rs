@@ -280,10 +280,10 @@ impl KeyRingBuilder {
         if !self.keys.contains_key(&active) {
             return Err(bad(BadKeyReason::ActiveVersionMissing(active)));
         }
-        if let Some(bidx) = &self.blind_index {
-            if self.keys.values().any(|k| bidx.is_same_secret_as(k)) {
-                return Err(bad(BadKeyReason::SameAsEncryptionKey));
-            }
+        if let Some(bidx) = &self.blind_index
+            && self.keys.values().any(|k| bidx.is_same_secret_as(k))
+        {
+            return Err(bad(BadKeyReason::SameAsEncryptionKey));
         }
         let keys = self
             .keys

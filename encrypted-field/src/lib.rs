@@ -54,3 +54,7 @@ pub use key_source::EnvVars;
 pub use keyring::{KeyRing, KeyRingBuilder};
 pub use keys_dir::{ACTIVE_VERSION_FILE, KeyFile, KeysDir};
 pub use plaintext::Plaintext;
+// The derive (feature `derive`) and the trait of the same name, as serde does.
+#[cfg(feature = "derive")]
+pub use encrypted_field_derive::EncryptedModel;
+pub use model::EncryptedModel;

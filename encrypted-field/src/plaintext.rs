@@ -19,6 +19,11 @@ use crate::error::{Error, Result};
 /// assert!(i64::from_plaintext(b"forty-two".to_vec()).is_err());
 /// # Ok::<(), encrypted_field::Error>(())
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be encrypted: it does not implement `encrypted_field::Plaintext`",
+    label = "not a plaintext type",
+    note = "plaintext types are `String`, `Vec<u8>`, the integer types, `bool`, and types that implement `Plaintext`"
+)]
 pub trait Plaintext: Sized {
     /// The bytes that are encrypted.
     fn to_plaintext(&self) -> Cow<'_, [u8]>;

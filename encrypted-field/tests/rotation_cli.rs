@@ -7,6 +7,11 @@
 
 #[path = "rotation_cli/harness.rs"]
 mod harness;
+#[path = "notify/http_sink.rs"]
+#[allow(dead_code)]
+mod http_sink;
+#[path = "notify/listen.rs"]
+mod listen;
 
 use std::ffi::OsStr;
 use std::path::Path;
@@ -560,9 +565,9 @@ fn an_unknown_column_is_a_configuration_error_that_names_it_and_writes_nothing()
     let failed = run(&args, &env_refs(&env)).expect(2);
     assert!(failed.stdout.is_empty(), "{failed:#?}");
     assert!(
-        failed
-            .stderr
-            .starts_with("error: reading customers.nots: no such column"),
+        failed.stderr.starts_with("error: reading customers: ")
+            && failed.stderr.contains("no such column")
+            && failed.stderr.contains("nots"),
         "{failed:#?}"
     );
     assert_eq!(f.rows(), before);
@@ -715,6 +720,59 @@ fn a_models_file_describes_the_encrypted_columns() {
         Some(f.non_null_values())
     );
     assert_eq!(f.versions(), [2]);
+}
+
+// ---- notifications ------------------------------------------------------------------------------
+
+#[test]
+fn the_report_is_posted_to_the_webhook_the_environment_names() {
+    let f = Fixture::new();
+    f.workspace.keys().add(true).unwrap();
+    let sink = http_sink::HttpSink::start(http_sink::Answer::Status("200 OK"));
+    let url = f.url();
+    let mut env = f.workspace.env();
+    env.push((
+        "ENCRYPTED_FIELD_WEBHOOK_URL",
+        format!("{}/hooks/rotation", sink.base_url).into(),
+    ));
+    let mut args = vec![
+        "rotate",
+        "--force",
+        "--json",
+        "--database-url",
+        url.as_str(),
+    ];
+    let flags = f.table.column_flags();
+    args.extend(flags.iter().map(String::as_str));
+    let printed = run(&args, &env_refs(&env)).expect(0).json();
+    let request = sink.request().expect("the webhook was called");
+    assert_eq!(request.method, "POST");
+    assert_eq!(request.target, "/hooks/rotation");
+    let posted: serde_json::Value = serde_json::from_slice(&request.body).unwrap();
+    assert_eq!(posted["status"], "completed");
+    assert_eq!(posted["records_rewritten"], printed["records_rewritten"]);
+}
+
+#[test]
+fn a_notifier_configuration_that_cannot_be_used_stops_the_run_before_any_write() {
+    let f = Fixture::new();
+    f.workspace.keys().add(true).unwrap();
+    let before = f.rows();
+    let url = f.url();
+    let mut env = f.workspace.env();
+    env.push(("ENCRYPTED_FIELD_SMTP_URL", "smtp://mail.example.org".into()));
+    let mut args = vec!["rotate", "--force", "--database-url", url.as_str()];
+    let flags = f.table.column_flags();
+    args.extend(flags.iter().map(String::as_str));
+    let failed = run(&args, &env_refs(&env)).expect(2);
+    assert!(
+        failed
+            .stderr
+            .starts_with("error: configuring notifications: ")
+            && failed.stderr.contains("ENCRYPTED_FIELD_SMTP_URL"),
+        "{failed:#?}"
+    );
+    assert_eq!(f.rows(), before);
 }
 
 // ---- embedding ----------------------------------------------------------------------------------

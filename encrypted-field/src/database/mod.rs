@@ -8,7 +8,7 @@
 use std::fmt;
 
 use crate::error::{Error, Result};
-use crate::model::{KeyKind, Storage};
+use crate::model::{KeyKind, ModelSpec, Storage};
 
 mod rows;
 mod url;
@@ -56,11 +56,12 @@ impl fmt::Display for ColumnTarget<'_> {
     }
 }
 
-/// A row as read: its key and the column's stored bytes (for a TEXT column, the text's bytes).
+/// A row as read: its key and, for each encrypted column of its model in order, the stored bytes
+/// (for a TEXT column, the text's bytes).
 #[derive(Debug, Clone)]
 pub(crate) struct StoredRow {
     pub key: PrimaryKey,
-    pub value: Option<Vec<u8>>,
+    pub values: Vec<Option<Vec<u8>>>,
 }
 
 /// A compare-and-swap write: set the column to `new` where the key is `key` and the column still
@@ -91,19 +92,26 @@ pub(crate) trait Dialect {
     /// Inserts a metadata row unless one with that name exists (binds: name, value).
     fn insert_metadata_if_absent(&self) -> String;
 
-    /// `SELECT key AS pk, column AS value FROM table [WHERE key > ?] ORDER BY key LIMIT ?`.
-    fn select_batch_statement(&self, target: &ColumnTarget<'_>, after: bool) -> String {
-        let key = self.quote(target.primary_key);
+    /// `SELECT key AS pk, table.c1, table.c2, … FROM table [WHERE table.key > ?] ORDER BY
+    /// table.key LIMIT ?`: every encrypted column of the model in one read. Names are qualified
+    /// with the table: a bare name in `ORDER BY` means an output column first.
+    fn select_batch_statement(&self, model: &ModelSpec, after: bool) -> String {
+        let table = self.quote(model.table());
+        let key = format!("{table}.{}", self.quote(model.primary_key()));
         let filter = if after {
             format!(" WHERE {key} > {}", self.placeholder(1))
         } else {
             String::new()
         };
+        let columns: Vec<String> = model
+            .columns()
+            .iter()
+            .map(|c| format!("{table}.{}", self.quote(c.column())))
+            .collect();
         format!(
-            "SELECT {} AS pk, {} AS value FROM {}{filter} ORDER BY {key} LIMIT {}",
-            self.key_expression(&key, target.key_kind),
-            self.quote(target.column),
-            self.quote(target.table),
+            "SELECT {} AS pk, {} FROM {table}{filter} ORDER BY {key} LIMIT {}",
+            self.key_expression(&key, model.primary_key_kind()),
+            columns.join(", "),
             self.placeholder(if after { 2 } else { 1 }),
         )
     }
@@ -244,39 +252,40 @@ impl Database {
             .map_err(db_error(format!("running `{sql}`")))
     }
 
-    /// Reads up to `limit` rows of `target` whose key is greater than `after`, in key order.
+    /// Reads up to `limit` rows of `model` whose key is greater than `after`, in key order, with
+    /// every encrypted column.
     pub(crate) fn read_batch(
         &mut self,
-        target: &ColumnTarget<'_>,
+        model: &ModelSpec,
         after: Option<&PrimaryKey>,
         limit: usize,
     ) -> Result<Vec<StoredRow>> {
         let action = || match after {
-            Some(key) => format!("reading {target} after primary key {key}"),
-            None => format!("reading {target}"),
+            Some(key) => format!("reading {} after primary key {key}", model.table()),
+            None => format!("reading {}", model.table()),
         };
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         with_backend!(self, |conn, dialect| rows::read_batch(
-            conn, dialect, target, after, limit
+            conn, dialect, model, after, limit
         ))
         .map_err(|e| db_error(action())(e))
     }
 
-    /// Applies `swaps` in one transaction, as few statements as the limits allow, and returns how
-    /// many rows were updated (a row whose value changed since it was read is not).
+    /// Applies the swaps of every column of a batch in one transaction, in as few statements as
+    /// the limits allow, and returns for each column how many rows were updated (a row whose value
+    /// changed since it was read is not).
     pub(crate) fn swap_batch(
         &mut self,
-        target: &ColumnTarget<'_>,
-        swaps: &[Swap],
-    ) -> Result<usize> {
-        if swaps.is_empty() {
-            return Ok(0);
+        swaps: &[(ColumnTarget<'_>, Vec<Swap>)],
+    ) -> Result<Vec<usize>> {
+        let count: usize = swaps.iter().map(|(_, s)| s.len()).sum();
+        if count == 0 {
+            return Ok(vec![0; swaps.len()]);
         }
-        let action = format!("writing {} re-encrypted values of {target}", swaps.len());
-        with_backend!(self, |conn, dialect| rows::swap_batch(
-            conn, dialect, target, swaps
-        ))
-        .map_err(db_error(action))
+        let table = swaps.first().map_or("", |(t, _)| t.table);
+        let action = format!("writing {count} re-encrypted values of {table}");
+        with_backend!(self, |conn, dialect| rows::swap_batch(conn, dialect, swaps))
+            .map_err(db_error(action))
     }
 
     /// Reads a metadata value (the table is created if missing).

@@ -8,6 +8,7 @@ use ::diesel::query_builder::{BoxedSqlQuery, SqlQuery};
 use ::diesel::query_dsl::RunQueryDsl;
 use ::diesel::query_dsl::methods::{ExecuteDsl, LoadQuery};
 use ::diesel::result::QueryResult;
+use ::diesel::row::NamedRow;
 use ::diesel::serialize::ToSql;
 use ::diesel::sql_types::{BigInt, Binary, HasSqlType, Nullable, Text};
 
@@ -15,7 +16,7 @@ use super::{
     ColumnTarget, Dialect, MAX_BYTES_PER_STATEMENT, MAX_ROWS_PER_STATEMENT, PrimaryKey, StoredRow,
     Swap,
 };
-use crate::model::{KeyKind, Storage};
+use crate::model::{KeyKind, ModelSpec, Storage};
 
 /// What every statement here needs of a backend.
 pub(super) trait SupportedBackend:
@@ -30,22 +31,57 @@ impl<DB> SupportedBackend for DB where
 
 type Query<'q, DB> = BoxedSqlQuery<'q, DB, SqlQuery>;
 
-macro_rules! keyed_row {
-    ($name:ident, $key_sql:ty, $key:ty, $value_sql:ty, $value:ty) => {
-        #[derive(QueryableByName)]
-        pub(super) struct $name {
-            #[diesel(sql_type = $key_sql)]
-            pk: $key,
-            #[diesel(sql_type = Nullable<$value_sql>)]
-            value: Option<$value>,
-        }
-    };
+/// A row read by `read_batch`: the key (column `pk`, of SQL type `K`), then every other column of
+/// the select list, by position, as nullable bytes. A TEXT column's value reads as its UTF-8
+/// bytes on every backend.
+pub(super) struct KeyedRow<K>(StoredRow, std::marker::PhantomData<K>);
+
+/// How a primary key of one kind is read.
+pub(super) trait KeyColumn {
+    type Sql: ::diesel::sql_types::SingleValue;
+    type Rust;
+    fn key(value: Self::Rust) -> PrimaryKey;
 }
 
-keyed_row!(IntBinary, BigInt, i64, Binary, Vec<u8>);
-keyed_row!(IntText, BigInt, i64, Text, String);
-keyed_row!(TextBinary, Text, String, Binary, Vec<u8>);
-keyed_row!(TextText, Text, String, Text, String);
+pub(super) struct IntegerKey;
+impl KeyColumn for IntegerKey {
+    type Sql = BigInt;
+    type Rust = i64;
+    fn key(value: i64) -> PrimaryKey {
+        PrimaryKey::Integer(value)
+    }
+}
+
+pub(super) struct TextKey;
+impl KeyColumn for TextKey {
+    type Sql = Text;
+    type Rust = String;
+    fn key(value: String) -> PrimaryKey {
+        PrimaryKey::Text(value)
+    }
+}
+
+impl<DB, K> QueryableByName<DB> for KeyedRow<K>
+where
+    DB: Backend,
+    K: KeyColumn,
+    K::Rust: FromSql<K::Sql, DB>,
+    Vec<u8>: FromSql<Binary, DB>,
+{
+    fn build<'a>(row: &impl NamedRow<'a, DB>) -> ::diesel::deserialize::Result<Self> {
+        let key = K::key(NamedRow::get::<K::Sql, K::Rust>(row, "pk")?);
+        let values = (1..row.field_count())
+            .map(|index| {
+                let field = ::diesel::row::Row::get(row, index)
+                    .ok_or("a selected column is missing from the row")?;
+                <Option<Vec<u8>> as FromSql<Nullable<Binary>, DB>>::from_nullable_sql(
+                    ::diesel::row::Field::value(&field),
+                )
+            })
+            .collect::<::diesel::deserialize::Result<_>>()?;
+        Ok(Self(StoredRow { key, values }, std::marker::PhantomData))
+    }
+}
 
 fn bind_key<'q, DB>(query: Query<'q, DB>, key: &PrimaryKey) -> Query<'q, DB>
 where
@@ -72,11 +108,11 @@ where
     }
 }
 
-/// Reads one batch in key order.
+/// Reads one batch of a model in key order, every encrypted column at once.
 pub(super) fn read_batch<C, D>(
     conn: &mut C,
     dialect: &D,
-    target: &ColumnTarget<'_>,
+    model: &ModelSpec,
     after: Option<&PrimaryKey>,
     limit: i64,
 ) -> QueryResult<Vec<StoredRow>>
@@ -87,61 +123,37 @@ where
     i64: ToSql<BigInt, C::Backend> + FromSql<BigInt, C::Backend>,
     String: ToSql<Text, C::Backend> + FromSql<Text, C::Backend>,
     Vec<u8>: ToSql<Binary, C::Backend> + FromSql<Binary, C::Backend>,
-    for<'q> Query<'q, C::Backend>: LoadQuery<'q, C, IntBinary>
-        + LoadQuery<'q, C, IntText>
-        + LoadQuery<'q, C, TextBinary>
-        + LoadQuery<'q, C, TextText>,
+    for<'q> Query<'q, C::Backend>:
+        LoadQuery<'q, C, KeyedRow<IntegerKey>> + LoadQuery<'q, C, KeyedRow<TextKey>>,
 {
-    let sql = dialect.select_batch_statement(target, after.is_some());
+    let sql = dialect.select_batch_statement(model, after.is_some());
     let mut query = ::diesel::sql_query(sql).into_boxed::<C::Backend>();
     if let Some(key) = after {
         query = bind_key(query, key);
     }
     let query = query.bind::<BigInt, _>(limit);
-    Ok(match (target.key_kind, target.storage) {
-        (KeyKind::Integer, Storage::Binary) => query
-            .load::<IntBinary>(conn)?
+    Ok(match model.primary_key_kind() {
+        KeyKind::Integer => query
+            .load::<KeyedRow<IntegerKey>>(conn)?
             .into_iter()
-            .map(|r| StoredRow {
-                key: PrimaryKey::Integer(r.pk),
-                value: r.value,
-            })
+            .map(|r| r.0)
             .collect(),
-        (KeyKind::Integer, Storage::Text) => query
-            .load::<IntText>(conn)?
+        KeyKind::Text => query
+            .load::<KeyedRow<TextKey>>(conn)?
             .into_iter()
-            .map(|r| StoredRow {
-                key: PrimaryKey::Integer(r.pk),
-                value: r.value.map(String::into_bytes),
-            })
-            .collect(),
-        (KeyKind::Text, Storage::Binary) => query
-            .load::<TextBinary>(conn)?
-            .into_iter()
-            .map(|r| StoredRow {
-                key: PrimaryKey::Text(r.pk),
-                value: r.value,
-            })
-            .collect(),
-        (KeyKind::Text, Storage::Text) => query
-            .load::<TextText>(conn)?
-            .into_iter()
-            .map(|r| StoredRow {
-                key: PrimaryKey::Text(r.pk),
-                value: r.value.map(String::into_bytes),
-            })
+            .map(|r| r.0)
             .collect(),
     })
 }
 
-/// Applies every swap in one transaction, in statements of at most
-/// [`MAX_ROWS_PER_STATEMENT`] rows and [`MAX_BYTES_PER_STATEMENT`] bytes.
+/// Applies the swaps of every column in one transaction, in statements of at most
+/// [`MAX_ROWS_PER_STATEMENT`] rows and [`MAX_BYTES_PER_STATEMENT`] bytes; returns the rows
+/// updated per column.
 pub(super) fn swap_batch<C, D>(
     conn: &mut C,
     dialect: &D,
-    target: &ColumnTarget<'_>,
-    swaps: &[Swap],
-) -> QueryResult<usize>
+    swaps: &[(ColumnTarget<'_>, Vec<Swap>)],
+) -> QueryResult<Vec<usize>>
 where
     C: Connection,
     C::Backend: SupportedBackend,
@@ -152,18 +164,24 @@ where
     for<'q> Query<'q, C::Backend>: ExecuteDsl<C>,
 {
     conn.transaction(|conn| {
-        let mut updated = 0;
-        for chunk in chunks(swaps) {
-            let mut query = ::diesel::sql_query(dialect.swap_statement(target, chunk.len()))
-                .into_boxed::<C::Backend>();
-            for swap in chunk {
-                query = bind_key(query, &swap.key);
-                query = bind_value(query, target.storage, &swap.old);
-                query = bind_value(query, target.storage, &swap.new);
-            }
-            updated += query.execute(conn)?;
-        }
-        Ok(updated)
+        swaps
+            .iter()
+            .map(|(target, swaps)| {
+                let mut updated = 0;
+                for chunk in chunks(swaps) {
+                    let mut query =
+                        ::diesel::sql_query(dialect.swap_statement(target, chunk.len()))
+                            .into_boxed::<C::Backend>();
+                    for swap in chunk {
+                        query = bind_key(query, &swap.key);
+                        query = bind_value(query, target.storage, &swap.old);
+                        query = bind_value(query, target.storage, &swap.new);
+                    }
+                    updated += query.execute(conn)?;
+                }
+                Ok(updated)
+            })
+            .collect()
     })
 }
 

@@ -31,7 +31,7 @@ fn split(value: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
 /// Decodes hex digits (either case). Anything else, including the sign `u8::from_str_radix` would
 /// accept (`+f`), is not hex.
 fn hex_decode(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if !text.len().is_multiple_of(2) || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
     (0..text.len())

@@ -45,12 +45,12 @@ pub fn check_backup_dir(dir: &Path, database_dir: Option<&Path>) -> Result<()> {
         path: dir.display().to_string(),
         source: std::io::Error::new(std::io::ErrorKind::PermissionDenied, why.to_owned()),
     };
-    if let (Some(db_dir), Ok(absolute)) = (database_dir, std::path::absolute(dir)) {
-        if absolute.starts_with(db_dir) {
-            return Err(refuse(
-                "it is inside the database's directory; keep key backups apart from database backups",
-            ));
-        }
+    if let (Some(db_dir), Ok(absolute)) = (database_dir, std::path::absolute(dir))
+        && absolute.starts_with(db_dir)
+    {
+        return Err(refuse(
+            "it is inside the database's directory; keep key backups apart from database backups",
+        ));
     }
     #[cfg(unix)]
     if let Ok(meta) = std::fs::metadata(dir) {

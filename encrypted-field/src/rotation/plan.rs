@@ -2,6 +2,8 @@
 //! verification. The scan that feeds values in and writes results back is shared (`scan.rs`).
 
 use std::borrow::Cow;
+use std::cell::RefCell;
+use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -115,18 +117,37 @@ impl ValueAction for Migrate<'_> {
     }
 }
 
-/// Verification: every value must open; nothing is written.
+/// Verification: every value must open; nothing is written. Counts the values per key version.
 pub(crate) struct Open<'a> {
     pub ring: &'a KeyRing,
+    pub counts: RefCell<BTreeMap<String, u64>>,
+}
+
+impl<'a> Open<'a> {
+    pub(crate) fn new(ring: &'a KeyRing) -> Self {
+        Self {
+            ring,
+            counts: RefCell::new(BTreeMap::new()),
+        }
+    }
 }
 
 impl ValueAction for Open<'_> {
     fn plan(&self, storage: Storage, context: &str, stored: &[u8]) -> Plan {
-        let opened = envelope_bytes(storage, stored)
-            .and_then(|bytes| self.ring.decrypt_with_context(&bytes, context));
+        let opened = envelope_bytes(storage, stored).and_then(|bytes| {
+            let version = Envelope::parse(&bytes)?.key_version();
+            drop(Zeroizing::new(
+                self.ring.decrypt_with_context(&bytes, context)?,
+            ));
+            Ok(version)
+        });
         match opened {
-            Ok(plaintext) => {
-                drop(Zeroizing::new(plaintext));
+            Ok(version) => {
+                *self
+                    .counts
+                    .borrow_mut()
+                    .entry(version.to_string())
+                    .or_default() += 1;
                 Plan::Keep
             }
             Err(error) => Plan::Fail(error),

@@ -66,8 +66,9 @@ pub struct RotationReport {
     pub active_version: u32,
     /// How many values were rewritten (or would be, in a dry run).
     pub records_rewritten: u64,
-    /// How many values an application changed between read and write; they were left as the
-    /// application wrote them.
+    /// How many values an application changed between read and write, over every pass; each was
+    /// left as the application wrote it (a value it wrote with an older key is rewritten by the
+    /// next pass and counted in `records_rewritten` too).
     pub records_changed_concurrently: u64,
     /// How long the pass took, in milliseconds (verification included).
     pub duration_ms: u64,

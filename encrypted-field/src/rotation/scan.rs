@@ -66,50 +66,73 @@ pub(crate) fn target<'a>(model: &'a ModelSpec, column: &'a ColumnSpec) -> Column
     }
 }
 
-/// Scans one column with `action`, writing its rewrites when `settings.write` is set.
-pub(crate) fn scan_column(
+/// Scans every encrypted column of one model with `action`, one batch of rows at a time (one read
+/// for all columns), writing each batch's rewrites in one transaction when `settings.write` is set.
+/// Returns one report per column, in the model's order.
+pub(crate) fn scan_model(
     db: &mut Database,
     model: &ModelSpec,
-    column: &ColumnSpec,
     action: &dyn ValueAction,
     settings: &ScanSettings<'_>,
     failures: &mut Failures,
-) -> Result<ColumnReport> {
-    let target = target(model, column);
-    let mut report = ColumnReport {
-        column: column.column().to_owned(),
-        ..ColumnReport::default()
-    };
-    settings
-        .progress
-        .column_started(model.table(), column.column());
+) -> Result<Vec<ColumnReport>> {
+    let mut reports: Vec<ColumnReport> = model
+        .columns()
+        .iter()
+        .map(|column| {
+            settings
+                .progress
+                .column_started(model.table(), column.column());
+            ColumnReport {
+                column: column.column().to_owned(),
+                ..ColumnReport::default()
+            }
+        })
+        .collect();
     let mut after: Option<PrimaryKey> = None;
     loop {
-        let rows = db.read_batch(&target, after.as_ref(), settings.batch_size)?;
+        let rows = db.read_batch(model, after.as_ref(), settings.batch_size)?;
         let Some(last) = rows.last() else { break };
         after = Some(last.key.clone());
-        let swaps = plan_batch(&rows, model, column, action, &mut report, failures);
-        let keys: Vec<PrimaryKey> = swaps.iter().map(|s| s.key.clone()).collect();
-        settings
-            .progress
-            .batch_read(model.table(), column.column(), &keys);
-        if settings.write && !swaps.is_empty() {
-            let updated = db.swap_batch(&target, &swaps)?;
-            let lost = (swaps.len() as u64).saturating_sub(updated as u64);
-            report.changed_concurrently += lost;
-            report.rewritten -= lost;
+        let swaps: Vec<(ColumnTarget<'_>, Vec<Swap>)> = model
+            .columns()
+            .iter()
+            .zip(&mut reports)
+            .enumerate()
+            .map(|(index, (column, report))| {
+                let swaps = plan_column(&rows, index, model, column, action, report, failures);
+                (target(model, column), swaps)
+            })
+            .collect();
+        for (target, swaps) in &swaps {
+            let keys: Vec<PrimaryKey> = swaps.iter().map(|s| s.key.clone()).collect();
+            settings
+                .progress
+                .batch_read(model.table(), target.column, &keys);
+        }
+        if settings.write {
+            let updated = db.swap_batch(&swaps)?;
+            for ((_, swaps), (updated, report)) in
+                swaps.iter().zip(updated.into_iter().zip(&mut reports))
+            {
+                let lost = (swaps.len() as u64).saturating_sub(updated as u64);
+                report.changed_concurrently += lost;
+                report.rewritten -= lost;
+            }
         }
         settings.progress.batch_done(rows.len() as u64);
         if rows.len() < settings.batch_size {
             break;
         }
     }
-    Ok(report)
+    Ok(reports)
 }
 
-/// Plans every row of a batch, counting as it goes; returns the writes to make.
-fn plan_batch(
+/// Plans the values of one column (at `index` in each row) of a batch, counting as it goes;
+/// returns the writes to make.
+fn plan_column(
     rows: &[StoredRow],
+    index: usize,
     model: &ModelSpec,
     column: &ColumnSpec,
     action: &dyn ValueAction,
@@ -119,7 +142,7 @@ fn plan_batch(
     let mut swaps = Vec::new();
     for row in rows {
         report.rows += 1;
-        let Some(stored) = &row.value else {
+        let Some(stored) = row.values.get(index).and_then(Option::as_ref) else {
             report.null += 1;
             continue;
         };

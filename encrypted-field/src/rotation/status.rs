@@ -10,7 +10,7 @@ use crate::database::Database;
 use crate::error::{Error, Result};
 use crate::model::{Registry, Storage};
 use crate::rotation::plan::{Plan, ValueAction, stored_version};
-use crate::rotation::scan::{Failures, NoProgress, ScanSettings, scan_column};
+use crate::rotation::scan::{Failures, NoProgress, ScanSettings, scan_model};
 
 /// Values per key version for every encrypted column of every registered model.
 #[derive(Debug, Clone, Serialize)]
@@ -46,17 +46,20 @@ impl StatusReport {
     }
 }
 
+/// Counts versions per column, keyed by the column's context (unique within a model).
 struct CountVersions {
-    counts: RefCell<BTreeMap<String, u64>>,
+    counts: RefCell<BTreeMap<String, BTreeMap<String, u64>>>,
 }
 
 impl ValueAction for CountVersions {
-    fn plan(&self, storage: Storage, _context: &str, stored: &[u8]) -> Plan {
+    fn plan(&self, storage: Storage, context: &str, stored: &[u8]) -> Plan {
         match stored_version(storage, stored) {
             Ok(version) => {
                 *self
                     .counts
                     .borrow_mut()
+                    .entry(context.to_owned())
+                    .or_default()
                     .entry(version.to_string())
                     .or_default() += 1;
                 Plan::Keep
@@ -75,18 +78,18 @@ pub fn status(db: &mut Database, registry: &Registry, batch_size: usize) -> Resu
         progress: &NoProgress,
     };
     for model in registry.iter() {
-        for column in model.columns() {
-            let action = CountVersions {
-                counts: RefCell::new(BTreeMap::new()),
-            };
-            let mut failures = Failures::default();
-            let report = scan_column(db, model, column, &action, &settings, &mut failures)?;
+        let action = CountVersions {
+            counts: RefCell::new(BTreeMap::new()),
+        };
+        let reports = scan_model(db, model, &action, &settings, &mut Failures::default())?;
+        let mut counts = action.counts.into_inner();
+        for (column, report) in model.columns().iter().zip(reports) {
             columns.push(ColumnStatus {
                 table: model.table().to_owned(),
                 column: column.column().to_owned(),
                 rows: report.rows,
                 null: report.null,
-                values_by_version: action.counts.into_inner(),
+                values_by_version: counts.remove(column.context()).unwrap_or_default(),
                 not_envelopes: report.failed,
             });
         }

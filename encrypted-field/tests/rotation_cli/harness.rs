@@ -17,7 +17,17 @@ use encrypted_field::{KeyRing, KeysDir};
 pub const BIN: &str = env!("CARGO_BIN_EXE_encrypted-field");
 
 /// Variables the binary would read from the test's own environment: removed before each run.
-const CLEARED: [&str; 10] = [
+const CLEARED: [&str; 20] = [
+    "ENCRYPTED_FIELD_WEBHOOK_URL",
+    "ENCRYPTED_FIELD_WEBHOOK_AUTHORIZATION",
+    "ENCRYPTED_FIELD_SMTP_URL",
+    "ENCRYPTED_FIELD_SMTP_USERNAME",
+    "ENCRYPTED_FIELD_SMTP_PASSWORD",
+    "ENCRYPTED_FIELD_EMAIL_FROM",
+    "EMAIL_FROM_ALERTS",
+    "ENCRYPTED_FIELD_EMAIL_TO",
+    "EMAIL_SECURITY",
+    "ENCRYPTED_FIELD_NOTIFY_TIMEOUT",
     "ENCRYPTED_FIELD_KEYS_DIR",
     "ENCRYPTED_FIELD_ACTIVE_VERSION",
     "DB_ENCRYPTION_KEY_FILE",

@@ -8,7 +8,7 @@ use crate::cli::output::render;
 use crate::cli::{Cli, CliError, DatabaseArgs, Exit, Io, Terminal, models};
 use crate::database::{Database, DatabaseUrl};
 use crate::model::Registry;
-use crate::notify::{LogNotifier, Notifier};
+use crate::notify::notifiers_from_env;
 use crate::rotation::{Rotation, RotationReport, RotationStatus};
 
 /// The variable `--database-url` defaults to.
@@ -107,28 +107,13 @@ pub(super) fn column_list(registry: &Registry) -> String {
 }
 
 /// `rotation` with the notifiers told about every rotation, migration and verification: the log
-/// always.
-///
-/// This is the one place notifiers are chosen: when `crate::notify::notifiers_from_env()` lands
-/// (webhook and email from the environment), add what it returns here.
+/// always, and a webhook and an e-mail when the environment configures them
+/// ([`notifiers_from_env`]). A notifier configuration that cannot be used is an error before
+/// anything is written.
 pub(super) fn with_notifiers(rotation: Rotation<'_>) -> Result<Rotation<'_>, CliError> {
-    let notifiers: Vec<Box<dyn Notifier>> = vec![Box::new(LogNotifier)];
-    Ok(notifiers.into_iter().fold(rotation, |rotation, notifier| {
-        rotation.notifier(Boxed(notifier))
-    }))
-}
-
-/// A boxed notifier, as [`Rotation::notifier`] takes one.
-struct Boxed(Box<dyn Notifier>);
-
-impl Notifier for Boxed {
-    fn name(&self) -> &str {
-        self.0.name()
-    }
-
-    fn notify(&self, report: &RotationReport) -> Result<(), String> {
-        self.0.notify(report)
-    }
+    let notifiers = notifiers_from_env()
+        .map_err(|e| CliError::usage(format!("configuring notifications: {e}")))?;
+    Ok(notifiers.into_iter().fold(rotation, Rotation::notifier))
 }
 
 /// Prints the report (JSON or text) and says how the command ends: 0 completed, 1 failed.

@@ -1,0 +1,323 @@
+//! Migration from the legacy formats (plaintext, Fernet tokens from the Django module,
+//! `hex(iv):hex(ciphertext)` from the Node backend) on TEXT and binary columns: every legacy value
+//! becomes a v1 envelope of its plaintext, values already migrated are kept byte for byte, and a
+//! damaged legacy value is reported and left as it was.
+//!
+//! Fernet and node-cbc values are those the real peers wrote (`tests/fixtures/legacy/`).
+
+use std::path::Path;
+
+use encrypted_field::MasterKey;
+use encrypted_field::database::PrimaryKey;
+use encrypted_field::legacy::{LegacyFormat, LegacyKey};
+use encrypted_field::model::{ColumnSpec, KeyKind, ModelSpec, Registry, Storage};
+use encrypted_field::rotation::{Operation, Rotation, RotationStatus};
+
+use crate::support::{
+    Backend, Cell, Counts, Expected, Keys, assert_totals_match_columns, column_report, insert,
+    per_backend, seal,
+};
+
+/// Legacy values to migrate: (plaintext, stored) per column, and one damaged value per column.
+struct Legacy {
+    key: LegacyKey,
+    text: Vec<(Vec<u8>, String)>,
+    binary: Vec<(Vec<u8>, Vec<u8>)>,
+    damaged_text: String,
+    damaged_binary: Vec<u8>,
+}
+
+/// Fills a table with `legacy` (rows 1..=n), a row already migrated (n+1), a NULL row (n+2) and
+/// the damaged values (n+3); migrates it twice and checks everything.
+fn migrate_and_check(backend: &Backend, legacy: Legacy) {
+    let keys = Keys::generate();
+    let ring = keys.ring_v1();
+    let mut db = backend.connect();
+    let table = backend.create_table(
+        &mut db,
+        "legacy",
+        &format!(
+            "id {}, legacy_text {} NULL, legacy_bin {} NULL",
+            backend.int_key(),
+            backend.text(),
+            backend.blob()
+        ),
+    );
+    let mut text = Expected::new(&table, "legacy_text", Storage::Text, KeyKind::Integer);
+    let mut binary = Expected::new(&table, "legacy_bin", Storage::Binary, KeyKind::Integer);
+    let n = legacy.text.len().max(legacy.binary.len()) as i64;
+    for id in 1..=n {
+        let index = (id - 1) as usize;
+        let text_case = legacy.text.get(index);
+        let binary_case = legacy.binary.get(index);
+        insert(
+            &mut db,
+            &table,
+            "id, legacy_text, legacy_bin",
+            &[
+                Cell::Int(id),
+                text_case.map_or(Cell::Null, |(_, stored)| Cell::Text(stored.clone())),
+                binary_case.map_or(Cell::Null, |(_, stored)| Cell::Bytes(stored.clone())),
+            ],
+        );
+        let key = PrimaryKey::Integer(id);
+        text.plaintexts
+            .insert(key.clone(), text_case.map(|(p, _)| p.clone()));
+        binary
+            .plaintexts
+            .insert(key, binary_case.map(|(p, _)| p.clone()));
+    }
+    let (migrated, null, damaged) = (
+        PrimaryKey::Integer(n + 1),
+        PrimaryKey::Integer(n + 2),
+        PrimaryKey::Integer(n + 3),
+    );
+    let already_text = seal(&ring, Storage::Text, &text.context(), b"already migrated");
+    let already_binary = seal(
+        &ring,
+        Storage::Binary,
+        &binary.context(),
+        b"already migrated",
+    );
+    insert(
+        &mut db,
+        &table,
+        "id, legacy_text, legacy_bin",
+        &[
+            Cell::Int(n + 1),
+            Cell::stored(Storage::Text, &already_text),
+            Cell::Bytes(already_binary.clone()),
+        ],
+    );
+    insert(
+        &mut db,
+        &table,
+        "id, legacy_text, legacy_bin",
+        &[Cell::Int(n + 2), Cell::Null, Cell::Null],
+    );
+    insert(
+        &mut db,
+        &table,
+        "id, legacy_text, legacy_bin",
+        &[
+            Cell::Int(n + 3),
+            Cell::Text(legacy.damaged_text.clone()),
+            Cell::Bytes(legacy.damaged_binary.clone()),
+        ],
+    );
+    let registry = Registry::new()
+        .register_spec(
+            ModelSpec::new(table.spec_name(), "id")
+                .column(ColumnSpec::text("legacy_text").nullable())
+                .column(ColumnSpec::binary("legacy_bin").nullable()),
+        )
+        .unwrap();
+    let migration = Rotation::new(&registry).batch_size(3);
+
+    let report = backend
+        .rotate(|| migration.migrate(&mut db, &ring, &legacy.key))
+        .unwrap();
+
+    assert_eq!(report.operation, Operation::Migrate);
+    assert_eq!(report.status, RotationStatus::Failed, "{report}");
+    assert_eq!(report.failed_records, 2, "{report}");
+    let rows = n as u64 + 3;
+    let counts = |cases: usize| Counts {
+        rows,
+        null: rows - cases as u64 - 2,
+        unchanged: 1,
+        rewritten: cases as u64,
+        failed: 1,
+        ..Counts::default()
+    };
+    assert_eq!(
+        Counts::of(column_report(&report, &table.name, "legacy_text")),
+        counts(legacy.text.len())
+    );
+    assert_eq!(
+        Counts::of(column_report(&report, &table.name, "legacy_bin")),
+        counts(legacy.binary.len())
+    );
+    assert_totals_match_columns(&report);
+    let mut failures: Vec<_> = report
+        .failures
+        .iter()
+        .map(|f| (f.table.clone(), f.primary_key.clone(), f.column.clone()))
+        .collect();
+    failures.sort();
+    assert_eq!(
+        failures,
+        [
+            (
+                table.name.clone(),
+                damaged.to_string(),
+                "legacy_bin".to_owned()
+            ),
+            (
+                table.name.clone(),
+                damaged.to_string(),
+                "legacy_text".to_owned()
+            ),
+        ]
+    );
+
+    // Every legacy value is now v1 and opens to its plaintext; the rest is as it was.
+    let text_after = text.stored(&mut db);
+    let binary_after = binary.stored(&mut db);
+    assert_eq!(
+        text_after[&migrated].as_deref(),
+        Some(already_text.as_slice())
+    );
+    assert_eq!(
+        binary_after[&migrated].as_deref(),
+        Some(already_binary.as_slice())
+    );
+    assert_eq!((&text_after[&null], &binary_after[&null]), (&None, &None));
+    assert_eq!(
+        text_after[&damaged].as_deref(),
+        Some(legacy.damaged_text.as_bytes())
+    );
+    assert_eq!(
+        binary_after[&damaged].as_deref(),
+        Some(legacy.damaged_binary.as_slice())
+    );
+    for expected in [&mut text, &mut binary] {
+        expected
+            .plaintexts
+            .insert(migrated.clone(), Some(b"already migrated".to_vec()));
+        expected.plaintexts.insert(null.clone(), None);
+        assert_eq!(expected.stored(&mut db).len() as u64, rows);
+        expected.assert_rows_on(&mut db, &ring, 1);
+    }
+
+    // A second migration keeps everything: only the damaged values fail again.
+    let before = (text.stored(&mut db), binary.stored(&mut db));
+    let again = backend
+        .rotate(|| migration.migrate(&mut db, &ring, &legacy.key))
+        .unwrap();
+    assert_eq!(again.records_rewritten, 0, "{again}");
+    assert_eq!(again.failed_records, 2);
+    assert_eq!((text.stored(&mut db), binary.stored(&mut db)), before);
+}
+
+fn migration_from_plaintext_seals_every_value_and_keeps_migrated_ones(backend: &Backend) {
+    let keys = Keys::generate();
+    let text: Vec<(Vec<u8>, String)> = [
+        "078-05-1120",
+        "Zoë Ångström — 東京 🔐",
+        "",
+        "SGVsbG8=",
+        "EF",
+    ]
+    .into_iter()
+    .map(|p| (p.as_bytes().to_vec(), p.to_owned()))
+    .collect();
+    let binary: Vec<(Vec<u8>, Vec<u8>)> = [
+        b"078-05-1120".to_vec(),
+        vec![0xff, 0x00, 0x80],
+        Vec::new(),
+        b"EF!".to_vec(),
+        vec![b'x'; 4096],
+    ]
+    .into_iter()
+    .map(|p| (p.clone(), p))
+    .collect();
+    // A truncated envelope is damage, not plaintext: sealing it again would hide the loss.
+    let envelope = keys.ring_v1().encrypt_with_context(b"truncated", "t.c");
+    let truncated = envelope[..30].to_vec();
+    migrate_and_check(
+        backend,
+        Legacy {
+            key: LegacyKey::None,
+            text,
+            binary,
+            damaged_text: base64_standard(&truncated),
+            damaged_binary: truncated,
+        },
+    );
+}
+
+fn migration_from_fernet_tokens_seals_every_value_and_keeps_migrated_ones(backend: &Backend) {
+    let (key_text, cases) = fixture("fernet.json", "token");
+    let key = LegacyKey::from_base64(LegacyFormat::Fernet, &key_text, "fernet.json").unwrap();
+    // One character of a token changed: its HMAC no longer verifies.
+    let mut damaged = cases[cases.len() / 2].1.clone().into_bytes();
+    damaged[40] = if damaged[40] == b'A' { b'B' } else { b'A' };
+    let damaged = String::from_utf8(damaged).unwrap();
+    migrate_and_check(
+        backend,
+        Legacy {
+            key,
+            binary: cases
+                .iter()
+                .map(|(p, s)| (p.clone(), s.clone().into_bytes()))
+                .collect(),
+            text: cases,
+            damaged_binary: damaged.clone().into_bytes(),
+            damaged_text: damaged,
+        },
+    );
+}
+
+fn migration_from_node_cbc_values_seals_every_value_and_keeps_migrated_ones(backend: &Backend) {
+    let (key_text, cases) = fixture("node_cbc.json", "value");
+    let key = LegacyKey::from_base64(LegacyFormat::NodeCbc, &key_text, "node_cbc.json").unwrap();
+    // The right shape, but a last block that decrypts to invalid PKCS#7 padding.
+    let damaged = bad_padding(&MasterKey::from_base64(&key_text, "node_cbc.json").unwrap());
+    migrate_and_check(
+        backend,
+        Legacy {
+            key,
+            binary: cases
+                .iter()
+                .map(|(p, s)| (p.clone(), s.clone().into_bytes()))
+                .collect(),
+            text: cases,
+            damaged_binary: damaged.clone().into_bytes(),
+            damaged_text: damaged,
+        },
+    );
+}
+
+/// A `hex(iv):hex(ciphertext)` value whose plaintext block ends in 0x00: no valid padding.
+fn bad_padding(key: &MasterKey) -> String {
+    use cbc::cipher::block_padding::NoPadding;
+    use cbc::cipher::{BlockEncryptMut as _, KeyIvInit as _};
+    let iv = [7u8; 16];
+    let ciphertext = cbc::Encryptor::<aes::Aes256>::new(key.expose_bytes().into(), &iv.into())
+        .encrypt_padded_vec_mut::<NoPadding>(&[0u8; 16]);
+    format!("{}:{}", hex::encode(iv), hex::encode(ciphertext))
+}
+
+fn base64_standard(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// A committed fixture: its key and `(plaintext, stored)` per case.
+fn fixture(file: &str, stored_field: &str) -> (String, Vec<(Vec<u8>, String)>) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/legacy")
+        .join(file);
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let cases = json["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|case| {
+            let plaintext = match case.get("plaintext_hex") {
+                Some(hex_text) => hex::decode(hex_text.as_str().unwrap()).unwrap(),
+                None => case["plaintext"].as_str().unwrap().as_bytes().to_vec(),
+            };
+            (plaintext, case[stored_field].as_str().unwrap().to_owned())
+        })
+        .collect();
+    (json["key"].as_str().unwrap().to_owned(), cases)
+}
+
+per_backend!(
+    migration_from_plaintext_seals_every_value_and_keeps_migrated_ones,
+    migration_from_fernet_tokens_seals_every_value_and_keeps_migrated_ones,
+    migration_from_node_cbc_values_seals_every_value_and_keeps_migrated_ones,
+);

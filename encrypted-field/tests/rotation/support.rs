@@ -1,0 +1,242 @@
+//! The harness: which backends a scenario runs on, tables that drop themselves, raw reads and
+//! writes with plain SQL (the engine under test is never used to set up or check), key rings, and
+//! rotations that wait their turn for the database-wide rotation lock.
+
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use encrypted_field::Error;
+use encrypted_field::database::Database;
+
+#[path = "support/expect.rs"]
+mod expect;
+#[path = "support/raw.rs"]
+mod raw;
+
+pub use expect::{
+    Counts, Expected, Keys, assert_totals_match_columns, column_report, envelope, open, seal,
+    version,
+};
+pub use raw::{Cell, insert, insert_rows, read_column, read_one, update};
+
+/// Runs every listed scenario (a `fn(&Backend)` of the enclosing module) as one test per backend
+/// the build supports: `sqlite::name`, `mysql::name`, `postgres::name`.
+macro_rules! per_backend {
+    ($($scenario:ident),* $(,)?) => {
+        #[cfg(feature = "sqlite")]
+        mod sqlite {
+            $(#[test] fn $scenario() { crate::support::run(crate::support::Kind::Sqlite, super::$scenario) })*
+        }
+        #[cfg(feature = "mysql")]
+        mod mysql {
+            $(#[test] fn $scenario() { crate::support::run(crate::support::Kind::Mysql, super::$scenario) })*
+        }
+        #[cfg(feature = "postgres")]
+        mod postgres {
+            $(#[test] fn $scenario() { crate::support::run(crate::support::Kind::Postgres, super::$scenario) })*
+        }
+    };
+}
+pub(crate) use per_backend;
+
+/// A backend of the three (only those of the enabled features are run).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(
+    not(all(feature = "sqlite", feature = "mysql", feature = "postgres")),
+    allow(dead_code)
+)]
+pub enum Kind {
+    Sqlite,
+    Mysql,
+    Postgres,
+}
+
+/// Runs `scenario` against `kind`, or prints `skipped: set X` when its server's URL is not set
+/// (and fails instead when `ENCRYPTED_FIELD_REQUIRE_BACKENDS=1`, as in CI).
+pub fn run(kind: Kind, scenario: fn(&Backend)) {
+    if let Some(backend) = Backend::open(kind) {
+        scenario(&backend);
+    }
+}
+
+/// Where a scenario's database is. For SQLite, a fresh file in a temporary directory.
+#[derive(Debug)]
+pub struct Backend {
+    pub kind: Kind,
+    url: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// One lock per server: rotations in this process take turns for the database-wide lock instead
+/// of refusing each other (`RotationInProgress`). SQLite files are per test and need none.
+static SERVER_TURNS: [Mutex<()>; 2] = [Mutex::new(()), Mutex::new(())];
+
+/// How long a rotation waits for another process's rotation on the same server database.
+const LOCK_PATIENCE: Duration = Duration::from_secs(120);
+
+impl Backend {
+    fn open(kind: Kind) -> Option<Self> {
+        let server = |variable: &str| match std::env::var(variable) {
+            Ok(url) if !url.trim().is_empty() => Some(url),
+            _ => {
+                assert_ne!(
+                    std::env::var("ENCRYPTED_FIELD_REQUIRE_BACKENDS").as_deref(),
+                    Ok("1"),
+                    "ENCRYPTED_FIELD_REQUIRE_BACKENDS=1 but {variable} is not set"
+                );
+                println!("skipped: set {variable}");
+                None
+            }
+        };
+        match kind {
+            Kind::Sqlite => {
+                let dir = tempfile::tempdir().unwrap();
+                let url = dir.path().join("rotation.db").display().to_string();
+                Some(Self {
+                    kind,
+                    url,
+                    _dir: Some(dir),
+                })
+            }
+            Kind::Mysql => server("MYSQL_DATABASE_URL").map(|url| Self {
+                kind,
+                url,
+                _dir: None,
+            }),
+            Kind::Postgres => server("PG_DATABASE_URL").map(|url| Self {
+                kind,
+                url,
+                _dir: None,
+            }),
+        }
+    }
+
+    /// A new connection.
+    pub fn connect(&self) -> Database {
+        Database::connect(&self.url).unwrap()
+    }
+
+    /// Runs `work` (a rotation or migration) when no other rotation of this process holds the
+    /// server's lock, and again while another process holds it.
+    pub fn rotate<T>(
+        &self,
+        mut work: impl FnMut() -> encrypted_field::Result<T>,
+    ) -> encrypted_field::Result<T> {
+        let _turn = self.turn();
+        let started = Instant::now();
+        loop {
+            match work() {
+                Err(Error::RotationInProgress) if started.elapsed() < LOCK_PATIENCE => {
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                result => return result,
+            }
+        }
+    }
+
+    /// This process's turn on the server (nothing for SQLite).
+    pub fn turn(&self) -> Option<MutexGuard<'static, ()>> {
+        let index = match self.kind {
+            Kind::Sqlite => return None,
+            Kind::Mysql => 0,
+            Kind::Postgres => 1,
+        };
+        Some(
+            SERVER_TURNS[index]
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+    }
+
+    /// `id` type of a table with an integer key that fits 32 bits.
+    pub fn int_key(&self) -> &'static str {
+        match self.kind {
+            Kind::Sqlite | Kind::Postgres => "INTEGER PRIMARY KEY",
+            Kind::Mysql => "INT PRIMARY KEY",
+        }
+    }
+
+    /// `id` type of a table with a 64-bit integer key.
+    pub fn bigint_key(&self) -> &'static str {
+        match self.kind {
+            Kind::Sqlite => "INTEGER PRIMARY KEY",
+            Kind::Mysql | Kind::Postgres => "BIGINT PRIMARY KEY",
+        }
+    }
+
+    /// `id` type of a table whose key the database generates.
+    pub fn serial_key(&self) -> &'static str {
+        match self.kind {
+            Kind::Sqlite => "INTEGER PRIMARY KEY AUTOINCREMENT",
+            Kind::Mysql => "BIGINT AUTO_INCREMENT PRIMARY KEY",
+            Kind::Postgres => "SERIAL PRIMARY KEY",
+        }
+    }
+
+    /// `id` type of a table with a text key.
+    pub fn text_key(&self) -> &'static str {
+        "VARCHAR(100) PRIMARY KEY"
+    }
+
+    /// A binary column for values of any size.
+    pub fn blob(&self) -> &'static str {
+        match self.kind {
+            Kind::Sqlite | Kind::Mysql => "BLOB",
+            Kind::Postgres => "BYTEA",
+        }
+    }
+
+    /// A binary column as an application that sized it would declare it.
+    pub fn varbinary(&self) -> &'static str {
+        match self.kind {
+            Kind::Sqlite => "BLOB",
+            Kind::Mysql => "VARBINARY(8000)",
+            Kind::Postgres => "BYTEA",
+        }
+    }
+
+    /// A text column.
+    pub fn text(&self) -> &'static str {
+        "TEXT"
+    }
+
+    /// Creates `rt_{base}_{random}` with `columns` (SQL) and drops it when the guard is dropped.
+    pub fn create_table(&self, db: &mut Database, base: &str, columns: &str) -> Table {
+        let name = format!("rt_{base}_{:08x}", rand::random::<u32>());
+        db.execute(&format!("CREATE TABLE {name} ({columns})"))
+            .unwrap();
+        Table {
+            name,
+            url: (self.kind != Kind::Sqlite).then(|| self.url.clone()),
+        }
+    }
+}
+
+/// A table created for one test, dropped at its end (even when it fails).
+#[derive(Debug)]
+pub struct Table {
+    pub name: String,
+    url: Option<String>,
+}
+
+impl Table {
+    /// The table name, owned, for a `ModelSpec`.
+    pub fn spec_name(&self) -> String {
+        self.name.clone()
+    }
+
+    /// The context of `column`: `table.column`.
+    pub fn context(&self, column: &str) -> String {
+        format!("{}.{column}", self.name)
+    }
+}
+
+impl Drop for Table {
+    fn drop(&mut self) {
+        if let Some(url) = &self.url
+            && let Ok(mut db) = Database::connect(url)
+        {
+            let _ = db.execute(&format!("DROP TABLE IF EXISTS {}", self.name));
+        }
+    }
+}

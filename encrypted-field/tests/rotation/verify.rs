@@ -1,0 +1,222 @@
+//! Passes that write nothing: `verify_only` opens every value and reports what does not open and
+//! what is on another version; `status` counts values per version per column from the headers;
+//! `ensure_unused` refuses to retire a version still in use.
+
+use std::collections::BTreeMap;
+
+use encrypted_field::database::{Database, PrimaryKey};
+use encrypted_field::model::{ColumnSpec, KeyKind, ModelSpec, Registry, Storage};
+use encrypted_field::rotation::{Operation, Rotation, RotationStatus, ensure_unused, status};
+use encrypted_field::{Error, KeyVersion};
+
+use crate::support::{Backend, Cell, Keys, Table, insert, per_backend, read_column, seal};
+
+/// A table of values in every state:
+///
+/// | id | secret (binary)        | note (text)                  |
+/// |----|------------------------|------------------------------|
+/// | 1  | v1                     | v1                           |
+/// | 2  | v2                     | v1                           |
+/// | 3  | v2                     | v2                           |
+/// | 4  | v2, tampered           | NULL                         |
+/// | 5  | NULL                   | v2 sealed for another column |
+/// | 6  | `hello` (no envelope)  | `not base64!`                |
+/// | 7  | v3 (not in the ring)   | NULL                         |
+struct Mixed {
+    table: Table,
+    registry: Registry,
+}
+
+impl Mixed {
+    fn create(backend: &Backend, db: &mut Database, keys: &Keys) -> Self {
+        let table = backend.create_table(
+            db,
+            "mixed",
+            &format!(
+                "id {}, secret {} NULL, note {} NULL",
+                backend.int_key(),
+                backend.blob(),
+                backend.text()
+            ),
+        );
+        let (v1, v2, v3) = (keys.ring_v1(), keys.ring_v2(), keys.ring_v3());
+        let secret = |ring, text: &str| {
+            Cell::Bytes(seal(
+                ring,
+                Storage::Binary,
+                &table.context("secret"),
+                text.as_bytes(),
+            ))
+        };
+        let note = |ring, context: &str, text: &str| {
+            Cell::stored(
+                Storage::Text,
+                &seal(ring, Storage::Text, context, text.as_bytes()),
+            )
+        };
+        let note_context = table.context("note");
+        let mut tampered = seal(&v2, Storage::Binary, &table.context("secret"), b"four");
+        tampered[30] ^= 0x80;
+        let rows = [
+            [secret(&v1, "one"), note(&v1, &note_context, "one")],
+            [secret(&v2, "two"), note(&v1, &note_context, "two")],
+            [secret(&v2, "three"), note(&v2, &note_context, "three")],
+            [Cell::Bytes(tampered), Cell::Null],
+            [Cell::Null, note(&v2, &table.context("secret"), "five")],
+            [
+                Cell::Bytes(b"hello".to_vec()),
+                Cell::Text("not base64!".to_owned()),
+            ],
+            [secret(&v3, "seven"), Cell::Null],
+        ];
+        for (id, [secret, note]) in (1..).zip(rows) {
+            insert(
+                db,
+                &table,
+                "id, secret, note",
+                &[Cell::Int(id), secret, note],
+            );
+        }
+        let registry = Registry::new()
+            .register_spec(
+                ModelSpec::new(table.spec_name(), "id")
+                    .column(ColumnSpec::binary("secret").nullable())
+                    .column(ColumnSpec::text("note").nullable()),
+            )
+            .unwrap();
+        Self { table, registry }
+    }
+
+    fn snapshot(&self, db: &mut Database) -> [BTreeMap<PrimaryKey, Option<Vec<u8>>>; 2] {
+        [("secret", Storage::Binary), ("note", Storage::Text)].map(|(column, storage)| {
+            read_column(db, &self.table, "id", KeyKind::Integer, column, storage)
+        })
+    }
+}
+
+fn verify_only_reports_undecryptable_values_and_values_on_other_versions(backend: &Backend) {
+    let keys = Keys::generate();
+    let mut db = backend.connect();
+    let mixed = Mixed::create(backend, &mut db, &keys);
+    let before = mixed.snapshot(&mut db);
+
+    let report = Rotation::new(&mixed.registry)
+        .batch_size(2)
+        .verify_only(&mut db, &keys.ring_v2())
+        .unwrap();
+
+    assert_eq!(
+        mixed.snapshot(&mut db),
+        before,
+        "verification writes nothing"
+    );
+    assert_eq!(report.operation, Operation::Verify);
+    assert!(report.dry_run);
+    assert_eq!(report.status, RotationStatus::Failed, "{report}");
+    let verification = report.verification.as_ref().unwrap();
+    assert!(!verification.ok);
+    assert_eq!(
+        verification.values_by_version,
+        [("v1".to_owned(), 3), ("v2".to_owned(), 3)].into()
+    );
+    assert_eq!(verification.values_on_other_versions, 3);
+    assert_eq!(verification.undecryptable, 5);
+    assert_eq!(report.failed_records, 5);
+    assert_eq!(report.records_processed, 11);
+    let mut failures: Vec<(String, String, String)> = report
+        .failures
+        .iter()
+        .map(|f| {
+            assert_eq!(f.table, mixed.table.name);
+            (f.primary_key.clone(), f.column.clone(), f.reason.clone())
+        })
+        .collect();
+    failures.sort();
+    let where_and_why: Vec<(&str, &str, &str)> = failures
+        .iter()
+        .map(|(k, c, r)| (k.as_str(), c.as_str(), r.as_str()))
+        .collect();
+    assert_eq!(where_and_why.len(), 5, "{failures:#?}");
+    let expect = [
+        ("4", "secret", "authentication failed"),
+        ("5", "note", "authentication failed"),
+        ("6", "note", "base64"),
+        ("6", "secret", "malformed"),
+        ("7", "secret", "key version v3 is not in the key ring"),
+    ];
+    for ((key, column, reason), (want_key, want_column, want_reason)) in
+        where_and_why.iter().zip(expect)
+    {
+        assert_eq!((*key, *column), (want_key, want_column));
+        assert!(reason.contains(want_reason), "{key} {column}: {reason}");
+    }
+}
+
+fn status_counts_values_per_version_per_column(backend: &Backend) {
+    let keys = Keys::generate();
+    let mut db = backend.connect();
+    let mixed = Mixed::create(backend, &mut db, &keys);
+
+    let report = status(&mut db, &mixed.registry, 3).unwrap();
+
+    let by_column: BTreeMap<&str, _> = report
+        .columns
+        .iter()
+        .map(|c| {
+            assert_eq!(c.table, mixed.table.name);
+            (c.column.as_str(), c)
+        })
+        .collect();
+    let secret = by_column["secret"];
+    assert_eq!((secret.rows, secret.null, secret.not_envelopes), (7, 1, 1));
+    assert_eq!(
+        secret.values_by_version,
+        [
+            ("v1".to_owned(), 1),
+            ("v2".to_owned(), 3),
+            ("v3".to_owned(), 1)
+        ]
+        .into(),
+        "versions are read from the headers: a tampered v2 value is still v2"
+    );
+    let note = by_column["note"];
+    assert_eq!((note.rows, note.null, note.not_envelopes), (7, 2, 1));
+    assert_eq!(
+        note.values_by_version,
+        [("v1".to_owned(), 2), ("v2".to_owned(), 2)].into()
+    );
+    assert_eq!(report.count_for(KeyVersion::new(1)), 3);
+}
+
+fn ensure_unused_refuses_a_version_still_in_use(backend: &Backend) {
+    let keys = Keys::generate();
+    let mut db = backend.connect();
+    let mixed = Mixed::create(backend, &mut db, &keys);
+
+    let before = status(&mut db, &mixed.registry, 100).unwrap();
+    match ensure_unused(&before, KeyVersion::new(1)) {
+        Err(Error::KeyVersionInUse { version, values }) => {
+            assert_eq!((version, values), (KeyVersion::new(1), 3));
+        }
+        other => panic!("expected KeyVersionInUse, got {other:?}"),
+    }
+    assert!(ensure_unused(&before, KeyVersion::new(4)).is_ok());
+
+    // Once rotated (the unreadable values fail and stay), nothing uses v1 any more.
+    let rotated = backend
+        .rotate(|| Rotation::new(&mixed.registry).run(&mut db, &keys.ring_v2()))
+        .unwrap();
+    assert_eq!(rotated.records_rewritten, 3, "{rotated}");
+    let after = status(&mut db, &mixed.registry, 100).unwrap();
+    assert!(ensure_unused(&after, KeyVersion::new(1)).is_ok());
+    assert!(matches!(
+        ensure_unused(&after, KeyVersion::new(3)),
+        Err(Error::KeyVersionInUse { values: 1, .. })
+    ));
+}
+
+per_backend!(
+    verify_only_reports_undecryptable_values_and_values_on_other_versions,
+    status_counts_values_per_version_per_column,
+    ensure_unused_refuses_a_version_still_in_use,
+);
