@@ -358,6 +358,21 @@ fn verify_passes_when_every_value_opens_on_the_active_key() {
         behind["verification"]["values_on_other_versions"].as_u64(),
         Some(f.non_null_values())
     );
+    let text = f.run(&["verify"], &[]).expect(1);
+    assert!(
+        text.stdout.starts_with(&format!(
+            "failed: {} values verified against key v2",
+            f.non_null_values()
+        )),
+        "{text:#?}"
+    );
+    assert!(
+        text.stderr.ends_with(&format!(
+            "error: {} values are not on the active key v2\n",
+            f.non_null_values()
+        )),
+        "{text:#?}"
+    );
 }
 
 #[test]

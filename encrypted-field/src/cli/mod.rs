@@ -81,26 +81,29 @@
 //! ```
 //!
 //! An application can also nest [`Command`] in its own `clap` parser (as Django's `manage.py`
-//! carries `rotate_encryption_key`), and run it with [`Cli::execute`]:
+//! carries `rotate_encryption_key`), and run it with [`Cli::execute_std`], handing over its own
+//! models so that `manage encryption rotate` needs no `--column`:
 //!
 //! ```no_run
 //! use clap::Parser;
 //! use encrypted_field::cli::{Cli, Command};
+//! use encrypted_field::model::Registry;
 //!
 //! #[derive(Parser)]
 //! enum Manage {
 //!     /// The application's own command.
 //!     Serve,
-//!     /// Encryption keys and values.
+//!     /// Encryption keys, values, and rotation of the application's encrypted columns.
 //!     #[command(subcommand)]
 //!     Encryption(Command),
 //! }
 //!
-//! fn main() -> std::process::ExitCode {
-//!     match Manage::parse() {
+//! fn main() -> Result<std::process::ExitCode, Box<dyn std::error::Error>> {
+//!     Ok(match Manage::parse() {
 //!         Manage::Serve => std::process::ExitCode::SUCCESS,
-//!         Manage::Encryption(command) => Cli::new().execute_std(command),
-//!     }
+//!         // Every #[derive(EncryptedModel)] type linked into the binary.
+//!         Manage::Encryption(command) => Cli::new().registry(Registry::discovered()?).execute_std(command),
+//!     })
 //! }
 //! ```
 

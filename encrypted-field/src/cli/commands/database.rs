@@ -127,16 +127,27 @@ pub(super) fn emit_report(
         return Ok(Exit::Success);
     }
     if !json {
-        let _ = writeln!(
-            io.stderr,
-            "error: {} values could not be read and were left untouched; verification {}",
-            report.failed_records,
-            match &report.verification {
-                Some(v) if !v.ok => "failed",
-                Some(_) => "passed",
-                None => "was not run",
-            }
-        );
+        let mut why = Vec::new();
+        if report.failed_records > 0 {
+            why.push(format!(
+                "{} values could not be read (they are listed above and were left untouched)",
+                report.failed_records
+            ));
+        }
+        if let Some(v) = report
+            .verification
+            .as_ref()
+            .filter(|v| v.values_on_other_versions > 0)
+        {
+            why.push(format!(
+                "{} values are not on the active key v{}",
+                v.values_on_other_versions, report.active_version
+            ));
+        }
+        if why.is_empty() {
+            why.push("verification failed".to_owned());
+        }
+        let _ = writeln!(io.stderr, "error: {}", why.join("; "));
     }
     Ok(Exit::Failure)
 }
