@@ -175,7 +175,7 @@ impl SealingKeys {
         let body_start = out.len();
         out.extend_from_slice(plaintext);
         out.resize(total - TAG_LEN, 0);
-        let encryptor = cbc::Encryptor::<Aes256>::inner_iv_init(self.cipher.clone(), iv.into());
+        let encryptor = cbc::Encryptor::<&Aes256>::inner_iv_init(&self.cipher, iv.into());
         #[allow(clippy::expect_used)]
         encryptor
             .encrypt_padded_mut::<Pkcs7>(&mut out[body_start..], plaintext.len())
@@ -197,7 +197,7 @@ impl SealingKeys {
             .map_err(|_| auth_failed())?;
         let mut buf = envelope.ciphertext.to_vec();
         let iv: &[u8; IV_LEN] = envelope.iv.try_into().map_err(|_| auth_failed())?;
-        let decryptor = cbc::Decryptor::<Aes256>::inner_iv_init(self.cipher.clone(), iv.into());
+        let decryptor = cbc::Decryptor::<&Aes256>::inner_iv_init(&self.cipher, iv.into());
         // With a valid tag the padding can only be wrong if the writer was broken; report it as
         // the same opaque failure.
         let len = decryptor

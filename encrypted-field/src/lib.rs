@@ -34,6 +34,8 @@ pub mod diesel;
 pub mod envelope;
 mod error;
 mod global;
+#[cfg(feature = "json")]
+mod json;
 mod key;
 mod key_source;
 mod keyring;
@@ -49,6 +51,8 @@ pub mod rotation;
 pub use blind_index::{BlindIndexKey, Normalizer, normalize};
 pub use error::{BadKeyReason, Error, MalformedReason, Result};
 pub use global::{decrypt, decrypt_with_context, encrypt, encrypt_with_context, global, install};
+#[cfg(feature = "json")]
+pub use json::Json;
 pub use key::{KEY_LEN, KeyVersion, MasterKey};
 pub use key_source::EnvVars;
 pub use keyring::{KeyRing, KeyRingBuilder};

@@ -59,10 +59,33 @@
 //! # }
 //! ```
 //!
+//! # Errors
+//!
 //! A value that cannot be read (no key ring, a key version that is not loaded, a tampered or
-//! truncated value, a value from another column) is a Diesel deserialization error whose source is
-//! an [`encrypted_field::Error`](crate::Error) naming the column and the reason; never a panic,
-//! never wrong plaintext.
+//! truncated value, a value from another column) fails its query with
+//! `diesel::result::Error::DeserializationError`, and a value that cannot be written (no key ring)
+//! with `SerializationError`; never a panic, never wrong plaintext. Both carry an
+//! [`encrypted_field::Error`](crate::Error) that names the column (its context) and the reason.
+//! Diesel displays a deserialization error as the failing field's name only, with the reason as
+//! its `source()`; a serialization error displays the reason itself:
+//!
+//! ```
+//! fn reason(error: &diesel::result::Error) -> Option<&encrypted_field::Error> {
+//!     let mut next: Option<&(dyn std::error::Error + 'static)> = match error {
+//!         diesel::result::Error::SerializationError(inner) => Some(&**inner),
+//!         other => Some(other),
+//!     };
+//!     while let Some(e) = next {
+//!         if let Some(found) = e.downcast_ref::<encrypted_field::Error>() {
+//!             return Some(found);
+//!         }
+//!         next = e.source();
+//!     }
+//!     None
+//! }
+//! ```
+//!
+//! A failed row fails the query that read it; rows read by other queries are unaffected.
 
 use std::fmt;
 use std::marker::PhantomData;
