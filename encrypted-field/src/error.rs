@@ -144,6 +144,12 @@ pub enum Error {
         values: u64,
     },
 
+    /// The active key version cannot be retired: new values are written with it.
+    #[error(
+        "key version {0} is the active one (new values are written with it); activate another version and rotate before retiring it"
+    )]
+    ActiveKeyVersion(KeyVersion),
+
     /// A model description cannot be used (see [`SpecError`](crate::model::SpecError)).
     #[error(transparent)]
     Model(#[from] crate::model::SpecError),

@@ -24,6 +24,15 @@
 
 #[doc(hidden)]
 pub mod __private;
+#[cfg(all(
+    feature = "_database",
+    not(any(feature = "sqlite", feature = "mysql", feature = "postgres"))
+))]
+compile_error!(
+    "encrypted-field: the `cli`, `webhook` and `email` features need a database backend: \
+     enable `sqlite`, `mysql` or `postgres` as well"
+);
+
 pub mod blind_index;
 #[cfg(feature = "cli")]
 pub mod cli;

@@ -8,16 +8,20 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::KeyVersion;
+#[cfg(feature = "_database")]
+use crate::cli::{DatabaseArgs, MigrateArgs, RotateArgs, StatusArgs, VerifyArgs};
 
 /// The `encrypted-field` command line: one subcommand.
 #[derive(Debug, Parser)]
 #[command(
     name = "encrypted-field",
     version,
-    about = "Field-level encryption at rest: keys, and encryption of single values",
-    after_help = "Exit status: 0 success, 1 a value failed to decrypt, 2 bad usage or configuration.\n\
+    about = "Field-level encryption at rest: keys, single values, and key rotation of a database",
+    after_help = "Exit status: 0 success, 1 a value failed to decrypt (or a rotation, migration or \
+                  verification completed with failures), 2 bad usage or configuration.\n\
                   Keys come from ENCRYPTED_FIELD_KEYS_DIR, DB_ENCRYPTION_KEY_FILE or DB_ENCRYPTION_KEY \
-                  (the first that is set), unless --keys-dir or --key-file is given."
+                  (the first that is set), unless --keys-dir or --key-file is given. The database is \
+                  --database-url or DATABASE_URL."
 )]
 pub struct Args {
     /// What to do.
@@ -31,7 +35,7 @@ pub struct Args {
 pub enum Command {
     /// Print a new random key as base64, exactly like `openssl rand -base64 32`.
     Keygen(KeygenArgs),
-    /// List, add and activate the versioned keys of a keys directory.
+    /// List, add, activate and retire the versioned keys of a keys directory.
     Keys(KeysArgs),
     /// Encrypt stdin into one format-v1 value on stdout.
     #[command(long_about = "Encrypt stdin into one format-v1 value on stdout.\n\n\
@@ -48,6 +52,34 @@ pub enum Command {
         token (the Django module) or hex(iv):hex(ciphertext) (the Node backend), with that \
         system's key.")]
     Decrypt(DecryptArgs),
+    /// Re-encrypt every value that is not on the active key (optionally with a new key first).
+    #[cfg(feature = "_database")]
+    #[command(
+        long_about = "Re-encrypt every value that is not on the active key.\n\n\
+        Online: rows are read in primary-key order in batches; each batch is one transaction, and a \
+        row is written only if it still holds the value read, so the application keeps running. \
+        Crash-safe: kill it at any instant and run it again to finish. One rotation at a time per \
+        database (a lock in the database itself). After the rewrite every value is verified.\n\n\
+        With --new-key it first generates the next key version in the keys directory, writes the key \
+        backup into --backup-dir, and activates the new key.\n\n\
+        --if-due daily|weekly|monthly rotates only when the active key was activated longer ago than \
+        that (as recorded in the database's encrypted_field_metadata table); otherwise it prints when \
+        the rotation is due and exits 0. Run `rotate --new-key --if-due monthly --force` daily from \
+        cron, a systemd timer or a Kubernetes CronJob.\n\n\
+        Without --force it asks for confirmation, and refuses when stdin is not a terminal.\n\
+        Exit status: 0 completed, 1 completed with failures (values that could not be read are \
+        listed and left untouched), 2 bad usage or configuration, or another rotation is running."
+    )]
+    Rotate(RotateArgs),
+    /// Decrypt every value; report what does not decrypt or is not on the active key.
+    #[cfg(feature = "_database")]
+    Verify(VerifyArgs),
+    /// Count the values of each column per key version (reads the headers only; needs no key).
+    #[cfg(feature = "_database")]
+    Status(StatusArgs),
+    /// Bring the values of a replaced system (plaintext, Fernet, Node AES-CBC) into format v1.
+    #[cfg(feature = "_database")]
+    Migrate(MigrateArgs),
 }
 
 /// Arguments of `keygen`.
@@ -91,6 +123,17 @@ pub enum KeysAction {
         /// The version, as `2` or `v2`.
         #[arg(value_name = "N", value_parser = parse_version)]
         version: KeyVersion,
+    },
+    /// Move version N's key file into retired/ under the keys directory, once no value of the
+    /// database's encrypted columns uses it (it is then no longer loaded, but not destroyed).
+    #[cfg(feature = "_database")]
+    Retire {
+        /// The version, as `2` or `v2`.
+        #[arg(value_name = "N", value_parser = parse_version)]
+        version: KeyVersion,
+        /// The database whose values must no longer use the version.
+        #[command(flatten)]
+        database: DatabaseArgs,
     },
 }
 

@@ -28,10 +28,42 @@
 //! $ printf %s '9f1c…:03ab…' | encrypted-field decrypt --from node-cbc --key-file db/enc_key.txt
 //! ```
 //!
+//! # Rotation
+//!
+//! The database is `--database-url` or `DATABASE_URL` (`sqlite://path` or a path, `mysql://…`,
+//! `postgres://…`). The encrypted columns are the embedding application's models
+//! ([`Cli::registry`]) and, for the standalone binary, `--column TABLE.COLUMN[:text][:nullable]`
+//! (the primary key is `id`, an integer, unless `--primary-key TABLE=COLUMN[:text]` says
+//! otherwise) or `--models models.toml`.
+//!
+//! ```text
+//! $ export DATABASE_URL=sqlite://app.db ENCRYPTED_FIELD_KEYS_DIR=/run/secrets
+//! $ C="--column customers._ssn:nullable --column phone_requests.phone_number:text"
+//! $ encrypted-field status $C                  # values per key version, per column (no key needed)
+//! $ encrypted-field rotate $C --dry-run         # what would be rewritten; writes nothing
+//! $ encrypted-field rotate $C                   # asks first on a terminal; --force in scripts
+//! $ encrypted-field rotate $C --new-key --backup-dir /var/backups/keys --force --json
+//! $ encrypted-field verify $C                   # every value opens, and is on the active key
+//! $ encrypted-field keys retire 1 $C            # once no value uses v1: enc_key_v1 → retired/
+//! $ encrypted-field migrate $C --from node-cbc --legacy-key-file db/enc_key.txt --force
+//!
+//! # Scheduled rotation, the Celery beat entry's replacement: run this daily (cron, a systemd
+//! # timer, a Kubernetes CronJob). It rotates to a new key when the active one was activated more
+//! # than a month ago (as recorded in the database), and otherwise prints when it is due, exit 0.
+//! $ encrypted-field rotate $C --new-key --backup-dir /var/backups/keys --if-due monthly --force
+//! ```
+//!
+//! Without `--force`, `rotate` and `migrate` ask for confirmation on a terminal and refuse (exit
+//! 2) when stdin is not one. A progress line is drawn on stderr when it is a terminal, never with
+//! `--json`; stdout holds the report only. Notifications go to the log (`tracing`; the binary
+//! prints it on stderr at the level `RUST_LOG` names, `warn` by default).
+//!
 //! # Exit status
 //!
-//! Stable, as [`Exit`] documents: 0 success, 1 a value failed to decrypt, 2 bad usage or
-//! configuration (including every command-line error `clap` reports, and a bad key). When a
+//! Stable, as [`Exit`] documents: 0 success, 1 a value failed to decrypt (or a rotation,
+//! migration or verification completed with failures: its report is printed and lists them), 2
+//! bad usage or configuration (including every command-line error `clap` reports, a bad key, a
+//! bad database URL, an unknown table or column, another rotation holding the lock). When a
 //! command fails, stdout stays empty and stderr holds one line, `error: <what was being done>:
 //! <why>`, never key bytes and never a backtrace.
 //!
@@ -49,33 +81,42 @@
 //! ```
 //!
 //! An application can also nest [`Command`] in its own `clap` parser (as Django's `manage.py`
-//! carries `rotate_encryption_key`), and run it with [`Cli::execute`]:
+//! carries `rotate_encryption_key`), and run it with [`Cli::execute_std`], handing over its own
+//! models so that `manage encryption rotate` needs no `--column`:
 //!
 //! ```no_run
 //! use clap::Parser;
 //! use encrypted_field::cli::{Cli, Command};
+//! use encrypted_field::model::Registry;
 //!
 //! #[derive(Parser)]
 //! enum Manage {
 //!     /// The application's own command.
 //!     Serve,
-//!     /// Encryption keys and values.
+//!     /// Encryption keys, values, and rotation of the application's encrypted columns.
 //!     #[command(subcommand)]
 //!     Encryption(Command),
 //! }
 //!
-//! fn main() -> std::process::ExitCode {
-//!     match Manage::parse() {
+//! fn main() -> Result<std::process::ExitCode, Box<dyn std::error::Error>> {
+//!     Ok(match Manage::parse() {
 //!         Manage::Serve => std::process::ExitCode::SUCCESS,
-//!         Manage::Encryption(command) => Cli::new().execute_std(command),
-//!     }
+//!         // Every #[derive(EncryptedModel)] type linked into the binary.
+//!         Manage::Encryption(command) => Cli::new().registry(Registry::discovered()?).execute_std(command),
+//!     })
 //! }
 //! ```
 
 mod args;
 mod commands;
+#[cfg(feature = "_database")]
+mod db_args;
 mod error;
+#[cfg(feature = "_database")]
+mod models;
 mod output;
+#[cfg(feature = "_database")]
+mod progress;
 
 use std::ffi::OsString;
 use std::fmt;
@@ -88,7 +129,14 @@ pub use args::{
     Args, Command, DecryptArgs, EncryptArgs, KeySourceArgs, KeygenArgs, KeysAction, KeysArgs,
     LegacySource,
 };
+#[cfg(feature = "_database")]
+pub use db_args::{
+    DatabaseArgs, MigrateArgs, MigrationSource, Period, RotateArgs, StatusArgs, VerifyArgs,
+    WriteArgs,
+};
 pub use error::CliError;
+#[cfg(feature = "_database")]
+pub use models::{ColumnArg, PrimaryKeyArg};
 
 use crate::EnvVars;
 
@@ -99,10 +147,12 @@ pub enum Exit {
     /// 0: the command did what was asked.
     Success = 0,
     /// 1: the command ran, but a value failed to decrypt (tampered, truncated, wrong context, key
-    /// version not loaded, not a value at all).
+    /// version not loaded, not a value at all); for `rotate`, `migrate` and `verify`: the pass
+    /// completed, with failures (the report's status is `failed` and lists them).
     Failure = 1,
     /// 2: bad usage or configuration: an unknown flag, a missing or bad key, an unreadable file,
-    /// a file that would be overwritten.
+    /// a file that would be overwritten, a bad database URL, an unknown table or column, another
+    /// rotation holding the lock, a refused confirmation.
     Usage = 2,
 }
 
@@ -126,7 +176,7 @@ impl From<Exit> for ExitCode {
 
 /// The streams a command reads and writes: the process's own, or buffers when embedded or tested.
 pub struct Io<'a> {
-    /// Where `encrypt` and `decrypt` read their input.
+    /// Where `encrypt` and `decrypt` read their input, and confirmations are read.
     pub stdin: &'a mut dyn Read,
     /// Where results go; written only when the command succeeds.
     pub stdout: &'a mut dyn Write,
@@ -143,8 +193,9 @@ impl fmt::Debug for Io<'_> {
 /// The tool, configured. The default reads the environment variables of `DESIGN.md`
 /// (`ENCRYPTED_FIELD_KEYS_DIR`, `DB_ENCRYPTION_KEY_FILE`, `DB_ENCRYPTION_KEY`, …).
 ///
-/// The commands that need a database and the application's models (`rotate`, `verify`, `status`,
-/// `migrate`) will take them from here, so an embedding application configures them once.
+/// The commands that work on a database (`rotate`, `verify`, `status`, `migrate`,
+/// `keys retire`) take the application's models from here, so an embedding application
+/// configures them once (`--column` and `--models` add to them).
 ///
 /// ```
 /// use encrypted_field::EnvVars;
@@ -156,6 +207,17 @@ impl fmt::Debug for Io<'_> {
 #[derive(Debug, Clone, Default)]
 pub struct Cli {
     env: EnvVars,
+    #[cfg(feature = "_database")]
+    registry: crate::model::Registry,
+}
+
+/// Whether the process's streams are terminals: a confirmation can be asked on stdin, a progress
+/// bar drawn on stderr. Buffers (embedding, tests) are neither.
+#[derive(Debug, Clone, Copy, Default)]
+#[cfg_attr(not(feature = "_database"), allow(dead_code))]
+pub(crate) struct Terminal {
+    pub(crate) stdin: bool,
+    pub(crate) stderr: bool,
 }
 
 impl Cli {
@@ -167,6 +229,25 @@ impl Cli {
     /// Reads keys from these environment variable names instead of the default ones.
     pub fn env_vars(mut self, vars: EnvVars) -> Self {
         self.env = vars;
+        self
+    }
+
+    /// The application's encrypted models, for `rotate`, `verify`, `status`, `migrate` and
+    /// `keys retire`: typically [`Registry::discovered`](crate::model::Registry::discovered), every
+    /// `#[derive(EncryptedModel)]` type of the binary.
+    ///
+    /// ```
+    /// use encrypted_field::cli::Cli;
+    /// use encrypted_field::model::{ColumnSpec, ModelSpec, Registry};
+    /// let registry = Registry::new()
+    ///     .register_spec(ModelSpec::new("customers", "id").column(ColumnSpec::binary("_ssn").nullable()))?;
+    /// let manage = Cli::new().registry(registry);
+    /// # let _ = manage;
+    /// # Ok::<(), encrypted_field::model::SpecError>(())
+    /// ```
+    #[cfg(feature = "_database")]
+    pub fn registry(mut self, registry: crate::model::Registry) -> Self {
+        self.registry = registry;
         self
     }
 
@@ -204,15 +285,24 @@ impl Cli {
         }
     }
 
-    /// Runs an already parsed command on `io`: its result goes to `io.stdout` only if it succeeds,
-    /// its error to `io.stderr` as `error: …`.
+    /// Runs an already parsed command on `io`: its result goes to `io.stdout` only if it succeeds
+    /// (a rotation, migration or verification prints its report, failures or not), its error to
+    /// `io.stderr` as `error: …`.
+    ///
+    /// `io` is not a terminal here: commands that ask for confirmation need `--force`, and no
+    /// progress bar is drawn. [`execute_std`](Self::execute_std) asks and draws on a terminal.
     pub fn execute(&self, command: Command, io: &mut Io<'_>) -> Exit {
-        match commands::execute(&self.env, command, io).and_then(|()| {
+        self.execute_on(command, io, Terminal::default())
+    }
+
+    fn execute_on(&self, command: Command, io: &mut Io<'_>, terminal: Terminal) -> Exit {
+        match commands::execute(self, terminal, command, io).and_then(|exit| {
             io.stdout
                 .flush()
+                .map(|()| exit)
                 .map_err(|e| CliError::io("writing to stdout", &e))
         }) {
-            Ok(()) => Exit::Success,
+            Ok(exit) => exit,
             Err(err) => {
                 let _ = writeln!(io.stderr, "error: {err}");
                 err.exit()
@@ -222,20 +312,46 @@ impl Cli {
 
     /// Runs an already parsed command on the process's streams.
     pub fn execute_std(&self, command: Command) -> ExitCode {
+        use std::io::IsTerminal as _;
         let (stdin, stdout, stderr) = (std::io::stdin(), std::io::stdout(), std::io::stderr());
-        let (mut stdin, mut stdout, mut stderr) = (stdin.lock(), stdout.lock(), stderr.lock());
+        let terminal = Terminal {
+            stdin: stdin.is_terminal(),
+            stderr: stderr.is_terminal(),
+        };
+        // stderr stays unlocked: the progress bar and the log write to it from other threads.
+        let (mut stdin, mut stdout, mut stderr) = (stdin.lock(), stdout.lock(), stderr);
         let mut io = Io {
             stdin: &mut stdin,
             stdout: &mut stdout,
             stderr: &mut stderr,
         };
-        self.execute(command, &mut io).into()
+        self.execute_on(command, &mut io, terminal).into()
     }
 }
 
 /// Runs the tool on the process's arguments and streams: the whole of `main` of the binary.
+///
+/// It also sends `tracing` events (the log notifier's report summary, failed notifications) to
+/// stderr, at the level `RUST_LOG` names (`error`, `warn`, `info`, `debug`, `trace`; default
+/// `warn`), unless the process already has a subscriber.
 pub fn run() -> ExitCode {
+    #[cfg(feature = "_database")]
+    init_log();
     Cli::new().run()
+}
+
+#[cfg(feature = "_database")]
+fn init_log() {
+    let level = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|text| text.trim().parse().ok())
+        .unwrap_or(tracing_subscriber::filter::LevelFilter::WARN);
+    // Fails only if a subscriber is already installed, which then stays.
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(level)
+        .with_target(false)
+        .try_init();
 }
 
 /// Runs the tool on `args` (the first one is the program name) and `io`, with the default

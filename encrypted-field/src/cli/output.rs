@@ -135,6 +135,79 @@ impl Report for ActivatedKey {
     }
 }
 
+/// `rotate --if-due` when no rotation is due.
+#[cfg(feature = "_database")]
+#[derive(Debug, Serialize)]
+pub(crate) struct NotDue {
+    /// Always `not_due`.
+    pub(crate) status: &'static str,
+    pub(crate) period: &'static str,
+    pub(crate) active_version: u32,
+    pub(crate) activated_at: Option<String>,
+    pub(crate) next_due: Option<String>,
+}
+
+#[cfg(feature = "_database")]
+impl Report for NotDue {
+    fn human(&self, out: &mut String) {
+        let _ = write!(
+            out,
+            "not due: key v{} was activated at {}",
+            self.active_version,
+            self.activated_at.as_deref().unwrap_or("an unrecorded time")
+        );
+        if let Some(next) = &self.next_due {
+            let _ = write!(out, "; the next {} rotation is due at {next}", self.period);
+        }
+        out.push('\n');
+    }
+}
+
+#[cfg(feature = "_database")]
+impl Report for crate::rotation::RotationReport {
+    fn human(&self, out: &mut String) {
+        let _ = write!(out, "{self}");
+    }
+}
+
+#[cfg(feature = "_database")]
+impl Report for crate::rotation::StatusReport {
+    fn human(&self, out: &mut String) {
+        if self.columns.is_empty() {
+            out.push_str("no encrypted columns\n");
+        }
+        for column in &self.columns {
+            let _ = write!(
+                out,
+                "{}.{}: {} rows, {} null",
+                column.table, column.column, column.rows, column.null
+            );
+            for (version, count) in &column.values_by_version {
+                let _ = write!(out, ", {version}: {count}");
+            }
+            if column.not_envelopes > 0 {
+                let _ = write!(
+                    out,
+                    ", {} not encrypted values (plaintext, a legacy format, or damaged)",
+                    column.not_envelopes
+                );
+            }
+            out.push('\n');
+        }
+    }
+}
+
+#[cfg(feature = "_database")]
+impl Report for crate::rotation::RetiredKey {
+    fn human(&self, out: &mut String) {
+        let _ = writeln!(
+            out,
+            "retired key v{}: moved {} to {} (no longer loaded; move it back to undo)",
+            self.version, self.from, self.to
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

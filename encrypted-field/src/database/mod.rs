@@ -1,8 +1,8 @@
 //! A connection to any of the three backends, and the few statements rotation, verification and
-//! migration need, written once over a [`Dialect`] with only the SQL that truly differs per backend
+//! migration need, written once over a `Dialect` with only the SQL that truly differs per backend
 //! in `sqlite.rs`, `mysql.rs` and `pg.rs`.
 //!
-//! Identifiers come from a validated [`ModelSpec`](crate::model::ModelSpec) (ASCII letters, digits
+//! Identifiers come from a validated [`ModelSpec`] (ASCII letters, digits
 //! and `_`) and are quoted as well; values are always bound, never interpolated.
 
 use std::fmt;
@@ -45,6 +45,7 @@ impl fmt::Display for PrimaryKey {
 pub(crate) struct ColumnTarget<'a> {
     pub table: &'a str,
     pub primary_key: &'a str,
+    #[cfg_attr(not(any(feature = "mysql", feature = "postgres")), allow(dead_code))]
     pub key_kind: KeyKind,
     pub column: &'a str,
     pub storage: Storage,

@@ -1,4 +1,4 @@
-//! SQLite: `UPDATE … FROM (VALUES …)`, double-quoted identifiers, and a file lock beside the
+//! SQLite: `UPDATE … FROM (VALUES …)`, backquoted identifiers, and a file lock beside the
 //! database file in place of a server-side lock.
 
 use std::path::{Path, PathBuf};
@@ -15,8 +15,10 @@ const BUSY_TIMEOUT_MS: u32 = 10_000;
 pub(super) struct SqliteDialect;
 
 impl Dialect for SqliteDialect {
+    /// Backquotes, not double quotes: SQLite reads a double-quoted name that matches no column
+    /// as a string literal, so a misspelt column would be read as that text instead of failing.
     fn quote(&self, identifier: &str) -> String {
-        format!("\"{}\"", identifier.replace('"', "\"\""))
+        format!("`{}`", identifier.replace('`', "``"))
     }
 
     fn placeholder(&self, _n: usize) -> String {

@@ -49,17 +49,23 @@ use crate::model::{Registry, Storage};
 use crate::notify::Notifier;
 
 mod backup;
+mod new_key;
 mod plan;
+mod preflight;
 mod report;
+mod retire;
 mod scan;
 mod schedule;
 mod status;
 
 pub use backup::{BACKUP_FORMAT, check_backup_dir, restore_ring, write_backup};
+pub use new_key::NewKey;
+pub use preflight::check_columns;
 pub use report::{
     ColumnReport, FailedValue, MAX_LISTED_FAILURES, ModelReport, Operation, RotationReport,
     RotationStatus, Verification,
 };
+pub use retire::{RETIRED_DIR, RetiredKey, retire_key};
 pub use scan::{NoProgress, Progress};
 pub use schedule::{Due, RotationPeriod, SCHEDULE_SLACK, check_due};
 pub use status::{ColumnStatus, StatusReport, ensure_unused, status};
@@ -160,26 +166,40 @@ impl<'a> Rotation<'a> {
     pub fn run(&self, db: &mut Database, ring: &KeyRing) -> Result<RotationReport> {
         self.locked(db, |db| {
             let started = Instant::now();
-            let timestamp = SystemTime::now();
             let key_backup_path = self.write_backup(db, ring)?;
-            if !self.dry_run {
-                schedule::record_activation(db, ring.active_version())?;
-            }
-            let action = Reencrypt { ring };
-            let mut report = self.pass(db, ring, &action, Operation::Rotate)?;
-            let mut changed_in_last_pass = report.records_changed_concurrently;
-            for _ in 1..MAX_PASSES {
-                if self.dry_run || changed_in_last_pass == 0 {
-                    break;
-                }
-                // Values an application wrote with an older key while the pass ran.
-                let again = self.pass(db, ring, &action, Operation::Rotate)?;
-                changed_in_last_pass = again.records_changed_concurrently;
-                add_later_pass(&mut report, &again);
-            }
-            report.key_backup_path = key_backup_path.map(|p| p.display().to_string());
-            self.finish(db, ring, report, started, timestamp)
+            self.rewrite(db, ring, key_backup_path, None, started)
         })
+    }
+
+    /// The rewrite of [`run`](Self::run) (and of [`run_with_new_key`](Self::run_with_new_key)),
+    /// under the lock and after the key backup.
+    fn rewrite(
+        &self,
+        db: &mut Database,
+        ring: &KeyRing,
+        key_backup_path: Option<PathBuf>,
+        new_key: Option<NewKey>,
+        started: Instant,
+    ) -> Result<RotationReport> {
+        let timestamp = SystemTime::now();
+        if !self.dry_run {
+            schedule::record_activation(db, ring.active_version())?;
+        }
+        let action = Reencrypt { ring };
+        let mut report = self.pass(db, ring, &action, Operation::Rotate)?;
+        let mut changed_in_last_pass = report.records_changed_concurrently;
+        for _ in 1..MAX_PASSES {
+            if self.dry_run || changed_in_last_pass == 0 {
+                break;
+            }
+            // Values an application wrote with an older key while the pass ran.
+            let again = self.pass(db, ring, &action, Operation::Rotate)?;
+            changed_in_last_pass = again.records_changed_concurrently;
+            add_later_pass(&mut report, &again);
+        }
+        report.key_backup_path = key_backup_path.map(|p| p.display().to_string());
+        report.new_key = new_key;
+        self.finish(db, ring, report, started, timestamp)
     }
 
     /// Brings legacy values (read with `legacy_key`) into format v1 with `ring`'s active key.
@@ -385,6 +405,7 @@ fn empty_report(
         records_processed: 0,
         failed_records: 0,
         key_backup_path: None,
+        new_key: None,
         operation,
         dry_run,
         active_version: ring.active_version().get(),

@@ -55,6 +55,9 @@ pub struct RotationReport {
     pub failed_records: u64,
     /// The key backup written before the rewrite, if any.
     pub key_backup_path: Option<String>,
+    /// The key a rotation to a new key created (or would create, in a dry run).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new_key: Option<super::NewKey>,
     /// What kind of pass this was.
     pub operation: Operation,
     /// Whether nothing was written (`--dry-run`): the counts say what would have changed.
@@ -155,12 +158,17 @@ impl fmt::Display for RotationReport {
             (Operation::Rotate, false) => "re-encrypted",
             (Operation::Migrate, false) => "migrated",
         };
+        let counted = match self.operation {
+            Operation::Verify => format!("{} values {verb} against", self.records_processed),
+            _ => format!(
+                "{} of {} values {verb} to",
+                self.records_rewritten, self.records_processed
+            ),
+        };
         writeln!(
             f,
-            "{}: {} of {} values {verb} to key v{} across {} models in {:.1}s ({:.0} values/s)",
+            "{}: {counted} key v{} across {} models in {:.1}s ({:.0} values/s)",
             self.status,
-            self.records_rewritten,
-            self.records_processed,
             self.active_version,
             self.models_processed,
             self.duration_ms as f64 / 1000.0,
@@ -181,6 +189,14 @@ impl fmt::Display for RotationReport {
                     c.failed
                 )?;
             }
+        }
+        if let Some(key) = &self.new_key {
+            let would = if self.dry_run { "would be " } else { "" };
+            writeln!(
+                f,
+                "new key: v{} {would}written to {} and activated (was v{})",
+                key.version, key.key_file, key.previous_version
+            )?;
         }
         if let Some(path) = &self.key_backup_path {
             writeln!(f, "key backup: {path}")?;

@@ -17,6 +17,7 @@ pub fn completed_rotation() -> RotationReport {
         key_backup_path: Some(
             "/var/backups/encrypted-field/encryption_key_20260501T030000Z.json".to_owned(),
         ),
+        new_key: None,
         operation: Operation::Rotate,
         dry_run: false,
         active_version: 3,

@@ -1,15 +1,17 @@
-//! `keys list|add|activate`: the versioned key files of a keys directory, through [`KeysDir`].
+//! `keys list|add|activate|retire`: the versioned key files of a keys directory, through
+//! [`KeysDir`] (and, to retire one, the database that must no longer use it).
 
 use std::path::PathBuf;
 
 use super::{emit, ring::env_active_version};
 use crate::cli::error::{CliError, KeySources};
 use crate::cli::output::{ActivatedKey, ActiveFrom, AddedKey, KeyListing, ListedKey, render};
-use crate::cli::{Io, KeysAction, KeysArgs};
+use crate::cli::{Cli, Io, KeysAction, KeysArgs};
 use crate::{ACTIVE_VERSION_FILE, EnvVars, Error, KeyVersion, KeysDir, MasterKey};
 
 /// Runs a `keys` subcommand on the directory of `--keys-dir` or of the keys-directory variable.
-pub(super) fn run(vars: &EnvVars, args: KeysArgs, io: &mut Io<'_>) -> Result<(), CliError> {
+pub(super) fn run(cli: &Cli, args: KeysArgs, io: &mut Io<'_>) -> Result<(), CliError> {
+    let vars = &cli.env;
     let path = args
         .keys_dir
         .or_else(|| std::env::var_os(&vars.keys_dir).map(PathBuf::from))
@@ -71,6 +73,19 @@ pub(super) fn run(vars: &EnvVars, args: KeysArgs, io: &mut Io<'_>) -> Result<(),
                 },
                 args.json,
             )?
+        }
+        #[cfg(feature = "_database")]
+        KeysAction::Retire { version, database } => {
+            use super::database::{connect, engine, registry};
+            let registry = registry(cli, &database)?;
+            let mut db = connect(&database)?;
+            let retired =
+                crate::rotation::retire_key(&mut db, &registry, &dir, version, env_active)
+                    .map_err(|e| match e {
+                        Error::BadKey { .. } => keys_error(e),
+                        other => engine(other),
+                    })?;
+            render(&retired, args.json)?
         }
     };
     emit(io, text.as_bytes())

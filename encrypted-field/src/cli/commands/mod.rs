@@ -1,21 +1,44 @@
 //! The work of each command, on the library's APIs. Each command writes to stdout only once it
-//! has succeeded, so a failed command leaves stdout empty.
+//! has succeeded, so a failed command leaves stdout empty (a rotation that completed with failures
+//! has succeeded in this sense: its report is printed, and it exits 1).
 
 mod crypt;
+#[cfg(feature = "_database")]
+mod database;
 mod keygen;
 mod keys;
+#[cfg(feature = "_database")]
+mod passes;
 mod ring;
+#[cfg(feature = "_database")]
+mod rotate;
 
-use super::{CliError, Command, Io};
-use crate::EnvVars;
+use super::{Cli, CliError, Command, Exit, Io, Terminal};
 
-/// Runs `command`, with keys from the environment variables `vars` unless its flags say otherwise.
-pub(crate) fn execute(vars: &EnvVars, command: Command, io: &mut Io<'_>) -> Result<(), CliError> {
+/// Runs `command` as `cli` is configured (key variables, the application's models), asking for
+/// confirmation and drawing progress only where `terminal` says the streams are terminals.
+#[cfg_attr(not(feature = "_database"), allow(unused_variables))]
+pub(crate) fn execute(
+    cli: &Cli,
+    terminal: Terminal,
+    command: Command,
+    io: &mut Io<'_>,
+) -> Result<Exit, CliError> {
+    let vars = &cli.env;
+    let done = |()| Exit::Success;
     match command {
-        Command::Keygen(args) => keygen::run(&args, io),
-        Command::Keys(args) => keys::run(vars, args, io),
-        Command::Encrypt(args) => crypt::encrypt(vars, &args, io),
-        Command::Decrypt(args) => crypt::decrypt(vars, &args, io),
+        Command::Keygen(args) => keygen::run(&args, io).map(done),
+        Command::Keys(args) => keys::run(cli, args, io).map(done),
+        Command::Encrypt(args) => crypt::encrypt(vars, &args, io).map(done),
+        Command::Decrypt(args) => crypt::decrypt(vars, &args, io).map(done),
+        #[cfg(feature = "_database")]
+        Command::Rotate(args) => rotate::run(cli, terminal, args, io),
+        #[cfg(feature = "_database")]
+        Command::Verify(args) => passes::verify(cli, terminal, args, io),
+        #[cfg(feature = "_database")]
+        Command::Status(args) => passes::status(cli, args, io).map(done),
+        #[cfg(feature = "_database")]
+        Command::Migrate(args) => passes::migrate(cli, terminal, args, io),
     }
 }
 

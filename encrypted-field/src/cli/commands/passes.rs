@@ -1,0 +1,91 @@
+//! `verify`, `status` and `migrate`: the passes over every encrypted column other than rotation.
+
+use super::database::{
+    backup_dir, column_list, confirm, connect, emit_report, engine, registry, with_notifiers,
+};
+use super::emit;
+use super::ring;
+use crate::cli::error::{CliError, KeySources};
+use crate::cli::output::render;
+use crate::cli::progress::ProgressLine;
+use crate::cli::{Cli, Exit, Io, MigrateArgs, StatusArgs, Terminal, VerifyArgs};
+use crate::legacy::{LegacyFormat, LegacyKey};
+use crate::rotation::{Rotation, check_columns};
+
+/// `verify`: opens every value; exit 1 if any does not open or is not on the active key.
+pub(super) fn verify(
+    cli: &Cli,
+    terminal: Terminal,
+    args: VerifyArgs,
+    io: &mut Io<'_>,
+) -> Result<Exit, CliError> {
+    let registry = registry(cli, &args.database)?;
+    let mut db = connect(&args.database)?;
+    let ring = ring::load(&cli.env, &args.keys)?;
+    check_columns(&mut db, &registry).map_err(engine)?;
+    let progress = ProgressLine::new(terminal.stderr && !args.json);
+    let verification = Rotation::new(&registry)
+        .batch_size(args.batch_size)
+        .progress(&progress);
+    let verification = with_notifiers(verification)?;
+    let report = verification.verify_only(&mut db, &ring);
+    progress.finish();
+    emit_report(io, &report.map_err(engine)?, args.json)
+}
+
+/// `status`: values per key version in every column, from the envelopes' headers (no key).
+pub(super) fn status(cli: &Cli, args: StatusArgs, io: &mut Io<'_>) -> Result<(), CliError> {
+    let registry = registry(cli, &args.database)?;
+    let mut db = connect(&args.database)?;
+    check_columns(&mut db, &registry).map_err(engine)?;
+    let report = crate::rotation::status(&mut db, &registry, args.batch_size).map_err(engine)?;
+    emit(io, render(&report, args.json)?.as_bytes())
+}
+
+/// `migrate --from FORMAT`: legacy values into format v1 with the active key.
+pub(super) fn migrate(
+    cli: &Cli,
+    terminal: Terminal,
+    args: MigrateArgs,
+    io: &mut Io<'_>,
+) -> Result<Exit, CliError> {
+    let format = LegacyFormat::from(args.from);
+    let legacy_key = match (&args.legacy_key_file, format) {
+        (_, LegacyFormat::Plaintext) => LegacyKey::None,
+        (Some(path), _) => {
+            let sources = KeySources {
+                key_file: Some(path),
+                ..KeySources::default()
+            };
+            LegacyKey::from_file(format, path).map_err(|e| CliError::keys(&e, &sources))?
+        }
+        (None, _) => {
+            return Err(CliError::usage(format!(
+                "migrate --from {format} needs --legacy-key-file FILE: the {format} key"
+            )));
+        }
+    };
+    let registry = registry(cli, &args.database)?;
+    let mut db = connect(&args.database)?;
+    let ring = ring::load(&cli.env, &args.keys)?;
+    check_columns(&mut db, &registry).map_err(engine)?;
+    let action = format!(
+        "encrypt every {format} value of {} with key {}",
+        column_list(&registry),
+        ring.active_version()
+    );
+    confirm(terminal, args.write.force, args.write.dry_run, &action, io)?;
+
+    let progress = ProgressLine::new(terminal.stderr && !args.write.json);
+    let mut migration = Rotation::new(&registry)
+        .batch_size(args.write.batch_size)
+        .dry_run(args.write.dry_run)
+        .progress(&progress);
+    if let Some(dir) = backup_dir(args.write.backup_dir.clone()) {
+        migration = migration.backup_dir(dir);
+    }
+    let migration = with_notifiers(migration)?;
+    let report = migration.migrate(&mut db, &ring, &legacy_key);
+    progress.finish();
+    emit_report(io, &report.map_err(engine)?, args.write.json)
+}

@@ -1,0 +1,144 @@
+//! `rotate`: every value onto the active key, or onto a new one with `--new-key`; with
+//! `--if-due`, only when the active key is old enough.
+
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use super::database::{
+    backup_dir, column_list, confirm, connect, emit_report, engine, registry, with_notifiers,
+};
+use super::emit;
+use super::ring::{self, env_active_version};
+use crate::cli::error::{CliError, KeySources};
+use crate::cli::output::{NotDue, render};
+use crate::cli::progress::ProgressLine;
+use crate::cli::{Cli, Exit, Io, RotateArgs, Terminal};
+use crate::database::Database;
+use crate::rotation::{Rotation, RotationPeriod, check_columns, check_due};
+use crate::{EnvVars, KeyRing, KeysDir};
+
+/// Runs `rotate`.
+pub(super) fn run(
+    cli: &Cli,
+    terminal: Terminal,
+    args: RotateArgs,
+    io: &mut Io<'_>,
+) -> Result<Exit, CliError> {
+    let registry = registry(cli, &args.database)?;
+    let mut db = connect(&args.database)?;
+    let ring = ring::load(&cli.env, &args.keys)?;
+    let backup_dir = backup_dir(args.write.backup_dir.clone());
+    let keys_dir = if args.new_key {
+        Some(new_key_dir(&cli.env, &args, backup_dir.is_some())?)
+    } else {
+        None
+    };
+    check_columns(&mut db, &registry).map_err(engine)?;
+    if let Some(period) = args.if_due
+        && let Some(not_due) = not_due(&mut db, &ring, period.into())?
+    {
+        emit(io, render(&not_due, args.write.json)?.as_bytes())?;
+        return Ok(Exit::Success);
+    }
+    let action = match &keys_dir {
+        Some(dir) => format!(
+            "generate a new key in {}, activate it, and re-encrypt every value of {} with it",
+            dir.path().display(),
+            column_list(&registry)
+        ),
+        None => format!(
+            "re-encrypt every value of {} that is not on key {}",
+            column_list(&registry),
+            ring.active_version()
+        ),
+    };
+    confirm(terminal, args.write.force, args.write.dry_run, &action, io)?;
+
+    let progress = ProgressLine::new(terminal.stderr && !args.write.json);
+    let mut rotation = Rotation::new(&registry)
+        .batch_size(args.write.batch_size)
+        .dry_run(args.write.dry_run)
+        .progress(&progress);
+    if let Some(dir) = backup_dir {
+        rotation = rotation.backup_dir(dir);
+    }
+    let rotation = with_notifiers(rotation)?;
+    let report = match &keys_dir {
+        Some(dir) => rotation.run_with_new_key(&mut db, &ring, dir),
+        None => rotation.run(&mut db, &ring),
+    };
+    progress.finish();
+    emit_report(io, &report.map_err(engine)?, args.write.json)
+}
+
+/// The keys directory `--new-key` writes into: `--keys-dir`, else the environment's. Refused
+/// when the environment pins the active version (it would override the new key's activation),
+/// and without a backup directory (the new key is backed up before anything depends on it).
+fn new_key_dir(
+    vars: &EnvVars,
+    args: &RotateArgs,
+    has_backup_dir: bool,
+) -> Result<KeysDir, CliError> {
+    let path = args
+        .keys
+        .keys_dir
+        .clone()
+        .or_else(|| std::env::var_os(&vars.keys_dir).map(PathBuf::from))
+        .ok_or_else(|| {
+            CliError::usage(format!(
+                "--new-key needs a keys directory to write the new key into: pass --keys-dir DIR or set {}",
+                vars.keys_dir
+            ))
+        })?;
+    let sources = KeySources {
+        keys_dir: Some(&path),
+        vars: Some(vars),
+        ..KeySources::default()
+    };
+    if let Some(pinned) = env_active_version(vars).map_err(|e| CliError::keys(&e, &sources))? {
+        return Err(CliError::usage(format!(
+            "--new-key activates the new key in {}, but {}={} pins the active version and would \
+             override it: unset {} first",
+            path.display(),
+            vars.active_version,
+            pinned.get(),
+            vars.active_version
+        )));
+    }
+    if !has_backup_dir {
+        return Err(CliError::usage(format!(
+            "--new-key needs --backup-dir DIR (or {}): the new key is backed up there before \
+             anything depends on it",
+            super::database::BACKUP_DIR_VAR
+        )));
+    }
+    Ok(KeysDir::new(path))
+}
+
+/// `None` when a rotation is due, else when it will be.
+fn not_due(
+    db: &mut Database,
+    ring: &KeyRing,
+    period: RotationPeriod,
+) -> Result<Option<NotDue>, CliError> {
+    let due = check_due(db, ring.active_version(), period, SystemTime::now()).map_err(engine)?;
+    if due.due {
+        return Ok(None);
+    }
+    let stamp = |t: SystemTime| humantime::format_rfc3339_seconds(t).to_string();
+    Ok(Some(NotDue {
+        status: "not_due",
+        period: period_name(period),
+        active_version: ring.active_version().get(),
+        activated_at: due.activated_at.map(stamp),
+        next_due: due.next_due.map(stamp),
+    }))
+}
+
+fn period_name(period: RotationPeriod) -> &'static str {
+    match period {
+        RotationPeriod::Daily => "daily",
+        RotationPeriod::Weekly => "weekly",
+        RotationPeriod::Monthly => "monthly",
+    }
+}

@@ -1,0 +1,187 @@
+//! The arguments of the commands that work on a database: `rotate`, `verify`, `status`,
+//! `migrate` and `keys retire`. Parsing only, no work.
+
+use std::path::PathBuf;
+
+use clap::ValueEnum;
+
+use crate::cli::KeySourceArgs;
+use crate::cli::models::{ColumnArg, PrimaryKeyArg};
+use crate::legacy::LegacyFormat;
+use crate::rotation::{DEFAULT_BATCH_SIZE, RotationPeriod};
+
+/// Where the database is, and which of its columns are encrypted.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct DatabaseArgs {
+    /// The database: sqlite://PATH (or a bare PATH), mysql://USER:PASSWORD@HOST/DB or
+    /// postgres://USER:PASSWORD@HOST/DB [default: $DATABASE_URL].
+    #[arg(long, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// Read the encrypted models from a TOML file: one `[[model]]` (table, primary_key,
+    /// primary_key_type) per table, one `[[model.column]]` (name, storage, nullable, context) per
+    /// column.
+    #[arg(long, value_name = "FILE")]
+    pub models: Option<PathBuf>,
+    /// An encrypted column, as TABLE.COLUMN: its values are the bytes of the envelope (a BLOB,
+    /// VARBINARY or BYTEA column); add `:text` for base64 in a TEXT column and `:nullable` if it
+    /// may be NULL, e.g. `customers._ssn:nullable`. Repeatable. Added to the application's models
+    /// when the tool is embedded.
+    #[arg(long = "column", value_name = "TABLE.COLUMN[:text][:nullable]")]
+    pub columns: Vec<ColumnArg>,
+    /// The primary key of a table named by --column, when it is not `id` (an integer):
+    /// TABLE=COLUMN, or TABLE=COLUMN:text for a text key. Repeatable.
+    #[arg(long = "primary-key", value_name = "TABLE=COLUMN[:text]")]
+    pub primary_keys: Vec<PrimaryKeyArg>,
+}
+
+/// The options of a pass that writes: `rotate` and `migrate`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct WriteArgs {
+    /// Write nothing; report what would change.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask for confirmation (needed when stdin is not a terminal, e.g. in cron).
+    #[arg(long)]
+    pub force: bool,
+    /// Rows read and written per batch (one transaction each).
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_BATCH_SIZE, value_parser = parse_batch_size)]
+    pub batch_size: usize,
+    /// Write a key backup (encryption_key_{timestamp}.json, mode 0600, directory 0700) into DIR
+    /// first; keep it apart from database backups [default: $ENCRYPTED_FIELD_BACKUP_DIR].
+    #[arg(long, value_name = "DIR")]
+    pub backup_dir: Option<PathBuf>,
+    /// Print the report as JSON (and draw no progress bar).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `rotate`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RotateArgs {
+    /// The database and its encrypted columns.
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Where the keys come from.
+    #[command(flatten)]
+    pub keys: KeySourceArgs,
+    /// Dry run, confirmation, batch size, key backup, JSON.
+    #[command(flatten)]
+    pub write: WriteArgs,
+    /// First generate the next key version in the keys directory (--keys-dir or
+    /// $ENCRYPTED_FIELD_KEYS_DIR), back it up (needs --backup-dir) and activate it, then
+    /// rewrite every value with it.
+    #[arg(long, conflicts_with = "key_file")]
+    pub new_key: bool,
+    /// Rotate only if the active key was activated more than PERIOD ago (as recorded in the
+    /// database); otherwise print when it is due and exit 0. For a daily cron job, systemd timer
+    /// or Kubernetes CronJob.
+    #[arg(long, value_name = "PERIOD")]
+    pub if_due: Option<Period>,
+}
+
+/// Arguments of `verify`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct VerifyArgs {
+    /// The database and its encrypted columns.
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Where the keys come from.
+    #[command(flatten)]
+    pub keys: KeySourceArgs,
+    /// Rows read per batch.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_BATCH_SIZE, value_parser = parse_batch_size)]
+    pub batch_size: usize,
+    /// Print the report as JSON (and draw no progress bar).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `status`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct StatusArgs {
+    /// The database and its encrypted columns.
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Rows read per batch.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_BATCH_SIZE, value_parser = parse_batch_size)]
+    pub batch_size: usize,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `migrate`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct MigrateArgs {
+    /// The database and its encrypted columns.
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Where the keys come from (the new values are sealed with the active key).
+    #[command(flatten)]
+    pub keys: KeySourceArgs,
+    /// Dry run, confirmation, batch size, key backup, JSON.
+    #[command(flatten)]
+    pub write: WriteArgs,
+    /// The format the columns hold now.
+    #[arg(long, value_name = "FORMAT")]
+    pub from: MigrationSource,
+    /// The key of the legacy system (needed for fernet and node-cbc): a Fernet key, or the
+    /// Node backend's base64 key file (e.g. its Docker secret enc_key.txt).
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_if_eq_any = [("from", "fernet"), ("from", "node-cbc")]
+    )]
+    pub legacy_key_file: Option<PathBuf>,
+}
+
+/// What `migrate --from` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[non_exhaustive]
+pub enum MigrationSource {
+    /// Values not encrypted yet (the column holds the plaintext).
+    Plaintext,
+    /// Fernet tokens: the Django module.
+    Fernet,
+    /// `hex(iv):hex(ciphertext)` AES-256-CBC: the Node backend.
+    NodeCbc,
+}
+
+impl From<MigrationSource> for LegacyFormat {
+    fn from(source: MigrationSource) -> Self {
+        match source {
+            MigrationSource::Plaintext => Self::Plaintext,
+            MigrationSource::Fernet => Self::Fernet,
+            MigrationSource::NodeCbc => Self::NodeCbc,
+        }
+    }
+}
+
+/// How often `rotate --if-due` rotates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[non_exhaustive]
+pub enum Period {
+    /// Every day.
+    Daily,
+    /// Every 7 days.
+    Weekly,
+    /// Every 30 days.
+    Monthly,
+}
+
+impl From<Period> for RotationPeriod {
+    fn from(period: Period) -> Self {
+        match period {
+            Period::Daily => Self::Daily,
+            Period::Weekly => Self::Weekly,
+            Period::Monthly => Self::Monthly,
+        }
+    }
+}
+
+fn parse_batch_size(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("`{text}` is not a positive number of rows")),
+    }
+}

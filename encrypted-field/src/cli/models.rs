@@ -1,0 +1,389 @@
+//! The models the database commands work on: the embedding application's [`Registry`], plus
+//! those named on the command line (`--column`, `--primary-key`) or in a TOML file (`--models`).
+//!
+//! Every name goes through [`ModelSpec::validate`] (ASCII letters, digits and `_`) and is quoted
+//! by the database layer; nothing typed here is ever pasted into SQL as is.
+//!
+//! ```toml
+//! # models.toml
+//! [[model]]
+//! table = "customers"
+//! primary_key = "id"             # default "id"
+//! primary_key_type = "integer"   # "integer" (default) or "text"
+//!
+//! [[model.column]]
+//! name = "_ssn"
+//! storage = "binary"             # "binary" (default: BLOB / VARBINARY / BYTEA) or "text" (base64)
+//! nullable = true                # default false
+//! # context = "customers._ssn"   # default "table.column"
+//! ```
+
+use std::path::Path;
+use std::str::FromStr;
+
+use serde::Deserialize;
+
+use crate::cli::CliError;
+use crate::model::{ColumnSpec, KeyKind, ModelSpec, Registry, Storage};
+
+/// `--column TABLE.COLUMN[:text][:nullable]`: one encrypted column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnArg {
+    /// The table.
+    pub table: String,
+    /// The column.
+    pub column: String,
+    /// How it stores values: the bytes (default), or their base64 with `:text`.
+    pub storage: Storage,
+    /// Whether it may be NULL (`:nullable`).
+    pub nullable: bool,
+}
+
+impl FromStr for ColumnArg {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let mut parts = text.split(':');
+        let name = parts.next().unwrap_or_default();
+        let Some((table, column)) = name.split_once('.') else {
+            return Err(format!(
+                "`{text}` is not TABLE.COLUMN[:text][:nullable] (e.g. customers._ssn:nullable)"
+            ));
+        };
+        let mut arg = Self {
+            table: table.to_owned(),
+            column: column.to_owned(),
+            storage: Storage::Binary,
+            nullable: false,
+        };
+        for option in parts {
+            match option {
+                "text" => arg.storage = Storage::Text,
+                "binary" => arg.storage = Storage::Binary,
+                "nullable" => arg.nullable = true,
+                other => {
+                    return Err(format!(
+                        "unknown column option `{other}` in `{text}` (expected text, binary or nullable)"
+                    ));
+                }
+            }
+        }
+        Ok(arg)
+    }
+}
+
+/// `--primary-key TABLE=COLUMN[:text]`: the primary key of a table (default: `id`, an integer).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrimaryKeyArg {
+    /// The table.
+    pub table: String,
+    /// Its primary-key column.
+    pub column: String,
+    /// Integer (default) or text (`:text`).
+    pub kind: KeyKind,
+}
+
+impl FromStr for PrimaryKeyArg {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let Some((table, rest)) = text.split_once('=') else {
+            return Err(format!(
+                "`{text}` is not TABLE=COLUMN[:text] (e.g. customers=id)"
+            ));
+        };
+        let (column, kind) = match rest.split_once(':') {
+            None => (rest, KeyKind::Integer),
+            Some((column, "text")) => (column, KeyKind::Text),
+            Some((column, "integer")) => (column, KeyKind::Integer),
+            Some((_, other)) => {
+                return Err(format!(
+                    "unknown primary key type `{other}` in `{text}` (expected text or integer)"
+                ));
+            }
+        };
+        Ok(Self {
+            table: table.to_owned(),
+            column: column.to_owned(),
+            kind,
+        })
+    }
+}
+
+/// A `--models` file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ModelsFile {
+    #[serde(default)]
+    model: Vec<ModelEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ModelEntry {
+    table: String,
+    #[serde(default = "default_primary_key")]
+    primary_key: String,
+    #[serde(default)]
+    primary_key_type: KeyType,
+    column: Vec<ColumnEntry>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum KeyType {
+    #[default]
+    Integer,
+    Text,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ColumnEntry {
+    name: String,
+    #[serde(default)]
+    storage: StorageType,
+    #[serde(default)]
+    nullable: bool,
+    context: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum StorageType {
+    #[default]
+    Binary,
+    Text,
+}
+
+fn default_primary_key() -> String {
+    "id".to_owned()
+}
+
+/// `registry` with the models of `file` (if given) and of the flags added, every one validated.
+pub(crate) fn registry(
+    mut registry: Registry,
+    file: Option<&Path>,
+    columns: &[ColumnArg],
+    primary_keys: &[PrimaryKeyArg],
+) -> Result<Registry, CliError> {
+    if let Some(path) = file {
+        for spec in read_models_file(path)? {
+            registry = registry.register_spec(spec).map_err(|e| {
+                CliError::usage(format!("reading models file {}: {e}", path.display()))
+            })?;
+        }
+    }
+    for spec in specs_from_flags(columns, primary_keys)? {
+        registry = registry
+            .register_spec(spec)
+            .map_err(|e| CliError::usage(format!("--column: {e}")))?;
+    }
+    if registry.is_empty() {
+        return Err(CliError::usage(
+            "no encrypted columns: pass --column TABLE.COLUMN (and --primary-key TABLE=COLUMN unless it is `id`), \
+             or --models FILE",
+        ));
+    }
+    Ok(registry)
+}
+
+fn read_models_file(path: &Path) -> Result<Vec<ModelSpec>, CliError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| CliError::io(format_args!("reading models file {}", path.display()), &e))?;
+    let file: ModelsFile = toml::from_str(&text).map_err(|e| {
+        CliError::usage(format!(
+            "reading models file {}: {}",
+            path.display(),
+            e.to_string().trim_end()
+        ))
+    })?;
+    Ok(file
+        .model
+        .into_iter()
+        .map(|entry| {
+            let kind = match entry.primary_key_type {
+                KeyType::Integer => KeyKind::Integer,
+                KeyType::Text => KeyKind::Text,
+            };
+            let mut spec =
+                ModelSpec::new(entry.table, entry.primary_key).with_primary_key_kind(kind);
+            for c in entry.column {
+                let storage = match c.storage {
+                    StorageType::Binary => Storage::Binary,
+                    StorageType::Text => Storage::Text,
+                };
+                let mut column = ColumnSpec::new(c.name, storage);
+                if c.nullable {
+                    column = column.nullable();
+                }
+                if let Some(context) = c.context {
+                    column = column.with_context(context);
+                }
+                spec = spec.column(column);
+            }
+            spec
+        })
+        .collect())
+}
+
+/// One spec per table named by `--column`, with its `--primary-key` (default `id`).
+fn specs_from_flags(
+    columns: &[ColumnArg],
+    primary_keys: &[PrimaryKeyArg],
+) -> Result<Vec<ModelSpec>, CliError> {
+    if let Some(orphan) = primary_keys
+        .iter()
+        .find(|k| !columns.iter().any(|c| c.table == k.table))
+    {
+        return Err(CliError::usage(format!(
+            "--primary-key {}={}: no --column names table `{}`",
+            orphan.table, orphan.column, orphan.table
+        )));
+    }
+    let mut specs: Vec<ModelSpec> = Vec::new();
+    for arg in columns {
+        let mut column = ColumnSpec::new(arg.column.clone(), arg.storage);
+        if arg.nullable {
+            column = column.nullable();
+        }
+        match specs.iter_mut().find(|s| s.table() == arg.table) {
+            Some(spec) => *spec = spec.clone().column(column),
+            None => {
+                let key = primary_keys.iter().rev().find(|k| k.table == arg.table);
+                let spec = match key {
+                    Some(key) => ModelSpec::new(arg.table.clone(), key.column.clone())
+                        .with_primary_key_kind(key.kind),
+                    None => ModelSpec::new(arg.table.clone(), "id"),
+                };
+                specs.push(spec.column(column));
+            }
+        }
+    }
+    Ok(specs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn column_flags_name_table_column_and_options() {
+        let arg: ColumnArg = "phone_requests.phone_number:text:nullable".parse().unwrap();
+        assert_eq!(
+            (
+                arg.table.as_str(),
+                arg.column.as_str(),
+                arg.storage,
+                arg.nullable
+            ),
+            ("phone_requests", "phone_number", Storage::Text, true)
+        );
+        assert!("customers".parse::<ColumnArg>().is_err());
+        assert!(
+            "customers._ssn:secret"
+                .parse::<ColumnArg>()
+                .unwrap_err()
+                .contains("unknown column option `secret`")
+        );
+    }
+
+    #[test]
+    fn flags_group_columns_by_table_with_their_primary_key() {
+        let columns: Vec<ColumnArg> = [
+            "customers._ssn:nullable",
+            "customers._phone",
+            "notes.body:text",
+        ]
+        .iter()
+        .map(|c| c.parse().unwrap())
+        .collect();
+        let keys = ["notes=uuid:text".parse().unwrap()];
+        let registry = registry(Registry::new(), None, &columns, &keys).unwrap();
+        let customers = registry.get("customers").unwrap();
+        assert_eq!(customers.primary_key(), "id");
+        assert_eq!(customers.columns().len(), 2);
+        let notes = registry.get("notes").unwrap();
+        assert_eq!(
+            (notes.primary_key(), notes.primary_key_kind()),
+            ("uuid", KeyKind::Text)
+        );
+    }
+
+    #[test]
+    fn names_that_are_not_identifiers_are_refused() {
+        let columns = ["customers._ssn; DROP TABLE customers".parse().unwrap()];
+        let err = registry(Registry::new(), None, &columns, &[]).unwrap_err();
+        assert_eq!(err.exit(), crate::cli::Exit::Usage);
+        assert!(err.to_string().contains("invalid column name"), "{err}");
+    }
+
+    #[test]
+    fn a_primary_key_for_a_table_without_columns_is_refused() {
+        let columns = ["customers._ssn".parse().unwrap()];
+        let keys = ["custmers=id".parse().unwrap()];
+        let err = registry(Registry::new(), None, &columns, &keys).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("no --column names table `custmers`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn no_models_at_all_is_bad_usage() {
+        let err = registry(Registry::new(), None, &[], &[]).unwrap_err();
+        assert!(err.to_string().contains("--column TABLE.COLUMN"), "{err}");
+    }
+
+    #[test]
+    fn a_models_file_describes_tables_and_columns() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("models.toml");
+        std::fs::write(
+            &path,
+            r#"
+[[model]]
+table = "customers"
+[[model.column]]
+name = "_ssn"
+nullable = true
+
+[[model]]
+table = "phone_requests"
+primary_key = "request_id"
+[[model.column]]
+name = "phone_number"
+storage = "text"
+context = "legacy.phone"
+"#,
+        )
+        .unwrap();
+        let registry = registry(Registry::new(), Some(&path), &[], &[]).unwrap();
+        let customers = registry.get("customers").unwrap();
+        assert!(customers.columns()[0].is_nullable());
+        let phones = registry.get("phone_requests").unwrap();
+        assert_eq!(phones.primary_key(), "request_id");
+        assert_eq!(phones.columns()[0].storage(), Storage::Text);
+        assert_eq!(phones.columns()[0].context(), "legacy.phone");
+    }
+
+    #[test]
+    fn a_typo_in_a_models_file_is_reported_with_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("models.toml");
+        std::fs::write(
+            &path,
+            "[[model]]\ntable = \"t\"\n[[model.column]]\nname = \"c\"\nnulable = true\n",
+        )
+        .unwrap();
+        let err = registry(Registry::new(), Some(&path), &[], &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(&format!("reading models file {}", path.display())),
+            "{err}"
+        );
+        assert!(err.contains("nulable"), "{err}");
+    }
+}

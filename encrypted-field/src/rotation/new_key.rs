@@ -1,0 +1,260 @@
+//! Rotation to a new key: the next version is generated, backed up, written into the keys
+//! directory and activated there, and only then does the rewrite start.
+//!
+//! The order is what makes a crash at any instant harmless:
+//!
+//! 1. the key is generated in memory, and the new ring (every old key, the new one active) built;
+//! 2. the key backup of the new ring is written (before anything can depend on the new key);
+//! 3. the key file is written under a temporary name and linked into place, so `enc_key_vN` is
+//!    either absent or complete, never half written;
+//! 4. it is activated (the directory's `active_version` file, replaced atomically);
+//! 5. its activation time is recorded in the database (what `--if-due` judges from);
+//! 6. every value is rewritten with it, exactly as [`Rotation::run`] does.
+//!
+//! A crash before 3 leaves an unused backup; after 4, running `rotate` again finishes the job.
+
+use std::fs;
+use std::io::ErrorKind;
+use std::path::Path;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::database::Database;
+use crate::error::{Error, Result};
+use crate::key::{KeyVersion, MasterKey};
+use crate::keyring::KeyRing;
+use crate::keys_dir::{KeysDir, create_private_dir, write_secret_file};
+use crate::rotation::report::RotationReport;
+use crate::rotation::{Rotation, check_columns, schedule};
+
+/// The key a rotation to a new key created (or, in a dry run, would create).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NewKey {
+    /// Its version.
+    pub version: u32,
+    /// The version that was active before it.
+    pub previous_version: u32,
+    /// The key file it was written to (would be, in a dry run). Never the key itself.
+    pub key_file: String,
+}
+
+impl Rotation<'_> {
+    /// Rotates to a new key kept in `keys_dir`: generates the next version (one above every
+    /// version of `ring` and of the directory), writes the key backup of the new ring into the
+    /// [backup directory](Self::backup_dir) (set one: without it no backup is written), writes
+    /// `enc_key_vN` (mode 0600) and activates it in the directory, records the activation time in
+    /// the database, then rewrites every value with it as [`run`](Self::run) does. The report's
+    /// [`new_key`](RotationReport::new_key) names the new version and its file.
+    ///
+    /// Every registered column is read once first, so an unknown table or column fails before a
+    /// key is created. In a [dry run](Self::dry_run) nothing is written, not even the key file:
+    /// the report counts the values that the new key would rewrite.
+    ///
+    /// ```
+    /// # #[cfg(feature = "sqlite")] {
+    /// use encrypted_field::database::Database;
+    /// use encrypted_field::model::{ColumnSpec, ModelSpec, Registry};
+    /// use encrypted_field::rotation::{Rotation, RotationStatus};
+    /// use encrypted_field::{KeyVersion, KeysDir};
+    ///
+    /// let tmp = tempfile::tempdir()?;
+    /// let keys = KeysDir::new(tmp.path().join("keys"));
+    /// keys.add(true)?; // v1
+    /// let ring = keys.load(None)?;
+    /// let mut db = Database::connect(":memory:")?;
+    /// db.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, _ssn BLOB)")?;
+    /// let sealed: String = ring.encrypt_with_context(b"078-05-1120", "customers._ssn").iter().map(|b| format!("{b:02x}")).collect();
+    /// db.execute(&format!("INSERT INTO customers VALUES (1, x'{sealed}')"))?;
+    ///
+    /// let registry = Registry::new().register_spec(ModelSpec::new("customers", "id").column(ColumnSpec::binary("_ssn").nullable()))?;
+    /// let report = Rotation::new(&registry)
+    ///     .backup_dir(tmp.path().join("key-backups"))
+    ///     .run_with_new_key(&mut db, &ring, &keys)?;
+    /// assert_eq!(report.status, RotationStatus::Completed);
+    /// assert_eq!(report.new_key.map(|k| k.version), Some(2));
+    /// assert_eq!(report.records_rewritten, 1);
+    /// assert!(report.key_backup_path.is_some());
+    /// assert_eq!(keys.load(None)?.active_version(), KeyVersion::new(2));
+    /// # }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn run_with_new_key(
+        &self,
+        db: &mut Database,
+        ring: &KeyRing,
+        keys_dir: &KeysDir,
+    ) -> Result<RotationReport> {
+        self.locked(db, |db| {
+            let started = Instant::now();
+            check_columns(db, self.registry)?;
+            let version = next_version(ring, keys_dir)?;
+            let key = MasterKey::generate();
+            let new_ring = ring_with(ring, version, &key)?;
+            let key_file = keys_dir.path().join(format!("enc_key_v{}", version.get()));
+            let new_key = NewKey {
+                version: version.get(),
+                previous_version: ring.active_version().get(),
+                key_file: key_file.display().to_string(),
+            };
+            // In a dry run this only checks the backup directory.
+            let key_backup_path = self.write_backup(db, &new_ring)?;
+            if !self.dry_run {
+                write_key_file(&key_file, &key)?;
+                keys_dir.activate(version)?;
+                schedule::record_activation(db, version)?;
+            }
+            self.rewrite(db, &new_ring, key_backup_path, Some(new_key), started)
+        })
+    }
+}
+
+/// One above the highest version of the ring and of the directory (which may hold keys not
+/// loaded, e.g. when the active version is pinned by the environment).
+fn next_version(ring: &KeyRing, keys_dir: &KeysDir) -> Result<KeyVersion> {
+    let in_dir = match keys_dir.list() {
+        Ok(files) => files.last().map(|f| f.version),
+        // A directory that does not exist yet is created with the key file.
+        Err(_) if !keys_dir.path().exists() => None,
+        Err(error) => return Err(error),
+    };
+    let highest = ring
+        .versions()
+        .chain(in_dir)
+        .max()
+        .map_or(0, KeyVersion::get);
+    let next = highest.checked_add(1).ok_or_else(|| Error::Io {
+        action: "choosing the next key version in",
+        path: keys_dir.path().display().to_string(),
+        source: std::io::Error::other("the highest version is already u32::MAX"),
+    })?;
+    Ok(KeyVersion::new(next))
+}
+
+/// `ring`'s keys and blind-index key, with `key` added as `version` and active.
+fn ring_with(ring: &KeyRing, version: KeyVersion, key: &MasterKey) -> Result<KeyRing> {
+    let mut builder = KeyRing::builder()
+        .origin("the new key ring")
+        .key(version, key.clone())
+        .active(version);
+    for old in ring.versions() {
+        if let Some(old_key) = ring.master_key(old) {
+            builder = builder.key(old, old_key.clone());
+        }
+    }
+    if let Some(blind_index) = ring.blind_index_key() {
+        builder = builder.blind_index_key(blind_index.clone());
+    }
+    builder.build()
+}
+
+/// Writes `key` into the new file `path` (mode 0600) so that the name appears only once the
+/// content is complete: written and synced under a temporary name, then hard-linked into place,
+/// which also refuses to replace an existing file.
+fn write_key_file(path: &Path, key: &MasterKey) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    create_private_dir(dir)?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    // Not named like a key file, so never loaded; a leftover of a killed run is replaced.
+    let tmp = dir.join(format!(".{name}.tmp"));
+    match fs::remove_file(&tmp) {
+        Err(e) if e.kind() != ErrorKind::NotFound => {
+            return Err(io_error(
+                "removing the leftover temporary key file",
+                &tmp,
+                e,
+            ));
+        }
+        _ => {}
+    }
+    write_secret_file(&tmp, key.to_base64().as_bytes())?;
+    let linked = fs::hard_link(&tmp, path);
+    let removed = fs::remove_file(&tmp);
+    linked.map_err(|e| io_error("writing key file", path, e))?;
+    removed.map_err(|e| io_error("removing the temporary key file", &tmp, e))?;
+    sync_directory(dir)
+}
+
+/// Makes a new or removed name in `dir` durable.
+pub(super) fn sync_directory(dir: &Path) -> Result<()> {
+    #[cfg(unix)]
+    fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| io_error("syncing directory", dir, e))?;
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
+pub(super) fn io_error(action: &'static str, path: &Path, source: std::io::Error) -> Error {
+    Error::Io {
+        action,
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_version_is_above_the_ring_and_the_directory() {
+        let tmp = tempfile::tempdir().unwrap();
+        let keys = KeysDir::new(tmp.path());
+        keys.add(true).unwrap();
+        keys.add(false).unwrap(); // v2 on disk, v1 active
+        let ring = keys
+            .load(None)
+            .unwrap()
+            .with_active(KeyVersion::new(1))
+            .unwrap();
+        assert_eq!(next_version(&ring, &keys).unwrap(), KeyVersion::new(3));
+        let only_v1 = KeyRing::builder()
+            .key(5, MasterKey::generate())
+            .build()
+            .unwrap();
+        assert_eq!(next_version(&only_v1, &keys).unwrap(), KeyVersion::new(6));
+    }
+
+    #[test]
+    fn the_new_ring_keeps_every_old_key_and_activates_the_new_one() {
+        let old = KeyRing::builder()
+            .key(1, MasterKey::generate())
+            .build()
+            .unwrap();
+        let sealed = old.encrypt(b"old");
+        let new = ring_with(&old, KeyVersion::new(2), &MasterKey::generate()).unwrap();
+        assert_eq!(new.active_version(), KeyVersion::new(2));
+        assert_eq!(new.decrypt(&sealed).unwrap(), b"old");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn key_files_are_private_complete_and_never_replaced() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("keys/enc_key_v2");
+        let key = MasterKey::generate();
+        write_key_file(&path, &key).unwrap();
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert_eq!(MasterKey::from_file(&path).unwrap(), key);
+        let names: Vec<_> = fs::read_dir(tmp.path().join("keys"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["enc_key_v2"], "no temporary file is left behind");
+        let err = write_key_file(&path, &MasterKey::generate()).unwrap_err();
+        assert!(
+            matches!(err, Error::Io { ref source, .. } if source.kind() == ErrorKind::AlreadyExists),
+            "{err}"
+        );
+        assert_eq!(MasterKey::from_file(&path).unwrap(), key);
+    }
+}

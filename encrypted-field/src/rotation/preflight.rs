@@ -1,0 +1,35 @@
+//! Before anything is written: every registered table and column must be readable, so that a
+//! typo in a table or column name is reported (by the database, naming it) before a key is
+//! created or a single value rewritten.
+
+use crate::database::Database;
+use crate::error::Result;
+use crate::model::Registry;
+
+/// Validates every model of `registry` and reads one row of it (every encrypted column). An
+/// unknown table or column, or a primary key that cannot be read as its declared kind, is the
+/// database's error, which names the table and the column.
+///
+/// ```
+/// # #[cfg(feature = "sqlite")] {
+/// use encrypted_field::database::Database;
+/// use encrypted_field::model::{ColumnSpec, ModelSpec, Registry};
+/// use encrypted_field::rotation::check_columns;
+///
+/// let mut db = Database::connect(":memory:")?;
+/// db.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, _ssn BLOB)")?;
+/// let good = Registry::new().register_spec(ModelSpec::new("customers", "id").column(ColumnSpec::binary("_ssn")))?;
+/// check_columns(&mut db, &good)?;
+/// let typo = Registry::new().register_spec(ModelSpec::new("customers", "id").column(ColumnSpec::binary("_snn")))?;
+/// let err = check_columns(&mut db, &typo).unwrap_err().to_string();
+/// assert!(err.starts_with("reading customers: ") && err.contains("_snn"), "{err}");
+/// # }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn check_columns(db: &mut Database, registry: &Registry) -> Result<()> {
+    for model in registry {
+        model.validate()?;
+        db.read_batch(model, None, 1)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,836 @@
+//! `rotate`, `verify`, `status`, `migrate` and `keys retire`, run as the real binary on a SQLite
+//! file: reports (`--json` parsed), exit statuses, what is and is not written.
+//!
+//! Run with `cargo test -p encrypted-field --features cli,sqlite --test rotation_cli`.
+#![cfg(all(feature = "cli", feature = "sqlite"))]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[path = "rotation_cli/harness.rs"]
+mod harness;
+#[path = "notify/http_sink.rs"]
+#[allow(dead_code)]
+mod http_sink;
+#[path = "notify/listen.rs"]
+mod listen;
+
+use std::ffi::OsStr;
+use std::path::Path;
+
+use encrypted_field::database::Database;
+use encrypted_field::{KeyRing, KeyVersion};
+use harness::{Plain, Run, Table, Workspace, env_refs, plaintexts, run};
+
+const ROWS: i64 = 60;
+
+/// A workspace with a SQLite file holding `customers` (ROWS rows sealed with key v1).
+struct Fixture {
+    workspace: Workspace,
+    table: Table,
+    expected: Vec<Plain>,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        let workspace = Workspace::new();
+        let table = Table::new("customers");
+        let expected = plaintexts(ROWS, 7);
+        let mut db = Database::connect(workspace.sqlite_path().to_str().unwrap()).unwrap();
+        table.create(&mut db);
+        table.insert(&mut db, &workspace.ring(), &expected);
+        Self {
+            workspace,
+            table,
+            expected,
+        }
+    }
+
+    fn db(&self) -> Database {
+        Database::connect(self.workspace.sqlite_path().to_str().unwrap()).unwrap()
+    }
+
+    fn url(&self) -> String {
+        format!("sqlite://{}", self.workspace.sqlite_path().display())
+    }
+
+    /// Runs `command` and `extra` arguments, then the database and the table's columns, with the
+    /// keys directory in the environment.
+    fn run(&self, command: &[&str], extra: &[&str]) -> Run {
+        let url = self.url();
+        let mut args: Vec<&str> = command.to_vec();
+        args.extend(extra);
+        args.extend(["--database-url", url.as_str()]);
+        let flags = self.table.column_flags();
+        args.extend(flags.iter().map(String::as_str));
+        let env = self.workspace.env();
+        run(&args, &env_refs(&env))
+    }
+
+    fn rows(&self) -> Vec<harness::Row> {
+        self.table.load(&mut self.db())
+    }
+
+    fn versions(&self) -> Vec<u32> {
+        self.table.versions(&mut self.db()).into_keys().collect()
+    }
+
+    fn non_null_values(&self) -> u64 {
+        self.expected
+            .iter()
+            .map(|p| 1 + u64::from(p.note.is_some()))
+            .sum()
+    }
+
+    fn assert_plaintexts(&self, ring: &KeyRing) {
+        self.table
+            .assert_plaintexts(&mut self.db(), ring, &self.expected);
+    }
+
+    /// Makes the recorded activation of every key version `days` old.
+    fn age_activations(&self, days: u64) {
+        let when = std::time::SystemTime::now() - std::time::Duration::from_secs(days * 86_400);
+        let stamp = humantime::format_rfc3339_seconds(when);
+        self.db()
+            .execute(&format!(
+                "UPDATE encrypted_field_metadata SET value = '{stamp}' WHERE name LIKE 'key_activated_at:%'"
+            ))
+            .unwrap();
+    }
+}
+
+// ---- rotate -------------------------------------------------------------------------------------
+
+#[test]
+fn rotate_rewrites_every_value_onto_the_active_key_and_a_second_run_rewrites_nothing() {
+    let f = Fixture::new();
+    f.workspace.keys().add(true).unwrap(); // v2 active
+    let report = f
+        .run(&["rotate", "--force", "--json"], &[])
+        .expect(0)
+        .json();
+    assert_eq!(report["status"], "completed", "{report:#}");
+    assert_eq!(report["operation"], "rotate");
+    assert_eq!(report["active_version"], 2);
+    assert_eq!(report["models_processed"], 1);
+    assert_eq!(
+        report["records_processed"].as_u64(),
+        Some(f.non_null_values())
+    );
+    assert_eq!(
+        report["records_rewritten"].as_u64(),
+        Some(f.non_null_values())
+    );
+    assert_eq!(report["failed_records"], 0);
+    assert_eq!(report["key_backup_path"], serde_json::Value::Null);
+    assert_eq!(report["verification"]["ok"], true);
+    assert_eq!(f.versions(), [2]);
+    f.assert_plaintexts(&f.workspace.ring());
+
+    let again = f
+        .run(&["rotate", "--force", "--json"], &[])
+        .expect(0)
+        .json();
+    assert_eq!(again["records_rewritten"], 0, "{again:#}");
+    assert_eq!(
+        again["records_processed"].as_u64(),
+        Some(f.non_null_values())
+    );
+}
+
+#[test]
+fn rotate_prints_a_text_report_by_default() {
+    let f = Fixture::new();
+    f.workspace.keys().add(true).unwrap();
+    let done = f.run(&["rotate", "--force"], &[]).expect(0);
+    assert!(
+        done.stdout.starts_with(&format!(
+            "completed: {n} of {n} values re-encrypted to key v2",
+            n = f.non_null_values()
+        )),
+        "{done:#?}"
+    );
+    assert!(done.stdout.contains("customers.note: 60 rows"), "{done:#?}");
+    assert!(
+        done.stderr.is_empty(),
+        "no progress bar off a terminal: {done:#?}"
+    );
+}
+
+#[test]
+fn dry_run_reports_what_would_change_and_writes_nothing() {
+    let f = Fixture::new();
+    f.workspace.keys().add(true).unwrap();
+    let before = f.rows();
+    let report = f
+        .run(&["rotate", "--dry-run", "--json"], &[])
+        .expect(0)
+        .json();
+    assert_eq!(report["dry_run"], true);
+    assert_eq!(
+        report["records_rewritten"].as_u64(),
+        Some(f.non_null_values())
+    );
+    assert_eq!(f.rows(), before);
+
+    let backups = f.workspace.backup_dir();
+    let report = f
+        .run(
+            &["rotate", "--dry-run", "--new-key", "--json", "--backup-dir"],
+            &[backups.to_str().unwrap()],
+        )
+        .expect(0)
+        .json();
+    assert_eq!(report["new_key"]["version"], 3, "{report:#}");
+    assert_eq!(report["active_version"], 3);
+    assert_eq!(report["key_backup_path"], serde_json::Value::Null);
+    assert_eq!(f.rows(), before);
+    assert!(!f.workspace.keys_path().join("enc_key_v3").exists());
+    assert!(!backups.exists(), "a dry run writes no key backup");
+    assert_eq!(
+        f.workspace.ring().active_version(),
+        KeyVersion::new(2),
+        "a dry run activates nothing"
+    );
+}
+
+#[test]
+fn rotate_without_force_refuses_when_stdin_is_not_a_terminal() {
+    let f = Fixture::new();
+    f.workspace.keys().add(true).unwrap();
+    let before = f.rows();
+    let refused = f.run(&["rotate"], &[]).expect(2);
+    assert!(refused.stdout.is_empty(), "{refused:#?}");
+    assert!(
+        refused.stderr.starts_with("error: refusing to re-encrypt")
+            && refused.stderr.contains("--force"),
+        "{refused:#?}"
+    );
+    assert_eq!(f.rows(), before);
+}
+
+#[cfg(unix)]
+#[test]
+fn new_key_is_backed_up_privately_written_activated_and_used() {
+    let f = Fixture::new();
+    let backups = f.workspace.backup_dir();
+    let report = f
+        .run(
+            &["rotate", "--force", "--new-key", "--json", "--backup-dir"],
+            &[backups.to_str().unwrap()],
+        )
+        .expect(0)
+        .json();
+    assert_eq!(report["status"], "completed", "{report:#}");
+    assert_eq!(report["new_key"]["version"], 2);
+    assert_eq!(report["new_key"]["previous_version"], 1);
+    let key_file = f.workspace.keys_path().join("enc_key_v2");
+    assert_eq!(
+        report["new_key"]["key_file"],
+        key_file.display().to_string()
+    );
+    assert_eq!(harness::mode(&key_file), 0o600);
+    assert_eq!(f.workspace.ring().active_version(), KeyVersion::new(2));
+    assert_eq!(f.versions(), [2]);
+
+    let backup = Path::new(report["key_backup_path"].as_str().unwrap()).to_owned();
+    assert_eq!(backup.parent(), Some(backups.as_path()));
+    let name = backup.file_name().unwrap().to_str().unwrap();
+    assert!(
+        name.starts_with("encryption_key_") && name.ends_with(".json"),
+        "{name}"
+    );
+    assert_eq!(harness::mode(&backup), 0o600);
+    assert_eq!(harness::mode(&backups), 0o700);
+    let restored = encrypted_field::rotation::restore_ring(&backup).unwrap();
+    assert_eq!(restored.active_version(), KeyVersion::new(2));
+    f.assert_plaintexts(&restored);
+}
+
+#[test]
+fn new_key_needs_a_backup_directory() {
+    let f = Fixture::new();
+    let refused = f.run(&["rotate", "--force", "--new-key"], &[]).expect(2);
+    assert!(refused.stderr.contains("--backup-dir"), "{refused:#?}");
+    assert!(!f.workspace.keys_path().join("enc_key_v2").exists());
+}
+
+#[test]
+fn if_due_skips_a_recently_activated_key_and_rotates_an_old_one() {
+    let f = Fixture::new();
+    let backups = f.workspace.backup_dir();
+    let backups = backups.to_str().unwrap();
+    let scheduled = [
+        "rotate",
+        "--force",
+        "--new-key",
+        "--if-due",
+        "monthly",
+        "--json",
+        "--backup-dir",
+    ];
+    // v1 was never rotated by the tool: no activation is recorded, so it is due.
+    let first = f.run(&scheduled, &[backups]).expect(0).json();
+    assert_eq!(first["new_key"]["version"], 2, "{first:#}");
+
+    let skipped = f.run(&scheduled, &[backups]).expect(0).json();
+    assert_eq!(skipped["status"], "not_due", "{skipped:#}");
+    assert_eq!(skipped["period"], "monthly");
+    assert_eq!(skipped["active_version"], 2);
+    assert!(skipped["next_due"].is_string(), "{skipped:#}");
+    assert!(!f.workspace.keys_path().join("enc_key_v3").exists());
+
+    let text = f
+        .run(
+            &[
+                "rotate",
+                "--force",
+                "--new-key",
+                "--if-due",
+                "monthly",
+                "--backup-dir",
+            ],
+            &[backups],
+        )
+        .expect(0);
+    assert!(
+        text.stdout.starts_with("not due: key v2 was activated at ")
+            && text.stdout.contains("the next monthly rotation is due at "),
+        "{text:#?}"
+    );
+
+    f.age_activations(31);
+    let rotated = f.run(&scheduled, &[backups]).expect(0).json();
+    assert_eq!(rotated["status"], "completed", "{rotated:#}");
+    assert_eq!(rotated["new_key"]["version"], 3);
+    assert_eq!(f.versions(), [3]);
+    f.assert_plaintexts(&f.workspace.ring());
+}
+
+#[test]
+fn an_unreadable_value_is_named_left_untouched_and_makes_the_run_exit_1() {
+    let f = Fixture::new();
+    let mut db = f.db();
+    // Row 2's secret, sealed for another column: it fails authentication.
+    let foreign = f
+        .workspace
+        .ring()
+        .encrypt_with_context(b"x", "customers.other");
+    db.execute(&format!(
+        "UPDATE customers SET secret = x'{}' WHERE id = 2",
+        harness::hex(&foreign)
+    ))
+    .unwrap();
+    f.workspace.keys().add(true).unwrap();
+    let done = f.run(&["rotate", "--force", "--json"], &[]).expect(1);
+    let report = done.json();
+    assert_eq!(report["status"], "failed");
+    assert_eq!(report["failed_records"], 1);
+    assert_eq!(report["failures"][0]["table"], "customers");
+    assert_eq!(report["failures"][0]["column"], "secret");
+    assert_eq!(report["failures"][0]["primary_key"], "2");
+    assert_eq!(
+        report["records_rewritten"].as_u64(),
+        Some(f.non_null_values() - 1),
+        "the other values are rotated"
+    );
+    let row2 = f.rows().into_iter().find(|r| r.id == 2).unwrap();
+    assert_eq!(row2.secret, foreign, "left untouched");
+
+    let verified = f.run(&["verify", "--json"], &[]).expect(1).json();
+    assert_eq!(verified["status"], "failed");
+    assert_eq!(verified["verification"]["undecryptable"], 1);
+    assert_eq!(verified["failures"][0]["primary_key"], "2");
+}
+
+#[test]
+fn verify_passes_when_every_value_opens_on_the_active_key() {
+    let f = Fixture::new();
+    let verified = f.run(&["verify", "--json"], &[]).expect(0).json();
+    assert_eq!(verified["operation"], "verify");
+    assert_eq!(verified["verification"]["ok"], true);
+    assert_eq!(
+        verified["verification"]["values_by_version"]["v1"].as_u64(),
+        Some(f.non_null_values())
+    );
+    // A new active key leaves every value behind: verification fails until a rotation.
+    f.workspace.keys().add(true).unwrap();
+    let behind = f.run(&["verify", "--json"], &[]).expect(1).json();
+    assert_eq!(
+        behind["verification"]["values_on_other_versions"].as_u64(),
+        Some(f.non_null_values())
+    );
+    let text = f.run(&["verify"], &[]).expect(1);
+    assert!(
+        text.stdout.starts_with(&format!(
+            "failed: {} values verified against key v2",
+            f.non_null_values()
+        )),
+        "{text:#?}"
+    );
+    assert!(
+        text.stderr.ends_with(&format!(
+            "error: {} values are not on the active key v2\n",
+            f.non_null_values()
+        )),
+        "{text:#?}"
+    );
+}
+
+#[test]
+fn status_counts_values_per_key_version_without_any_key() {
+    let f = Fixture::new();
+    let url = f.url();
+    let mut args = vec!["status", "--json", "--database-url", url.as_str()];
+    let flags = f.table.column_flags();
+    args.extend(flags.iter().map(String::as_str));
+    let status = run(&args, &[]).expect(0).json();
+    let columns = status["columns"].as_array().unwrap();
+    assert_eq!(columns.len(), 2);
+    assert_eq!(columns[0]["column"], "secret");
+    assert_eq!(columns[0]["rows"], ROWS);
+    assert_eq!(columns[0]["values_by_version"]["v1"], ROWS);
+    let nulls = ROWS / 7;
+    assert_eq!(columns[1]["null"], nulls);
+    assert_eq!(columns[1]["values_by_version"]["v1"], ROWS - nulls);
+}
+
+// ---- migrate ------------------------------------------------------------------------------------
+
+#[test]
+fn migrate_from_plaintext_encrypts_every_value_and_keeps_envelopes() {
+    let workspace = Workspace::new();
+    let path = workspace.sqlite_path();
+    let mut db = Database::connect(path.to_str().unwrap()).unwrap();
+    db.execute("CREATE TABLE phone_requests (id INTEGER PRIMARY KEY, phone_number TEXT)")
+        .unwrap();
+    db.execute(
+        "INSERT INTO phone_requests VALUES (1, '+1 555 0100'), (2, '+44 20 7946 0958'), (3, NULL)",
+    )
+    .unwrap();
+    let url = format!("sqlite://{}", path.display());
+    let env = workspace.env();
+    let args = [
+        "migrate",
+        "--from",
+        "plaintext",
+        "--database-url",
+        url.as_str(),
+        "--column",
+        "phone_requests.phone_number:text:nullable",
+        "--json",
+    ];
+    let before = run(&[&args[..], &["--dry-run"]].concat(), &env_refs(&env))
+        .expect(0)
+        .json();
+    assert_eq!(before["records_rewritten"], 2, "{before:#}");
+
+    let report = run(&[&args[..], &["--force"]].concat(), &env_refs(&env))
+        .expect(0)
+        .json();
+    assert_eq!(report["operation"], "migrate");
+    assert_eq!(report["records_rewritten"], 2, "{report:#}");
+    let ring = workspace.ring();
+    let phones = harness::load_text(
+        &mut db,
+        "SELECT phone_number AS value FROM phone_requests ORDER BY id",
+    );
+    let opened: Vec<Option<String>> = phones
+        .iter()
+        .map(|v| {
+            v.as_ref().map(|v| {
+                String::from_utf8(
+                    ring.decrypt_base64(v, "phone_requests.phone_number")
+                        .unwrap(),
+                )
+                .unwrap()
+            })
+        })
+        .collect();
+    assert_eq!(
+        opened,
+        [
+            Some("+1 555 0100".to_owned()),
+            Some("+44 20 7946 0958".to_owned()),
+            None
+        ]
+    );
+    let again = run(&[&args[..], &["--force"]].concat(), &env_refs(&env))
+        .expect(0)
+        .json();
+    assert_eq!(again["records_rewritten"], 0, "envelopes are kept");
+}
+
+#[test]
+fn migrate_from_node_cbc_reads_the_node_backends_values_with_its_key_file() {
+    use aes::cipher::{BlockEncryptMut as _, KeyIvInit as _, block_padding::Pkcs7};
+    let workspace = Workspace::new();
+    let node_key = [9u8; 32];
+    let key_file = workspace.backups.path().join("enc_key.txt");
+    std::fs::write(
+        &key_file,
+        format!(
+            "{}\n",
+            base64::Engine::encode(&base64::engine::general_purpose::STANDARD, node_key)
+        ),
+    )
+    .unwrap();
+    let iv = [3u8; 16];
+    let ciphertext = cbc::Encryptor::<aes::Aes256>::new(&node_key.into(), &iv.into())
+        .encrypt_padded_vec_mut::<Pkcs7>(b"+1 555 0100");
+    let stored = format!("{}:{}", harness::hex(&iv), harness::hex(&ciphertext));
+
+    let path = workspace.sqlite_path();
+    let mut db = Database::connect(path.to_str().unwrap()).unwrap();
+    db.execute("CREATE TABLE phone_requests (id INTEGER PRIMARY KEY, phone_number TEXT NOT NULL)")
+        .unwrap();
+    db.execute(&format!(
+        "INSERT INTO phone_requests VALUES (1, '{stored}')"
+    ))
+    .unwrap();
+    let url = format!("sqlite://{}", path.display());
+    let env = workspace.env();
+    let mut args = vec![
+        "migrate",
+        "--from",
+        "node-cbc",
+        "--database-url",
+        url.as_str(),
+        "--column",
+        "phone_requests.phone_number:text",
+        "--force",
+        "--json",
+    ];
+    let missing_key = run(&args, &env_refs(&env)).expect(2);
+    assert!(
+        missing_key.stderr.contains("--legacy-key-file"),
+        "{missing_key:#?}"
+    );
+
+    args.extend(["--legacy-key-file", key_file.to_str().unwrap()]);
+    let report = run(&args, &env_refs(&env)).expect(0).json();
+    assert_eq!(report["records_rewritten"], 1, "{report:#}");
+    let migrated = harness::load_text(&mut db, "SELECT phone_number AS value FROM phone_requests");
+    let opened = workspace
+        .ring()
+        .decrypt_base64(
+            migrated[0].as_deref().unwrap(),
+            "phone_requests.phone_number",
+        )
+        .unwrap();
+    assert_eq!(opened, b"+1 555 0100");
+}
+
+// ---- keys retire --------------------------------------------------------------------------------
+
+#[cfg(unix)]
+#[test]
+fn retire_refuses_the_active_version_and_one_in_use_then_moves_an_unused_one_aside() {
+    let f = Fixture::new();
+    f.workspace.keys().add(true).unwrap(); // v2 active; every value on v1
+    let retire = |version: &str| f.run(&["keys", "retire", version], &[]);
+
+    let active = retire("2").expect(2);
+    assert!(active.stderr.contains("active"), "{active:#?}");
+    let in_use = retire("1").expect(2);
+    assert!(
+        in_use
+            .stderr
+            .contains(&format!("still used by {} values", f.non_null_values())),
+        "{in_use:#?}"
+    );
+    let v1 = f.workspace.keys_path().join("enc_key_v1");
+    assert!(v1.exists());
+
+    f.run(&["rotate", "--force"], &[]).expect(0);
+    let retired = f
+        .run(&["keys", "--json", "retire", "1"], &[])
+        .expect(0)
+        .json();
+    let moved = f.workspace.keys_path().join("retired/enc_key_v1");
+    assert_eq!(retired["to"], moved.display().to_string());
+    assert!(!v1.exists());
+    assert_eq!(harness::mode(&moved), 0o600);
+    assert_eq!(harness::mode(moved.parent().unwrap()), 0o700);
+    assert_eq!(
+        f.workspace.ring().versions().collect::<Vec<_>>(),
+        [KeyVersion::new(2)],
+        "a retired key is no longer loaded"
+    );
+    f.run(&["verify"], &[]).expect(0);
+}
+
+// ---- bad usage and configuration ----------------------------------------------------------------
+
+#[test]
+fn an_unknown_column_is_a_configuration_error_that_names_it_and_writes_nothing() {
+    let f = Fixture::new();
+    f.workspace.keys().add(true).unwrap();
+    let before = f.rows();
+    let url = f.url();
+    let env = f.workspace.env();
+    let args = [
+        "rotate",
+        "--force",
+        "--database-url",
+        url.as_str(),
+        "--column",
+        "customers.secret",
+        "--column",
+        "customers.nots:text",
+    ];
+    let failed = run(&args, &env_refs(&env)).expect(2);
+    assert!(failed.stdout.is_empty(), "{failed:#?}");
+    assert!(
+        failed.stderr.starts_with("error: reading customers: ")
+            && failed.stderr.contains("no such column")
+            && failed.stderr.contains("nots"),
+        "{failed:#?}"
+    );
+    assert_eq!(f.rows(), before);
+}
+
+#[test]
+fn a_name_that_is_not_an_identifier_is_refused_before_any_sql() {
+    let f = Fixture::new();
+    let url = f.url();
+    let env = f.workspace.env();
+    let failed = run(
+        &[
+            "status",
+            "--database-url",
+            url.as_str(),
+            "--column",
+            "customers.secret\"; DROP TABLE customers; --",
+        ],
+        &env_refs(&env),
+    )
+    .expect(2);
+    assert!(failed.stderr.contains("invalid column name"), "{failed:#?}");
+    assert_eq!(f.rows().len(), ROWS as usize);
+}
+
+#[test]
+fn a_bad_database_url_is_a_configuration_error() {
+    let f = Fixture::new();
+    let env = f.workspace.env();
+    let unknown = run(
+        &[
+            "verify",
+            "--database-url",
+            "oracle://scott:tiger@db/prod",
+            "--column",
+            "customers.secret",
+        ],
+        &env_refs(&env),
+    )
+    .expect(2);
+    assert!(
+        unknown.stderr.contains("unknown scheme `oracle`"),
+        "{unknown:#?}"
+    );
+    assert!(
+        !unknown.stderr.contains("tiger"),
+        "no password in errors: {unknown:#?}"
+    );
+
+    let missing_file = f.workspace.dir.path().join("nope.db");
+    let missing = run(
+        &[
+            "verify",
+            "--database-url",
+            missing_file.to_str().unwrap(),
+            "--column",
+            "customers.secret",
+        ],
+        &env_refs(&env),
+    )
+    .expect(2);
+    assert!(missing.stderr.contains("does not exist"), "{missing:#?}");
+    assert!(!missing_file.exists(), "no empty database is created");
+
+    let none = run(&["verify", "--column", "customers.secret"], &env_refs(&env)).expect(2);
+    assert!(none.stderr.contains("DATABASE_URL"), "{none:#?}");
+}
+
+#[test]
+fn database_url_comes_from_the_environment() {
+    let f = Fixture::new();
+    let mut env = f.workspace.env();
+    env.push(("DATABASE_URL", f.url().into()));
+    let status = run(
+        &["status", "--json", "--column", "customers.secret"],
+        &env_refs(&env),
+    )
+    .expect(0)
+    .json();
+    assert_eq!(status["columns"][0]["rows"], ROWS);
+}
+
+#[test]
+fn a_rotation_lock_held_by_another_process_is_exit_2_and_writes_nothing() {
+    let f = Fixture::new();
+    f.workspace.keys().add(true).unwrap();
+    let before = f.rows();
+    let mut lock_path = f.workspace.sqlite_path().into_os_string();
+    lock_path.push(".encrypted-field.lock");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .unwrap();
+    lock.try_lock().unwrap();
+    let busy = f.run(&["rotate", "--force"], &[]).expect(2);
+    assert!(
+        busy.stderr.contains("another rotation is running"),
+        "{busy:#?}"
+    );
+    assert_eq!(f.rows(), before);
+    drop(lock);
+    f.run(&["rotate", "--force"], &[]).expect(0);
+}
+
+#[test]
+fn a_bad_key_is_a_configuration_error_naming_the_file() {
+    let f = Fixture::new();
+    let bad = f.workspace.keys_path().join("enc_key_v2");
+    std::fs::write(&bad, "not a key\n").unwrap();
+    let failed = f.run(&["rotate", "--force"], &[]).expect(2);
+    assert!(
+        failed
+            .stderr
+            .contains(&format!("reading key file {}", bad.display())),
+        "{failed:#?}"
+    );
+}
+
+#[test]
+fn a_models_file_describes_the_encrypted_columns() {
+    let f = Fixture::new();
+    f.workspace.keys().add(true).unwrap();
+    let models = f.workspace.backups.path().join("models.toml");
+    std::fs::write(
+        &models,
+        "[[model]]\ntable = \"customers\"\n\n[[model.column]]\nname = \"secret\"\n\n\
+         [[model.column]]\nname = \"note\"\nstorage = \"text\"\nnullable = true\n",
+    )
+    .unwrap();
+    let url = f.url();
+    let env = f.workspace.env();
+    let report = run(
+        &[
+            "rotate",
+            "--force",
+            "--json",
+            "--database-url",
+            url.as_str(),
+            "--models",
+            models.to_str().unwrap(),
+        ],
+        &env_refs(&env),
+    )
+    .expect(0)
+    .json();
+    assert_eq!(
+        report["records_rewritten"].as_u64(),
+        Some(f.non_null_values())
+    );
+    assert_eq!(f.versions(), [2]);
+}
+
+// ---- notifications ------------------------------------------------------------------------------
+
+#[test]
+fn the_report_is_posted_to_the_webhook_the_environment_names() {
+    let f = Fixture::new();
+    f.workspace.keys().add(true).unwrap();
+    let sink = http_sink::HttpSink::start(http_sink::Answer::Status("200 OK"));
+    let url = f.url();
+    let mut env = f.workspace.env();
+    env.push((
+        "ENCRYPTED_FIELD_WEBHOOK_URL",
+        format!("{}/hooks/rotation", sink.base_url).into(),
+    ));
+    let mut args = vec![
+        "rotate",
+        "--force",
+        "--json",
+        "--database-url",
+        url.as_str(),
+    ];
+    let flags = f.table.column_flags();
+    args.extend(flags.iter().map(String::as_str));
+    let printed = run(&args, &env_refs(&env)).expect(0).json();
+    let request = sink.request().expect("the webhook was called");
+    assert_eq!(request.method, "POST");
+    assert_eq!(request.target, "/hooks/rotation");
+    let posted: serde_json::Value = serde_json::from_slice(&request.body).unwrap();
+    assert_eq!(posted["status"], "completed");
+    assert_eq!(posted["records_rewritten"], printed["records_rewritten"]);
+}
+
+#[test]
+fn a_notifier_configuration_that_cannot_be_used_stops_the_run_before_any_write() {
+    let f = Fixture::new();
+    f.workspace.keys().add(true).unwrap();
+    let before = f.rows();
+    let url = f.url();
+    let mut env = f.workspace.env();
+    env.push(("ENCRYPTED_FIELD_SMTP_URL", "smtp://mail.example.org".into()));
+    let mut args = vec!["rotate", "--force", "--database-url", url.as_str()];
+    let flags = f.table.column_flags();
+    args.extend(flags.iter().map(String::as_str));
+    let failed = run(&args, &env_refs(&env)).expect(2);
+    assert!(
+        failed
+            .stderr
+            .starts_with("error: configuring notifications: ")
+            && failed.stderr.contains("ENCRYPTED_FIELD_SMTP_URL"),
+        "{failed:#?}"
+    );
+    assert_eq!(f.rows(), before);
+}
+
+// ---- embedding ----------------------------------------------------------------------------------
+
+#[test]
+fn an_application_embeds_the_commands_with_its_own_models() {
+    use encrypted_field::cli::{Cli, Exit, Io};
+    use encrypted_field::model::{ColumnSpec, ModelSpec, Registry};
+    let f = Fixture::new();
+    f.workspace.keys().add(true).unwrap();
+    let registry = Registry::new()
+        .register_spec(
+            ModelSpec::new("customers", "id")
+                .column(ColumnSpec::binary("secret"))
+                .column(ColumnSpec::text("note").nullable()),
+        )
+        .unwrap();
+    let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+    let mut io = Io {
+        stdin: &mut std::io::empty(),
+        stdout: &mut stdout,
+        stderr: &mut stderr,
+    };
+    let url = f.url();
+    let keys = f.workspace.keys_path();
+    let exit = Cli::new().registry(registry).run_with(
+        [
+            OsStr::new("manage"),
+            OsStr::new("rotate"),
+            OsStr::new("--force"),
+            OsStr::new("--json"),
+            OsStr::new("--database-url"),
+            OsStr::new(&url),
+            OsStr::new("--keys-dir"),
+            keys.as_os_str(),
+        ],
+        &mut io,
+    );
+    assert_eq!(exit, Exit::Success, "{}", String::from_utf8_lossy(&stderr));
+    let report: serde_json::Value = serde_json::from_slice(&stdout).unwrap();
+    assert_eq!(
+        report["records_rewritten"].as_u64(),
+        Some(f.non_null_values())
+    );
+    assert_eq!(f.versions(), [2]);
+}

@@ -1,0 +1,204 @@
+//! Crash safety of `encrypted-field rotate`, as a process: a rotation is killed with SIGKILL at
+//! random instants, several times, then run to the end; every row must still open to the
+//! plaintext it was created with, and `verify` must pass.
+//!
+//! SQLite always; PostgreSQL when `PG_DATABASE_URL` is set (required when
+//! `ENCRYPTED_FIELD_REQUIRE_BACKENDS=1`). Run with
+//! `cargo test -p encrypted-field --features cli,sqlite,postgres --test rotation_crash`.
+#![cfg(all(feature = "cli", feature = "sqlite", unix))]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[path = "rotation_cli/harness.rs"]
+mod harness;
+
+use std::time::{Duration, Instant};
+
+use encrypted_field::database::Database;
+use harness::{Table, Workspace, command, env_refs, plaintexts, run};
+use rand::Rng as _;
+
+/// Rows in the table: two encrypted values each (one column nullable).
+const ROWS: i64 = 20_000;
+/// How many times a rotation is killed before the one that is let finish.
+const KILLS: usize = 7;
+/// Small batches: many transactions, so that kills land between and inside them.
+const BATCH_SIZE: &str = "250";
+
+#[test]
+fn sqlite_rotation_killed_at_random_instants_loses_nothing() {
+    let workspace = Workspace::new();
+    let path = workspace.sqlite_path();
+    let url = format!("sqlite://{}", path.display());
+    std::fs::File::create(&path).unwrap();
+    crash_and_recover(&workspace, &url, Table::new("crash_sqlite"));
+}
+
+#[cfg(feature = "postgres")]
+#[test]
+fn postgres_rotation_killed_at_random_instants_loses_nothing() {
+    let Some(url) = std::env::var("PG_DATABASE_URL").ok() else {
+        assert!(
+            std::env::var("ENCRYPTED_FIELD_REQUIRE_BACKENDS").as_deref() != Ok("1"),
+            "ENCRYPTED_FIELD_REQUIRE_BACKENDS=1 but PG_DATABASE_URL is not set"
+        );
+        println!("skipped: set PG_DATABASE_URL");
+        return;
+    };
+    let workspace = Workspace::new();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let table = Table::new(format!("crash_{}_{nanos}", std::process::id()));
+    let _drop = DropTable {
+        url: url.clone(),
+        table: table.name.clone(),
+    };
+    crash_and_recover(&workspace, &url, table);
+}
+
+fn argv(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
+
+/// Drops the server-side table at the end of the test, passed or failed.
+#[cfg(feature = "postgres")]
+struct DropTable {
+    url: String,
+    table: String,
+}
+
+#[cfg(feature = "postgres")]
+impl Drop for DropTable {
+    fn drop(&mut self) {
+        if let Ok(mut db) = Database::connect(&self.url) {
+            let _ = db.execute(&format!("DROP TABLE IF EXISTS {}", self.table));
+        }
+    }
+}
+
+/// Fills `table` with values on key v1, provisions v2, kills rotations (every other one also
+/// making a new key with `--new-key`) at random instants, then lets one finish and checks
+/// every value.
+fn crash_and_recover(workspace: &Workspace, url: &str, table: Table) {
+    let started = Instant::now();
+    let expected = plaintexts(ROWS, 0x5eed);
+    let mut db = Database::connect(url).unwrap();
+    table.create(&mut db);
+    table.insert(&mut db, &workspace.ring(), &expected);
+    workspace.keys().add(true).unwrap(); // v2 active: every value is to be rewritten
+    println!("{}: set up in {:?}", table.name, started.elapsed());
+
+    let env = workspace.env();
+    let env = env_refs(&env);
+    let backups = workspace.backup_dir();
+    let mut args: Vec<String> = [
+        "rotate",
+        "--force",
+        "--json",
+        "--batch-size",
+        BATCH_SIZE,
+        "--database-url",
+        url,
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    args.extend(table.column_flags());
+    let new_key_args: Vec<String> = args
+        .iter()
+        .cloned()
+        .chain([
+            "--new-key".to_owned(),
+            "--backup-dir".to_owned(),
+            backups.display().to_string(),
+        ])
+        .collect();
+
+    let mut rng = rand::rng();
+    // Kills are drawn in [window / 10, window]; the window adapts so that they land mid-rewrite.
+    let mut window = Duration::from_millis(1500);
+    let mut interrupted_mid_rewrite = 0;
+    for round in 0..KILLS {
+        let new_key = round % 2 == 0;
+        let args = if new_key { &new_key_args } else { &args };
+        let before = table.load(&mut db);
+        let delay = rng.random_range(window / 10..=window);
+        let mut child = command(&argv(args), &env).spawn().unwrap();
+        std::thread::sleep(delay);
+        let exited_by_itself = child.try_wait().unwrap().is_some();
+        child.kill().unwrap(); // SIGKILL
+        let status = child.wait().unwrap();
+
+        let after = table.load(&mut db);
+        let active = workspace.ring().active_version().get();
+        let changed = before.iter().zip(&after).filter(|(b, a)| b != a).count();
+        let remaining: u64 = table
+            .versions(&mut db)
+            .iter()
+            .filter(|(v, _)| **v != active)
+            .map(|(_, n)| n)
+            .sum();
+        println!(
+            "{}: round {round} ({}): killed after {delay:?} ({status}{}): {changed} rows rewritten, {remaining} values left off key v{active}",
+            table.name,
+            if new_key { "--new-key" } else { "rotate" },
+            if exited_by_itself {
+                ", had already exited"
+            } else {
+                ""
+            },
+        );
+        if changed > 0 && remaining > 0 {
+            interrupted_mid_rewrite += 1;
+        } else if remaining == 0 {
+            window = window.mul_f64(0.5).max(Duration::from_millis(20)); // it finished: kill sooner
+        } else {
+            window = window.mul_f64(1.6); // killed before any write: wait longer
+        }
+    }
+    assert!(
+        interrupted_mid_rewrite > 0,
+        "no kill landed in the middle of a rewrite; the test proved nothing"
+    );
+
+    // The run that finishes. A killed session's server-side lock may take a moment to go.
+    let finished = (0..50)
+        .map(|_| {
+            let done = run(&argv(&args), &env);
+            if done.stderr.contains("another rotation is running") {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            done
+        })
+        .find(|done| !done.stderr.contains("another rotation is running"))
+        .expect("the rotation lock of a killed process is released");
+    let report = finished.expect(0).json();
+    assert_eq!(report["status"], "completed", "{report:#}");
+    assert_eq!(report["failed_records"], 0, "{report:#}");
+    assert_eq!(report["verification"]["ok"], true, "{report:#}");
+
+    let ring = workspace.ring();
+    table.assert_plaintexts(&mut db, &ring, &expected);
+    let versions = table.versions(&mut db);
+    assert_eq!(
+        versions.keys().copied().collect::<Vec<_>>(),
+        [ring.active_version().get()],
+        "every value is on the active key"
+    );
+
+    let mut verify: Vec<&str> = vec!["verify", "--json", "--database-url", url];
+    let flags = table.column_flags();
+    verify.extend(flags.iter().map(String::as_str));
+    let verified = run(&verify, &env).expect(0).json();
+    assert_eq!(verified["status"], "completed", "{verified:#}");
+    assert_eq!(
+        verified["records_processed"].as_u64(),
+        Some(versions.values().sum::<u64>())
+    );
+    let again = run(&argv(&args), &env).expect(0).json();
+    assert_eq!(
+        again["records_rewritten"], 0,
+        "a second run rewrites nothing"
+    );
+    println!("{}: done in {:?}", table.name, started.elapsed());
+}
