@@ -110,10 +110,50 @@ fn scenario(app: &App) {
         ADA.0
     );
 
+    let status = app.json(["status", "--json"]);
+    let by_version = &status["columns"][0]["values_by_version"];
+    assert_eq!(
+        (by_version["v1"].as_u64(), by_version["v2"].as_u64()),
+        (Some(2 + SEEDED as u64), Some(1)),
+        "{status}"
+    );
+
+    // Rotate, with the embedded command: every value onto v2, after a key backup kept apart
+    // from the database; then verified.
+    let backups = tempfile::tempdir().unwrap();
+    let backup_dir = backups.path().join("key-backups");
+    let report = app.json([
+        "rotate".as_ref(),
+        "--force".as_ref(),
+        "--json".as_ref(),
+        "--backup-dir".as_ref(),
+        backup_dir.as_os_str(),
+    ]);
+    assert_eq!(report["status"], "completed", "{report}");
+    assert_eq!(
+        report["records_rewritten"].as_u64(),
+        Some(2 + SEEDED as u64),
+        "{report}"
+    );
+    assert_eq!(report["failed_records"].as_u64(), Some(0), "{report}");
+    assert!(
+        Path::new(report["key_backup_path"].as_str().unwrap()).is_file(),
+        "{report}"
+    );
+    app.ok(["verify"]);
+    let raw = app.json(["raw", "--json"]);
+    assert!(key_versions(&raw).values().all(|&v| v == 2), "{raw}");
+    assert_no_plaintext(&raw.to_string(), &[ADA.0, ALAN_NEW.0, "555 010 0199"]);
+
+    // Retire v1: no value uses it any more.
+    app.ok(["keys", "retire", "1"]);
+    assert!(!app.ok(["keys", "list"]).contains("v1"));
+
     // Export: every value exactly as before.
     let mut expected = before;
     expected.insert(grace, "555 010 0199".to_owned());
     assert_eq!(exported(app), expected);
+    assert_eq!(ids(&app.json(["find", "--phone", ADA.1, "--json"])), [ada]);
 }
 
 /// `export --json`: id → phone number, checking that every line is one object.

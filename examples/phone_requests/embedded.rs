@@ -1,36 +1,56 @@
 //! The library's commands inside this binary, as Django's `manage.py` carries
 //! `rotate_encryption_key`: they take exactly the arguments of the standalone `encrypted-field`,
-//! and whatever they are not told comes from the application: its database and, in
-//! development, its keys directory.
+//! and know the application's models (every `#[derive(EncryptedModel)]` type linked in), so
+//! `rotate`, `verify` and `status` need no `--column`. What a command is not told comes from the
+//! application: its database (`DATABASE_URL`, else `./phone_requests.sqlite3`, created and
+//! migrated as for every other command) and, in development, its keys directory.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use encrypted_field::cli::{Cli, Command, KeySourceArgs};
+use encrypted_field::cli::{Cli, Command, DatabaseArgs, KeySourceArgs, KeysAction};
+use encrypted_field::model::Registry;
 
 use crate::db::Location;
 use crate::error::AppError;
 use crate::keys::KeySource;
 
-/// Runs a library command with the application's defaults.
+/// Runs a library command with the application's models and defaults.
 pub fn run(command: Command, location: &Location, keys: &KeySource) -> Result<ExitCode, AppError> {
-    let _ = location;
-    let command = with_defaults(command, keys)?;
-    Ok(Cli::new().execute_std(command))
+    let registry = Registry::discovered()
+        .map_err(|e| AppError::usage(format!("collecting the encrypted models: {e}")))?;
+    let command = with_defaults(command, location, keys)?;
+    Ok(Cli::new().registry(registry).execute_std(command))
 }
 
-/// Fills in what the command was not told: in development (no key variable set), the keys
-/// directory the application itself uses.
-fn with_defaults(mut command: Command, keys: &KeySource) -> Result<Command, AppError> {
-    let Some(dir) = keys.development_dir() else {
-        return Ok(command);
-    };
-    let keys_dir = match &mut command {
-        Command::Keys(args) => Some(&mut args.keys_dir),
-        Command::Encrypt(args) => unset_key_source(&mut args.keys),
-        Command::Decrypt(args) => unset_key_source(&mut args.keys),
-        _ => None,
-    };
-    if let Some(slot) = keys_dir.filter(|slot| slot.is_none()) {
+/// Fills in what the command was not told.
+fn with_defaults(
+    mut command: Command,
+    location: &Location,
+    keys: &KeySource,
+) -> Result<Command, AppError> {
+    let (database, key_source): (Option<&mut DatabaseArgs>, Option<&mut Option<PathBuf>>) =
+        match &mut command {
+            Command::Keys(args) => match &mut args.action {
+                KeysAction::Retire { database, .. } => (Some(database), Some(&mut args.keys_dir)),
+                _ => (None, Some(&mut args.keys_dir)),
+            },
+            Command::Encrypt(args) => (None, unset_key_source(&mut args.keys)),
+            Command::Decrypt(args) => (None, unset_key_source(&mut args.keys)),
+            Command::Rotate(args) => (Some(&mut args.database), unset_key_source(&mut args.keys)),
+            Command::Verify(args) => (Some(&mut args.database), unset_key_source(&mut args.keys)),
+            Command::Migrate(args) => (Some(&mut args.database), unset_key_source(&mut args.keys)),
+            Command::Status(args) => (Some(&mut args.database), None),
+            _ => (None, None),
+        };
+    if let Some(database) = database.filter(|database| database.database_url.is_none()) {
+        // The application's database, with its schema, even on first use.
+        drop(location.open()?);
+        database.database_url = Some(location.url().to_owned());
+    }
+    if let (Some(dir), Some(slot)) = (keys.development_dir(), key_source)
+        && slot.is_none()
+    {
         keys.prepare()?;
         *slot = Some(dir.to_path_buf());
     }
@@ -38,8 +58,8 @@ fn with_defaults(mut command: Command, keys: &KeySource) -> Result<Command, AppE
 }
 
 /// The `--keys-dir` of `args`, if neither it nor `--key-file` was given.
-fn unset_key_source(args: &mut KeySourceArgs) -> Option<&mut Option<std::path::PathBuf>> {
-    if args.key_file.is_none() {
+fn unset_key_source(args: &mut KeySourceArgs) -> Option<&mut Option<PathBuf>> {
+    if args.key_file.is_none() && args.keys_dir.is_none() {
         Some(&mut args.keys_dir)
     } else {
         None
