@@ -72,9 +72,15 @@ impl<T> fmt::Debug for Codec<T> {
 pub fn codec<T: Plaintext>() -> Codec<T> {
     Codec {
         open_binary: |ring, stored, context| {
-            T::from_plaintext(ring.decrypt_with_context(stored, context)?)
+            ring.decrypt_with_context(stored, context)
+                .and_then(T::from_plaintext)
+                .map_err(|e| e.in_column(context))
         },
-        open_text: |ring, stored, context| T::from_plaintext(ring.decrypt_base64(stored, context)?),
+        open_text: |ring, stored, context| {
+            ring.decrypt_base64(stored, context)
+                .and_then(T::from_plaintext)
+                .map_err(|e| e.in_column(context))
+        },
         seal_binary: |ring, value, context| {
             ring.encrypt_with_context(&value.to_plaintext(), context)
         },

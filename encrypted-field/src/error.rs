@@ -167,6 +167,23 @@ pub enum Error {
     },
 }
 
+impl Error {
+    /// Names the column (`context`, `table.column`) in an error that does not already name it.
+    #[cold]
+    pub(crate) fn in_column(self, context: &str) -> Self {
+        match self {
+            // Without a context there is no column to name.
+            error if context.is_empty() => error,
+            // Already names it.
+            error @ (Self::Authentication { .. } | Self::Column { .. }) => error,
+            error => Self::Column {
+                column: context.to_owned(),
+                error: Box::new(error),
+            },
+        }
+    }
+}
+
 /// Why a key could not be used. Part of [`Error::BadKey`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]

@@ -253,16 +253,7 @@ impl<T: Plaintext, C: ColumnContext> Encrypted<T, C> {
 /// Names the column in an error that does not already name it.
 #[cold]
 fn in_column<C: ColumnContext>(error: Error) -> Error {
-    match error {
-        // Without a context there is no column to name.
-        error if C::CONTEXT.is_empty() => error,
-        // Already names it.
-        error @ Error::Authentication { .. } => error,
-        error => Error::Column {
-            column: C::CONTEXT.to_owned(),
-            error: Box::new(error),
-        },
-    }
+    error.in_column(C::CONTEXT)
 }
 
 #[cfg(test)]

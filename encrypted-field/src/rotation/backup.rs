@@ -45,8 +45,8 @@ pub fn check_backup_dir(dir: &Path, database_dir: Option<&Path>) -> Result<()> {
         path: dir.display().to_string(),
         source: std::io::Error::new(std::io::ErrorKind::PermissionDenied, why.to_owned()),
     };
-    if let (Some(db_dir), Ok(absolute)) = (database_dir, std::path::absolute(dir))
-        && absolute.starts_with(db_dir)
+    if let Some(db_dir) = database_dir
+        && resolved(dir).starts_with(resolved(db_dir))
     {
         return Err(refuse(
             "it is inside the database's directory; keep key backups apart from database backups",
@@ -60,6 +60,37 @@ pub fn check_backup_dir(dir: &Path, database_dir: Option<&Path>) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `path` made absolute with `.`, `..` and symbolic links resolved, even where its last
+/// components do not exist yet: the longest existing prefix is canonicalized and the rest is
+/// normalized lexically.
+fn resolved(path: &Path) -> PathBuf {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut existing = absolute.as_path();
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(canonical) = existing.canonicalize() {
+            let mut result = canonical;
+            for component in rest.iter().rev() {
+                match component {
+                    std::path::Component::ParentDir => {
+                        result.pop();
+                    }
+                    std::path::Component::Normal(name) => result.push(name),
+                    _ => {}
+                }
+            }
+            return result;
+        }
+        match (existing.parent(), existing.components().next_back()) {
+            (Some(parent), Some(last)) => {
+                rest.push(last);
+                existing = parent;
+            }
+            _ => return absolute,
+        }
+    }
 }
 
 /// Writes every key of `ring` (and its blind-index key) into a new
@@ -236,6 +267,21 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("database's directory"), "{err}");
+    }
+
+    #[test]
+    fn directory_inside_the_database_directory_is_refused_however_spelled() {
+        let tmp = tempfile::tempdir().unwrap();
+        let db_dir = tmp.path().join("data");
+        std::fs::create_dir(&db_dir).unwrap();
+        let ring = KeyRing::builder()
+            .key(1, MasterKey::generate())
+            .build()
+            .unwrap();
+        let sneaky = db_dir.join("..").join("data").join("keys");
+        assert!(write_backup(&ring, &sneaky, Some(&db_dir)).is_err());
+        let beside = db_dir.join("..").join("backups");
+        assert!(write_backup(&ring, &beside, Some(&db_dir)).is_ok());
     }
 
     #[test]
