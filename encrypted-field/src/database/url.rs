@@ -83,18 +83,29 @@ impl DatabaseUrl {
     }
 }
 
-/// `scheme://user:secret@host/db` → `scheme://user:***@host/db`.
+/// `scheme://user:secret@host/db?password=secret` → `scheme://user:***@host/db?password=***`.
 pub(crate) fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
     };
-    let Some((userinfo, host)) = rest.split_once('@') else {
-        return url.to_owned();
+    let base = match base.split_once("://").and_then(|(scheme, rest)| {
+        let (userinfo, host) = rest.rsplit_once('@')?;
+        let (user, _) = userinfo.split_once(':')?;
+        Some(format!("{scheme}://{user}:***@{host}"))
+    }) {
+        Some(redacted) => redacted,
+        None => base.to_owned(),
     };
-    match userinfo.split_once(':') {
-        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-        None => url.to_owned(),
-    }
+    let Some(query) = query else { return base };
+    let params: Vec<String> = query
+        .split('&')
+        .map(|param| match param.split_once('=') {
+            Some((name, _)) if name.eq_ignore_ascii_case("password") => format!("{name}=***"),
+            _ => param.to_owned(),
+        })
+        .collect();
+    format!("{base}?{}", params.join("&"))
 }
 
 #[cfg(test)]
@@ -108,6 +119,16 @@ mod tests {
             .to_string();
         assert!(!err.contains("tiger"), "{err}");
         assert!(err.contains("scott:***@db"), "{err}");
+    }
+
+    #[test]
+    fn passwords_in_query_parameters_are_redacted_too() {
+        let url =
+            DatabaseUrl::parse("postgres://app@db/prod?sslmode=require&password=hunter2").unwrap();
+        assert_eq!(
+            url.redacted(),
+            "postgres://app@db/prod?sslmode=require&password=***"
+        );
     }
 
     #[test]
