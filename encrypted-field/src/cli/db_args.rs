@@ -11,7 +11,7 @@ use crate::legacy::LegacyFormat;
 use crate::rotation::{DEFAULT_BATCH_SIZE, RotationPeriod};
 
 /// Where the database is, and which of its columns are encrypted.
-#[derive(Debug, Clone, Default, clap::Args)]
+#[derive(Clone, Default, clap::Args)]
 pub struct DatabaseArgs {
     /// The database: sqlite://PATH (or a bare PATH), mysql://USER:PASSWORD@HOST/DB or
     /// postgres://USER:PASSWORD@HOST/DB [default: $DATABASE_URL].
@@ -32,6 +32,21 @@ pub struct DatabaseArgs {
     /// TABLE=COLUMN, or TABLE=COLUMN:text for a text key. Repeatable.
     #[arg(long = "primary-key", value_name = "TABLE=COLUMN[:text]")]
     pub primary_keys: Vec<PrimaryKeyArg>,
+}
+
+impl std::fmt::Debug for DatabaseArgs {
+    /// The URL is shown with its password redacted: embedding applications log their commands.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseArgs")
+            .field(
+                "database_url",
+                &self.database_url.as_deref().map(crate::database::redact),
+            )
+            .field("models", &self.models)
+            .field("columns", &self.columns)
+            .field("primary_keys", &self.primary_keys)
+            .finish()
+    }
 }
 
 /// The options of a pass that writes: `rotate` and `migrate`.

@@ -20,7 +20,7 @@ mod pg;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
-pub use url::DatabaseUrl;
+pub use url::{DatabaseUrl, redact};
 
 /// The value of a primary key, as rotation reads and reports it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -84,7 +84,15 @@ impl DatabaseUrl {
 }
 
 /// `scheme://user:secret@host/db?password=secret` → `scheme://user:***@host/db?password=***`.
-pub(crate) fn redact(url: &str) -> String {
+/// A URL whose user part cannot be told apart is shown as `scheme://***`.
+pub fn redact(url: &str) -> String {
+    // A password may itself hold `?` or `@`: the user part ends at the last `@` of the URL.
+    if let Some((scheme, rest)) = url.split_once("://")
+        && let Some((userinfo, _)) = rest.rsplit_once('@')
+        && userinfo.contains(['/', '?', '#'])
+    {
+        return format!("{scheme}://***");
+    }
     let (base, query) = match url.split_once('?') {
         Some((base, query)) => (base, Some(query)),
         None => (url, None),
@@ -101,7 +109,9 @@ pub(crate) fn redact(url: &str) -> String {
     let params: Vec<String> = query
         .split('&')
         .map(|param| match param.split_once('=') {
-            Some((name, _)) if name.eq_ignore_ascii_case("password") => format!("{name}=***"),
+            Some((name, _)) if name.to_ascii_lowercase().ends_with("password") => {
+                format!("{name}=***")
+            }
             _ => param.to_owned(),
         })
         .collect();
@@ -128,6 +138,15 @@ mod tests {
         assert_eq!(
             url.redacted(),
             "postgres://app@db/prod?sslmode=require&password=***"
+        );
+    }
+
+    #[test]
+    fn passwords_holding_url_delimiters_are_redacted_whole() {
+        assert_eq!(redact("mysql://u:pa?ss@h/db"), "mysql://***");
+        assert_eq!(
+            redact("postgres://u@h/db?sslpassword=x"),
+            "postgres://u@h/db?sslpassword=***"
         );
     }
 

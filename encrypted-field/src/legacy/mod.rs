@@ -183,8 +183,21 @@ pub fn classify(format: LegacyFormat, value: &[u8]) -> crate::Result<StoredForm>
     let text = value.trim_ascii();
     if text.starts_with(ENVELOPE_BASE64_PREFIX) {
         // Text that starts with `RUYB` and is base64 decodes to bytes starting with the prefix.
-        if let Some(bytes) = crate::keyring::decode_base64_bytes(text) {
-            return crate::envelope::Envelope::parse(&bytes).map(|_| StoredForm::EnvelopeBase64);
+        // Base64 text that does not decode (e.g. cut short by a VARCHAR limit) is a damaged
+        // envelope, never plaintext to wrap; text with other characters is plaintext.
+        let is_base64_text = text
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='));
+        match crate::keyring::decode_base64_bytes(text) {
+            Some(bytes) => {
+                return crate::envelope::Envelope::parse(&bytes)
+                    .map(|_| StoredForm::EnvelopeBase64);
+            }
+            None if is_base64_text => {
+                return Err(crate::Error::Malformed(crate::MalformedReason::NotBase64));
+            }
+            // Other characters: plaintext that happens to start with those four letters.
+            None => {}
         }
     }
     let matches = match format {
@@ -221,5 +234,30 @@ pub fn read(key: &LegacyKey, value: &[u8]) -> crate::Result<Vec<u8>> {
         LegacyKey::None => Ok(value.to_vec()),
         LegacyKey::Fernet(key) => fernet::decrypt(key, value),
         LegacyKey::NodeCbc(key) => node_cbc::decrypt(key, value),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{KeyRing, MasterKey};
+
+    #[test]
+    fn a_base64_envelope_cut_short_is_damaged_not_plaintext() {
+        let ring = KeyRing::builder()
+            .key(1, MasterKey::generate())
+            .build()
+            .unwrap();
+        let text = ring.encrypt_to_base64(b"078-05-1120", "t.c");
+        for len in [text.len() - 1, text.len() - 2, 50] {
+            let cut = &text.as_bytes()[..len];
+            assert!(
+                matches!(
+                    classify(LegacyFormat::Plaintext, cut),
+                    Err(crate::Error::Malformed(_))
+                ),
+                "cut to {len} characters"
+            );
+        }
     }
 }

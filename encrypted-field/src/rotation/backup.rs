@@ -55,8 +55,8 @@ pub fn check_backup_dir(dir: &Path, database_dir: Option<&Path>) -> Result<()> {
     #[cfg(unix)]
     if let Ok(meta) = std::fs::metadata(dir) {
         use std::os::unix::fs::PermissionsExt as _;
-        if meta.permissions().mode() & 0o007 != 0 {
-            return Err(refuse("it is accessible to every user (chmod 700 it)"));
+        if meta.permissions().mode() & 0o077 != 0 {
+            return Err(refuse("it is accessible to other users (chmod 700 it)"));
         }
     }
     Ok(())
@@ -253,7 +253,7 @@ mod tests {
         let err = write_backup(&ring, tmp.path(), None)
             .unwrap_err()
             .to_string();
-        assert!(err.contains("every user"), "{err}");
+        assert!(err.contains("other users"), "{err}");
     }
 
     #[test]

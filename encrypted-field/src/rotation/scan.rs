@@ -4,7 +4,7 @@
 //! at any instant leaves every value either old-and-readable or new-and-readable.
 
 use crate::database::{ColumnTarget, Database, PrimaryKey, StoredRow, Swap};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::{ColumnSpec, ModelSpec};
 use crate::rotation::plan::{Plan, ValueAction};
 use crate::rotation::report::{ColumnReport, FailedValue, MAX_LISTED_FAILURES};
@@ -93,6 +93,25 @@ pub(crate) fn scan_model(
     loop {
         let rows = db.read_batch(model, after.as_ref(), settings.batch_size)?;
         let Some(last) = rows.last() else { break };
+        if after
+            .as_ref()
+            .is_some_and(|previous| !advances(previous, &last.key))
+        {
+            // The key did not survive its trip through Rust unchanged (an unsigned key above
+            // i64::MAX, text that is not UTF-8, text in an integer key column): continuing could
+            // loop forever or skip rows, so stop and say why.
+            return Err(Error::Database {
+                action: format!("reading {} in primary-key order", model.table()),
+                source: format!(
+                    "the primary key `{}` does not advance (after {}, the next batch ends at {}); \
+                     keys must be integers within i64 or UTF-8 text",
+                    model.primary_key(),
+                    after.as_ref().map_or_else(String::new, ToString::to_string),
+                    last.key
+                )
+                .into(),
+            });
+        }
         after = Some(last.key.clone());
         let swaps: Vec<(ColumnTarget<'_>, Vec<Swap>)> = model
             .columns()
@@ -126,6 +145,15 @@ pub(crate) fn scan_model(
         }
     }
     Ok(reports)
+}
+
+/// Whether `next` lies beyond `previous` in key order: integer keys must grow; text keys, whose
+/// order is the database's collation, must at least differ.
+fn advances(previous: &PrimaryKey, next: &PrimaryKey) -> bool {
+    match (previous, next) {
+        (PrimaryKey::Integer(a), PrimaryKey::Integer(b)) => b > a,
+        (a, b) => a != b,
+    }
 }
 
 /// Plans the values of one column (at `index` in each row) of a batch, counting as it goes;

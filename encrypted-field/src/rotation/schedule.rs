@@ -82,9 +82,12 @@ pub fn check_due(
     period: RotationPeriod,
     now: SystemTime,
 ) -> Result<Due> {
+    // A record that does not parse, or lies in the future (a clock gone wrong, or an edited
+    // table), is no evidence of a recent activation: the rotation is due.
     let activated_at = db
         .metadata(&activation_record(active))?
-        .and_then(|text| humantime::parse_rfc3339(&text).ok());
+        .and_then(|text| humantime::parse_rfc3339(&text).ok())
+        .filter(|at| *at <= now + SCHEDULE_SLACK);
     let Some(activated_at) = activated_at else {
         return Ok(Due {
             due: true,
@@ -116,5 +119,36 @@ mod tests {
             30 * 86_400
         );
         assert!("yearly".parse::<RotationPeriod>().is_err());
+    }
+
+    #[cfg(feature = "sqlite")]
+    #[test]
+    fn a_recorded_activation_in_the_future_counts_as_due() {
+        let mut db = Database::connect(":memory:").unwrap();
+        let version = KeyVersion::new(1);
+        db.record_metadata_if_absent(&activation_record(version), "9999-12-31T23:59:59Z")
+            .unwrap();
+        let due = check_due(&mut db, version, RotationPeriod::Monthly, SystemTime::now()).unwrap();
+        assert!(due.due && due.next_due.is_none());
+    }
+
+    #[cfg(feature = "sqlite")]
+    #[test]
+    fn a_recent_activation_is_not_due_until_the_period_has_passed() {
+        let mut db = Database::connect(":memory:").unwrap();
+        let version = KeyVersion::new(2);
+        record_activation(&mut db, version).unwrap();
+        let now = SystemTime::now();
+        assert!(
+            !check_due(&mut db, version, RotationPeriod::Weekly, now)
+                .unwrap()
+                .due
+        );
+        let later = now + RotationPeriod::Weekly.length();
+        assert!(
+            check_due(&mut db, version, RotationPeriod::Weekly, later)
+                .unwrap()
+                .due
+        );
     }
 }
