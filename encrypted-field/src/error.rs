@@ -150,6 +150,18 @@ pub enum Error {
     )]
     ActiveKeyVersion(KeyVersion),
 
+    /// `migrate` was asked to fill a column that has a blind index, which it does not compute.
+    #[error(
+        "cannot migrate `{column}`: its blind-index column `{blind_index}` would stay empty and lookups would \
+         miss; migrate with a model that leaves the blind index out, then save each row through its setter"
+    )]
+    BlindIndexNotMigrated {
+        /// The column (`table.column`).
+        column: String,
+        /// Its blind-index column.
+        blind_index: String,
+    },
+
     /// A model description cannot be used (see [`SpecError`](crate::model::SpecError)).
     #[error(transparent)]
     Model(#[from] crate::model::SpecError),

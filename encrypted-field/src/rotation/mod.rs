@@ -209,6 +209,18 @@ impl<'a> Rotation<'a> {
         ring: &KeyRing,
         legacy_key: &LegacyKey,
     ) -> Result<RotationReport> {
+        // Migration seals values it reads from the legacy format; a blind index beside them would
+        // stay empty and lookups would silently miss, so such columns are refused up front.
+        for model in self.registry.iter() {
+            if let Some(column) = model.columns().iter().find(|c| c.blind_index().is_some()) {
+                return Err(Error::BlindIndexNotMigrated {
+                    column: column.context().to_owned(),
+                    blind_index: column
+                        .blind_index()
+                        .map_or_else(String::new, |b| b.column().to_owned()),
+                });
+            }
+        }
         self.locked(db, |db| {
             let started = Instant::now();
             let timestamp = SystemTime::now();
@@ -455,4 +467,45 @@ pub fn bench_plain_pass(db: &mut Database, registry: &Registry, batch_size: usiz
             .sum::<u64>();
     }
     Ok(rewritten)
+}
+
+#[cfg(all(test, feature = "sqlite"))]
+mod tests {
+    use super::*;
+    use crate::MasterKey;
+    use crate::model::{BlindIndexSpec, ColumnSpec, ModelSpec};
+
+    #[test]
+    fn migrating_a_column_with_a_blind_index_is_refused_before_anything_is_written() {
+        let mut db = Database::connect(":memory:").unwrap();
+        db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, c TEXT, c_bidx BLOB)")
+            .unwrap();
+        db.execute("INSERT INTO t VALUES (1, '+1 555 0100', NULL)")
+            .unwrap();
+        let registry = Registry::new()
+            .register_spec(
+                ModelSpec::new("t", "id").column(
+                    ColumnSpec::text("c")
+                        .nullable()
+                        .with_blind_index(BlindIndexSpec::binary("c_bidx")),
+                ),
+            )
+            .unwrap();
+        let ring = KeyRing::builder()
+            .key(1, MasterKey::generate())
+            .build()
+            .unwrap();
+        let err = Rotation::new(&registry)
+            .migrate(&mut db, &ring, &LegacyKey::None)
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::BlindIndexNotMigrated { ref blind_index, .. } if blind_index == "c_bidx"),
+            "{err}"
+        );
+        let status = status(&mut db, &registry, 10).unwrap();
+        assert_eq!(
+            status.columns[0].not_envelopes, 1,
+            "the plaintext is untouched"
+        );
+    }
 }
