@@ -156,7 +156,13 @@ impl KeysDir {
         }
         let path = self.path.join(ACTIVE_VERSION_FILE);
         let tmp = self.path.join(format!(".{ACTIVE_VERSION_FILE}.tmp"));
-        fs::write(&tmp, format!("{}\n", version.get()))
+        // Written, synced and renamed over the old file: a crash leaves the old pin or the new
+        // one, never an empty file that no process could load keys with.
+        fs::File::create(&tmp)
+            .and_then(|mut file| {
+                file.write_all(format!("{}\n", version.get()).as_bytes())?;
+                file.sync_all()
+            })
             .and_then(|()| fs::rename(&tmp, &path))
             .map_err(|source| Error::Io {
                 action: "writing",

@@ -193,10 +193,10 @@ fn load_or_create_keys() -> Result<KeyRing, Box<dyn Error>> {
         return Ok(KeyRing::from_env()?);
     }
     let keys = KeysDir::new(DEV_KEYS_DIR);
-    if !Path::new(DEV_KEYS_DIR).join("enc_key_v1").exists() {
+    if !Path::new(DEV_BLIND_INDEX_KEY).exists() {
         keys.add(true)?;
-        std::fs::write(
-            DEV_BLIND_INDEX_KEY,
+        write_private(
+            Path::new(DEV_BLIND_INDEX_KEY),
             MasterKey::generate().to_base64().as_bytes(),
         )?;
         eprintln!(
@@ -209,6 +209,16 @@ fn load_or_create_keys() -> Result<KeyRing, Box<dyn Error>> {
         DEV_BLIND_INDEX_KEY,
     )?;
     Ok(keys.load(None)?.with_blind_index_key(blind_index)?)
+}
+
+/// Writes a new file readable by its owner only, never replacing one.
+fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(contents)
 }
 
 /// Adds version N+1 to the development keys directory, not yet active, and returns the ring in

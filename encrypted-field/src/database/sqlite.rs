@@ -73,12 +73,11 @@ pub(super) fn try_lock(path: Option<&Path>) -> Result<Option<RotationLock>> {
         path: lock_path.display().to_string(),
         source,
     };
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(io)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).truncate(false).write(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let file = options.open(&lock_path).map_err(io)?;
     match file.try_lock() {
         Ok(()) => Ok(Some(RotationLock::File { _file: Some(file) })),
         Err(std::fs::TryLockError::WouldBlock) => Ok(None),
