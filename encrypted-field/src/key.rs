@@ -95,25 +95,7 @@ impl MasterKey {
     /// Parses standard base64 text (surrounding white space, such as the newline `openssl` adds,
     /// is ignored). `origin` names where the text came from, for the error message.
     pub fn from_base64(text: &str, origin: &str) -> Result<Self> {
-        let bad = |reason| Error::BadKey {
-            origin: origin.to_owned(),
-            reason,
-        };
-        let trimmed = text.trim();
-        if trimmed.is_empty() {
-            return Err(bad(BadKeyReason::Empty));
-        }
-        let decoded = Zeroizing::new(
-            STANDARD
-                .decode(trimmed)
-                .map_err(|_| bad(BadKeyReason::NotBase64))?,
-        );
-        let bytes: [u8; KEY_LEN] = decoded.as_slice().try_into().map_err(|_| {
-            bad(BadKeyReason::WrongLength {
-                found: decoded.len(),
-            })
-        })?;
-        Ok(Self(bytes))
+        parse_key_text(text, origin, |t| STANDARD.decode(t).ok()).map(Self)
     }
 
     /// Reads a key file (e.g. a Docker secret). The error names the path and never the content.
@@ -137,6 +119,29 @@ impl MasterKey {
     pub fn expose_bytes(&self) -> &[u8; KEY_LEN] {
         &self.0
     }
+}
+
+/// Decodes the text of a 32-byte key with `decode` (surrounding white space ignored), with the
+/// errors every key source shares: empty, not base64, wrong length. Never echoes the text.
+pub(crate) fn parse_key_text(
+    text: &str,
+    origin: &str,
+    decode: impl FnOnce(&str) -> Option<Vec<u8>>,
+) -> Result<[u8; KEY_LEN]> {
+    let bad = |reason| Error::BadKey {
+        origin: origin.to_owned(),
+        reason,
+    };
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return Err(bad(BadKeyReason::Empty));
+    }
+    let decoded = Zeroizing::new(decode(trimmed).ok_or_else(|| bad(BadKeyReason::NotBase64))?);
+    decoded.as_slice().try_into().map_err(|_| {
+        bad(BadKeyReason::WrongLength {
+            found: decoded.len(),
+        })
+    })
 }
 
 impl fmt::Debug for MasterKey {

@@ -14,10 +14,10 @@ use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::{DecodePaddingMode, general_purpose};
 use hmac::{Hmac, Mac as _};
 use sha2::Sha256;
-use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
+use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use super::LegacyFormat;
-use crate::error::{BadKeyReason, Error, Result};
+use crate::error::{Error, Result};
 
 const VERSION: u8 = 0x80;
 const HEADER_LEN: usize = 1 + 8 + 16;
@@ -66,26 +66,13 @@ impl FernetKey {
     /// }
     /// ```
     pub fn from_base64(text: &str, origin: &str) -> Result<Self> {
-        let bad = |reason| Error::BadKey {
-            origin: origin.to_owned(),
-            reason,
-        };
-        let trimmed = text.trim();
-        if trimmed.is_empty() {
-            return Err(bad(BadKeyReason::Empty));
-        }
-        let decoded = Zeroizing::new(
+        crate::key::parse_key_text(text, origin, |t| {
             URL_SAFE_LENIENT
-                .decode(trimmed)
-                .or_else(|_| general_purpose::STANDARD.decode(trimmed))
-                .map_err(|_| bad(BadKeyReason::NotBase64))?,
-        );
-        let bytes: [u8; 32] = decoded.as_slice().try_into().map_err(|_| {
-            bad(BadKeyReason::WrongLength {
-                found: decoded.len(),
-            })
-        })?;
-        Ok(Self(bytes))
+                .decode(t)
+                .or_else(|_| general_purpose::STANDARD.decode(t))
+                .ok()
+        })
+        .map(Self)
     }
 
     fn signing_key(&self) -> &[u8] {

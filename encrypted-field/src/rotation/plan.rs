@@ -58,6 +58,25 @@ pub(crate) fn stored_version(storage: Storage, stored: &[u8]) -> Result<KeyVersi
     Envelope::parse(&bytes).map(|e| e.key_version())
 }
 
+/// Seals a plaintext just read with the active key (wiping it afterwards), or fails the value.
+fn reseal(
+    ring: &KeyRing,
+    storage: Storage,
+    context: &str,
+    plaintext: Result<Vec<u8>, Error>,
+) -> Plan {
+    match plaintext {
+        Ok(plaintext) => {
+            let plaintext = Zeroizing::new(plaintext);
+            Plan::Rewrite(stored_form(
+                storage,
+                ring.encrypt_with_context(&plaintext, context),
+            ))
+        }
+        Err(error) => Plan::Fail(error),
+    }
+}
+
 /// Rotation: every value not on the ring's active version is opened and sealed again with it.
 pub(crate) struct Reencrypt<'a> {
     pub ring: &'a KeyRing,
@@ -74,16 +93,12 @@ impl ValueAction for Reencrypt<'_> {
             Ok(_) => {}
             Err(error) => return Plan::Fail(error),
         }
-        match self.ring.decrypt_with_context(&envelope, context) {
-            Ok(plaintext) => {
-                let plaintext = Zeroizing::new(plaintext);
-                Plan::Rewrite(stored_form(
-                    storage,
-                    self.ring.encrypt_with_context(&plaintext, context),
-                ))
-            }
-            Err(error) => Plan::Fail(error),
-        }
+        reseal(
+            self.ring,
+            storage,
+            context,
+            self.ring.decrypt_with_context(&envelope, context),
+        )
     }
 }
 
@@ -102,16 +117,12 @@ impl ValueAction for Migrate<'_> {
             Ok(StoredForm::Envelope | StoredForm::EnvelopeBase64) => {
                 Plan::Fail(Error::Malformed(MalformedReason::NotAnEnvelope))
             }
-            Ok(StoredForm::Legacy) => match legacy::read(self.legacy_key, stored) {
-                Ok(plaintext) => {
-                    let plaintext = Zeroizing::new(plaintext);
-                    Plan::Rewrite(stored_form(
-                        storage,
-                        self.ring.encrypt_with_context(&plaintext, context),
-                    ))
-                }
-                Err(error) => Plan::Fail(error),
-            },
+            Ok(StoredForm::Legacy) => reseal(
+                self.ring,
+                storage,
+                context,
+                legacy::read(self.legacy_key, stored),
+            ),
             Err(error) => Plan::Fail(error),
         }
     }

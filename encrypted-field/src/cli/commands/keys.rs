@@ -1,9 +1,8 @@
 //! `keys list|add|activate|retire`: the versioned key files of a keys directory, through
 //! [`KeysDir`] (and, to retire one, the database that must no longer use it).
 
-use std::path::PathBuf;
-
-use super::{emit, ring::env_active_version};
+use super::emit;
+use super::ring::{env_active_version, keys_dir_path};
 use crate::cli::error::{CliError, KeySources};
 use crate::cli::output::{ActivatedKey, ActiveFrom, AddedKey, KeyListing, ListedKey, render};
 use crate::cli::{Cli, Io, KeysAction, KeysArgs};
@@ -12,15 +11,7 @@ use crate::{ACTIVE_VERSION_FILE, EnvVars, Error, KeyVersion, KeysDir, MasterKey}
 /// Runs a `keys` subcommand on the directory of `--keys-dir` or of the keys-directory variable.
 pub(super) fn run(cli: &Cli, args: KeysArgs, io: &mut Io<'_>) -> Result<(), CliError> {
     let vars = &cli.env;
-    let path = args
-        .keys_dir
-        .or_else(|| std::env::var_os(&vars.keys_dir).map(PathBuf::from))
-        .ok_or_else(|| {
-            CliError::usage(format!(
-                "no keys directory: pass --keys-dir DIR or set {}",
-                vars.keys_dir
-            ))
-        })?;
+    let path = keys_dir_path(args.keys_dir, vars, "no keys directory")?;
     let sources = KeySources {
         keys_dir: Some(&path),
         vars: Some(vars),

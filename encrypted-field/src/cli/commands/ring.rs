@@ -67,3 +67,20 @@ pub(crate) fn env_active_version(vars: &EnvVars) -> crate::Result<Option<KeyVers
         .map(Some)
         .map_err(|_| bad(BadKeyReason::InvalidVersion(text.trim().to_owned())))
 }
+
+/// The keys directory a command works on: `--keys-dir`, else the keys-directory variable; a usage
+/// error that says what `purpose` needs it for when neither is given.
+pub(super) fn keys_dir_path(
+    explicit: Option<PathBuf>,
+    vars: &EnvVars,
+    purpose: &str,
+) -> Result<PathBuf, CliError> {
+    explicit
+        .or_else(|| std::env::var_os(&vars.keys_dir).map(PathBuf::from))
+        .ok_or_else(|| {
+            CliError::usage(format!(
+                "{purpose}: pass --keys-dir DIR or set {}",
+                vars.keys_dir
+            ))
+        })
+}

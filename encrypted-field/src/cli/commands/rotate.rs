@@ -1,14 +1,13 @@
 //! `rotate`: every value onto the active key, or onto a new one with `--new-key`; with
 //! `--if-due`, only when the active key is old enough.
 
-use std::path::PathBuf;
 use std::time::SystemTime;
 
 use super::database::{
     backup_dir, column_list, confirm, connect, emit_report, engine, registry, with_notifiers,
 };
 use super::emit;
-use super::ring::{self, env_active_version};
+use super::ring::{self, env_active_version, keys_dir_path};
 use crate::cli::error::{CliError, KeySources};
 use crate::cli::output::{NotDue, render};
 use crate::cli::progress::ProgressLine;
@@ -79,17 +78,11 @@ fn new_key_dir(
     args: &RotateArgs,
     has_backup_dir: bool,
 ) -> Result<KeysDir, CliError> {
-    let path = args
-        .keys
-        .keys_dir
-        .clone()
-        .or_else(|| std::env::var_os(&vars.keys_dir).map(PathBuf::from))
-        .ok_or_else(|| {
-            CliError::usage(format!(
-                "--new-key needs a keys directory to write the new key into: pass --keys-dir DIR or set {}",
-                vars.keys_dir
-            ))
-        })?;
+    let path = keys_dir_path(
+        args.keys.keys_dir.clone(),
+        vars,
+        "--new-key needs a keys directory to write the new key into",
+    )?;
     let sources = KeySources {
         keys_dir: Some(&path),
         vars: Some(vars),
