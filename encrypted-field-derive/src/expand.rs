@@ -26,9 +26,10 @@ fn derive(input: &DeriveInput) -> TokenStream {
     let model = parsed.as_ref().and_then(|parsed| valid::check(parsed, &cx));
     match (cx.check(), model) {
         (Ok(()), Some(model)) => expand(&model),
-        (Err(errors), _) => fallback::expand(input, errors),
+        (Err(errors), _) => fallback::expand(input, parsed.as_ref(), errors),
         (Ok(()), None) => fallback::expand(
             input,
+            parsed.as_ref(),
             syn::Error::new_spanned(
                 &input.ident,
                 "internal error in #[derive(EncryptedModel)]: please report it",

@@ -20,4 +20,85 @@ const _: () = {
             ::core::unreachable!()
         }
     }
+    #[automatically_derived]
+    #[allow(dead_code, unused_variables, clippy::all)]
+    impl Customer {
+        fn ssn(
+            &self,
+        ) -> ::core::result::Result<
+            ::std::string::String,
+            ::encrypted_field::__private::Error,
+        > {
+            ::core::unreachable!()
+        }
+        fn ssn_with(
+            &self,
+            ring: &::encrypted_field::__private::KeyRing,
+        ) -> ::core::result::Result<
+            ::std::string::String,
+            ::encrypted_field::__private::Error,
+        > {
+            ::core::unreachable!()
+        }
+        fn set_ssn(
+            &mut self,
+            value: impl ::core::convert::Into<::std::string::String>,
+        ) -> ::core::result::Result<(), ::encrypted_field::__private::Error> {
+            ::core::unreachable!()
+        }
+        fn set_ssn_with(
+            &mut self,
+            ring: &::encrypted_field::__private::KeyRing,
+            value: impl ::core::convert::Into<::std::string::String>,
+        ) -> ::core::result::Result<(), ::encrypted_field::__private::Error> {
+            ::core::unreachable!()
+        }
+        fn phone(
+            &self,
+        ) -> ::core::result::Result<
+            ::std::string::String,
+            ::encrypted_field::__private::Error,
+        > {
+            ::core::unreachable!()
+        }
+        fn phone_with(
+            &self,
+            ring: &::encrypted_field::__private::KeyRing,
+        ) -> ::core::result::Result<
+            ::std::string::String,
+            ::encrypted_field::__private::Error,
+        > {
+            ::core::unreachable!()
+        }
+        fn set_phone(
+            &mut self,
+            value: impl ::core::convert::Into<::std::string::String>,
+        ) -> ::core::result::Result<(), ::encrypted_field::__private::Error> {
+            ::core::unreachable!()
+        }
+        fn set_phone_with(
+            &mut self,
+            ring: &::encrypted_field::__private::KeyRing,
+            value: impl ::core::convert::Into<::std::string::String>,
+        ) -> ::core::result::Result<(), ::encrypted_field::__private::Error> {
+            ::core::unreachable!()
+        }
+        fn phone_index(
+            value: impl ::core::convert::Into<::std::string::String>,
+        ) -> ::core::result::Result<
+            ::std::vec::Vec<u8>,
+            ::encrypted_field::__private::Error,
+        > {
+            ::core::unreachable!()
+        }
+        fn phone_index_with(
+            ring: &::encrypted_field::__private::KeyRing,
+            value: impl ::core::convert::Into<::std::string::String>,
+        ) -> ::core::result::Result<
+            ::std::vec::Vec<u8>,
+            ::encrypted_field::__private::Error,
+        > {
+            ::core::unreachable!()
+        }
+    }
 };
