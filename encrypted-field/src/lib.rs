@@ -56,6 +56,8 @@ pub mod notify;
 mod plaintext;
 #[cfg(feature = "_database")]
 pub mod rotation;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use blind_index::{BlindIndexKey, Normalizer, normalize};
 pub use error::{BadKeyReason, Error, MalformedReason, Result};

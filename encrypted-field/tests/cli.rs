@@ -8,24 +8,15 @@
 use std::ffi::OsStr;
 use std::io::Write as _;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use aes::cipher::{BlockEncryptMut as _, KeyIvInit as _, block_padding::Pkcs7};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE};
 use hmac::Mac as _;
 
-const BIN: &str = env!("CARGO_BIN_EXE_encrypted-field");
-
-/// Every variable a key ring may be read from: removed before each run.
-const KEY_VARS: [&str; 6] = [
-    "ENCRYPTED_FIELD_KEYS_DIR",
-    "ENCRYPTED_FIELD_ACTIVE_VERSION",
-    "DB_ENCRYPTION_KEY_FILE",
-    "DB_ENCRYPTION_KEY",
-    "DB_BLIND_INDEX_KEY_FILE",
-    "DB_BLIND_INDEX_KEY",
-];
+#[path = "support/binary.rs"]
+mod binary;
 
 #[derive(Debug)]
 struct Run {
@@ -62,16 +53,8 @@ impl Run {
 
 /// Runs the binary with `args`, the key variables in `env` only, and `stdin`.
 fn run(args: &[&str], env: &[(&str, &OsStr)], stdin: &[u8]) -> Run {
-    let mut command = Command::new(BIN);
-    command
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for name in KEY_VARS {
-        command.env_remove(name);
-    }
-    command.envs(env.iter().copied());
+    let mut command = binary::command(args, env);
+    command.stdin(Stdio::piped());
     let mut child = command.spawn().unwrap();
     let mut pipe = child.stdin.take().unwrap();
     // The command may exit before reading stdin (a usage error): a broken pipe is not a failure here.

@@ -36,12 +36,7 @@ fn sqlite_rotation_killed_at_random_instants_loses_nothing() {
 #[cfg(feature = "postgres")]
 #[test]
 fn postgres_rotation_killed_at_random_instants_loses_nothing() {
-    let Some(url) = std::env::var("PG_DATABASE_URL").ok() else {
-        assert!(
-            std::env::var("ENCRYPTED_FIELD_REQUIRE_BACKENDS").as_deref() != Ok("1"),
-            "ENCRYPTED_FIELD_REQUIRE_BACKENDS=1 but PG_DATABASE_URL is not set"
-        );
-        println!("skipped: set PG_DATABASE_URL");
+    let Some(url) = encrypted_field::testing::server_url("PG_DATABASE_URL") else {
         return;
     };
     let workspace = Workspace::new();

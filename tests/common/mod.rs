@@ -2,8 +2,7 @@
 //! connections to each backend (SQLite always; MySQL/MariaDB and PostgreSQL when their URL is set).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::Write as _;
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 
 use encrypted_field::{KeyRing, MasterKey};
 
@@ -46,25 +45,7 @@ pub fn unknown_ring() -> KeyRing {
         .unwrap()
 }
 
-/// The URL of a server backend from `var`, or `None` (after saying so once per variable) when it
-/// is not set. With `ENCRYPTED_FIELD_REQUIRE_BACKENDS=1` (as CI sets it) a missing URL fails the
-/// test instead.
-pub fn server_url(var: &str) -> Option<String> {
-    if let Some(url) = std::env::var(var).ok().filter(|url| !url.trim().is_empty()) {
-        return Some(url);
-    }
-    if std::env::var("ENCRYPTED_FIELD_REQUIRE_BACKENDS").is_ok_and(|v| v == "1") {
-        panic!("{var} is not set, and ENCRYPTED_FIELD_REQUIRE_BACKENDS=1 requires every backend");
-    }
-    static SAID: Mutex<Vec<String>> = Mutex::new(Vec::new());
-    let mut said = SAID.lock().unwrap_or_else(|e| e.into_inner());
-    if !said.iter().any(|v| v == var) {
-        said.push(var.to_owned());
-        // Straight to the process's stderr: the test harness captures `eprintln!`.
-        let _ = writeln!(std::io::stderr(), "skipped: set {var}");
-    }
-    None
-}
+pub use encrypted_field::testing::server_url;
 
 /// A backend under test: how to reach it and the parts of its SQL dialect the tests need.
 pub trait TestBackend: diesel::Connection + Sized {

@@ -19,18 +19,7 @@ impl FreshDatabase {
     /// `skipped: …`) when it is not set. With `ENCRYPTED_FIELD_REQUIRE_BACKENDS=1`, as in CI, a
     /// missing variable fails the test instead.
     pub fn create(variable: &str) -> Option<Self> {
-        let admin_url = match std::env::var(variable) {
-            Ok(url) if !url.trim().is_empty() => url,
-            _ => {
-                assert_ne!(
-                    std::env::var("ENCRYPTED_FIELD_REQUIRE_BACKENDS").as_deref(),
-                    Ok("1"),
-                    "ENCRYPTED_FIELD_REQUIRE_BACKENDS=1 but {variable} is not set"
-                );
-                println!("skipped: set {variable}");
-                return None;
-            }
-        };
+        let admin_url = encrypted_field::testing::server_url(variable)?;
         static RUNS: AtomicUsize = AtomicUsize::new(0);
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)

@@ -76,18 +76,7 @@ const LOCK_PATIENCE: Duration = Duration::from_secs(120);
 
 impl Backend {
     fn open(kind: Kind) -> Option<Self> {
-        let server = |variable: &str| match std::env::var(variable) {
-            Ok(url) if !url.trim().is_empty() => Some(url),
-            _ => {
-                assert_ne!(
-                    std::env::var("ENCRYPTED_FIELD_REQUIRE_BACKENDS").as_deref(),
-                    Ok("1"),
-                    "ENCRYPTED_FIELD_REQUIRE_BACKENDS=1 but {variable} is not set"
-                );
-                println!("skipped: set {variable}");
-                None
-            }
-        };
+        let server = encrypted_field::testing::server_url;
         match kind {
             Kind::Sqlite => {
                 let dir = tempfile::tempdir().unwrap();

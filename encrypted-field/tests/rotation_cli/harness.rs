@@ -5,7 +5,6 @@
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -14,31 +13,9 @@ use diesel::sql_types::{BigInt, Binary, Nullable, Text};
 use encrypted_field::database::Database;
 use encrypted_field::{KeyRing, KeysDir};
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_encrypted-field");
-
-/// Variables the binary would read from the test's own environment: removed before each run.
-const CLEARED: [&str; 20] = [
-    "ENCRYPTED_FIELD_WEBHOOK_URL",
-    "ENCRYPTED_FIELD_WEBHOOK_AUTHORIZATION",
-    "ENCRYPTED_FIELD_SMTP_URL",
-    "ENCRYPTED_FIELD_SMTP_USERNAME",
-    "ENCRYPTED_FIELD_SMTP_PASSWORD",
-    "ENCRYPTED_FIELD_EMAIL_FROM",
-    "EMAIL_FROM_ALERTS",
-    "ENCRYPTED_FIELD_EMAIL_TO",
-    "EMAIL_SECURITY",
-    "ENCRYPTED_FIELD_NOTIFY_TIMEOUT",
-    "ENCRYPTED_FIELD_KEYS_DIR",
-    "ENCRYPTED_FIELD_ACTIVE_VERSION",
-    "DB_ENCRYPTION_KEY_FILE",
-    "DB_ENCRYPTION_KEY",
-    "DB_BLIND_INDEX_KEY_FILE",
-    "DB_BLIND_INDEX_KEY",
-    "DATABASE_URL",
-    "ENCRYPTED_FIELD_BACKUP_DIR",
-    "RUST_LOG",
-    "PG_DATABASE_URL",
-];
+#[path = "../support/binary.rs"]
+mod binary;
+pub use binary::command;
 
 /// A finished run of the binary.
 #[derive(Debug)]
@@ -60,22 +37,6 @@ impl Run {
         serde_json::from_str(&self.stdout)
             .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {self:#?}"))
     }
-}
-
-/// The binary with `args` and only the variables of `env` among those it reads; stdin is empty
-/// (not a terminal), stdout and stderr are captured.
-pub fn command(args: &[&str], env: &[(&str, &OsStr)]) -> Command {
-    let mut command = Command::new(BIN);
-    command
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for name in CLEARED {
-        command.env_remove(name);
-    }
-    command.envs(env.iter().copied());
-    command
 }
 
 /// Runs the binary to the end.
