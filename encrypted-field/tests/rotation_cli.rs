@@ -5,6 +5,8 @@
 #![cfg(all(feature = "cli", feature = "sqlite"))]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "rotation_cli/backends.rs"]
+mod backends;
 #[path = "rotation_cli/harness.rs"]
 mod harness;
 #[path = "notify/http_sink.rs"]
