@@ -340,6 +340,9 @@ mod tests {
             action: "reading customers._ssn".to_owned(),
             source: "Unknown database 'nope'".into(),
         };
-        assert_eq!(err.to_string(), "reading customers._ssn: Unknown database 'nope'");
+        assert_eq!(
+            err.to_string(),
+            "reading customers._ssn: Unknown database 'nope'"
+        );
     }
 }

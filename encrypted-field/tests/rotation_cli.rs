@@ -792,6 +792,37 @@ fn a_notifier_configuration_that_cannot_be_used_stops_the_run_before_any_write()
     assert_eq!(f.rows(), before);
 }
 
+#[test]
+fn a_plain_http_webhook_to_another_machine_is_exit_2_naming_the_opt_in() {
+    let f = Fixture::new();
+    f.workspace.keys().add(true).unwrap();
+    let before = f.rows();
+    let mut env = f.workspace.env();
+    env.push((
+        "ENCRYPTED_FIELD_WEBHOOK_URL",
+        "http://hooks.example.com/rotation".into(),
+    ));
+
+    let url = f.url();
+    let mut args = vec!["rotate", "--force", "--database-url", url.as_str()];
+    let flags = f.table.column_flags();
+    args.extend(flags.iter().map(String::as_str));
+
+    let failed = run(&args, &env_refs(&env)).expect(2);
+
+    assert!(
+        failed
+            .stderr
+            .starts_with("error: configuring notifications: ENCRYPTED_FIELD_WEBHOOK_URL: ")
+            && failed
+                .stderr
+                .contains("ENCRYPTED_FIELD_WEBHOOK_ALLOW_HTTP=1")
+            && failed.stderr.lines().count() == 1,
+        "{failed:#?}"
+    );
+    assert_eq!(f.rows(), before);
+}
+
 // ---- embedding ----------------------------------------------------------------------------------
 
 #[test]

@@ -286,7 +286,10 @@ fn webhook(
     _: Duration,
     _: Option<&TrustedRoots>,
 ) -> Result<Option<Box<dyn Notifier>>, ConfigError> {
-    match first_set(vars, &[WEBHOOK_URL, WEBHOOK_AUTHORIZATION, WEBHOOK_ALLOW_HTTP])? {
+    match first_set(
+        vars,
+        &[WEBHOOK_URL, WEBHOOK_AUTHORIZATION, WEBHOOK_ALLOW_HTTP],
+    )? {
         Some(variable) => Err(ConfigError::FeatureDisabled {
             variable,
             feature: "webhook",

@@ -42,7 +42,9 @@ pub enum TrustedRootsError {
         reason: String,
     },
     /// It holds no PEM certificate.
-    #[error("CA file {origin}: it holds no certificate (expected -----BEGIN CERTIFICATE----- blocks)")]
+    #[error(
+        "CA file {origin}: it holds no certificate (expected -----BEGIN CERTIFICATE----- blocks)"
+    )]
     NoCertificate {
         /// The file (or `PEM text`).
         origin: String,

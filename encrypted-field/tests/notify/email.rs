@@ -378,8 +378,8 @@ fn debug_never_shows_the_password() {
 
 #[test]
 fn credentials_are_refused_over_plain_smtp_to_another_machine() {
-    let err = EmailNotifier::new("smtp://alerts:s3cret@mail.example.com?tls=none", FROM, TO)
-        .unwrap_err();
+    let err =
+        EmailNotifier::new("smtp://alerts:s3cret@mail.example.com?tls=none", FROM, TO).unwrap_err();
     assert!(
         matches!(err, EmailError::CleartextCredentials { .. }),
         "{err:?}"

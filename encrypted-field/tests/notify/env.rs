@@ -176,7 +176,13 @@ mod webhook {
         ])
         .unwrap_err();
         assert!(
-            matches!(err, ConfigError::Invalid { variable: "ENCRYPTED_FIELD_WEBHOOK_URL", .. }),
+            matches!(
+                err,
+                ConfigError::Invalid {
+                    variable: "ENCRYPTED_FIELD_WEBHOOK_URL",
+                    ..
+                }
+            ),
             "{err:?}"
         );
     }
@@ -189,7 +195,13 @@ mod webhook {
         ])
         .unwrap_err();
         assert!(
-            matches!(err, ConfigError::Invalid { variable: "ENCRYPTED_FIELD_WEBHOOK_ALLOW_HTTP", .. }),
+            matches!(
+                err,
+                ConfigError::Invalid {
+                    variable: "ENCRYPTED_FIELD_WEBHOOK_ALLOW_HTTP",
+                    ..
+                }
+            ),
             "{err:?}"
         );
         let err = notifiers(&[("ENCRYPTED_FIELD_WEBHOOK_ALLOW_HTTP", "1")]).unwrap_err();
@@ -290,6 +302,34 @@ mod email {
             Mail::parse(&session.data).header("subject"),
             Some("[encrypted-field] key rotation FAILED: 3 values could not be read")
         );
+    }
+
+    #[test]
+    fn the_ca_file_is_trusted_for_starttls() {
+        let sink = SmtpSink::start_with(
+            Recipients::Accept,
+            crate::smtp_sink::Security::StartTls(crate::tls::server_config(
+                crate::tls::Signer::TestCa,
+            )),
+        );
+        let ca_file = crate::tls::ca_file();
+        let list = notifiers(&[
+            (
+                "ENCRYPTED_FIELD_SMTP_URL",
+                &format!("smtp://{}?tls=required", sink.address),
+            ),
+            ("ENCRYPTED_FIELD_NOTIFY_CA_FILE", ca_file.to_str().unwrap()),
+            ("EMAIL_FROM_ALERTS", "alerts@example.com"),
+            ("EMAIL_SECURITY", "security@example.com"),
+            ("ENCRYPTED_FIELD_NOTIFY_TIMEOUT", "3s"),
+        ])
+        .unwrap();
+
+        list[1].notify(&failed_rotation()).unwrap();
+
+        let session = sink.session().unwrap();
+        assert!(session.tls);
+        assert_eq!(session.rcpt_to, ["security@example.com"]);
     }
 
     #[test]
@@ -445,14 +485,23 @@ mod ca_file {
         let missing = dir.path().join("no-such-ca.pem");
         let not_pem = dir.path().join("not-pem.pem");
         std::fs::write(&not_pem, "hello\n").unwrap();
-        for (path, says) in [(&missing, "no-such-ca.pem"), (&not_pem, "holds no certificate")] {
+        for (path, says) in [
+            (&missing, "no-such-ca.pem"),
+            (&not_pem, "holds no certificate"),
+        ] {
             let err = notifiers(&[
                 ("ENCRYPTED_FIELD_WEBHOOK_URL", "https://hooks.example.com/x"),
                 ("ENCRYPTED_FIELD_NOTIFY_CA_FILE", path.to_str().unwrap()),
             ])
             .unwrap_err();
             assert!(
-                matches!(err, ConfigError::Invalid { variable: "ENCRYPTED_FIELD_NOTIFY_CA_FILE", .. }),
+                matches!(
+                    err,
+                    ConfigError::Invalid {
+                        variable: "ENCRYPTED_FIELD_NOTIFY_CA_FILE",
+                        ..
+                    }
+                ),
                 "{err:?}"
             );
             assert!(err.to_string().contains(says), "{err}");
@@ -462,10 +511,16 @@ mod ca_file {
     #[test]
     fn a_ca_file_without_a_notifier_is_incomplete() {
         let ca_file = crate::tls::ca_file();
-        let err =
-            notifiers(&[("ENCRYPTED_FIELD_NOTIFY_CA_FILE", ca_file.to_str().unwrap())]).unwrap_err();
+        let err = notifiers(&[("ENCRYPTED_FIELD_NOTIFY_CA_FILE", ca_file.to_str().unwrap())])
+            .unwrap_err();
         assert!(
-            matches!(err, ConfigError::Incomplete { set: "ENCRYPTED_FIELD_NOTIFY_CA_FILE", .. }),
+            matches!(
+                err,
+                ConfigError::Incomplete {
+                    set: "ENCRYPTED_FIELD_NOTIFY_CA_FILE",
+                    ..
+                }
+            ),
             "{err:?}"
         );
     }

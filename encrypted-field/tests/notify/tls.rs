@@ -19,7 +19,9 @@ pub enum Signer {
 }
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/notify-tls").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/notify-tls")
+        .join(name)
 }
 
 /// The PEM file of the test CA: what `ENCRYPTED_FIELD_NOTIFY_CA_FILE` names.

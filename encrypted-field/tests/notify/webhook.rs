@@ -189,7 +189,10 @@ fn plain_http_to_another_machine_is_refused() {
         "http://[2001:db8::1]/hooks/T0KEN",
     ] {
         let err = WebhookNotifier::new(url).unwrap_err();
-        assert!(matches!(err, WebhookError::CleartextUrl { .. }), "{url}: {err:?}");
+        assert!(
+            matches!(err, WebhookError::CleartextUrl { .. }),
+            "{url}: {err:?}"
+        );
         let message = err.to_string();
         assert!(message.contains("use https://"), "{message}");
         assert_no_secret(&message);
@@ -232,7 +235,9 @@ fn the_report_is_posted_over_https_to_a_server_the_configured_ca_signed() {
 
     webhook.send(&report).unwrap();
 
-    let request = sink.request().expect("the server received the request over TLS");
+    let request = sink
+        .request()
+        .expect("the server received the request over TLS");
     assert_eq!(request.target, SECRET_PATH);
     assert_eq!(request.header("authorization"), Some("Bearer s3cret-t0ken"));
     assert_eq!(json(&request.body), json(report.to_json().as_bytes()));

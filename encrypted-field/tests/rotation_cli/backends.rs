@@ -55,7 +55,10 @@ fn the_documented_install_command_builds_the_tool_with_all_three_backends() {
         .lines()
         .filter_map(|line| line.split("cargo install encrypted-field").nth(1))
         .collect();
-    assert!(!installs.is_empty(), "the README says how to install the tool");
+    assert!(
+        !installs.is_empty(),
+        "the README says how to install the tool"
+    );
     for install in installs {
         let features = install
             .split("--features")
@@ -170,7 +173,9 @@ fn unreachable(url: &str) -> Run {
 /// `url` with its database replaced by `database`.
 #[cfg(any(feature = "mysql", feature = "postgres"))]
 fn with_database(url: &str, database: &str) -> String {
-    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
     let (server, _) = base.rsplit_once('/').unwrap();
     match query {
         Some(query) => format!("{server}/{database}?{query}"),
