@@ -654,6 +654,32 @@ fn a_bad_database_url_is_a_configuration_error() {
 }
 
 #[test]
+fn an_empty_sqlite_path_is_a_configuration_error_not_an_in_memory_database() {
+    let f = Fixture::new();
+    for url in ["sqlite://", "sqlite:", ""] {
+        let mut env = f.workspace.env();
+        env.push(("DATABASE_URL", url.into()));
+        let failed = run(
+            &["status", "--json", "--column", "customers.secret"],
+            &env_refs(&env),
+        )
+        .expect(2);
+        assert!(
+            failed.stdout.is_empty() && failed.stderr.lines().count() == 1,
+            "{url}: {failed:#?}"
+        );
+        assert!(
+            failed.stderr.contains(if url.is_empty() {
+                "it is empty"
+            } else {
+                "no path"
+            }),
+            "{url}: {failed:#?}"
+        );
+    }
+}
+
+#[test]
 fn database_url_comes_from_the_environment() {
     let f = Fixture::new();
     let mut env = f.workspace.env();
