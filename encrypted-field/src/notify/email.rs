@@ -40,9 +40,11 @@ pub enum SmtpSecurity {
 ///
 /// The SMTP URL is `smtp://host:port` (STARTTLS, required, unless the host is this machine:
 /// then plain), `smtp://host:port?tls=required` (STARTTLS even on this machine),
-/// `smtp://host:port?tls=none` (plain, on purpose) or `smtps://host:port` (TLS), optionally with `user:password@` (percent-encoded) and a path naming
-/// the client in `EHLO` (`smtps://mail.example.com/app.example.com`). The password is never shown:
-/// `Debug` and errors name the server as `smtps://host:port`.
+/// `smtp://host:port?tls=none` (plain, on purpose) or `smtps://host:port` (TLS), optionally with
+/// `user:password@` (percent-encoded) and a path naming the client in `EHLO`
+/// (`smtps://mail.example.com/app.example.com`). The password is never shown: `Debug` and errors
+/// name the server as `smtps://host:port`. The default port is 465 for `smtps://`, 587 with
+/// `tls=required`, and 25 otherwise.
 ///
 /// ```
 /// use encrypted_field::notify::{EmailNotifier, SmtpSecurity};
