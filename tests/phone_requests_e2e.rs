@@ -327,6 +327,28 @@ fn bad_usage_and_configuration_are_status_2() {
 }
 
 #[test]
+fn an_empty_sqlite_path_is_status_2_and_creates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    for url in ["sqlite://", "sqlite:"] {
+        let run = App::new(dir.path()).var("DATABASE_URL", url).run([
+            "create",
+            "--name",
+            "Ada Lovelace",
+            "--phone",
+            ADA.0,
+        ]);
+        assert_eq!(run.code, Some(2), "{url}: {run:?}");
+        assert!(run.stdout.is_empty(), "{url}: {run:?}");
+        assert_eq!(run.stderr.lines().count(), 1, "{url}: one line: {run:?}");
+        assert!(
+            run.stderr.starts_with("error: ") && run.stderr.contains("no path"),
+            "{url}: {}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
 fn a_bad_key_is_status_2_and_names_its_source() {
     let dir = tempfile::tempdir().unwrap();
     let run = App::new(dir.path())

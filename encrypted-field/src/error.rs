@@ -108,8 +108,10 @@ pub enum Error {
     NoBlindIndexKey,
 
     /// A database operation failed: `action` says what was being done (and on which table and
-    /// column), `source` is the driver's error.
-    #[error("{action}: {source}")]
+    /// column), `source` is the driver's error. It is shown on one line whatever the driver
+    /// wrote (libpq adds a tab-indented hint on a line of its own), so every backend's error
+    /// reads alike in a log or on a terminal; `source` keeps the driver's text as it was.
+    #[error("{action}: {}", one_line(&source.to_string()))]
     Database {
         /// What was being done, e.g. `reading customers._ssn after primary key 1000`.
         action: String,
@@ -297,5 +299,50 @@ impl fmt::Display for MalformedReason {
             ),
             Self::NotBase64 => f.write_str("the text is not standard base64"),
         }
+    }
+}
+
+/// `text` on one line: trimmed, its lines trimmed and joined with `; `, runs of white space
+/// squeezed to one space, empty lines dropped.
+fn one_line(text: &str) -> String {
+    text.lines()
+        .map(|line| line.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|line| !line.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_error_is_shown_on_one_line() {
+        // What libpq says when nothing listens on the port.
+        let libpq = "connection to server at \"127.0.0.1\", port 1 failed: Connection refused\n\
+                     \tIs the server running on that host and accepting TCP/IP connections?\n\n";
+        let err = Error::Database {
+            action: "connecting to postgres://postgres@127.0.0.1:1/test".to_owned(),
+            source: libpq.into(),
+        };
+
+        assert_eq!(
+            err.to_string(),
+            "connecting to postgres://postgres@127.0.0.1:1/test: connection to server at \
+             \"127.0.0.1\", port 1 failed: Connection refused; Is the server running on that host \
+             and accepting TCP/IP connections?"
+        );
+    }
+
+    #[test]
+    fn a_one_line_database_error_is_shown_as_it_is() {
+        let err = Error::Database {
+            action: "reading customers._ssn".to_owned(),
+            source: "Unknown database 'nope'".into(),
+        };
+        assert_eq!(
+            err.to_string(),
+            "reading customers._ssn: Unknown database 'nope'"
+        );
     }
 }

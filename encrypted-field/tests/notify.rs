@@ -1,8 +1,12 @@
 //! The notifiers after a rotation, end to end against real listeners on 127.0.0.1 that the tests
 //! start themselves (no network, no mocks of the clients):
 //!
-//! - `webhook`: `WebhookNotifier` against a one-request HTTP server (`http_sink`).
-//! - `email`: `EmailNotifier` against a one-message SMTP server (`smtp_sink`).
+//! - `webhook`: `WebhookNotifier` against a one-request HTTP server (`http_sink`), plain and
+//!   over TLS.
+//! - `email`: `EmailNotifier` against a one-message SMTP server (`smtp_sink`), plain, with
+//!   STARTTLS and with TLS.
+//! - `tls`: the test CA (`tests/fixtures/notify-tls`) and the sinks' certificates, one signed by
+//!   it and one by another CA.
 //! - `env`: `notifiers_from_lookup`, the configuration the CLI reads from the environment.
 //! - `headline`: the one-line summary used as the e-mail subject.
 //!
@@ -28,6 +32,9 @@ mod reports;
 #[path = "notify/smtp_sink.rs"]
 #[cfg(feature = "email")]
 mod smtp_sink;
+#[path = "notify/tls.rs"]
+#[cfg(any(feature = "webhook", feature = "email"))]
+mod tls;
 #[path = "notify/webhook.rs"]
 #[cfg(feature = "webhook")]
 mod webhook;

@@ -5,6 +5,8 @@
 #![cfg(all(feature = "cli", feature = "sqlite"))]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "rotation_cli/backends.rs"]
+mod backends;
 #[path = "rotation_cli/harness.rs"]
 mod harness;
 #[path = "notify/http_sink.rs"]
@@ -652,6 +654,32 @@ fn a_bad_database_url_is_a_configuration_error() {
 }
 
 #[test]
+fn an_empty_sqlite_path_is_a_configuration_error_not_an_in_memory_database() {
+    let f = Fixture::new();
+    for url in ["sqlite://", "sqlite:", ""] {
+        let mut env = f.workspace.env();
+        env.push(("DATABASE_URL", url.into()));
+        let failed = run(
+            &["status", "--json", "--column", "customers.secret"],
+            &env_refs(&env),
+        )
+        .expect(2);
+        assert!(
+            failed.stdout.is_empty() && failed.stderr.lines().count() == 1,
+            "{url}: {failed:#?}"
+        );
+        assert!(
+            failed.stderr.contains(if url.is_empty() {
+                "it is empty"
+            } else {
+                "no path"
+            }),
+            "{url}: {failed:#?}"
+        );
+    }
+}
+
+#[test]
 fn database_url_comes_from_the_environment() {
     let f = Fixture::new();
     let mut env = f.workspace.env();
@@ -785,6 +813,37 @@ fn a_notifier_configuration_that_cannot_be_used_stops_the_run_before_any_write()
             .stderr
             .starts_with("error: configuring notifications: ")
             && failed.stderr.contains("ENCRYPTED_FIELD_SMTP_URL"),
+        "{failed:#?}"
+    );
+    assert_eq!(f.rows(), before);
+}
+
+#[test]
+fn a_plain_http_webhook_to_another_machine_is_exit_2_naming_the_opt_in() {
+    let f = Fixture::new();
+    f.workspace.keys().add(true).unwrap();
+    let before = f.rows();
+    let mut env = f.workspace.env();
+    env.push((
+        "ENCRYPTED_FIELD_WEBHOOK_URL",
+        "http://hooks.example.com/rotation".into(),
+    ));
+
+    let url = f.url();
+    let mut args = vec!["rotate", "--force", "--database-url", url.as_str()];
+    let flags = f.table.column_flags();
+    args.extend(flags.iter().map(String::as_str));
+
+    let failed = run(&args, &env_refs(&env)).expect(2);
+
+    assert!(
+        failed
+            .stderr
+            .starts_with("error: configuring notifications: ENCRYPTED_FIELD_WEBHOOK_URL: ")
+            && failed
+                .stderr
+                .contains("ENCRYPTED_FIELD_WEBHOOK_ALLOW_HTTP=1")
+            && failed.stderr.lines().count() == 1,
         "{failed:#?}"
     );
     assert_eq!(f.rows(), before);

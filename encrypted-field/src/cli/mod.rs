@@ -140,6 +140,15 @@ pub use models::{ColumnArg, PrimaryKeyArg};
 
 use crate::EnvVars;
 
+/// How to install the standalone tool with all three backends (SQLite, MySQL/MariaDB,
+/// PostgreSQL): what the README says, and what the tool says when it meets a URL of a backend
+/// it was built without.
+///
+/// ```
+/// assert!(encrypted_field::cli::INSTALL_COMMAND.starts_with("cargo install encrypted-field"));
+/// ```
+pub const INSTALL_COMMAND: &str = "cargo install encrypted-field --features cli-all-backends";
+
 /// The exit status of a command. The numbers are stable: scripts may rely on them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(u8)]

@@ -8,7 +8,8 @@ use crate::error::{Error, Result};
 /// Which backend a URL names, and where.
 #[derive(Clone, PartialEq, Eq)]
 pub enum DatabaseUrl {
-    /// A SQLite database file (`None` for `:memory:`).
+    /// A SQLite database file (`None` for `:memory:`, which must be spelled out: an empty path is
+    /// an error).
     Sqlite(Option<PathBuf>),
     /// A MySQL or MariaDB server: the URL as given.
     Mysql(String),
@@ -30,6 +31,7 @@ impl DatabaseUrl {
     /// assert_eq!(DatabaseUrl::parse("sqlite://app.db")?, DatabaseUrl::Sqlite(Some("app.db".into())));
     /// assert_eq!(DatabaseUrl::parse("data/app.sqlite3")?, DatabaseUrl::Sqlite(Some("data/app.sqlite3".into())));
     /// assert_eq!(DatabaseUrl::parse(":memory:")?, DatabaseUrl::Sqlite(None));
+    /// assert!(DatabaseUrl::parse("sqlite://").is_err()); // no path: not silently in memory
     /// assert!(matches!(DatabaseUrl::parse("postgresql://u@h/db")?, DatabaseUrl::Postgres(_)));
     /// assert!(DatabaseUrl::parse("oracle://h/db").is_err());
     /// # Ok::<(), encrypted_field::Error>(())
@@ -46,6 +48,15 @@ impl DatabaseUrl {
             .strip_prefix("sqlite://")
             .or_else(|| url.strip_prefix("sqlite:"))
         {
+            // `sqlite://` alone would open a fresh in-memory database that vanishes on exit.
+            if path.trim().is_empty() {
+                return Err(Error::DatabaseUrl {
+                    url: url.to_owned(),
+                    reason: "it names no path (expected sqlite://PATH, or sqlite://:memory: for \
+                             a database that lives only as long as the connection)"
+                        .to_owned(),
+                });
+            }
             return Ok(Self::sqlite_path(path));
         }
         if url.starts_with("mysql://") || url.starts_with("mariadb://") {
@@ -66,7 +77,7 @@ impl DatabaseUrl {
     }
 
     fn sqlite_path(path: &str) -> Self {
-        if path == ":memory:" || path.is_empty() {
+        if path == ":memory:" {
             Self::Sqlite(None)
         } else {
             Self::Sqlite(Some(PathBuf::from(path)))
@@ -148,6 +159,26 @@ mod tests {
             redact("postgres://u@h/db?sslpassword=x"),
             "postgres://u@h/db?sslpassword=***"
         );
+    }
+
+    #[test]
+    fn an_empty_sqlite_path_is_an_error_not_an_in_memory_database() {
+        for url in ["sqlite://", "sqlite:", "  sqlite://  "] {
+            let err = DatabaseUrl::parse(url).unwrap_err().to_string();
+            assert!(err.contains("no path"), "{url}: {err}");
+            assert!(err.contains("sqlite://:memory:"), "{url}: {err}");
+        }
+    }
+
+    #[test]
+    fn memory_spelled_out_is_still_in_memory() {
+        for url in [":memory:", "sqlite://:memory:", "sqlite::memory:"] {
+            assert_eq!(
+                DatabaseUrl::parse(url).unwrap(),
+                DatabaseUrl::Sqlite(None),
+                "{url}"
+            );
+        }
     }
 
     #[test]

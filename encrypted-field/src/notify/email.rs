@@ -11,22 +11,25 @@ use std::time::Duration;
 use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, Mailboxes};
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, CertificateStore, Tls, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
 use lettre::{Message, SmtpTransport, Transport};
 use zeroize::Zeroizing;
 
-use super::{DEFAULT_TIMEOUT, Notifier, headline, is_loopback};
+use super::{DEFAULT_TIMEOUT, Notifier, TrustedRoots, headline, is_loopback};
 use crate::rotation::RotationReport;
 
-/// How the connection to the SMTP server is protected, from the URL's scheme.
+/// How the connection to the SMTP server is protected, from the URL's scheme, its `tls`
+/// parameter and whether the host is this machine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum SmtpSecurity {
-    /// `smtp://host[:25]`: unencrypted, for a relay on the same machine or network. Credentials
-    /// are refused unless the host is this machine.
+    /// Unencrypted: `smtp://host` when the host is this machine (`localhost`, `127.0.0.0/8`,
+    /// `::1`), or `smtp://host?tls=none`, the operator's explicit choice for a relay on a network
+    /// they trust. Credentials are refused unless the host is this machine.
     Plain,
-    /// `smtp://host[:587]?tls=required`: STARTTLS, and nothing is sent if the server does not
-    /// offer it.
+    /// STARTTLS, and nothing is sent if the server does not offer it or its certificate does not
+    /// check out: `smtp://host` to another machine, or `smtp://host:587?tls=required` anywhere.
     StartTls,
     /// `smtps://host[:465]`: TLS from the first byte.
     Tls,
@@ -35,10 +38,13 @@ pub enum SmtpSecurity {
 /// Mails the report: a subject that says the status and the count that matters (see
 /// [`headline`]), and a plain-text body with the report as text and as JSON.
 ///
-/// The SMTP URL is `smtp://host:port` (plain), `smtp://host:port?tls=required` (STARTTLS) or
-/// `smtps://host:port` (TLS), optionally with `user:password@` (percent-encoded) and a path naming
-/// the client in `EHLO` (`smtps://mail.example.com/app.example.com`). The password is never shown:
-/// `Debug` and errors name the server as `smtps://host:port`.
+/// The SMTP URL is `smtp://host:port` (STARTTLS, required, unless the host is this machine:
+/// then plain), `smtp://host:port?tls=required` (STARTTLS even on this machine),
+/// `smtp://host:port?tls=none` (plain, on purpose) or `smtps://host:port` (TLS), optionally with
+/// `user:password@` (percent-encoded) and a path naming the client in `EHLO`
+/// (`smtps://mail.example.com/app.example.com`). The password is never shown: `Debug` and errors
+/// name the server as `smtps://host:port`. The default port is 465 for `smtps://`, 587 with
+/// `tls=required`, and 25 otherwise.
 ///
 /// ```
 /// use encrypted_field::notify::{EmailNotifier, SmtpSecurity};
@@ -71,6 +77,8 @@ struct SmtpServer {
     credentials: Option<(String, Zeroizing<String>)>,
     /// `scheme://host:port`, for messages.
     shown: String,
+    /// The CA certificates trusted in place of the Mozilla roots, if any.
+    roots: Option<TrustedRoots>,
 }
 
 /// Why an e-mail notifier could not be configured or the report could not be sent. No variant
@@ -96,8 +104,8 @@ pub enum EmailError {
     },
     /// Credentials would travel unencrypted to another machine.
     #[error(
-        "SMTP server {server}: the credentials would be sent in clear text; use smtps:// or \
-         smtp://…?tls=required"
+        "SMTP server {server}: the credentials would be sent in clear text; use smtps://, or \
+         smtp:// without tls=none (STARTTLS)"
     )]
     CleartextCredentials {
         /// The server, shown as `smtp://host:port`.
@@ -158,6 +166,13 @@ impl EmailNotifier {
     /// How long connecting and each SMTP command may take before sending fails.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
+        self
+    }
+
+    /// Trusts these CA certificates for the server's certificate (STARTTLS or TLS), in place of
+    /// the Mozilla roots.
+    pub fn trusted_roots(mut self, roots: TrustedRoots) -> Self {
+        self.server.roots = Some(roots);
         self
     }
 
@@ -238,27 +253,11 @@ impl SmtpServer {
                 "tls" => tls = Some(value.into_owned()),
                 other => {
                     return Err(invalid(format!(
-                        "unknown parameter `{other}` (only tls=required is known)"
+                        "unknown parameter `{other}` (only tls=required or tls=none is known)"
                     )));
                 }
             }
         }
-        let security = match (url.scheme(), tls.as_deref()) {
-            ("smtp", None) => SmtpSecurity::Plain,
-            ("smtp", Some("required")) => SmtpSecurity::StartTls,
-            ("smtps", None | Some("required")) => SmtpSecurity::Tls,
-            ("smtp" | "smtps", Some(other)) => {
-                return Err(invalid(format!(
-                    "tls={other} is not supported (use tls=required for STARTTLS, or smtps:// for TLS)"
-                )));
-            }
-            (scheme, _) => {
-                return Err(invalid(format!(
-                    "unknown scheme `{scheme}` (use smtp://host:port for a local relay, \
-                     smtp://host:port?tls=required for STARTTLS, or smtps://host:port for TLS)"
-                )));
-            }
-        };
         let host = match url.host() {
             Some(url::Host::Domain(name)) if !name.is_empty() => name.to_owned(),
             Some(url::Host::Ipv4(ip)) => ip.to_string(),
@@ -269,10 +268,30 @@ impl SmtpServer {
                 ));
             }
         };
-        let port = url.port().unwrap_or(match security {
-            SmtpSecurity::Plain => 25,
-            SmtpSecurity::StartTls => 587,
-            SmtpSecurity::Tls => 465,
+        let local = is_loopback(&host);
+        let security = match (url.scheme(), tls.as_deref()) {
+            ("smtp", None) if local => SmtpSecurity::Plain,
+            ("smtp", None | Some("required")) => SmtpSecurity::StartTls,
+            ("smtp", Some("none")) => SmtpSecurity::Plain,
+            ("smtps", None | Some("required")) => SmtpSecurity::Tls,
+            ("smtp" | "smtps", Some(other)) => {
+                return Err(invalid(format!(
+                    "tls={other} is not supported (tls=required for STARTTLS, tls=none for no \
+                     encryption, or smtps:// for TLS)"
+                )));
+            }
+            (scheme, _) => {
+                return Err(invalid(format!(
+                    "unknown scheme `{scheme}` (use smtp://host:port for STARTTLS, or \
+                     smtps://host:port for TLS)"
+                )));
+            }
+        };
+        // 587 (submission) when STARTTLS is asked for by name, else the port of the scheme.
+        let port = url.port().unwrap_or(match (security, tls.as_deref()) {
+            (SmtpSecurity::Tls, _) => 465,
+            (_, Some("required")) => 587,
+            _ => 25,
         });
         let hello = Some(url.path().trim_matches('/'))
             .filter(|path| !path.is_empty())
@@ -306,6 +325,7 @@ impl SmtpServer {
             port,
             hello,
             credentials,
+            roots: None,
         };
         server.check_credentials()?;
         Ok(server)
@@ -324,19 +344,16 @@ impl SmtpServer {
     }
 
     fn transport(&self, timeout: Duration) -> Result<SmtpTransport, EmailError> {
-        let tls_failed = |e: lettre::transport::smtp::Error| EmailError::Send {
-            server: self.shown.clone(),
-            reason: format!("setting up TLS: {e}"),
+        let tls = match self.security {
+            SmtpSecurity::Plain => Tls::None,
+            SmtpSecurity::StartTls => Tls::Required(self.tls_parameters()?),
+            SmtpSecurity::Tls => Tls::Wrapper(self.tls_parameters()?),
         };
-        let mut builder = match self.security {
-            SmtpSecurity::Plain => SmtpTransport::builder_dangerous(&self.host),
-            SmtpSecurity::StartTls => {
-                SmtpTransport::starttls_relay(&self.host).map_err(tls_failed)?
-            }
-            SmtpSecurity::Tls => SmtpTransport::relay(&self.host).map_err(tls_failed)?,
-        }
-        .port(self.port)
-        .timeout(Some(timeout));
+        // "dangerous" only in that the builder starts without TLS: `tls` sets it.
+        let mut builder = SmtpTransport::builder_dangerous(&self.host)
+            .port(self.port)
+            .tls(tls)
+            .timeout(Some(timeout));
         if let Some(hello) = &self.hello {
             builder = builder.hello_name(ClientId::Domain(hello.clone()));
         }
@@ -344,6 +361,23 @@ impl SmtpServer {
             builder = builder.credentials(Credentials::new(user.clone(), password.to_string()));
         }
         Ok(builder.build())
+    }
+
+    /// The server's name to check its certificate against, and the roots it must chain to.
+    fn tls_parameters(&self) -> Result<TlsParameters, EmailError> {
+        let tls_failed = |e: lettre::transport::smtp::Error| EmailError::Send {
+            server: self.shown.clone(),
+            reason: format!("setting up TLS: {e}"),
+        };
+        let mut parameters = TlsParameters::builder(self.host.clone());
+        if let Some(roots) = &self.roots {
+            parameters = parameters.certificate_store(CertificateStore::None);
+            for der in roots.der() {
+                parameters = parameters
+                    .add_root_certificate(Certificate::from_der(der.to_vec()).map_err(tls_failed)?);
+            }
+        }
+        parameters.build_rustls().map_err(tls_failed)
     }
 }
 
@@ -353,6 +387,7 @@ impl fmt::Debug for EmailNotifier {
         f.debug_struct("EmailNotifier")
             .field("server", &self.server.shown)
             .field("security", &self.server.security)
+            .field("roots", &super::roots::shown(self.server.roots.as_ref()))
             .field(
                 "user",
                 &self.server.credentials.as_ref().map(|(user, _)| user),

@@ -4,11 +4,13 @@
 //! |---|---|
 //! | `ENCRYPTED_FIELD_WEBHOOK_URL` | POST the JSON report here (feature `webhook`) |
 //! | `ENCRYPTED_FIELD_WEBHOOK_AUTHORIZATION` | value of the webhook's `Authorization` header |
-//! | `ENCRYPTED_FIELD_SMTP_URL` | mail the report through this server (feature `email`): `smtp://host:port`, `smtp://host:port?tls=required`, `smtps://user:password@host:port` |
+//! | `ENCRYPTED_FIELD_WEBHOOK_ALLOW_HTTP` | `1` to allow a plain `http://` webhook URL to another machine (refused otherwise) |
+//! | `ENCRYPTED_FIELD_SMTP_URL` | mail the report through this server (feature `email`): `smtp://host:port` (STARTTLS, required unless the host is this machine), `smtp://host:port?tls=none` (no encryption, on purpose), `smtps://user:password@host:port` (TLS) |
 //! | `ENCRYPTED_FIELD_SMTP_USERNAME`, `ENCRYPTED_FIELD_SMTP_PASSWORD` | SMTP credentials, instead of those in the URL |
 //! | `ENCRYPTED_FIELD_EMAIL_FROM` (else `EMAIL_FROM_ALERTS`) | the sender |
 //! | `ENCRYPTED_FIELD_EMAIL_TO` (else `EMAIL_SECURITY`) | the recipients, comma-separated |
 //! | `ENCRYPTED_FIELD_NOTIFY_TIMEOUT` | how long each may take, e.g. `30s` (default 10s) |
+//! | `ENCRYPTED_FIELD_NOTIFY_CA_FILE` | a PEM file of CA certificates the webhook's and the SMTP server's certificates must chain to, in place of the Mozilla roots (a private CA) |
 //!
 //! An empty variable counts as unset. `EMAIL_FROM_ALERTS` and `EMAIL_SECURITY` are the Django
 //! module's settings: they are only read when `ENCRYPTED_FIELD_SMTP_URL` is set, so an
@@ -19,12 +21,18 @@
 use std::ffi::OsString;
 use std::time::Duration;
 
+#[cfg(any(feature = "webhook", feature = "email"))]
+use super::TrustedRoots;
 use super::{DEFAULT_TIMEOUT, LogNotifier, Notifier};
 
 /// The webhook URL.
 pub const WEBHOOK_URL: &str = "ENCRYPTED_FIELD_WEBHOOK_URL";
 /// The value of the webhook's `Authorization` header.
 pub const WEBHOOK_AUTHORIZATION: &str = "ENCRYPTED_FIELD_WEBHOOK_AUTHORIZATION";
+/// `1` (or `true`, `yes`) to allow a plain `http://` webhook URL to another machine.
+pub const WEBHOOK_ALLOW_HTTP: &str = "ENCRYPTED_FIELD_WEBHOOK_ALLOW_HTTP";
+/// A PEM file of CA certificates the notifiers trust in place of the Mozilla roots.
+pub const NOTIFY_CA_FILE: &str = "ENCRYPTED_FIELD_NOTIFY_CA_FILE";
 /// The SMTP server's URL.
 pub const SMTP_URL: &str = "ENCRYPTED_FIELD_SMTP_URL";
 /// The SMTP user name (instead of the one in the URL).
@@ -101,12 +109,19 @@ pub fn notifiers_from_lookup(
 ) -> Result<Vec<Box<dyn Notifier>>, ConfigError> {
     let vars = Vars { get: &get };
     let timeout = vars.timeout()?;
+    let roots = roots(&vars)?;
     let mut notifiers: Vec<Box<dyn Notifier>> = vec![Box::new(LogNotifier)];
-    if let Some(webhook) = webhook(&vars, timeout)? {
+    if let Some(webhook) = webhook(&vars, timeout, roots.as_ref())? {
         notifiers.push(webhook);
     }
-    if let Some(email) = email(&vars, timeout)? {
+    if let Some(email) = email(&vars, timeout, roots.as_ref())? {
         notifiers.push(email);
+    }
+    if notifiers.len() == 1 && roots.is_some() {
+        return Err(ConfigError::Incomplete {
+            set: NOTIFY_CA_FILE,
+            missing: format!("{WEBHOOK_URL} or {SMTP_URL}"),
+        });
     }
     Ok(notifiers)
 }
@@ -143,6 +158,19 @@ impl Vars<'_> {
         })
     }
 
+    /// Whether `name` says yes (`1`, `true`, `yes`) or no (`0`, `false`, `no`, or unset).
+    #[cfg(feature = "webhook")]
+    fn flag(&self, name: &'static str) -> Result<bool, ConfigError> {
+        match self.get(name)?.map(|v| v.to_ascii_lowercase()).as_deref() {
+            None | Some("0" | "false" | "no") => Ok(false),
+            Some("1" | "true" | "yes") => Ok(true),
+            Some(other) => Err(ConfigError::Invalid {
+                variable: name,
+                reason: format!("`{other}` is neither 1 (yes) nor 0 (no)"),
+            }),
+        }
+    }
+
     fn timeout(&self) -> Result<Duration, ConfigError> {
         let Some(text) = self.get(NOTIFY_TIMEOUT)? else {
             return Ok(DEFAULT_TIMEOUT);
@@ -164,6 +192,36 @@ impl Vars<'_> {
     }
 }
 
+/// Where no notifier can use them: the CA file is then refused, as any variable of a missing
+/// feature is.
+#[cfg(not(any(feature = "webhook", feature = "email")))]
+type TrustedRoots = std::convert::Infallible;
+
+/// The CA certificates of [`NOTIFY_CA_FILE`], if it is set.
+#[cfg(any(feature = "webhook", feature = "email"))]
+fn roots(vars: &Vars<'_>) -> Result<Option<TrustedRoots>, ConfigError> {
+    let Some(path) = vars.get(NOTIFY_CA_FILE)? else {
+        return Ok(None);
+    };
+    TrustedRoots::from_pem_file(&path)
+        .map(Some)
+        .map_err(|e| ConfigError::Invalid {
+            variable: NOTIFY_CA_FILE,
+            reason: e.to_string(),
+        })
+}
+
+#[cfg(not(any(feature = "webhook", feature = "email")))]
+fn roots(vars: &Vars<'_>) -> Result<Option<TrustedRoots>, ConfigError> {
+    match first_set(vars, &[NOTIFY_CA_FILE])? {
+        Some(variable) => Err(ConfigError::FeatureDisabled {
+            variable,
+            feature: "webhook",
+        }),
+        None => Ok(None),
+    }
+}
+
 /// Names `set`, the first variable in `names` that is set, if any.
 fn first_set(vars: &Vars<'_>, names: &[&'static str]) -> Result<Option<&'static str>, ConfigError> {
     for name in names {
@@ -175,11 +233,15 @@ fn first_set(vars: &Vars<'_>, names: &[&'static str]) -> Result<Option<&'static 
 }
 
 #[cfg(feature = "webhook")]
-fn webhook(vars: &Vars<'_>, timeout: Duration) -> Result<Option<Box<dyn Notifier>>, ConfigError> {
-    use super::WebhookNotifier;
+fn webhook(
+    vars: &Vars<'_>,
+    timeout: Duration,
+    roots: Option<&TrustedRoots>,
+) -> Result<Option<Box<dyn Notifier>>, ConfigError> {
+    use super::{WebhookError, WebhookNotifier};
 
     let Some(url) = vars.get(WEBHOOK_URL)? else {
-        return match first_set(vars, &[WEBHOOK_AUTHORIZATION])? {
+        return match first_set(vars, &[WEBHOOK_AUTHORIZATION, WEBHOOK_ALLOW_HTTP])? {
             Some(set) => Err(ConfigError::Incomplete {
                 set,
                 missing: WEBHOOK_URL.to_owned(),
@@ -193,9 +255,23 @@ fn webhook(vars: &Vars<'_>, timeout: Duration) -> Result<Option<Box<dyn Notifier
             reason: e.to_string(),
         }
     };
-    let mut webhook = WebhookNotifier::new(&url)
-        .map_err(invalid(WEBHOOK_URL))?
-        .timeout(timeout);
+    let webhook = if vars.flag(WEBHOOK_ALLOW_HTTP)? {
+        WebhookNotifier::new_allowing_plain_http(&url)
+    } else {
+        WebhookNotifier::new(&url)
+    };
+    let mut webhook = match webhook {
+        Err(e @ WebhookError::CleartextUrl { .. }) => {
+            return Err(ConfigError::Invalid {
+                variable: WEBHOOK_URL,
+                reason: format!("{e}, or set {WEBHOOK_ALLOW_HTTP}=1 to send it unencrypted anyway"),
+            });
+        }
+        other => other.map_err(invalid(WEBHOOK_URL))?.timeout(timeout),
+    };
+    if let Some(roots) = roots {
+        webhook = webhook.trusted_roots(roots.clone());
+    }
     if let Some(authorization) = vars.get(WEBHOOK_AUTHORIZATION)? {
         webhook = webhook
             .header("Authorization", authorization)
@@ -205,8 +281,15 @@ fn webhook(vars: &Vars<'_>, timeout: Duration) -> Result<Option<Box<dyn Notifier
 }
 
 #[cfg(not(feature = "webhook"))]
-fn webhook(vars: &Vars<'_>, _: Duration) -> Result<Option<Box<dyn Notifier>>, ConfigError> {
-    match first_set(vars, &[WEBHOOK_URL, WEBHOOK_AUTHORIZATION])? {
+fn webhook(
+    vars: &Vars<'_>,
+    _: Duration,
+    _: Option<&TrustedRoots>,
+) -> Result<Option<Box<dyn Notifier>>, ConfigError> {
+    match first_set(
+        vars,
+        &[WEBHOOK_URL, WEBHOOK_AUTHORIZATION, WEBHOOK_ALLOW_HTTP],
+    )? {
         Some(variable) => Err(ConfigError::FeatureDisabled {
             variable,
             feature: "webhook",
@@ -219,7 +302,11 @@ fn webhook(vars: &Vars<'_>, _: Duration) -> Result<Option<Box<dyn Notifier>>, Co
 const EMAIL_ONLY: [&str; 4] = [EMAIL_FROM, EMAIL_TO, SMTP_USERNAME, SMTP_PASSWORD];
 
 #[cfg(feature = "email")]
-fn email(vars: &Vars<'_>, timeout: Duration) -> Result<Option<Box<dyn Notifier>>, ConfigError> {
+fn email(
+    vars: &Vars<'_>,
+    timeout: Duration,
+    roots: Option<&TrustedRoots>,
+) -> Result<Option<Box<dyn Notifier>>, ConfigError> {
     use super::{EmailError, EmailNotifier};
 
     let Some(url) = vars.get(SMTP_URL)? else {
@@ -252,6 +339,9 @@ fn email(vars: &Vars<'_>, timeout: Duration) -> Result<Option<Box<dyn Notifier>>
     let mut email = EmailNotifier::new(&url, &from, &to)
         .map_err(invalid)?
         .timeout(timeout);
+    if let Some(roots) = roots {
+        email = email.trusted_roots(roots.clone());
+    }
     match (vars.get(SMTP_USERNAME)?, vars.get(SMTP_PASSWORD)?) {
         (Some(user), Some(password)) => {
             email = email.credentials(user, password).map_err(invalid)?;
@@ -274,7 +364,11 @@ fn email(vars: &Vars<'_>, timeout: Duration) -> Result<Option<Box<dyn Notifier>>
 }
 
 #[cfg(not(feature = "email"))]
-fn email(vars: &Vars<'_>, _: Duration) -> Result<Option<Box<dyn Notifier>>, ConfigError> {
+fn email(
+    vars: &Vars<'_>,
+    _: Duration,
+    _: Option<&TrustedRoots>,
+) -> Result<Option<Box<dyn Notifier>>, ConfigError> {
     let mut names = vec![SMTP_URL];
     names.extend(EMAIL_ONLY);
     match first_set(vars, &names)? {

@@ -6,6 +6,11 @@
 //! [`notifiers_from_env`] builds the set the CLI uses: the log notifier, plus a webhook and an
 //! email notifier when their variables are set (see [`env`](mod@env) for the names).
 //!
+//! Secrets never travel in clear text to another machine: the webhook refuses `http://` to a
+//! host that is not this one unless told otherwise, and e-mail goes through STARTTLS unless the
+//! relay is this machine or the SMTP URL says `tls=none`. A private CA is trusted through
+//! [`TrustedRoots`] (in place of the Mozilla roots).
+//!
 //! A notifier failure is logged beside the rotation's result; it never fails or undoes the
 //! rotation. No notifier puts a secret (a header value, an SMTP password, the path of a webhook
 //! URL, which often holds a token) into its `Debug` output or its error messages.
@@ -18,6 +23,8 @@ use crate::rotation::RotationReport;
 mod email;
 pub mod env;
 mod headline;
+#[cfg(any(feature = "webhook", feature = "email"))]
+mod roots;
 #[cfg(feature = "webhook")]
 mod webhook;
 
@@ -25,6 +32,8 @@ mod webhook;
 pub use email::{EmailError, EmailNotifier, SmtpSecurity};
 pub use env::{ConfigError, notifiers_from_env, notifiers_from_lookup};
 pub use headline::headline;
+#[cfg(any(feature = "webhook", feature = "email"))]
+pub use roots::{TrustedRoots, TrustedRootsError};
 #[cfg(feature = "webhook")]
 pub use webhook::{WebhookError, WebhookNotifier};
 

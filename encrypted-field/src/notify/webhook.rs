@@ -18,11 +18,17 @@ use std::time::Duration;
 use ureq::http::{HeaderName, HeaderValue, Uri};
 use zeroize::Zeroizing;
 
-use super::{DEFAULT_TIMEOUT, Notifier, is_loopback};
+use super::{DEFAULT_TIMEOUT, Notifier, TrustedRoots, is_loopback};
 use crate::rotation::RotationReport;
 
 /// POSTs the report's JSON ([`RotationReport::to_json`]) to a URL with
 /// `Content-Type: application/json`, and fails on anything but a 2xx answer.
+///
+/// The URL is `https://`, or `http://` to this machine (`localhost`, `127.0.0.0/8`, `::1`):
+/// the report names tables, columns and key versions, and is not sent unencrypted across a
+/// network unless [`new_allowing_plain_http`](Self::new_allowing_plain_http) says so. The
+/// server's certificate is checked against the Mozilla roots, or against
+/// [`trusted_roots`](Self::trusted_roots) (a private CA).
 ///
 /// Redirects are not followed (a webhook that moved is a configuration to fix, and a redirect
 /// must not carry the `Authorization` header elsewhere). Extra headers carry credentials; their
@@ -37,7 +43,7 @@ use crate::rotation::RotationReport;
 ///     .header("Authorization", "Bearer 9c1f0e7d")?
 ///     .timeout(Duration::from_secs(5));
 /// assert_eq!(format!("{webhook:?}"),
-///     r#"WebhookNotifier { url: "https://hooks.example.com:443/…", headers: ["Authorization"], timeout: 5s }"#);
+///     r#"WebhookNotifier { url: "https://hooks.example.com:443/…", headers: ["Authorization"], roots: Mozilla, timeout: 5s }"#);
 /// // Rotation::new(&registry).notifier(webhook).run(&mut db, &ring)?;
 /// # Ok::<(), encrypted_field::notify::WebhookError>(())
 /// ```
@@ -52,6 +58,8 @@ pub struct WebhookNotifier {
     /// Names as given, and values.
     headers: Vec<(String, Zeroizing<String>)>,
     timeout: Duration,
+    /// The CA certificates trusted in place of the Mozilla roots, if any.
+    roots: Option<TrustedRoots>,
 }
 
 /// Why a webhook could not be configured or did not accept the report. No variant holds a header
@@ -72,6 +80,15 @@ pub enum WebhookError {
         name: String,
         /// What is wrong with it.
         reason: &'static str,
+    },
+    /// The URL is plain `http://` to another machine, and that was not allowed.
+    #[error(
+        "webhook {url}: plain http:// to another machine would send the report unencrypted; \
+         use https://"
+    )]
+    CleartextUrl {
+        /// The URL, shown as `http://host:port/…`.
+        url: String,
     },
     /// A header (a credential) would travel unencrypted to another machine.
     #[error(
@@ -119,8 +136,36 @@ const RESERVED_HEADERS: [&str; 4] = [
 ];
 
 impl WebhookNotifier {
-    /// A notifier posting to `url` (`http://` or `https://`), with [`DEFAULT_TIMEOUT`].
+    /// A notifier posting to `url`, with [`DEFAULT_TIMEOUT`]: `https://`, or `http://` to this
+    /// machine. Plain `http://` to another machine is [`WebhookError::CleartextUrl`].
+    ///
+    /// ```
+    /// use encrypted_field::notify::{WebhookError, WebhookNotifier};
+    ///
+    /// assert!(WebhookNotifier::new("http://127.0.0.1:8080/hook").is_ok());
+    /// let err = WebhookNotifier::new("http://hooks.example.com/hook").unwrap_err();
+    /// assert!(matches!(err, WebhookError::CleartextUrl { .. }));
+    /// ```
     pub fn new(url: &str) -> Result<Self, WebhookError> {
+        let webhook = Self::new_allowing_plain_http(url)?;
+        if webhook.cleartext_remote {
+            return Err(WebhookError::CleartextUrl { url: webhook.shown });
+        }
+        Ok(webhook)
+    }
+
+    /// Like [`new`](Self::new), but also accepts plain `http://` to another machine: the
+    /// operator's explicit choice (`ENCRYPTED_FIELD_WEBHOOK_ALLOW_HTTP=1` in the CLI) for a
+    /// receiver on a network they trust. Headers are still refused over it.
+    ///
+    /// ```
+    /// use encrypted_field::notify::WebhookNotifier;
+    ///
+    /// let webhook = WebhookNotifier::new_allowing_plain_http("http://alerts.lan/rotation")?;
+    /// assert!(webhook.header("Authorization", "Bearer t0ken").is_err());
+    /// # Ok::<(), encrypted_field::notify::WebhookError>(())
+    /// ```
+    pub fn new_allowing_plain_http(url: &str) -> Result<Self, WebhookError> {
         let invalid = |reason: &str| WebhookError::InvalidUrl {
             reason: reason.to_owned(),
         };
@@ -160,6 +205,7 @@ impl WebhookNotifier {
             cleartext_remote: scheme == "http" && !is_loopback(host),
             headers: Vec::new(),
             timeout: DEFAULT_TIMEOUT,
+            roots: None,
         })
     }
 
@@ -195,9 +241,24 @@ impl WebhookNotifier {
         self
     }
 
+    /// Trusts these CA certificates for the server's certificate, in place of the Mozilla roots.
+    pub fn trusted_roots(mut self, roots: TrustedRoots) -> Self {
+        self.roots = Some(roots);
+        self
+    }
+
     /// Posts the report and waits for the answer.
     pub fn send(&self, report: &RotationReport) -> Result<(), WebhookError> {
+        let mut tls = ureq::tls::TlsConfig::builder();
+        if let Some(roots) = &self.roots {
+            let certificates: Vec<ureq::tls::Certificate<'static>> = roots
+                .der()
+                .map(|der| ureq::tls::Certificate::from_der(der).to_owned())
+                .collect();
+            tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&certificates));
+        }
         let config = ureq::Agent::config_builder()
+            .tls_config(tls.build())
             .timeout_global(Some(self.timeout))
             .http_status_as_error(false)
             .max_redirects(0)
@@ -248,6 +309,7 @@ impl fmt::Debug for WebhookNotifier {
         f.debug_struct("WebhookNotifier")
             .field("url", &self.shown)
             .field("headers", &names)
+            .field("roots", &super::roots::shown(self.roots.as_ref()))
             .field(
                 "timeout",
                 &format_args!("{}", humantime::format_duration(self.timeout)),

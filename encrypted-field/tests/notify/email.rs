@@ -7,7 +7,8 @@ use encrypted_field::notify::{EmailError, EmailNotifier, Notifier, SmtpSecurity}
 use encrypted_field::rotation::RotationReport;
 
 use crate::reports::{completed_rotation, failed_rotation};
-use crate::smtp_sink::{Mail, Recipients, Session, SmtpSink};
+use crate::smtp_sink::{Mail, Recipients, Security, Session, SmtpSink};
+use crate::tls::{Signer, server_config, test_ca};
 
 const FROM: &str = "alerts@example.com";
 const TO: &str = "security@example.com";
@@ -238,12 +239,125 @@ fn the_scheme_chooses_plain_starttls_or_tls() {
             "smtp://mail.example.com?tls=required",
             SmtpSecurity::StartTls,
         ),
+        ("smtp://127.0.0.1:2525?tls=required", SmtpSecurity::StartTls),
         ("smtps://mail.example.com", SmtpSecurity::Tls),
         ("smtps://user:pw@mail.example.com:2465", SmtpSecurity::Tls),
     ] {
         let email = EmailNotifier::new(url, FROM, TO).unwrap();
         assert_eq!(email.security(), security, "{url}");
     }
+}
+
+#[test]
+fn starttls_is_required_for_another_machine_unless_refused_by_name() {
+    for (url, security) in [
+        ("smtp://mail.example.com", SmtpSecurity::StartTls),
+        ("smtp://10.0.0.25:25", SmtpSecurity::StartTls),
+        ("smtp://[2001:db8::25]", SmtpSecurity::StartTls),
+        ("smtp://mail.example.com?tls=none", SmtpSecurity::Plain),
+        ("smtp://127.0.0.1:2525", SmtpSecurity::Plain),
+        ("smtp://[::1]:2525", SmtpSecurity::Plain),
+    ] {
+        let email = EmailNotifier::new(url, FROM, TO).unwrap();
+        assert_eq!(email.security(), security, "{url}");
+    }
+}
+
+/// A notifier sending through `url` with credentials, trusting the test CA.
+fn over_tls(url: &str) -> EmailNotifier {
+    EmailNotifier::new(url, FROM, TO)
+        .unwrap()
+        .credentials("alerts", "s3cret-pw")
+        .unwrap()
+        .trusted_roots(test_ca())
+        .timeout(Duration::from_secs(3))
+}
+
+#[test]
+fn the_report_is_mailed_over_starttls_to_a_server_the_configured_ca_signed() {
+    let sink = SmtpSink::start_with(
+        Recipients::Accept,
+        Security::StartTls(server_config(Signer::TestCa)),
+    );
+    let email = over_tls(&format!("smtp://{}?tls=required", sink.address));
+
+    email.send(&completed_rotation()).unwrap();
+
+    let session = sink.session().unwrap();
+    assert!(session.tls, "the client said STARTTLS");
+    assert_eq!(
+        session.auth,
+        Some(("alerts".to_owned(), "s3cret-pw".to_owned())),
+        "credentials went over TLS"
+    );
+    assert_eq!(session.rcpt_to, [TO]);
+    assert!(
+        Mail::parse(&session.data)
+            .header("subject")
+            .is_some_and(|s| s.contains("key rotation completed")),
+        "{}",
+        session.data
+    );
+}
+
+#[test]
+fn a_starttls_certificate_the_configured_ca_did_not_sign_is_refused() {
+    let sink = SmtpSink::start_with(
+        Recipients::Accept,
+        Security::StartTls(server_config(Signer::OtherCa)),
+    );
+    let email = over_tls(&format!("smtp://{}?tls=required", sink.address));
+
+    let err = email.send(&completed_rotation()).unwrap_err();
+
+    assert!(matches!(err, EmailError::Send { .. }), "{err:?}");
+    assert!(!err.to_string().contains("s3cret"), "{err}");
+    let session = sink.session().unwrap();
+    assert_eq!(session.auth, None, "no credentials sent");
+    assert!(session.data.is_empty(), "no message sent");
+}
+
+#[test]
+fn starttls_required_sends_nothing_to_a_server_that_does_not_offer_it() {
+    let sink = SmtpSink::start(Recipients::Accept);
+    let email = over_tls(&format!("smtp://{}?tls=required", sink.address));
+
+    let err = email.send(&completed_rotation()).unwrap_err();
+
+    assert!(matches!(err, EmailError::Send { .. }), "{err:?}");
+    let session = sink.session().unwrap();
+    assert_eq!(session.auth, None, "no credentials sent");
+    assert!(session.data.is_empty(), "no message sent");
+}
+
+#[test]
+fn the_report_is_mailed_over_tls_from_the_first_byte() {
+    let sink = SmtpSink::start_with(
+        Recipients::Accept,
+        Security::Tls(server_config(Signer::TestCa)),
+    );
+    let email = over_tls(&format!("smtps://{}", sink.address));
+
+    email.send(&completed_rotation()).unwrap();
+
+    let session = sink.session().unwrap();
+    assert!(session.tls);
+    assert_eq!(session.rcpt_to, [TO]);
+    assert!(!session.data.is_empty());
+}
+
+#[test]
+fn an_smtps_certificate_the_configured_ca_did_not_sign_is_refused() {
+    let sink = SmtpSink::start_with(
+        Recipients::Accept,
+        Security::Tls(server_config(Signer::OtherCa)),
+    );
+    let email = over_tls(&format!("smtps://{}", sink.address));
+
+    assert!(email.send(&completed_rotation()).is_err());
+    let session = sink.session().unwrap();
+    assert_eq!(session.auth, None);
+    assert!(session.data.is_empty());
 }
 
 #[test]
@@ -264,14 +378,15 @@ fn debug_never_shows_the_password() {
 
 #[test]
 fn credentials_are_refused_over_plain_smtp_to_another_machine() {
-    let err = EmailNotifier::new("smtp://alerts:s3cret@mail.example.com", FROM, TO).unwrap_err();
+    let err =
+        EmailNotifier::new("smtp://alerts:s3cret@mail.example.com?tls=none", FROM, TO).unwrap_err();
     assert!(
         matches!(err, EmailError::CleartextCredentials { .. }),
         "{err:?}"
     );
     assert!(!err.to_string().contains("s3cret"), "{err}");
 
-    let plain = EmailNotifier::new("smtp://mail.example.com", FROM, TO).unwrap();
+    let plain = EmailNotifier::new("smtp://mail.example.com?tls=none", FROM, TO).unwrap();
     let err = plain.credentials("alerts", "s3cret").unwrap_err();
     assert!(
         matches!(err, EmailError::CleartextCredentials { .. }),
@@ -286,6 +401,7 @@ fn unusable_smtp_urls_are_refused_without_showing_the_password() {
         "mail.example.com:25",
         "http://mail.example.com",
         "smtp://mail.example.com?tls=maybe",
+        "smtps://mail.example.com?tls=none",
         "smtp://mail.example.com?starttls=yes",
         "smtps://alerts@mail.example.com",
         "smtps://:s3cret@",

@@ -139,9 +139,102 @@ mod webhook {
     }
 
     #[test]
+    fn plain_http_elsewhere_is_refused_and_the_error_names_the_opt_in() {
+        let err = notifiers(&[("ENCRYPTED_FIELD_WEBHOOK_URL", "http://hooks.example.com/x")])
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ConfigError::Invalid {
+                    variable: "ENCRYPTED_FIELD_WEBHOOK_URL",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        let message = err.to_string();
+        assert!(
+            message.contains("ENCRYPTED_FIELD_WEBHOOK_ALLOW_HTTP=1"),
+            "{message}"
+        );
+        assert!(!message.contains('\n'), "{message}");
+    }
+
+    #[test]
+    fn plain_http_elsewhere_is_accepted_when_allowed() {
+        for yes in ["1", "true", "YES"] {
+            let list = notifiers(&[
+                ("ENCRYPTED_FIELD_WEBHOOK_URL", "http://hooks.example.com/x"),
+                ("ENCRYPTED_FIELD_WEBHOOK_ALLOW_HTTP", yes),
+            ])
+            .unwrap();
+            assert_eq!(names(&list), ["log", "webhook"], "{yes}");
+        }
+        let err = notifiers(&[
+            ("ENCRYPTED_FIELD_WEBHOOK_URL", "http://hooks.example.com/x"),
+            ("ENCRYPTED_FIELD_WEBHOOK_ALLOW_HTTP", "0"),
+        ])
+        .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ConfigError::Invalid {
+                    variable: "ENCRYPTED_FIELD_WEBHOOK_URL",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn an_allow_http_that_is_not_yes_or_no_is_an_error_naming_it() {
+        let err = notifiers(&[
+            ("ENCRYPTED_FIELD_WEBHOOK_URL", "https://hooks.example.com/x"),
+            ("ENCRYPTED_FIELD_WEBHOOK_ALLOW_HTTP", "maybe"),
+        ])
+        .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ConfigError::Invalid {
+                    variable: "ENCRYPTED_FIELD_WEBHOOK_ALLOW_HTTP",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        let err = notifiers(&[("ENCRYPTED_FIELD_WEBHOOK_ALLOW_HTTP", "1")]).unwrap_err();
+        assert!(matches!(err, ConfigError::Incomplete { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn the_ca_file_is_trusted_for_an_https_webhook() {
+        let sink = crate::http_sink::HttpSink::start_tls(
+            Answer::Status("200 OK"),
+            crate::tls::server_config(crate::tls::Signer::TestCa),
+        );
+        let ca_file = crate::tls::ca_file();
+        let list = notifiers(&[
+            (
+                "ENCRYPTED_FIELD_WEBHOOK_URL",
+                &format!("{}/rotation", sink.base_url),
+            ),
+            ("ENCRYPTED_FIELD_NOTIFY_CA_FILE", ca_file.to_str().unwrap()),
+            ("ENCRYPTED_FIELD_NOTIFY_TIMEOUT", "3s"),
+        ])
+        .unwrap();
+
+        list[1].notify(&completed_rotation()).unwrap();
+
+        assert_eq!(sink.request().unwrap().target, "/rotation");
+    }
+
+    #[test]
     fn an_authorization_over_plain_http_elsewhere_is_refused_without_showing_it() {
         let err = notifiers(&[
             ("ENCRYPTED_FIELD_WEBHOOK_URL", "http://hooks.example.com/x"),
+            ("ENCRYPTED_FIELD_WEBHOOK_ALLOW_HTTP", "1"),
             ("ENCRYPTED_FIELD_WEBHOOK_AUTHORIZATION", "Bearer s3cret"),
         ])
         .unwrap_err();
@@ -209,6 +302,34 @@ mod email {
             Mail::parse(&session.data).header("subject"),
             Some("[encrypted-field] key rotation FAILED: 3 values could not be read")
         );
+    }
+
+    #[test]
+    fn the_ca_file_is_trusted_for_starttls() {
+        let sink = SmtpSink::start_with(
+            Recipients::Accept,
+            crate::smtp_sink::Security::StartTls(crate::tls::server_config(
+                crate::tls::Signer::TestCa,
+            )),
+        );
+        let ca_file = crate::tls::ca_file();
+        let list = notifiers(&[
+            (
+                "ENCRYPTED_FIELD_SMTP_URL",
+                &format!("smtp://{}?tls=required", sink.address),
+            ),
+            ("ENCRYPTED_FIELD_NOTIFY_CA_FILE", ca_file.to_str().unwrap()),
+            ("EMAIL_FROM_ALERTS", "alerts@example.com"),
+            ("EMAIL_SECURITY", "security@example.com"),
+            ("ENCRYPTED_FIELD_NOTIFY_TIMEOUT", "3s"),
+        ])
+        .unwrap();
+
+        list[1].notify(&failed_rotation()).unwrap();
+
+        let session = sink.session().unwrap();
+        assert!(session.tls);
+        assert_eq!(session.rcpt_to, ["security@example.com"]);
     }
 
     #[test]
@@ -319,7 +440,7 @@ mod email {
         let err = notifiers(&[
             (
                 "ENCRYPTED_FIELD_SMTP_URL",
-                "smtp://relay:s3cret@mail.example.com",
+                "smtp://relay:s3cret@mail.example.com?tls=none",
             ),
             ("EMAIL_FROM_ALERTS", "alerts@example.com"),
             ("EMAIL_SECURITY", "security@example.com"),
@@ -350,6 +471,57 @@ mod email {
             err.to_string()
                 .starts_with("EMAIL_SECURITY: to address `security team`: "),
             "{err}"
+        );
+    }
+}
+
+#[cfg(any(feature = "webhook", feature = "email"))]
+mod ca_file {
+    use super::*;
+
+    #[test]
+    fn a_ca_file_that_cannot_be_read_is_an_error_naming_the_variable_and_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("no-such-ca.pem");
+        let not_pem = dir.path().join("not-pem.pem");
+        std::fs::write(&not_pem, "hello\n").unwrap();
+        for (path, says) in [
+            (&missing, "no-such-ca.pem"),
+            (&not_pem, "holds no certificate"),
+        ] {
+            let err = notifiers(&[
+                ("ENCRYPTED_FIELD_WEBHOOK_URL", "https://hooks.example.com/x"),
+                ("ENCRYPTED_FIELD_NOTIFY_CA_FILE", path.to_str().unwrap()),
+            ])
+            .unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    ConfigError::Invalid {
+                        variable: "ENCRYPTED_FIELD_NOTIFY_CA_FILE",
+                        ..
+                    }
+                ),
+                "{err:?}"
+            );
+            assert!(err.to_string().contains(says), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_ca_file_without_a_notifier_is_incomplete() {
+        let ca_file = crate::tls::ca_file();
+        let err = notifiers(&[("ENCRYPTED_FIELD_NOTIFY_CA_FILE", ca_file.to_str().unwrap())])
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ConfigError::Incomplete {
+                    set: "ENCRYPTED_FIELD_NOTIFY_CA_FILE",
+                    ..
+                }
+            ),
+            "{err:?}"
         );
     }
 }

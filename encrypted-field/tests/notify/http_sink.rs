@@ -1,8 +1,9 @@
-//! A one-request HTTP/1.1 server on 127.0.0.1: it captures the request, answers with a given
-//! status (or not at all), and stops by itself after [`LIFETIME`].
+//! A one-request HTTP/1.1 server on 127.0.0.1, plain or over TLS (rustls): it captures the
+//! request, answers with a given status (or not at all), and stops by itself after [`LIFETIME`].
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
+use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -43,7 +44,7 @@ impl Request {
 /// A running sink.
 #[derive(Debug)]
 pub struct HttpSink {
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT`, or `https://…` for a TLS sink.
     pub base_url: String,
     thread: JoinHandle<Option<Request>>,
 }
@@ -51,9 +52,20 @@ pub struct HttpSink {
 impl HttpSink {
     /// Starts a sink on a free port.
     pub fn start(answer: Answer) -> Self {
+        Self::spawn(answer, None)
+    }
+
+    /// Starts a sink that speaks HTTPS with `tls`'s certificate. A client that refuses the
+    /// certificate sends no request.
+    pub fn start_tls(answer: Answer, tls: Arc<rustls::ServerConfig>) -> Self {
+        Self::spawn(answer, Some(tls))
+    }
+
+    fn spawn(answer: Answer, tls: Option<Arc<rustls::ServerConfig>>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let base_url = format!("http://{}", listener.local_addr().unwrap());
-        let thread = thread::spawn(move || serve_once(&listener, answer));
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let base_url = format!("{scheme}://{}", listener.local_addr().unwrap());
+        let thread = thread::spawn(move || serve_once(&listener, answer, tls));
         Self { base_url, thread }
     }
 
@@ -63,18 +75,33 @@ impl HttpSink {
     }
 }
 
-fn serve_once(listener: &TcpListener, answer: Answer) -> Option<Request> {
+/// A connection, plain or TLS.
+trait Stream: Read + Write {}
+impl<S: Read + Write> Stream for S {}
+
+fn serve_once(
+    listener: &TcpListener,
+    answer: Answer,
+    tls: Option<Arc<rustls::ServerConfig>>,
+) -> Option<Request> {
     let deadline = Instant::now() + LIFETIME;
-    let stream = accept_before(listener, deadline)?;
-    stream.set_read_timeout(Some(LIFETIME)).unwrap();
-    let request = read_request(&stream)?;
+    let tcp = accept_before(listener, deadline)?;
+    tcp.set_read_timeout(Some(LIFETIME)).unwrap();
+    let mut stream: Box<dyn Stream> = match tls {
+        Some(config) => Box::new(rustls::StreamOwned::new(
+            rustls::ServerConnection::new(config).unwrap(),
+            tcp,
+        )),
+        None => Box::new(tcp),
+    };
+    let request = read_request(&mut stream)?;
     match answer {
         Answer::Status(status) => {
-            let mut stream = &stream;
             let _ = write!(
                 stream,
                 "HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
             );
+            let _ = stream.flush();
         }
         Answer::Silence => {
             // Hold the connection open, unanswered, for the rest of the lifetime.
@@ -84,7 +111,7 @@ fn serve_once(listener: &TcpListener, answer: Answer) -> Option<Request> {
     Some(request)
 }
 
-fn read_request(stream: &TcpStream) -> Option<Request> {
+fn read_request(stream: &mut dyn Stream) -> Option<Request> {
     let mut reader = BufReader::new(stream);
     let mut line = String::new();
     reader.read_line(&mut line).ok()?;

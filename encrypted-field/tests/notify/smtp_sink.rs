@@ -1,9 +1,11 @@
 //! A one-message SMTP server on 127.0.0.1, speaking just enough SMTP (RFC 5321) for a client:
-//! the 220 greeting, EHLO/HELO, AUTH PLAIN, MAIL, RCPT, DATA, RSET, NOOP and QUIT. It captures the
+//! the 220 greeting, EHLO/HELO, AUTH PLAIN, MAIL, RCPT, DATA, RSET, NOOP and QUIT, and STARTTLS
+//! (RFC 3207) or TLS from the first byte when given a certificate (rustls). It captures the
 //! message and stops by itself after [`LIFETIME`].
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -24,6 +26,17 @@ pub enum Recipients {
     Reject,
 }
 
+/// How the sink protects the session.
+#[derive(Clone)]
+pub enum Security {
+    /// No TLS; STARTTLS is not offered.
+    Plain,
+    /// STARTTLS offered in the EHLO answer, with this certificate.
+    StartTls(Arc<rustls::ServerConfig>),
+    /// TLS from the first byte (`smtps://`), with this certificate.
+    Tls(Arc<rustls::ServerConfig>),
+}
+
 /// One SMTP session as the server saw it.
 #[derive(Debug, Default)]
 pub struct Session {
@@ -39,6 +52,8 @@ pub struct Session {
     pub data: String,
     /// Whether the client ended with QUIT.
     pub quit: bool,
+    /// Whether the session went over to TLS: from the first byte, or after STARTTLS.
+    pub tls: bool,
 }
 
 /// A running sink.
@@ -50,14 +65,29 @@ pub struct SmtpSink {
 }
 
 impl SmtpSink {
-    /// Starts a sink on a free port.
+    /// Starts a plain sink on a free port.
     pub fn start(recipients: Recipients) -> Self {
+        Self::start_with(recipients, Security::Plain)
+    }
+
+    /// Starts a sink on a free port, protected as `security` says.
+    pub fn start_with(recipients: Recipients, security: Security) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let address = listener.local_addr().unwrap().to_string();
         let thread = thread::spawn(move || {
-            let stream = accept_before(&listener, Instant::now() + LIFETIME)?;
-            stream.set_read_timeout(Some(LIFETIME)).unwrap();
-            Some(converse(&stream, recipients))
+            let tcp = accept_before(&listener, Instant::now() + LIFETIME)?;
+            tcp.set_read_timeout(Some(LIFETIME)).unwrap();
+            let mut session = Session::default();
+            let (stream, starttls): (Box<dyn Stream>, _) = match security {
+                Security::Plain => (Box::new(tcp), None),
+                Security::StartTls(config) => (Box::new(tcp), Some(config)),
+                Security::Tls(config) => {
+                    session.tls = true;
+                    (Box::new(over_tls(config, tcp)), None)
+                }
+            };
+            converse(stream, starttls, recipients, &mut session, true);
+            Some(session)
         });
         Self { address, thread }
     }
@@ -68,24 +98,52 @@ impl SmtpSink {
     }
 }
 
-fn converse(stream: &TcpStream, recipients: Recipients) -> Session {
-    let mut session = Session::default();
+/// A connection, plain or TLS.
+trait Stream: Read + Write + Send {}
+impl<S: Read + Write + Send> Stream for S {}
+
+/// The server side of TLS over `stream`.
+fn over_tls<S: Read + Write>(
+    config: Arc<rustls::ServerConfig>,
+    stream: S,
+) -> rustls::StreamOwned<rustls::ServerConnection, S> {
+    rustls::StreamOwned::new(rustls::ServerConnection::new(config).unwrap(), stream)
+}
+
+/// Talks SMTP on `stream` until QUIT or the end of the stream; offers STARTTLS when `starttls`
+/// holds a certificate, and carries on over TLS after it.
+fn converse(
+    stream: Box<dyn Stream>,
+    starttls: Option<Arc<rustls::ServerConfig>>,
+    recipients: Recipients,
+    session: &mut Session,
+    greet: bool,
+) {
     let mut reader = BufReader::new(stream);
-    let mut out = stream;
-    let mut reply = |text: &str| {
-        let _ = out.write_all(format!("{text}\r\n").as_bytes());
-    };
-    reply("220 sink.test ESMTP ready");
+    if greet {
+        reply(&mut reader, "220 sink.test ESMTP ready");
+    }
     while let Some(line) = read_line(&mut reader) {
         let upper = line.to_ascii_uppercase();
         if upper.starts_with("EHLO ") || upper.starts_with("HELO ") {
             session.hello = line[5..].trim().to_owned();
-            reply("250-sink.test greets you");
-            reply("250 AUTH PLAIN");
+            reply(&mut reader, "250-sink.test greets you");
+            if starttls.is_some() {
+                reply(&mut reader, "250-STARTTLS");
+            }
+            reply(&mut reader, "250 AUTH PLAIN");
+        } else if upper == "STARTTLS"
+            && let Some(config) = starttls.clone()
+        {
+            reply(&mut reader, "220 2.0.0 Ready to start TLS");
+            session.tls = true;
+            // The client waits for the 220 before its handshake: nothing is left in the buffer.
+            let tls = over_tls(config, reader.into_inner());
+            return converse(Box::new(tls), None, recipients, session, false);
         } else if upper.starts_with("AUTH PLAIN") {
             let encoded = line[10..].trim();
             let encoded = if encoded.is_empty() {
-                reply("334 ");
+                reply(&mut reader, "334 ");
                 read_line(&mut reader).unwrap_or_default()
             } else {
                 encoded.to_owned()
@@ -97,22 +155,22 @@ fn converse(stream: &TcpStream, recipients: Recipients) -> Session {
                 .collect();
             if let [_, user, password] = parts.as_slice() {
                 session.auth = Some((user.clone(), password.clone()));
-                reply("235 2.7.0 Authentication successful");
+                reply(&mut reader, "235 2.7.0 Authentication successful");
             } else {
-                reply("501 5.5.2 Cannot decode AUTH PLAIN");
+                reply(&mut reader, "501 5.5.2 Cannot decode AUTH PLAIN");
             }
         } else if upper.starts_with("MAIL FROM:") {
             session.mail_from = angle_address(&line[10..]);
-            reply("250 2.1.0 OK");
+            reply(&mut reader, "250 2.1.0 OK");
         } else if upper.starts_with("RCPT TO:") {
             if recipients == Recipients::Reject {
-                reply("550 5.1.1 No such user here");
+                reply(&mut reader, "550 5.1.1 No such user here");
             } else {
                 session.rcpt_to.push(angle_address(&line[8..]));
-                reply("250 2.1.5 OK");
+                reply(&mut reader, "250 2.1.5 OK");
             }
         } else if upper == "DATA" {
-            reply("354 End data with <CR><LF>.<CR><LF>");
+            reply(&mut reader, "354 End data with <CR><LF>.<CR><LF>");
             let mut lines = Vec::new();
             while let Some(line) = read_line(&mut reader) {
                 if line == "." {
@@ -121,18 +179,24 @@ fn converse(stream: &TcpStream, recipients: Recipients) -> Session {
                 lines.push(line.strip_prefix('.').map_or(line.clone(), str::to_owned));
             }
             session.data = lines.join("\r\n");
-            reply("250 2.0.0 OK queued");
+            reply(&mut reader, "250 2.0.0 OK queued");
         } else if upper == "RSET" || upper == "NOOP" {
-            reply("250 2.0.0 OK");
+            reply(&mut reader, "250 2.0.0 OK");
         } else if upper == "QUIT" {
             session.quit = true;
-            reply("221 2.0.0 Bye");
+            reply(&mut reader, "221 2.0.0 Bye");
             break;
         } else {
-            reply("502 5.5.1 Command not implemented");
+            reply(&mut reader, "502 5.5.1 Command not implemented");
         }
     }
-    session
+}
+
+/// Sends one reply line.
+fn reply(reader: &mut BufReader<Box<dyn Stream>>, text: &str) {
+    let out = reader.get_mut();
+    let _ = out.write_all(format!("{text}\r\n").as_bytes());
+    let _ = out.flush();
 }
 
 /// One line without its CRLF, or `None` at the end of the stream or after the read timeout.

@@ -7,6 +7,7 @@ use encrypted_field::notify::{Notifier, WebhookError, WebhookNotifier};
 
 use crate::http_sink::{Answer, HttpSink};
 use crate::reports::{completed_rotation, failed_rotation};
+use crate::tls::{Signer, server_config, test_ca};
 
 /// A path holding a token, as webhook URLs often do: it must never be shown.
 const SECRET_PATH: &str = "/hooks/T0KEN-in-the-path?channel=security";
@@ -181,8 +182,105 @@ fn debug_shows_neither_header_values_nor_the_url_path() {
 }
 
 #[test]
+fn plain_http_to_another_machine_is_refused() {
+    for url in [
+        "http://hooks.example.com/hooks/T0KEN",
+        "http://10.0.0.7:8080/hooks/T0KEN",
+        "http://[2001:db8::1]/hooks/T0KEN",
+    ] {
+        let err = WebhookNotifier::new(url).unwrap_err();
+        assert!(
+            matches!(err, WebhookError::CleartextUrl { .. }),
+            "{url}: {err:?}"
+        );
+        let message = err.to_string();
+        assert!(message.contains("use https://"), "{message}");
+        assert_no_secret(&message);
+    }
+}
+
+#[test]
+fn plain_http_to_this_machine_is_allowed() {
+    for url in [
+        "http://127.0.0.1:8080/hook",
+        "http://127.1.2.3/hook",
+        "http://localhost:8080/hook",
+        "http://[::1]:8080/hook",
+    ] {
+        assert!(WebhookNotifier::new(url).is_ok(), "{url}");
+    }
+}
+
+#[test]
+fn plain_http_to_another_machine_is_allowed_when_asked_for_by_name() {
+    let webhook =
+        WebhookNotifier::new_allowing_plain_http("http://hooks.example.com/rotation").unwrap();
+    assert!(
+        format!("{webhook:?}").contains("http://hooks.example.com:80/…"),
+        "{webhook:?}"
+    );
+}
+
+#[test]
+fn the_report_is_posted_over_https_to_a_server_the_configured_ca_signed() {
+    let sink = HttpSink::start_tls(Answer::Status("200 OK"), server_config(Signer::TestCa));
+    assert!(sink.base_url.starts_with("https://127.0.0.1:"));
+    let webhook = WebhookNotifier::new(&format!("{}{SECRET_PATH}", sink.base_url))
+        .unwrap()
+        .header("Authorization", "Bearer s3cret-t0ken")
+        .unwrap()
+        .trusted_roots(test_ca())
+        .timeout(Duration::from_secs(3));
+    let report = completed_rotation();
+
+    webhook.send(&report).unwrap();
+
+    let request = sink
+        .request()
+        .expect("the server received the request over TLS");
+    assert_eq!(request.target, SECRET_PATH);
+    assert_eq!(request.header("authorization"), Some("Bearer s3cret-t0ken"));
+    assert_eq!(json(&request.body), json(report.to_json().as_bytes()));
+}
+
+#[test]
+fn a_server_certificate_the_configured_ca_did_not_sign_is_refused() {
+    let sink = HttpSink::start_tls(Answer::Status("200 OK"), server_config(Signer::OtherCa));
+    let webhook = WebhookNotifier::new(&format!("{}{SECRET_PATH}", sink.base_url))
+        .unwrap()
+        .header("Authorization", "Bearer s3cret-t0ken")
+        .unwrap()
+        .trusted_roots(test_ca())
+        .timeout(Duration::from_secs(3));
+
+    let err = webhook.send(&completed_rotation()).unwrap_err();
+
+    assert!(matches!(err, WebhookError::Request { .. }), "{err:?}");
+    let message = err.to_string();
+    assert!(message.contains("certificate"), "{message}");
+    assert_no_secret(&message);
+    assert!(sink.request().is_none(), "nothing was sent to that server");
+}
+
+#[test]
+fn without_the_ca_a_privately_signed_server_is_refused() {
+    // The Mozilla roots, the default, do not know the test CA.
+    let sink = HttpSink::start_tls(Answer::Status("200 OK"), server_config(Signer::TestCa));
+    let webhook = WebhookNotifier::new(&format!("{}/rotation", sink.base_url))
+        .unwrap()
+        .timeout(Duration::from_secs(3));
+
+    let err = webhook.send(&completed_rotation()).unwrap_err();
+
+    assert!(err.to_string().contains("certificate"), "{err}");
+    assert!(sink.request().is_none());
+}
+
+#[test]
 fn a_header_is_refused_over_plain_http_to_another_machine() {
-    let webhook = WebhookNotifier::new(&format!("http://hooks.example.com{SECRET_PATH}")).unwrap();
+    let webhook =
+        WebhookNotifier::new_allowing_plain_http(&format!("http://hooks.example.com{SECRET_PATH}"))
+            .unwrap();
 
     let err = webhook
         .header("Authorization", "Bearer s3cret-t0ken")

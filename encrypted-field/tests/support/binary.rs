@@ -9,9 +9,11 @@ use std::process::{Command, Stdio};
 pub const BIN: &str = env!("CARGO_BIN_EXE_encrypted-field");
 
 /// Variables the binary would read from the test's own environment: removed before each run.
-pub const CLEARED: [&str; 20] = [
+pub const CLEARED: [&str; 22] = [
     "ENCRYPTED_FIELD_WEBHOOK_URL",
     "ENCRYPTED_FIELD_WEBHOOK_AUTHORIZATION",
+    "ENCRYPTED_FIELD_WEBHOOK_ALLOW_HTTP",
+    "ENCRYPTED_FIELD_NOTIFY_CA_FILE",
     "ENCRYPTED_FIELD_SMTP_URL",
     "ENCRYPTED_FIELD_SMTP_USERNAME",
     "ENCRYPTED_FIELD_SMTP_PASSWORD",

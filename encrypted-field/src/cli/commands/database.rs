@@ -38,6 +38,9 @@ pub(super) fn connect(args: &DatabaseArgs) -> Result<Database, CliError> {
         })?,
     };
     let parsed = DatabaseUrl::parse(&url).map_err(engine)?;
+    if let Some((backend, feature)) = missing_backend(&parsed) {
+        return Err(backend_not_built(&parsed, backend, feature));
+    }
     if let DatabaseUrl::Sqlite(Some(path)) = &parsed
         && !path.exists()
     {
@@ -48,6 +51,27 @@ pub(super) fn connect(args: &DatabaseArgs) -> Result<Database, CliError> {
         )));
     }
     Database::connect(&url).map_err(engine)
+}
+
+/// The backend `url` names and its cargo feature, when this build lacks it.
+fn missing_backend(url: &DatabaseUrl) -> Option<(&'static str, &'static str)> {
+    let (backend, feature, built) = match url {
+        DatabaseUrl::Sqlite(_) => ("SQLite", "sqlite", cfg!(feature = "sqlite")),
+        DatabaseUrl::Mysql(_) => ("MySQL/MariaDB", "mysql", cfg!(feature = "mysql")),
+        DatabaseUrl::Postgres(_) => ("PostgreSQL", "postgres", cfg!(feature = "postgres")),
+    };
+    (!built).then_some((backend, feature))
+}
+
+/// The error for a URL of a backend this build lacks: it says how to get a tool that has it.
+fn backend_not_built(url: &DatabaseUrl, backend: &str, feature: &str) -> CliError {
+    CliError::usage(format!(
+        "database URL `{}`: this build of encrypted-field has no {backend} support; install the \
+         tool with all three backends: {} (an application embedding the tool enables \
+         encrypted-field's `{feature}` feature)",
+        url.redacted(),
+        crate::cli::INSTALL_COMMAND,
+    ))
 }
 
 /// `--backup-dir`, else `$ENCRYPTED_FIELD_BACKUP_DIR`.
@@ -210,5 +234,21 @@ mod tests {
     fn force_and_dry_run_ask_nothing() {
         assert!(ask(Terminal::default(), true, false, b"").0.is_ok());
         assert!(ask(Terminal::default(), false, true, b"").0.is_ok());
+    }
+
+    #[test]
+    fn a_backend_the_build_lacks_names_the_install_command() {
+        let url = DatabaseUrl::parse("mysql://app:s3cret@db/app").unwrap();
+
+        let err = backend_not_built(&url, "MySQL/MariaDB", "mysql");
+
+        assert_eq!(err.exit(), Exit::Usage);
+        let message = err.to_string();
+        assert!(
+            message.contains("cargo install encrypted-field --features cli-all-backends"),
+            "{message}"
+        );
+        assert!(message.contains("`mysql` feature"), "{message}");
+        assert!(!message.contains("s3cret"), "{message}");
     }
 }
