@@ -11,12 +11,12 @@ use std::path::Path;
 use encrypted_field::database::{Database, PrimaryKey};
 use encrypted_field::legacy::{LegacyFormat, LegacyKey};
 use encrypted_field::model::{ColumnSpec, KeyKind, ModelSpec, Registry, Storage};
-use encrypted_field::rotation::{LegacyChecks, Operation, Rotation, RotationStatus};
+use encrypted_field::rotation::{LegacyChecks, Operation, Progress, Rotation, RotationStatus};
 use encrypted_field::{Error, MasterKey};
 
 use crate::support::{
     Backend, Cell, Counts, Expected, Keys, Table, assert_totals_match_columns, column_report,
-    insert, insert_rows, per_backend, read_column, seal,
+    insert, insert_rows, per_backend, read_column, seal, update,
 };
 
 /// Legacy values to migrate: (plaintext, stored) per column, and one damaged value per column.
@@ -467,7 +467,115 @@ fn migration_with_a_wrong_node_key_is_refused_and_writes_nothing(backend: &Backe
     assert_unchanged(&before, &phones(&mut db, &table));
 }
 
+/// Writes an implausible (but well padded) node-cbc value into row 8 when the writing pass
+/// starts, after the preflight passed: the value changed since it was checked.
+struct ChangeAfterPreflight<'a> {
+    db: std::cell::RefCell<Database>,
+    table: &'a Table,
+    key: &'a MasterKey,
+}
+
+impl Progress for ChangeAfterPreflight<'_> {
+    fn column_started(&self, _table: &str, _column: &str) {
+        let value = node_cbc_value(self.key, b"\x07\x00 not a phone number");
+        let mut db = self.db.borrow_mut();
+        update(
+            &mut db,
+            self.table,
+            "id",
+            &PrimaryKey::Integer(8),
+            "phone",
+            Cell::Text(value),
+        );
+    }
+}
+
+/// The writing pass checks every batch again: a value made implausible after the preflight
+/// stops the migration before its batch is written; the batches before it are written, and
+/// undone by `undo_migration`.
+fn a_value_that_fails_the_checks_after_the_preflight_stops_before_its_batch(backend: &Backend) {
+    let key = MasterKey::generate();
+    let mut db = backend.connect();
+    let table = node_phone_table(backend, &mut db, &key, 12);
+    let registry = phone_registry(&table);
+    let ring = Keys::generate().ring_v1();
+    let change = ChangeAfterPreflight {
+        db: std::cell::RefCell::new(backend.connect()),
+        table: &table,
+        key: &key,
+    };
+
+    let err = backend
+        .rotate(|| {
+            Rotation::new(&registry)
+                .batch_size(5)
+                .progress(&change)
+                .migrate(&mut db, &ring, &LegacyKey::NodeCbc(key.clone()))
+        })
+        .unwrap_err();
+
+    let message = err.to_string();
+    assert!(
+        matches!(
+            err,
+            Error::MigrationRefused {
+                nothing_written: false,
+                ..
+            }
+        ),
+        "{message}"
+    );
+    assert!(
+        message.contains("at primary key 8") && message.contains("control character"),
+        "{message}"
+    );
+    let after = phones(&mut db, &table);
+    let migrated: Vec<i64> = after
+        .iter()
+        .filter(|(_, v)| v.as_deref().is_some_and(|v| v.starts_with(b"RUYB")))
+        .map(|(k, _)| match k {
+            PrimaryKey::Integer(id) => *id,
+            PrimaryKey::Text(_) => unreachable!(),
+        })
+        .collect();
+    assert_eq!(migrated, [1, 2, 3, 4, 5], "the first batch only");
+    let migration = Rotation::new(&registry);
+    assert_eq!(migration.legacy_values_kept(&mut db).unwrap(), 5);
+    let undo = backend
+        .rotate(|| migration.undo_migration(&mut db))
+        .unwrap();
+    assert_eq!((undo.restored, undo.left), (5, 0), "{undo}");
+}
+
+/// A key ring holding the legacy key itself is refused before anything is read or written.
+fn a_ring_holding_the_node_key_is_refused(backend: &Backend) {
+    let key = MasterKey::generate();
+    let mut db = backend.connect();
+    let table = node_phone_table(backend, &mut db, &key, 3);
+    let before = phones(&mut db, &table);
+    let registry = phone_registry(&table);
+    let ring = encrypted_field::KeyRing::builder()
+        .key(1, MasterKey::generate())
+        .key(2, key.clone())
+        .build()
+        .unwrap();
+
+    let err = backend
+        .rotate(|| {
+            Rotation::new(&registry).migrate(&mut db, &ring, &LegacyKey::NodeCbc(key.clone()))
+        })
+        .unwrap_err();
+
+    assert!(
+        matches!(err, Error::LegacyKeyReused { version } if version.get() == 2),
+        "{err}"
+    );
+    assert_unchanged(&before, &phones(&mut db, &table));
+}
+
 per_backend!(
+    a_value_that_fails_the_checks_after_the_preflight_stops_before_its_batch,
+    a_ring_holding_the_node_key_is_refused,
     migration_with_a_wrong_node_key_is_refused_and_writes_nothing,
     migration_from_plaintext_seals_every_value_and_keeps_migrated_ones,
     migration_from_fernet_tokens_seals_every_value_and_keeps_migrated_ones,
