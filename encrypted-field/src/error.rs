@@ -280,6 +280,8 @@ pub enum BadKeyReason {
     SameAsEncryptionKey,
     /// The key ring has no key at all.
     NoKeys,
+    /// The text is URL-safe base64, as a Fernet key (the Django module's) is.
+    UrlSafeBase64,
 }
 
 impl fmt::Display for BadKeyReason {
@@ -307,6 +309,11 @@ impl fmt::Display for BadKeyReason {
                 f.write_str("the blind-index key must differ from every encryption key")
             }
             Self::NoKeys => f.write_str("the key ring holds no key"),
+            Self::UrlSafeBase64 => f.write_str(
+                "it is URL-safe base64 (`-` or `_`), the alphabet of a Fernet key such as the Django \
+                 module's DB_ENCRYPTION_KEY; a key here is a new one in standard base64 (make one with \
+                 `encrypted-field keygen` or `openssl rand -base64 32`)",
+            ),
         }
     }
 }

@@ -665,6 +665,17 @@ fn migrate_undo_restores_every_legacy_byte_and_finalize_deletes_them() {
         .json();
     assert_eq!(report["legacy_values_kept"], 40, "{report:#}");
     assert_ne!(node.phones(), before);
+    let env = node.workspace.env();
+    let status_args = [
+        "status",
+        "--json",
+        "--database-url",
+        node.url.as_str(),
+        "--column",
+        "phone_requests.phone_number:text:nullable",
+    ];
+    let status = run(&status_args, &env_refs(&env)).expect(0).json();
+    assert_eq!(status["columns"][0]["legacy_values_kept"], 40, "{status:#}");
 
     let undo = node
         .migrate(&["--undo", "--force", "--json"])
