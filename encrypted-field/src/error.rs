@@ -165,7 +165,7 @@ pub enum Error {
     /// A legacy plaintext fails a plausibility check (see `rotation::LegacyChecks`): the legacy
     /// key is probably wrong. Never holds the plaintext.
     #[cfg(feature = "_database")]
-    #[error("{0} (a wrong legacy key decrypts to such garbage)")]
+    #[error("{0} (a wrong legacy key, or a value of another kind)")]
     Implausible(crate::rotation::Implausible),
 
     /// A migration found a legacy value it cannot prove it read correctly and wrote nothing for

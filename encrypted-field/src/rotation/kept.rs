@@ -79,6 +79,30 @@ impl Rotation<'_> {
     /// the column still holds the bytes the migration wrote (compare-and-swap), and its kept row
     /// is deleted in the same transaction. A value the application changed since is left as it
     /// is, counted and listed, and stays kept.
+    ///
+    /// ```
+    /// # #[cfg(feature = "sqlite")] {
+    /// use encrypted_field::database::Database;
+    /// use encrypted_field::legacy::LegacyKey;
+    /// use encrypted_field::model::{ColumnSpec, ModelSpec, Registry};
+    /// use encrypted_field::rotation::Rotation;
+    /// use encrypted_field::{KeyRing, MasterKey};
+    ///
+    /// let mut db = Database::connect(":memory:")?;
+    /// db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, email TEXT)")?;
+    /// db.execute("INSERT INTO t VALUES (1, 'ada@example.com')")?;
+    /// let registry = Registry::new()
+    ///     .register_spec(ModelSpec::new("t", "id").column(ColumnSpec::text("email")))?;
+    /// let ring = KeyRing::builder().key(1, MasterKey::generate()).build()?;
+    /// let migration = Rotation::new(&registry);
+    /// let report = migration.migrate(&mut db, &ring, &LegacyKey::None)?;
+    /// assert_eq!(report.legacy_values_kept, Some(1));
+    ///
+    /// let undo = migration.undo_migration(&mut db)?;
+    /// assert_eq!((undo.restored, undo.left, undo.legacy_values_kept), (1, 0, 0));
+    /// # }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn undo_migration(&self, db: &mut Database) -> Result<UndoReport> {
         self.locked(db, |db| {
             let started = Instant::now();
@@ -119,6 +143,29 @@ impl Rotation<'_> {
     /// Ends migrations of the registered columns: verifies every value with `ring` first and
     /// refuses ([`Error::FinalizeRefused`], nothing deleted) unless every value opens and uses
     /// the active key; then deletes their kept legacy values (and the table once it is empty).
+    ///
+    /// ```
+    /// # #[cfg(feature = "sqlite")] {
+    /// use encrypted_field::database::Database;
+    /// use encrypted_field::legacy::LegacyKey;
+    /// use encrypted_field::model::{ColumnSpec, ModelSpec, Registry};
+    /// use encrypted_field::rotation::Rotation;
+    /// use encrypted_field::{KeyRing, MasterKey};
+    ///
+    /// let mut db = Database::connect(":memory:")?;
+    /// db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, email TEXT)")?;
+    /// db.execute("INSERT INTO t VALUES (1, 'ada@example.com'), (2, 'alan@example.com')")?;
+    /// let registry = Registry::new()
+    ///     .register_spec(ModelSpec::new("t", "id").column(ColumnSpec::text("email")))?;
+    /// let ring = KeyRing::builder().key(1, MasterKey::generate()).build()?;
+    /// let migration = Rotation::new(&registry);
+    /// migration.migrate(&mut db, &ring, &LegacyKey::None)?;
+    ///
+    /// assert_eq!(migration.finalize_migration(&mut db, &ring)?.deleted, 2);
+    /// assert_eq!(migration.legacy_values_kept(&mut db)?, 0);
+    /// # }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn finalize_migration(&self, db: &mut Database, ring: &KeyRing) -> Result<FinalizeReport> {
         self.locked(db, |db| {
             let started = Instant::now();
