@@ -105,7 +105,7 @@ impl MasterKey {
                 Error::BadKey {
                     origin,
                     reason: BadKeyReason::NotBase64,
-                } if text.trim().contains(['-', '_']) => Error::BadKey {
+                } if is_url_safe_base64(text.trim()) => Error::BadKey {
                     origin,
                     reason: BadKeyReason::UrlSafeBase64,
                 },
@@ -134,6 +134,14 @@ impl MasterKey {
     pub fn expose_bytes(&self) -> &[u8; KEY_LEN] {
         &self.0
     }
+}
+
+/// Whether `text` is written in the URL-safe base64 alphabet only, and uses its `-` or `_`.
+fn is_url_safe_base64(text: &str) -> bool {
+    text.contains(['-', '_'])
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'='))
 }
 
 /// Decodes the text of a 32-byte key with `decode` (surrounding white space ignored), with the
