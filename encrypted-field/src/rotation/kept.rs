@@ -78,7 +78,8 @@ impl Rotation<'_> {
     /// Undoes migrations of the registered columns: every kept legacy value is put back where
     /// the column still holds the bytes the migration wrote (compare-and-swap), and its kept row
     /// is deleted in the same transaction. A value the application changed since is left as it
-    /// is, counted and listed, and stays kept.
+    /// is, counted and listed, and stays kept. A [dry run](Self::dry_run) restores nothing and
+    /// only counts the values kept.
     ///
     /// ```
     /// # #[cfg(feature = "sqlite")] {
@@ -98,6 +99,8 @@ impl Rotation<'_> {
     /// let report = migration.migrate(&mut db, &ring, &LegacyKey::None)?;
     /// assert_eq!(report.legacy_values_kept, Some(1));
     ///
+    /// let dry = Rotation::new(&registry).dry_run(true).undo_migration(&mut db)?;
+    /// assert_eq!((dry.restored, dry.legacy_values_kept), (0, 1));
     /// let undo = migration.undo_migration(&mut db)?;
     /// assert_eq!((undo.restored, undo.left, undo.legacy_values_kept), (1, 0, 0));
     /// # }
@@ -107,7 +110,12 @@ impl Rotation<'_> {
         self.locked(db, |db| {
             let started = Instant::now();
             let mut report = UndoReport::default();
-            for model in self.registry.iter() {
+            let registry = if self.dry_run {
+                None
+            } else {
+                Some(self.registry)
+            };
+            for model in registry.into_iter().flatten() {
                 for column in model.columns() {
                     let target = target(model, column);
                     let mut after: Option<String> = None;
@@ -143,6 +151,7 @@ impl Rotation<'_> {
     /// Ends migrations of the registered columns: verifies every value with `ring` first and
     /// refuses ([`Error::FinalizeRefused`], nothing deleted) unless every value opens and uses
     /// the active key; then deletes their kept legacy values (and the table once it is empty).
+    /// A [dry run](Self::dry_run) verifies and deletes nothing.
     ///
     /// ```
     /// # #[cfg(feature = "sqlite")] {
@@ -187,7 +196,12 @@ impl Rotation<'_> {
                 });
             }
             let mut deleted = 0;
-            for model in self.registry.iter() {
+            let registry = if self.dry_run {
+                None
+            } else {
+                Some(self.registry)
+            };
+            for model in registry.into_iter().flatten() {
                 for column in model.columns() {
                     deleted += db.delete_kept(model.table(), column.column())?;
                 }
