@@ -1,14 +1,14 @@
 //! `verify`, `status` and `migrate`: the passes over every encrypted column other than rotation.
 
+use std::fmt::Write as _;
+
 use super::database::{
     backup_dir, column_list, confirm, connect, emit_report, engine, registry, with_notifiers,
 };
 use super::emit;
 use super::ring;
-use crate::cli::error::{CliError, KeySources};
-use std::fmt::Write as _;
-
 use crate::Error;
+use crate::cli::error::{CliError, KeySources};
 use crate::cli::output::{Report, render};
 use crate::cli::progress::ProgressLine;
 use crate::cli::{Cli, Exit, Io, MigrateArgs, StatusArgs, Terminal, VerifyArgs};
