@@ -164,6 +164,63 @@ pub enum Error {
         blind_index: String,
     },
 
+    /// A legacy plaintext fails a plausibility check (see `rotation::LegacyChecks`): the legacy
+    /// key is probably wrong. Never holds the plaintext.
+    #[cfg(feature = "_database")]
+    #[error("{0} (a wrong legacy key, or a value of another kind)")]
+    Implausible(crate::rotation::Implausible),
+
+    /// A migration found a legacy value it cannot prove it read correctly and wrote nothing for
+    /// it: `nothing_written` says whether the refusal came before any write (the preflight), or
+    /// stopped the writing pass before the batch holding the value (earlier batches are written
+    /// and their legacy bytes kept, so `migrate --undo` restores them).
+    #[error(
+        "{}: {table}.{column} at primary key {primary_key}: {reason}{}",
+        if *nothing_written { "migration refused, nothing was written" }
+        else { "migration stopped before writing this batch (earlier batches can be undone with `migrate --undo`)" },
+        if *others > 0 { format!(" (and {others} more values fail)") } else { String::new() }
+    )]
+    MigrationRefused {
+        /// The table.
+        table: String,
+        /// The column.
+        column: String,
+        /// The primary key of the value, as displayed in reports.
+        primary_key: String,
+        /// Which check the value failed (padding, UTF-8, pattern, …); never the value.
+        reason: String,
+        /// How many other values failed too.
+        others: u64,
+        /// Whether nothing at all was written.
+        nothing_written: bool,
+    },
+
+    /// A key of the new key ring is the legacy system's key: the migrated values would stay
+    /// readable by anyone holding the old key.
+    #[error(
+        "key version {version} of the key ring is the legacy key itself; the new key ring must hold \
+         new keys only (make one with `encrypted-field keygen`; DB_ENCRYPTION_KEY is never the \
+         Django module's Fernet key or the Node backend's enc_key.txt)"
+    )]
+    LegacyKeyReused {
+        /// The version whose key equals the legacy key.
+        version: KeyVersion,
+    },
+
+    /// A `--expect` pattern does not compile.
+    #[error("the expected-plaintext pattern is not a valid regular expression: {reason}")]
+    InvalidPattern {
+        /// The regex compiler's message.
+        reason: String,
+    },
+
+    /// `migrate --finalize` found a problem and deleted no legacy value.
+    #[error("refusing to finalize the migration, every legacy value is kept: {reason}")]
+    FinalizeRefused {
+        /// What verification found.
+        reason: String,
+    },
+
     /// A model description cannot be used (see [`SpecError`](crate::model::SpecError)).
     #[error(transparent)]
     Model(#[from] crate::model::SpecError),
@@ -225,6 +282,8 @@ pub enum BadKeyReason {
     SameAsEncryptionKey,
     /// The key ring has no key at all.
     NoKeys,
+    /// The text is URL-safe base64, as a Fernet key (the Django module's) is.
+    UrlSafeBase64,
 }
 
 impl fmt::Display for BadKeyReason {
@@ -252,6 +311,11 @@ impl fmt::Display for BadKeyReason {
                 f.write_str("the blind-index key must differ from every encryption key")
             }
             Self::NoKeys => f.write_str("the key ring holds no key"),
+            Self::UrlSafeBase64 => f.write_str(
+                "it is URL-safe base64 (`-` or `_`), the alphabet of a Fernet key such as the Django \
+                 module's DB_ENCRYPTION_KEY; a key here is a new one in standard base64 (make one with \
+                 `encrypted-field keygen` or `openssl rand -base64 32`)",
+            ),
         }
     }
 }

@@ -94,8 +94,23 @@ impl MasterKey {
 
     /// Parses standard base64 text (surrounding white space, such as the newline `openssl` adds,
     /// is ignored). `origin` names where the text came from, for the error message.
+    ///
+    /// Text in the URL-safe alphabet (`-` or `_`) is refused as
+    /// [`BadKeyReason::UrlSafeBase64`]: that is a Fernet key, such as the Django module's own
+    /// `DB_ENCRYPTION_KEY`, and never this crate's key.
     pub fn from_base64(text: &str, origin: &str) -> Result<Self> {
-        parse_key_text(text, origin, |t| STANDARD.decode(t).ok()).map(Self)
+        parse_key_text(text, origin, |t| STANDARD.decode(t).ok())
+            .map(Self)
+            .map_err(|err| match err {
+                Error::BadKey {
+                    origin,
+                    reason: BadKeyReason::NotBase64,
+                } if is_url_safe_base64(text.trim()) => Error::BadKey {
+                    origin,
+                    reason: BadKeyReason::UrlSafeBase64,
+                },
+                other => other,
+            })
     }
 
     /// Reads a key file (e.g. a Docker secret). The error names the path and never the content.
@@ -119,6 +134,14 @@ impl MasterKey {
     pub fn expose_bytes(&self) -> &[u8; KEY_LEN] {
         &self.0
     }
+}
+
+/// Whether `text` is written in the URL-safe base64 alphabet only, and uses its `-` or `_`.
+fn is_url_safe_base64(text: &str) -> bool {
+    text.contains(['-', '_'])
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'='))
 }
 
 /// Decodes the text of a 32-byte key with `decode` (surrounding white space ignored), with the
@@ -159,6 +182,18 @@ mod tests {
             Error::BadKey { reason, .. } => reason,
             other => panic!("expected BadKey, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_fernet_key_in_the_url_safe_alphabet_is_named_as_such() {
+        let fernet = "cw_0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e4=";
+        let err = MasterKey::from_base64(fernet, "DB_ENCRYPTION_KEY").unwrap_err();
+        let message = err.to_string();
+        assert_eq!(reason(err), BadKeyReason::UrlSafeBase64);
+        assert!(
+            message.contains("Fernet") && !message.contains(fernet),
+            "{message}"
+        );
     }
 
     #[test]

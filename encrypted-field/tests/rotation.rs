@@ -21,6 +21,8 @@ mod batches;
 mod concurrency;
 #[path = "rotation/failures.rs"]
 mod failures;
+#[path = "rotation/kept.rs"]
+mod kept;
 #[path = "rotation/migrate.rs"]
 mod migrate;
 #[path = "rotation/resume.rs"]

@@ -521,6 +521,208 @@ fn migrate_from_node_cbc_reads_the_node_backends_values_with_its_key_file() {
     assert_eq!(opened, b"+1 555 0100");
 }
 
+/// A workspace whose SQLite file holds `phone_requests` with `rows` phone numbers the Node
+/// backend encrypted with `node_key`, and that key's file, as `openssl rand -base64 32` wrote it.
+struct NodeData {
+    workspace: Workspace,
+    key_file: std::path::PathBuf,
+    url: String,
+}
+
+impl NodeData {
+    fn new(node_key: [u8; 32], rows: u32) -> Self {
+        use aes::cipher::{BlockEncryptMut as _, KeyIvInit as _, block_padding::Pkcs7};
+        let workspace = Workspace::new();
+        let key_file = workspace.backups.path().join("enc_key.txt");
+        let key_text = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, node_key);
+        std::fs::write(&key_file, format!("{key_text}\n")).unwrap();
+        let mut db = Database::connect(workspace.sqlite_path().to_str().unwrap()).unwrap();
+        db.execute("CREATE TABLE phone_requests (id INTEGER PRIMARY KEY, phone_number TEXT)")
+            .unwrap();
+        for id in 1..=rows {
+            let iv: [u8; 16] = rand::random();
+            let ciphertext = cbc::Encryptor::<aes::Aes256>::new(&node_key.into(), &iv.into())
+                .encrypt_padded_vec_mut::<Pkcs7>(format!("+1 555 {id:04}").as_bytes());
+            let stored = format!("{}:{}", harness::hex(&iv), harness::hex(&ciphertext));
+            db.execute(&format!(
+                "INSERT INTO phone_requests VALUES ({id}, '{stored}')"
+            ))
+            .unwrap();
+        }
+        let url = format!("sqlite://{}", workspace.sqlite_path().display());
+        Self {
+            workspace,
+            key_file,
+            url,
+        }
+    }
+
+    /// `migrate` with the database, the column and `extra` arguments.
+    fn migrate(&self, extra: &[&str]) -> Run {
+        let env = self.workspace.env();
+        let args = [
+            &[
+                "migrate",
+                "--database-url",
+                self.url.as_str(),
+                "--column",
+                "phone_requests.phone_number:text:nullable",
+            ][..],
+            extra,
+        ]
+        .concat();
+        run(&args, &env_refs(&env))
+    }
+
+    /// `migrate --from node-cbc` with the Node key file and `extra` arguments.
+    fn migrate_from_node(&self, extra: &[&str]) -> Run {
+        let key_file = self.key_file.to_str().unwrap();
+        self.migrate(
+            &[
+                &["--from", "node-cbc", "--legacy-key-file", key_file][..],
+                extra,
+            ]
+            .concat(),
+        )
+    }
+
+    fn phones(&self) -> Vec<Option<String>> {
+        let mut db = Database::connect(self.workspace.sqlite_path().to_str().unwrap()).unwrap();
+        harness::load_text(
+            &mut db,
+            "SELECT phone_number AS value FROM phone_requests ORDER BY id",
+        )
+    }
+}
+
+#[test]
+fn migrate_with_a_wrong_node_key_file_exits_1_and_writes_nothing() {
+    let node = NodeData::new([9u8; 32], 600);
+    let before = node.phones();
+    std::fs::write(
+        &node.key_file,
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, [8u8; 32]),
+    )
+    .unwrap();
+
+    let refused = node.migrate_from_node(&["--force", "--json"]).expect(1);
+
+    assert!(refused.stdout.is_empty(), "{refused:#?}");
+    assert_eq!(refused.stderr.lines().count(), 1, "{refused:#?}");
+    assert!(
+        refused
+            .stderr
+            .contains("migration refused, nothing was written")
+            && refused
+                .stderr
+                .contains("phone_requests.phone_number at primary key"),
+        "{refused:#?}"
+    );
+    assert!(node.phones() == before, "every value as it was");
+}
+
+#[test]
+fn migrate_expect_refuses_a_plaintext_of_another_shape_without_printing_it() {
+    let node = NodeData::new([9u8; 32], 0);
+    let mut db = Database::connect(node.workspace.sqlite_path().to_str().unwrap()).unwrap();
+    db.execute(
+        "INSERT INTO phone_requests VALUES (1, '+1 555 0100'), (2, 'secret-ish words'), (3, '+1 555 0102')",
+    )
+    .unwrap();
+    let before = node.phones();
+
+    let refused = node
+        .migrate(&[
+            "--from",
+            "plaintext",
+            "--expect",
+            r"\+1 555 \d{4}",
+            "--force",
+        ])
+        .expect(1);
+
+    assert!(
+        refused
+            .stderr
+            .contains("phone_requests.phone_number at primary key 2")
+            && refused.stderr.contains("does not match"),
+        "{refused:#?}"
+    );
+    assert!(!refused.stderr.contains("secret-ish"), "{refused:#?}");
+    assert!(node.phones() == before);
+    let bad_pattern = node
+        .migrate(&["--from", "plaintext", "--expect", "(", "--force"])
+        .expect(2);
+    assert!(bad_pattern.stderr.contains("--expect"), "{bad_pattern:#?}");
+}
+
+#[test]
+fn migrate_undo_restores_every_legacy_byte_and_finalize_deletes_them() {
+    let node = NodeData::new([9u8; 32], 40);
+    let before = node.phones();
+
+    let report = node
+        .migrate_from_node(&["--force", "--json", "--batch-size", "7"])
+        .expect(0)
+        .json();
+    assert_eq!(report["legacy_values_kept"], 40, "{report:#}");
+    assert_ne!(node.phones(), before);
+    let env = node.workspace.env();
+    let status_args = [
+        "status",
+        "--json",
+        "--database-url",
+        node.url.as_str(),
+        "--column",
+        "phone_requests.phone_number:text:nullable",
+    ];
+    let status = run(&status_args, &env_refs(&env)).expect(0).json();
+    assert_eq!(status["columns"][0]["legacy_values_kept"], 40, "{status:#}");
+
+    let undo = node
+        .migrate(&["--undo", "--force", "--json"])
+        .expect(0)
+        .json();
+    assert_eq!(
+        (&undo["restored"], &undo["left"]),
+        (&40.into(), &0.into()),
+        "{undo:#}"
+    );
+    assert!(node.phones() == before, "every legacy byte is back");
+
+    node.migrate_from_node(&["--force"]).expect(0);
+    let finalized = node
+        .migrate(&["--finalize", "--force", "--json"])
+        .expect(0)
+        .json();
+    assert_eq!(finalized["deleted"], 40, "{finalized:#}");
+    let undo = node
+        .migrate(&["--undo", "--force", "--json"])
+        .expect(0)
+        .json();
+    assert_eq!(undo["restored"], 0, "nothing is kept after finalize");
+}
+
+#[test]
+fn migrate_refuses_a_key_ring_that_holds_the_legacy_key() {
+    let node = NodeData::new([9u8; 32], 3);
+    let before = node.phones();
+    let new_key = std::fs::read_to_string(node.workspace.keys_path().join("enc_key_v1")).unwrap();
+    std::fs::write(&node.key_file, &new_key).unwrap();
+
+    let refused = node.migrate_from_node(&["--force"]).expect(2);
+
+    assert!(
+        refused.stderr.contains("is the legacy key itself"),
+        "{refused:#?}"
+    );
+    assert!(
+        !refused.stderr.contains(new_key.trim()),
+        "no key bytes: {refused:#?}"
+    );
+    assert!(node.phones() == before);
+}
+
 // ---- keys retire --------------------------------------------------------------------------------
 
 #[cfg(unix)]

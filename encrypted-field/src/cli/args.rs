@@ -79,6 +79,21 @@ pub enum Command {
     Status(StatusArgs),
     /// Bring the values of a replaced system (plaintext, Fernet, Node AES-CBC) into format v1.
     #[cfg(feature = "_database")]
+    #[command(
+        long_about = "Bring the values of a replaced system (plaintext, Fernet, Node \
+        AES-CBC) into format v1, sealed with the active key of the key ring (a NEW key: never the \
+        legacy key, which is refused).\n\n\
+        node-cbc values are not authenticated, so a preflight first reads every legacy value and \
+        checks that it decrypts to UTF-8 text (--plaintext-bytes allows binary values) matching \
+        --expect REGEX when given (for any format); one failure refuses the migration and nothing \
+        is written. Every batch is checked again before it is written.\n\n\
+        The legacy bytes each value held are kept in the table encrypted_field_legacy_values, \
+        written in the same transaction: `migrate --undo` puts them back (rows changed since are \
+        left alone and listed), `migrate --finalize` verifies every value and then deletes them. \
+        `status` counts them.\n\
+        Exit status: 0 done, 1 refused by the checks, done with failures, undo left values or \
+        finalize's verification failed, 2 bad usage or configuration."
+    )]
     Migrate(MigrateArgs),
 }
 

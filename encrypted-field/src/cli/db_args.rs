@@ -138,8 +138,8 @@ pub struct MigrateArgs {
     #[command(flatten)]
     pub write: WriteArgs,
     /// The format the columns hold now.
-    #[arg(long, value_name = "FORMAT")]
-    pub from: MigrationSource,
+    #[arg(long, value_name = "FORMAT", required_unless_present_any = ["undo", "finalize"])]
+    pub from: Option<MigrationSource>,
     /// The key of the legacy system (needed for fernet and node-cbc): a Fernet key, or the
     /// Node backend's base64 key file (e.g. its Docker secret enc_key.txt).
     #[arg(
@@ -148,6 +148,24 @@ pub struct MigrateArgs {
         required_if_eq_any = [("from", "fernet"), ("from", "node-cbc")]
     )]
     pub legacy_key_file: Option<PathBuf>,
+    /// Every legacy plaintext must match REGEX as a whole (e.g. '\+?[0-9 ()-]{7,20}' for phone
+    /// numbers); checked before anything is written, for every format.
+    #[arg(long, value_name = "REGEX", conflicts_with_all = ["undo", "finalize"])]
+    pub expect: Option<String>,
+    /// Accept legacy plaintexts that are not UTF-8 text (binary values): by default a node-cbc
+    /// value that decrypts to anything but text (tab, CR and LF are the only control characters
+    /// allowed) refuses the migration, since a wrong key decrypts to such garbage.
+    #[arg(long, conflicts_with_all = ["undo", "finalize"])]
+    pub plaintext_bytes: bool,
+    /// Put back the legacy bytes a migration replaced (kept in encrypted_field_legacy_values),
+    /// where the column still holds what the migration wrote; rows changed since are listed and
+    /// left alone.
+    #[arg(long, conflicts_with_all = ["from", "finalize"])]
+    pub undo: bool,
+    /// Verify every value of the columns, then delete the legacy bytes kept for them (refused,
+    /// exit 1, if verification fails).
+    #[arg(long, conflicts_with_all = ["from", "undo"])]
+    pub finalize: bool,
 }
 
 /// What `migrate --from` reads.

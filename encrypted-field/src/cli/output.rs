@@ -192,6 +192,13 @@ impl Report for crate::rotation::StatusReport {
                     column.not_envelopes
                 );
             }
+            if column.legacy_values_kept > 0 {
+                let _ = write!(
+                    out,
+                    ", {} legacy values kept (until `migrate --finalize`)",
+                    column.legacy_values_kept
+                );
+            }
             out.push('\n');
         }
     }

@@ -40,6 +40,16 @@ impl fmt::Display for PrimaryKey {
     }
 }
 
+impl PrimaryKey {
+    /// The key as [`LEGACY_VALUES_TABLE`] stores it: the integer's digits, or the text itself.
+    pub(crate) fn as_text(&self) -> String {
+        match self {
+            Self::Integer(value) => value.to_string(),
+            Self::Text(value) => value.clone(),
+        }
+    }
+}
+
 /// One encrypted column of one table, as the statements here need it.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ColumnTarget<'a> {
@@ -93,6 +103,33 @@ pub(crate) trait Dialect {
     /// Inserts a metadata row unless one with that name exists (binds: name, value).
     fn insert_metadata_if_absent(&self) -> String;
 
+    /// The statement that creates the legacy-values table if it is missing (its byte types
+    /// differ per backend).
+    fn create_legacy_values_table(&self) -> &'static str;
+    /// One row (`n`) counting the legacy-values tables of the current database: 0 or 1.
+    fn legacy_values_table_exists(&self) -> &'static str;
+    /// Keeps the bytes `rows` swaps just replaced (binds: table, column, when; then per row: key,
+    /// key as text, replaced bytes, new bytes, new bytes as the column stores them), only where the
+    /// column now holds the new bytes, and never over a row already kept for that value.
+    fn keep_replaced_statement(&self, target: &ColumnTarget<'_>, rows: usize) -> String;
+
+    /// `SELECT primary_key, legacy_value, migrated_value` of one column's kept values, in
+    /// primary-key order (binds: table, column, [after,] limit).
+    fn select_kept_statement(&self, after: bool) -> String {
+        let (table, column) = (self.placeholder(1), self.placeholder(2));
+        let filter = if after {
+            format!(" AND primary_key > {}", self.placeholder(3))
+        } else {
+            String::new()
+        };
+        format!(
+            "SELECT primary_key, legacy_value, migrated_value FROM {LEGACY_VALUES_TABLE} \
+             WHERE table_name = {table} AND column_name = {column}{filter} \
+             ORDER BY primary_key LIMIT {}",
+            self.placeholder(if after { 4 } else { 3 })
+        )
+    }
+
     /// `SELECT key AS pk, table.c1, table.c2, … FROM table [WHERE table.key > ?] ORDER BY
     /// table.key LIMIT ?`: every encrypted column of the model in one read. Names are qualified
     /// with the table: a bare name in `ORDER BY` means an output column first.
@@ -116,6 +153,19 @@ pub(crate) trait Dialect {
             self.placeholder(if after { 2 } else { 1 }),
         )
     }
+}
+
+/// The table in which `migrate` keeps the bytes it replaced (the legacy ciphertext, never a
+/// plaintext the column did not already hold) until `migrate --finalize` or `migrate --undo`.
+pub const LEGACY_VALUES_TABLE: &str = "encrypted_field_legacy_values";
+
+/// A legacy value kept in [`LEGACY_VALUES_TABLE`]: the row it came from, the bytes the migration
+/// replaced and the bytes it wrote.
+#[derive(Debug, Clone)]
+pub(crate) struct KeptValue {
+    pub key: PrimaryKey,
+    pub legacy: Vec<u8>,
+    pub migrated: Vec<u8>,
 }
 
 /// The most rows one compare-and-swap statement carries (3 binds each: well under every
@@ -287,6 +337,86 @@ impl Database {
         let action = format!("writing {count} re-encrypted values of {table}");
         with_backend!(self, |conn, dialect| rows::swap_batch(conn, dialect, swaps))
             .map_err(db_error(action))
+    }
+
+    /// Like [`swap_batch`](Self::swap_batch), and in the same transaction keeps the bytes each
+    /// applied swap replaced in [`LEGACY_VALUES_TABLE`] (which must exist).
+    pub(crate) fn swap_batch_keeping_replaced(
+        &mut self,
+        swaps: &[(ColumnTarget<'_>, Vec<Swap>)],
+    ) -> Result<Vec<usize>> {
+        let count: usize = swaps.iter().map(|(_, s)| s.len()).sum();
+        if count == 0 {
+            return Ok(vec![0; swaps.len()]);
+        }
+        let table = swaps.first().map_or("", |(t, _)| t.table);
+        let action =
+            format!("writing {count} migrated values of {table} (keeping the legacy ones)");
+        let when = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+        with_backend!(self, |conn, dialect| rows::swap_batch_keeping_replaced(
+            conn, dialect, swaps, &when
+        ))
+        .map_err(db_error(action))
+    }
+
+    /// Creates [`LEGACY_VALUES_TABLE`] if it is missing.
+    pub(crate) fn create_legacy_values_table(&mut self) -> Result<()> {
+        with_backend!(self, |conn, dialect| rows::run(
+            conn,
+            dialect.create_legacy_values_table()
+        ))
+        .map(drop)
+        .map_err(db_error(format!("creating {LEGACY_VALUES_TABLE}")))
+    }
+
+    /// How many legacy values are kept for `table.column` (0 when the table does not exist).
+    pub(crate) fn count_kept(&mut self, table: &str, column: &str) -> Result<u64> {
+        with_backend!(self, |conn, dialect| rows::count_kept(
+            conn, dialect, table, column
+        ))
+        .map_err(db_error(format!(
+            "counting the legacy values of {table}.{column} in {LEGACY_VALUES_TABLE}"
+        )))
+    }
+
+    /// Up to `limit` kept values of `target`'s column after primary key `after`, in key order.
+    pub(crate) fn read_kept(
+        &mut self,
+        target: &ColumnTarget<'_>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<KeptValue>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        with_backend!(self, |conn, dialect| rows::read_kept(
+            conn, dialect, target, after, limit
+        ))
+        .map_err(db_error(format!(
+            "reading the legacy values of {target} from {LEGACY_VALUES_TABLE}"
+        )))
+    }
+
+    /// Puts kept legacy bytes back, in one transaction: each row only where the column still
+    /// holds the migrated bytes, deleting the kept row of each one restored. Returns the keys
+    /// that were not restored (the application changed or deleted the row since).
+    pub(crate) fn restore_kept(
+        &mut self,
+        target: &ColumnTarget<'_>,
+        kept: &[KeptValue],
+    ) -> Result<Vec<PrimaryKey>> {
+        with_backend!(self, |conn, dialect| rows::restore_kept(
+            conn, dialect, target, kept
+        ))
+        .map_err(db_error(format!("restoring the legacy values of {target}")))
+    }
+
+    /// Deletes the kept values of `table.column`, and the table once it is empty.
+    pub(crate) fn delete_kept(&mut self, table: &str, column: &str) -> Result<u64> {
+        with_backend!(self, |conn, dialect| rows::delete_kept(
+            conn, dialect, table, column
+        ))
+        .map_err(db_error(format!(
+            "deleting the legacy values of {table}.{column} from {LEGACY_VALUES_TABLE}"
+        )))
     }
 
     /// Reads a metadata value (the table is created if missing).

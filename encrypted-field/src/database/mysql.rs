@@ -4,7 +4,7 @@
 use ::diesel::sql_types::{Integer, Nullable};
 use ::diesel::{MysqlConnection, QueryableByName, RunQueryDsl as _};
 
-use super::{ColumnTarget, Dialect, RotationLock, db_error};
+use super::{ColumnTarget, Dialect, LEGACY_VALUES_TABLE, RotationLock, db_error};
 use crate::error::Result;
 use crate::model::{KeyKind, Storage};
 
@@ -52,6 +52,44 @@ impl Dialect for MysqlDialect {
 
     fn insert_metadata_if_absent(&self) -> String {
         "INSERT IGNORE INTO encrypted_field_metadata (name, value) VALUES (?, ?)".to_owned()
+    }
+
+    /// The key text compares byte for byte (`utf8mb4_bin`), as the application's keys may.
+    fn create_legacy_values_table(&self) -> &'static str {
+        "CREATE TABLE IF NOT EXISTS encrypted_field_legacy_values (\
+         table_name VARCHAR(191) NOT NULL, column_name VARCHAR(191) NOT NULL, \
+         primary_key VARCHAR(191) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL, \
+         legacy_value LONGBLOB NOT NULL, migrated_value LONGBLOB NOT NULL, \
+         migrated_at VARCHAR(40) NOT NULL, PRIMARY KEY (table_name, column_name, primary_key))"
+    }
+
+    fn legacy_values_table_exists(&self) -> &'static str {
+        "SELECT COUNT(*) AS n FROM information_schema.tables \
+         WHERE table_schema = DATABASE() AND table_name = 'encrypted_field_legacy_values'"
+    }
+
+    /// `ON DUPLICATE KEY UPDATE` with no change, not `INSERT IGNORE`: `IGNORE` would also turn a
+    /// truncation into a warning.
+    fn keep_replaced_statement(&self, target: &ColumnTarget<'_>, rows: usize) -> String {
+        let (table, key, column) = (
+            self.quote(target.table),
+            self.quote(target.primary_key),
+            self.quote(target.column),
+        );
+        let mut values = String::from("SELECT ? AS k, ? AS p, ? AS l, ? AS m, ? AS n");
+        for _ in 1..rows {
+            values.push_str(" UNION ALL SELECT ?, ?, ?, ?, ?");
+        }
+        let same = match target.storage {
+            Storage::Binary => format!("{table}.{column} = v.n"),
+            Storage::Text => format!("CAST({table}.{column} AS BINARY) = CAST(v.n AS BINARY)"),
+        };
+        format!(
+            "INSERT INTO {LEGACY_VALUES_TABLE} (table_name, column_name, primary_key, legacy_value, \
+             migrated_value, migrated_at) SELECT ?, ?, v.p, v.l, v.m, ? FROM ({values}) AS v \
+             JOIN {table} ON {table}.{key} = v.k AND {same} \
+             ON DUPLICATE KEY UPDATE {LEGACY_VALUES_TABLE}.migrated_at = {LEGACY_VALUES_TABLE}.migrated_at"
+        )
     }
 }
 

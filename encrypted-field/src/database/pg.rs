@@ -4,7 +4,7 @@
 use ::diesel::sql_types::Bool;
 use ::diesel::{PgConnection, QueryableByName, RunQueryDsl as _};
 
-use super::{ColumnTarget, Dialect, RotationLock, db_error};
+use super::{ColumnTarget, Dialect, LEGACY_VALUES_TABLE, RotationLock, db_error};
 use crate::error::Result;
 use crate::model::{KeyKind, Storage};
 
@@ -65,6 +65,70 @@ impl Dialect for PgDialect {
 
     fn insert_metadata_if_absent(&self) -> String {
         "INSERT INTO encrypted_field_metadata (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING".to_owned()
+    }
+
+    fn create_legacy_values_table(&self) -> &'static str {
+        "CREATE TABLE IF NOT EXISTS encrypted_field_legacy_values (\
+         table_name VARCHAR(191) NOT NULL, column_name VARCHAR(191) NOT NULL, \
+         primary_key TEXT NOT NULL, legacy_value BYTEA NOT NULL, migrated_value BYTEA NOT NULL, \
+         migrated_at VARCHAR(40) NOT NULL, PRIMARY KEY (table_name, column_name, primary_key))"
+    }
+
+    fn legacy_values_table_exists(&self) -> &'static str {
+        "SELECT COUNT(*) AS n FROM information_schema.tables \
+         WHERE table_schema = current_schema() AND table_name = 'encrypted_field_legacy_values'"
+    }
+
+    fn keep_replaced_statement(&self, target: &ColumnTarget<'_>, rows: usize) -> String {
+        let (table, column) = (self.quote(target.table), self.quote(target.column));
+        let (key_type, value_type) = types(target);
+        let values: Vec<String> = (0..rows)
+            .map(|i| {
+                let n = 3 + 5 * i;
+                format!(
+                    "(${}::{key_type}, ${}::text, ${}::bytea, ${}::bytea, ${}::{value_type})",
+                    n + 1,
+                    n + 2,
+                    n + 3,
+                    n + 4,
+                    n + 5
+                )
+            })
+            .collect();
+        format!(
+            "INSERT INTO {LEGACY_VALUES_TABLE} (table_name, column_name, primary_key, legacy_value, \
+             migrated_value, migrated_at) SELECT $1::text, $2::text, v.p, v.l, v.m, $3::text \
+             FROM (VALUES {}) AS v(k, p, l, m, n) JOIN {table} ON {} = v.k AND {table}.{column} = v.n \
+             ON CONFLICT DO NOTHING",
+            values.join(", "),
+            key_cast(self, target)
+        )
+    }
+}
+
+/// The SQL types of a target's key and values in a `VALUES` list.
+fn types(target: &ColumnTarget<'_>) -> (&'static str, &'static str) {
+    let key_type = match target.key_kind {
+        KeyKind::Integer => "bigint",
+        KeyKind::Text => "text",
+    };
+    let value_type = match target.storage {
+        Storage::Binary => "bytea",
+        Storage::Text => "text",
+    };
+    (key_type, value_type)
+}
+
+/// The target table's key, comparable with a `VALUES` key of [`types`].
+fn key_cast(dialect: &PgDialect, target: &ColumnTarget<'_>) -> String {
+    let key = format!(
+        "{}.{}",
+        dialect.quote(target.table),
+        dialect.quote(target.primary_key)
+    );
+    match target.key_kind {
+        KeyKind::Integer => key,
+        KeyKind::Text => format!("CAST({key} AS TEXT)"),
     }
 }
 

@@ -13,8 +13,8 @@ use ::diesel::serialize::ToSql;
 use ::diesel::sql_types::{BigInt, Binary, HasSqlType, Nullable, Text};
 
 use super::{
-    ColumnTarget, Dialect, MAX_BYTES_PER_STATEMENT, MAX_ROWS_PER_STATEMENT, PrimaryKey, StoredRow,
-    Swap,
+    ColumnTarget, Dialect, KeptValue, LEGACY_VALUES_TABLE, MAX_BYTES_PER_STATEMENT,
+    MAX_ROWS_PER_STATEMENT, PrimaryKey, StoredRow, Swap,
 };
 use crate::model::{KeyKind, ModelSpec, Storage};
 
@@ -205,6 +205,264 @@ fn chunks(swaps: &[Swap]) -> impl Iterator<Item = &[Swap]> {
         rest = tail;
         Some(chunk)
     })
+}
+
+/// [`swap_batch`], then in the same transaction (a savepoint inside it) the replaced bytes of
+/// every swap that was applied, into [`LEGACY_VALUES_TABLE`].
+pub(super) fn swap_batch_keeping_replaced<C, D>(
+    conn: &mut C,
+    dialect: &D,
+    swaps: &[(ColumnTarget<'_>, Vec<Swap>)],
+    when: &str,
+) -> QueryResult<Vec<usize>>
+where
+    C: Connection,
+    C::Backend: SupportedBackend,
+    D: Dialect,
+    i64: ToSql<BigInt, C::Backend>,
+    String: ToSql<Text, C::Backend>,
+    Vec<u8>: ToSql<Binary, C::Backend>,
+    for<'q> Query<'q, C::Backend>: ExecuteDsl<C>,
+{
+    conn.transaction(|conn| {
+        let updated = swap_batch(conn, dialect, swaps)?;
+        for (target, swaps) in swaps {
+            for chunk in chunks(swaps) {
+                let mut query =
+                    ::diesel::sql_query(dialect.keep_replaced_statement(target, chunk.len()))
+                        .into_boxed::<C::Backend>()
+                        .bind::<Text, _>(target.table.to_owned())
+                        .bind::<Text, _>(target.column.to_owned())
+                        .bind::<Text, _>(when.to_owned());
+                for swap in chunk {
+                    query = bind_key(query, &swap.key);
+                    query = query
+                        .bind::<Text, _>(swap.key.as_text())
+                        .bind::<Binary, _>(swap.old.clone())
+                        .bind::<Binary, _>(swap.new.clone());
+                    query = bind_value(query, target.storage, &swap.new);
+                }
+                query.execute(conn)?;
+            }
+        }
+        Ok(updated)
+    })
+}
+
+/// Runs one statement with no bind.
+pub(super) fn run<C>(conn: &mut C, sql: &str) -> QueryResult<usize>
+where
+    C: Connection,
+    C::Backend: SupportedBackend,
+    for<'q> Query<'q, C::Backend>: ExecuteDsl<C>,
+{
+    ::diesel::sql_query(sql)
+        .into_boxed::<C::Backend>()
+        .execute(conn)
+}
+
+#[derive(QueryableByName)]
+pub(super) struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+#[derive(QueryableByName)]
+pub(super) struct KeptRow {
+    #[diesel(sql_type = Text)]
+    primary_key: String,
+    #[diesel(sql_type = Binary)]
+    legacy_value: Vec<u8>,
+    #[diesel(sql_type = Binary)]
+    migrated_value: Vec<u8>,
+}
+
+/// Whether [`LEGACY_VALUES_TABLE`] exists.
+fn kept_table_exists<C, D>(conn: &mut C, dialect: &D) -> QueryResult<bool>
+where
+    C: Connection,
+    C::Backend: SupportedBackend,
+    D: Dialect,
+    i64: FromSql<BigInt, C::Backend>,
+    for<'q> Query<'q, C::Backend>: LoadQuery<'q, C, Count>,
+{
+    let rows = ::diesel::sql_query(dialect.legacy_values_table_exists())
+        .into_boxed::<C::Backend>()
+        .load::<Count>(conn)?;
+    Ok(rows.first().is_some_and(|r| r.n > 0))
+}
+
+/// How many values of `table.column` are kept (0 when the table does not exist).
+pub(super) fn count_kept<C, D>(
+    conn: &mut C,
+    dialect: &D,
+    table: &str,
+    column: &str,
+) -> QueryResult<u64>
+where
+    C: Connection,
+    C::Backend: SupportedBackend,
+    D: Dialect,
+    i64: FromSql<BigInt, C::Backend>,
+    String: ToSql<Text, C::Backend>,
+    for<'q> Query<'q, C::Backend>: LoadQuery<'q, C, Count>,
+{
+    if !kept_table_exists(conn, dialect)? {
+        return Ok(0);
+    }
+    let sql = format!(
+        "SELECT COUNT(*) AS n FROM {LEGACY_VALUES_TABLE} WHERE table_name = {} AND column_name = {}",
+        dialect.placeholder(1),
+        dialect.placeholder(2)
+    );
+    let rows = ::diesel::sql_query(sql)
+        .into_boxed::<C::Backend>()
+        .bind::<Text, _>(table.to_owned())
+        .bind::<Text, _>(column.to_owned())
+        .load::<Count>(conn)?;
+    Ok(rows.first().map_or(0, |r| u64::try_from(r.n).unwrap_or(0)))
+}
+
+/// Up to `limit` kept values of `target` after `after`, in key order (none when the table does not
+/// exist).
+pub(super) fn read_kept<C, D>(
+    conn: &mut C,
+    dialect: &D,
+    target: &ColumnTarget<'_>,
+    after: Option<&str>,
+    limit: i64,
+) -> QueryResult<Vec<KeptValue>>
+where
+    C: Connection,
+    C::Backend: SupportedBackend,
+    D: Dialect,
+    i64: ToSql<BigInt, C::Backend> + FromSql<BigInt, C::Backend>,
+    String: ToSql<Text, C::Backend> + FromSql<Text, C::Backend>,
+    Vec<u8>: FromSql<Binary, C::Backend>,
+    for<'q> Query<'q, C::Backend>: LoadQuery<'q, C, Count> + LoadQuery<'q, C, KeptRow>,
+{
+    if !kept_table_exists(conn, dialect)? {
+        return Ok(Vec::new());
+    }
+    let mut query = ::diesel::sql_query(dialect.select_kept_statement(after.is_some()))
+        .into_boxed::<C::Backend>()
+        .bind::<Text, _>(target.table.to_owned())
+        .bind::<Text, _>(target.column.to_owned());
+    if let Some(after) = after {
+        query = query.bind::<Text, _>(after.to_owned());
+    }
+    query
+        .bind::<BigInt, _>(limit)
+        .load::<KeptRow>(conn)?
+        .into_iter()
+        .map(|row| {
+            let key = match target.key_kind {
+                KeyKind::Integer => {
+                    row.primary_key
+                        .parse()
+                        .map(PrimaryKey::Integer)
+                        .map_err(|_| {
+                            ::diesel::result::Error::DeserializationError(
+                                format!(
+                                    "the kept primary key `{}` is not an integer",
+                                    row.primary_key
+                                )
+                                .into(),
+                            )
+                        })?
+                }
+                KeyKind::Text => PrimaryKey::Text(row.primary_key),
+            };
+            Ok(KeptValue {
+                key,
+                legacy: row.legacy_value,
+                migrated: row.migrated_value,
+            })
+        })
+        .collect()
+}
+
+/// Puts kept legacy bytes back with compare-and-swap and deletes the kept row of each value
+/// restored, in one transaction; returns the keys of the values left alone.
+pub(super) fn restore_kept<C, D>(
+    conn: &mut C,
+    dialect: &D,
+    target: &ColumnTarget<'_>,
+    kept: &[KeptValue],
+) -> QueryResult<Vec<PrimaryKey>>
+where
+    C: Connection,
+    C::Backend: SupportedBackend,
+    D: Dialect,
+    i64: ToSql<BigInt, C::Backend>,
+    String: ToSql<Text, C::Backend>,
+    Vec<u8>: ToSql<Binary, C::Backend>,
+    for<'q> Query<'q, C::Backend>: ExecuteDsl<C>,
+{
+    let delete = format!(
+        "DELETE FROM {LEGACY_VALUES_TABLE} WHERE table_name = {} AND column_name = {} AND primary_key = {}",
+        dialect.placeholder(1),
+        dialect.placeholder(2),
+        dialect.placeholder(3)
+    );
+    conn.transaction(|conn| {
+        let mut left = Vec::new();
+        for value in kept {
+            let mut query =
+                ::diesel::sql_query(dialect.swap_statement(target, 1)).into_boxed::<C::Backend>();
+            query = bind_key(query, &value.key);
+            query = bind_value(query, target.storage, &value.migrated);
+            query = bind_value(query, target.storage, &value.legacy);
+            if query.execute(conn)? == 0 {
+                left.push(value.key.clone());
+                continue;
+            }
+            ::diesel::sql_query(delete.as_str())
+                .into_boxed::<C::Backend>()
+                .bind::<Text, _>(target.table.to_owned())
+                .bind::<Text, _>(target.column.to_owned())
+                .bind::<Text, _>(value.key.as_text())
+                .execute(conn)?;
+        }
+        Ok(left)
+    })
+}
+
+/// Deletes every kept value of `table.column`, then the table if no value of any column is left.
+pub(super) fn delete_kept<C, D>(
+    conn: &mut C,
+    dialect: &D,
+    table: &str,
+    column: &str,
+) -> QueryResult<u64>
+where
+    C: Connection,
+    C::Backend: SupportedBackend,
+    D: Dialect,
+    i64: FromSql<BigInt, C::Backend>,
+    String: ToSql<Text, C::Backend>,
+    for<'q> Query<'q, C::Backend>: ExecuteDsl<C> + LoadQuery<'q, C, Count>,
+{
+    if !kept_table_exists(conn, dialect)? {
+        return Ok(0);
+    }
+    let sql = format!(
+        "DELETE FROM {LEGACY_VALUES_TABLE} WHERE table_name = {} AND column_name = {}",
+        dialect.placeholder(1),
+        dialect.placeholder(2)
+    );
+    let deleted = ::diesel::sql_query(sql)
+        .into_boxed::<C::Backend>()
+        .bind::<Text, _>(table.to_owned())
+        .bind::<Text, _>(column.to_owned())
+        .execute(conn)?;
+    let left = ::diesel::sql_query(format!("SELECT COUNT(*) AS n FROM {LEGACY_VALUES_TABLE}"))
+        .into_boxed::<C::Backend>()
+        .load::<Count>(conn)?;
+    if left.first().is_some_and(|r| r.n == 0) {
+        run(conn, &format!("DROP TABLE {LEGACY_VALUES_TABLE}"))?;
+    }
+    Ok(deleted as u64)
 }
 
 #[derive(QueryableByName)]

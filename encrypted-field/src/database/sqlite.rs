@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use ::diesel::{Connection as _, ConnectionError, RunQueryDsl as _, SqliteConnection};
 
-use super::{ColumnTarget, Database, Dialect, RotationLock};
+use super::{ColumnTarget, Database, Dialect, LEGACY_VALUES_TABLE, RotationLock};
 use crate::error::{Error, Result};
 use crate::model::KeyKind;
 
@@ -44,6 +44,35 @@ impl Dialect for SqliteDialect {
 
     fn insert_metadata_if_absent(&self) -> String {
         "INSERT OR IGNORE INTO encrypted_field_metadata (name, value) VALUES (?, ?)".to_owned()
+    }
+
+    fn create_legacy_values_table(&self) -> &'static str {
+        "CREATE TABLE IF NOT EXISTS encrypted_field_legacy_values (\
+         table_name VARCHAR(191) NOT NULL, column_name VARCHAR(191) NOT NULL, \
+         primary_key TEXT NOT NULL, legacy_value BLOB NOT NULL, migrated_value BLOB NOT NULL, \
+         migrated_at VARCHAR(40) NOT NULL, PRIMARY KEY (table_name, column_name, primary_key))"
+    }
+
+    fn legacy_values_table_exists(&self) -> &'static str {
+        "SELECT COUNT(*) AS n FROM sqlite_master \
+         WHERE type = 'table' AND name = 'encrypted_field_legacy_values'"
+    }
+
+    /// The join is in `WHERE`, not `ON`: SQLite reads `ON CONFLICT` after a join's `ON` as part
+    /// of it unless the `SELECT` has a `WHERE` clause.
+    fn keep_replaced_statement(&self, target: &ColumnTarget<'_>, rows: usize) -> String {
+        let (table, key, column) = (
+            self.quote(target.table),
+            self.quote(target.primary_key),
+            self.quote(target.column),
+        );
+        let values = vec!["(?, ?, ?, ?, ?)"; rows].join(", ");
+        format!(
+            "INSERT INTO {LEGACY_VALUES_TABLE} (table_name, column_name, primary_key, legacy_value, \
+             migrated_value, migrated_at) SELECT ?, ?, v.column2, v.column3, v.column4, ? \
+             FROM (VALUES {values}) AS v, {table} \
+             WHERE {table}.{key} = v.column1 AND {table}.{column} = v.column5 ON CONFLICT DO NOTHING"
+        )
     }
 }
 

@@ -75,6 +75,11 @@ impl FernetKey {
         .map(Self)
     }
 
+    /// The 32 key bytes (signing key, then encryption key). Handle with care.
+    pub(crate) fn expose_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
     fn signing_key(&self) -> &[u8] {
         &self.0[..16]
     }

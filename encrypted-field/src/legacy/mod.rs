@@ -119,6 +119,51 @@ impl LegacyKey {
         Self::from_base64(format, &text, &origin)
     }
 
+    /// The first version of `ring` whose key is this legacy key, if any, compared in constant
+    /// time: the node-cbc key's 32 bytes; for a Fernet key, its 32 bytes or either 16-byte half
+    /// against either half of each ring key. A migration to such a ring would leave the values
+    /// readable by whoever holds the legacy key.
+    ///
+    /// ```
+    /// use encrypted_field::legacy::LegacyKey;
+    /// use encrypted_field::{KeyRing, MasterKey};
+    /// let node = MasterKey::generate();
+    /// let reused = KeyRing::builder().key(1, node.clone()).build()?;
+    /// assert_eq!(LegacyKey::NodeCbc(node.clone()).reused_in(&reused).map(|v| v.get()), Some(1));
+    /// let fresh = KeyRing::builder().key(1, MasterKey::generate()).build()?;
+    /// assert_eq!(LegacyKey::NodeCbc(node).reused_in(&fresh), None);
+    /// assert_eq!(LegacyKey::None.reused_in(&fresh), None);
+    /// # Ok::<(), encrypted_field::Error>(())
+    /// ```
+    pub fn reused_in(&self, ring: &crate::KeyRing) -> Option<crate::KeyVersion> {
+        use subtle::ConstantTimeEq as _;
+        let halves = |bytes: &[u8; 32]| {
+            let (first, second) = bytes.split_at(16);
+            [first.to_vec(), second.to_vec()].map(zeroize::Zeroizing::new)
+        };
+        ring.versions().find(|&version| {
+            let Some(key) = ring.master_key(version) else {
+                return false;
+            };
+            let key = key.expose_bytes();
+            match self {
+                Self::None => false,
+                Self::NodeCbc(legacy) => bool::from(key.ct_eq(legacy.expose_bytes())),
+                Self::Fernet(legacy) => {
+                    let legacy = legacy.expose_bytes();
+                    let whole = key.ct_eq(legacy);
+                    let mut half = subtle::Choice::from(0);
+                    for ring_half in halves(key).iter() {
+                        for legacy_half in halves(legacy).iter() {
+                            half |= ring_half.as_slice().ct_eq(legacy_half.as_slice());
+                        }
+                    }
+                    bool::from(whole | half)
+                }
+            }
+        })
+    }
+
     /// The format this key reads.
     pub fn format(&self) -> LegacyFormat {
         match self {
@@ -241,6 +286,32 @@ pub fn read(key: &LegacyKey, value: &[u8]) -> crate::Result<Vec<u8>> {
 mod tests {
     use super::*;
     use crate::{KeyRing, MasterKey};
+
+    #[test]
+    fn a_ring_key_equal_to_the_fernet_key_or_a_half_of_it_is_reuse() {
+        let fernet = [7u8; 16].into_iter().chain([9u8; 16]).collect::<Vec<u8>>();
+        let fernet_bytes: [u8; 32] = fernet.as_slice().try_into().unwrap();
+        let text = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE, fernet_bytes);
+        let legacy = LegacyKey::from_base64(LegacyFormat::Fernet, &text, "t").unwrap();
+        let ring = |bytes: [u8; 32]| {
+            KeyRing::builder()
+                .key(1, MasterKey::generate())
+                .key(2, MasterKey::from_bytes(bytes))
+                .build()
+                .unwrap()
+        };
+        assert_eq!(
+            legacy.reused_in(&ring(fernet_bytes)).map(|v| v.get()),
+            Some(2)
+        );
+        let mut first_half = [1u8; 32];
+        first_half[16..].copy_from_slice(&[7u8; 16]);
+        assert_eq!(
+            legacy.reused_in(&ring(first_half)).map(|v| v.get()),
+            Some(2)
+        );
+        assert_eq!(legacy.reused_in(&ring([1u8; 32])), None);
+    }
 
     #[test]
     fn a_base64_envelope_cut_short_is_damaged_not_plaintext() {

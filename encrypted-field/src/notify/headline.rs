@@ -14,7 +14,7 @@ use crate::rotation::{Operation, RotationReport, RotationStatus};
 /// #     operation: Operation::Rotate, dry_run: false, active_version: 3,
 /// #     records_rewritten: 12_000, records_changed_concurrently: 0, duration_ms: 5_000,
 /// #     rows_per_second: 2_480.0, models: vec![], failures: vec![], failures_not_listed: 0,
-/// #     verification: None,
+/// #     verification: None, legacy_values_kept: None,
 /// # };
 /// use encrypted_field::notify::headline;
 ///

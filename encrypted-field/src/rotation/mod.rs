@@ -49,8 +49,10 @@ use crate::model::{Registry, Storage};
 use crate::notify::Notifier;
 
 mod backup;
+mod kept;
 mod new_key;
 mod plan;
+mod plausibility;
 mod preflight;
 mod report;
 mod retire;
@@ -59,7 +61,9 @@ mod schedule;
 mod status;
 
 pub use backup::{BACKUP_FORMAT, check_backup_dir, restore_ring, write_backup};
+pub use kept::{FinalizeReport, UndoReport};
 pub use new_key::NewKey;
+pub use plausibility::{Implausible, LegacyChecks};
 pub use preflight::check_columns;
 pub use report::{
     ColumnReport, FailedValue, MAX_LISTED_FAILURES, ModelReport, Operation, RotationReport,
@@ -70,7 +74,7 @@ pub use scan::{NoProgress, Progress};
 pub use schedule::{Due, RotationPeriod, SCHEDULE_SLACK, check_due};
 pub use status::{ColumnStatus, StatusReport, ensure_unused, status};
 
-use plan::{Migrate, Open, Plan, Reencrypt, ValueAction};
+use plan::{Migrate, Open, Plan, Preflight, Reencrypt, ValueAction};
 use scan::{Failures, ScanSettings, scan_model};
 
 /// The default number of rows read and written per batch.
@@ -89,6 +93,7 @@ pub struct Rotation<'a> {
     backup_dir: Option<PathBuf>,
     progress: &'a dyn Progress,
     notifiers: Vec<Box<dyn Notifier + 'a>>,
+    legacy_checks: LegacyChecks,
 }
 
 impl std::fmt::Debug for Rotation<'_> {
@@ -123,6 +128,7 @@ impl<'a> Rotation<'a> {
             backup_dir: None,
             progress: &NoProgress,
             notifiers: Vec::new(),
+            legacy_checks: LegacyChecks::new(),
         }
     }
 
@@ -153,6 +159,13 @@ impl<'a> Rotation<'a> {
     /// Reports progress to `progress`.
     pub fn progress(mut self, progress: &'a dyn Progress) -> Self {
         self.progress = progress;
+        self
+    }
+
+    /// The plausibility checks a migration runs on legacy plaintexts (by default: text, no
+    /// pattern); see [`LegacyChecks`] for when they apply.
+    pub fn legacy_checks(mut self, checks: LegacyChecks) -> Self {
+        self.legacy_checks = checks;
         self
     }
 
@@ -203,6 +216,18 @@ impl<'a> Rotation<'a> {
     }
 
     /// Brings legacy values (read with `legacy_key`) into format v1 with `ring`'s active key.
+    ///
+    /// Nothing is written unless it can be undone, and nothing that cannot be proven read
+    /// correctly:
+    /// - a ring that holds the legacy key itself is refused ([`Error::LegacyKeyReused`]);
+    /// - where the [legacy checks](Self::legacy_checks) apply (always for `node-cbc`), a
+    ///   preflight reads and checks every legacy value first, and one failure refuses the whole
+    ///   migration ([`Error::MigrationRefused`]) before anything is written; the writing pass
+    ///   checks each batch again and stops before writing a batch that fails;
+    /// - the bytes each value held before are kept in
+    ///   [`LEGACY_VALUES_TABLE`](crate::database::LEGACY_VALUES_TABLE), in the same transaction
+    ///   as the value's rewrite, until [`finalize_migration`](Self::finalize_migration); until
+    ///   then [`undo_migration`](Self::undo_migration) puts them back.
     pub fn migrate(
         &self,
         db: &mut Database,
@@ -221,15 +246,52 @@ impl<'a> Rotation<'a> {
                 });
             }
         }
+        if let Some(version) = legacy_key.reused_in(ring) {
+            return Err(Error::LegacyKeyReused { version });
+        }
+        let checks = self
+            .legacy_checks
+            .apply_to(legacy_key.format())
+            .then_some(&self.legacy_checks);
+        let action = Migrate {
+            ring,
+            legacy_key,
+            checks,
+        };
         self.locked(db, |db| {
             let started = Instant::now();
             let timestamp = SystemTime::now();
+            if checks.is_some() {
+                self.preflight(db, &action)?;
+            }
             let key_backup_path = self.write_backup(db, ring)?;
-            let mut report =
-                self.pass(db, ring, &Migrate { ring, legacy_key }, Operation::Migrate)?;
+            if !self.dry_run {
+                db.create_legacy_values_table()?;
+            }
+            let mut report = self.pass(db, ring, &action, Operation::Migrate)?;
             report.key_backup_path = key_backup_path.map(|p| p.display().to_string());
+            report.legacy_values_kept = Some(self.legacy_values_kept(db)?);
             self.finish(db, ring, report, started, timestamp)
         })
+    }
+
+    /// Reads and checks every legacy value as `migration` would, writing nothing; one failure
+    /// refuses the migration, naming a failing value and how many fail.
+    fn preflight(&self, db: &mut Database, migration: &Migrate<'_>) -> Result<()> {
+        let action = Preflight(Migrate { ..*migration });
+        let settings = ScanSettings {
+            batch_size: self.batch_size,
+            write: false,
+            progress: &NoProgress,
+        };
+        let mut failures = Failures::default();
+        for model in self.registry.iter() {
+            scan_model(db, model, &action, &settings, &mut failures)?;
+        }
+        match failures.seen {
+            0 => Ok(()),
+            failed => Err(failures.refusal(failed, true)),
+        }
     }
 
     /// Opens every value and counts the versions; writes nothing.
@@ -435,6 +497,7 @@ fn empty_report(
         failures: Vec::new(),
         failures_not_listed: 0,
         verification: None,
+        legacy_values_kept: None,
     }
 }
 

@@ -15,6 +15,7 @@ use crate::key::KeyVersion;
 use crate::keyring::KeyRing;
 use crate::legacy::{self, LegacyKey, StoredForm};
 use crate::model::Storage;
+use crate::rotation::plausibility::LegacyChecks;
 
 /// The decision for one stored value.
 #[derive(Debug)]
@@ -31,6 +32,18 @@ pub(crate) enum Plan {
 pub(crate) trait ValueAction {
     /// Decides what to do with one non-NULL stored value.
     fn plan(&self, storage: Storage, context: &str, stored: &[u8]) -> Plan;
+
+    /// Whether one failed value stops the scan before its batch is written: a migration from a
+    /// format that nothing authenticates must not write what it cannot prove it read correctly.
+    fn stops_at_failure(&self) -> bool {
+        false
+    }
+
+    /// Whether each rewrite keeps the bytes it replaces in the legacy-values table, in the same
+    /// transaction, so that it can be undone.
+    fn keeps_replaced_bytes(&self) -> bool {
+        false
+    }
 }
 
 /// The envelope bytes of a stored value: itself for BINARY, decoded base64 for TEXT.
@@ -103,26 +116,66 @@ impl ValueAction for Reencrypt<'_> {
 }
 
 /// Migration: legacy values are read with the legacy key and sealed with the active key; values
-/// that already are envelopes are kept (rotation handles their version).
+/// that already are envelopes are kept (rotation handles their version). With `checks`, a
+/// plaintext that fails them fails its value, and a failed value stops the scan before its batch
+/// is written; the replaced legacy bytes are kept either way.
 pub(crate) struct Migrate<'a> {
     pub ring: &'a KeyRing,
     pub legacy_key: &'a LegacyKey,
+    pub checks: Option<&'a LegacyChecks>,
+}
+
+impl Migrate<'_> {
+    /// The plaintext of a legacy value, checked; `None` for a value already in format v1.
+    fn read(&self, storage: Storage, stored: &[u8]) -> Result<Option<Zeroizing<Vec<u8>>>, Error> {
+        match legacy::classify(self.legacy_key.format(), stored)? {
+            StoredForm::Envelope if storage == Storage::Binary => Ok(None),
+            StoredForm::EnvelopeBase64 if storage == Storage::Text => Ok(None),
+            StoredForm::Envelope | StoredForm::EnvelopeBase64 => {
+                Err(Error::Malformed(MalformedReason::NotAnEnvelope))
+            }
+            StoredForm::Legacy => {
+                let plaintext = Zeroizing::new(legacy::read(self.legacy_key, stored)?);
+                if let Some(checks) = self.checks {
+                    checks.check(&plaintext).map_err(Error::Implausible)?;
+                }
+                Ok(Some(plaintext))
+            }
+        }
+    }
 }
 
 impl ValueAction for Migrate<'_> {
     fn plan(&self, storage: Storage, context: &str, stored: &[u8]) -> Plan {
-        match legacy::classify(self.legacy_key.format(), stored) {
-            Ok(StoredForm::Envelope) if storage == Storage::Binary => Plan::Keep,
-            Ok(StoredForm::EnvelopeBase64) if storage == Storage::Text => Plan::Keep,
-            Ok(StoredForm::Envelope | StoredForm::EnvelopeBase64) => {
-                Plan::Fail(Error::Malformed(MalformedReason::NotAnEnvelope))
-            }
-            Ok(StoredForm::Legacy) => reseal(
+        match self.read(storage, stored) {
+            Ok(None) => Plan::Keep,
+            Ok(Some(mut plaintext)) => reseal(
                 self.ring,
                 storage,
                 context,
-                legacy::read(self.legacy_key, stored),
+                Ok(std::mem::take(&mut *plaintext)),
             ),
+            Err(error) => Plan::Fail(error),
+        }
+    }
+
+    fn stops_at_failure(&self) -> bool {
+        self.checks.is_some()
+    }
+
+    fn keeps_replaced_bytes(&self) -> bool {
+        true
+    }
+}
+
+/// The preflight of a migration: every legacy value is read and checked as [`Migrate`] would,
+/// and nothing is sealed or written.
+pub(crate) struct Preflight<'a>(pub Migrate<'a>);
+
+impl ValueAction for Preflight<'_> {
+    fn plan(&self, storage: Storage, _context: &str, stored: &[u8]) -> Plan {
+        match self.0.read(storage, stored) {
+            Ok(_) => Plan::Keep,
             Err(error) => Plan::Fail(error),
         }
     }
@@ -233,6 +286,7 @@ mod tests {
         let action = Migrate {
             ring: &new,
             legacy_key: &LegacyKey::None,
+            checks: None,
         };
         let Plan::Rewrite(sealed) = action.plan(Storage::Binary, "t.c", b"+1 555 0100") else {
             panic!("expected a rewrite")

@@ -82,6 +82,9 @@ pub struct RotationReport {
     pub failures_not_listed: u64,
     /// The check after the rewrite, when one was run.
     pub verification: Option<Verification>,
+    /// After a migration: how many legacy values are kept (until `migrate --finalize`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub legacy_values_kept: Option<u64>,
 }
 
 /// The most failures a report lists one by one (all are counted), so that its size does not grow
@@ -117,7 +120,7 @@ pub struct ColumnReport {
 }
 
 /// One value that could not be read: where it is and why. Never its content.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct FailedValue {
     /// The table.
     pub table: String,
@@ -200,6 +203,12 @@ impl fmt::Display for RotationReport {
         }
         if let Some(path) = &self.key_backup_path {
             writeln!(f, "key backup: {path}")?;
+        }
+        if let Some(kept) = self.legacy_values_kept {
+            writeln!(
+                f,
+                "legacy values kept: {kept} (`migrate --undo` restores them; `migrate --finalize` deletes them once verified)"
+            )?;
         }
         if let Some(v) = &self.verification {
             let versions: Vec<String> = v

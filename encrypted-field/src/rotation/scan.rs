@@ -38,10 +38,20 @@ pub(crate) struct ScanSettings<'a> {
 pub(crate) struct Failures {
     pub listed: Vec<FailedValue>,
     pub not_listed: u64,
+    /// Every failure counted, and the latest one: what a refusal names.
+    pub seen: u64,
+    pub latest: Option<FailedValue>,
 }
 
 impl Failures {
     fn record(&mut self, table: &str, key: &PrimaryKey, column: &str, reason: String) {
+        self.seen += 1;
+        self.latest = Some(FailedValue {
+            table: table.to_owned(),
+            primary_key: key.to_string(),
+            column: column.to_owned(),
+            reason: reason.clone(),
+        });
         if self.listed.len() < MAX_LISTED_FAILURES {
             self.listed.push(FailedValue {
                 table: table.to_owned(),
@@ -51,6 +61,21 @@ impl Failures {
             });
         } else {
             self.not_listed += 1;
+        }
+    }
+}
+
+impl Failures {
+    /// The error that refuses a migration over the latest failure, of `failed` in all.
+    pub(crate) fn refusal(&self, failed: u64, nothing_written: bool) -> Error {
+        let latest = self.latest.clone().unwrap_or_default();
+        Error::MigrationRefused {
+            table: latest.table,
+            column: latest.column,
+            primary_key: latest.primary_key,
+            reason: latest.reason,
+            others: failed.saturating_sub(1),
+            nothing_written,
         }
     }
 }
@@ -113,6 +138,7 @@ pub(crate) fn scan_model(
             });
         }
         after = Some(last.key.clone());
+        let failures_before = failures.seen;
         let swaps: Vec<(ColumnTarget<'_>, Vec<Swap>)> = model
             .columns()
             .iter()
@@ -129,8 +155,15 @@ pub(crate) fn scan_model(
                 .progress
                 .batch_read(model.table(), target.column, &keys);
         }
+        if action.stops_at_failure() && failures.seen > failures_before {
+            return Err(failures.refusal(failures.seen - failures_before, !settings.write));
+        }
         if settings.write {
-            let updated = db.swap_batch(&swaps)?;
+            let updated = if action.keeps_replaced_bytes() {
+                db.swap_batch_keeping_replaced(&swaps)?
+            } else {
+                db.swap_batch(&swaps)?
+            };
             for ((_, swaps), (updated, report)) in
                 swaps.iter().zip(updated.into_iter().zip(&mut reports))
             {

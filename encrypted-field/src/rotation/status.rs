@@ -34,6 +34,8 @@ pub struct ColumnStatus {
     pub values_by_version: BTreeMap<String, u64>,
     /// Values that are not format-v1 envelopes (plaintext, legacy formats, damage).
     pub not_envelopes: u64,
+    /// Legacy values a migration replaced and still keeps (until `migrate --finalize`).
+    pub legacy_values_kept: u64,
 }
 
 impl StatusReport {
@@ -91,6 +93,7 @@ pub fn status(db: &mut Database, registry: &Registry, batch_size: usize) -> Resu
                 null: report.null,
                 values_by_version: counts.remove(column.context()).unwrap_or_default(),
                 not_envelopes: report.failed,
+                legacy_values_kept: db.count_kept(model.table(), column.column())?,
             });
         }
     }

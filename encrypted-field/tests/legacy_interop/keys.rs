@@ -81,7 +81,7 @@ fn a_fernet_key_in_the_url_safe_alphabet_is_not_a_node_key() {
     assert!(fernet_key.contains(['-', '_']), "{fernet_key}");
     assert_eq!(
         bad_key_reason(LegacyFormat::NodeCbc, &fernet_key, "enc_key.txt"),
-        BadKeyReason::NotBase64
+        BadKeyReason::UrlSafeBase64
     );
 }
 

@@ -46,6 +46,7 @@ pub fn completed_rotation() -> RotationReport {
             values_on_other_versions: 0,
             undecryptable: 0,
         }),
+        legacy_values_kept: None,
     }
 }
 

@@ -5,17 +5,18 @@
 //!
 //! Fernet and node-cbc values are those the real peers wrote (`tests/fixtures/legacy/`).
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
-use encrypted_field::MasterKey;
-use encrypted_field::database::PrimaryKey;
+use encrypted_field::database::{Database, PrimaryKey};
 use encrypted_field::legacy::{LegacyFormat, LegacyKey};
 use encrypted_field::model::{ColumnSpec, KeyKind, ModelSpec, Registry, Storage};
-use encrypted_field::rotation::{Operation, Rotation, RotationStatus};
+use encrypted_field::rotation::{LegacyChecks, Operation, Progress, Rotation, RotationStatus};
+use encrypted_field::{Error, MasterKey};
 
 use crate::support::{
-    Backend, Cell, Counts, Expected, Keys, assert_totals_match_columns, column_report, insert,
-    per_backend, seal,
+    Backend, Cell, Counts, Expected, Keys, Table, assert_totals_match_columns, column_report,
+    insert, insert_rows, per_backend, read_column, seal, update,
 };
 
 /// Legacy values to migrate: (plaintext, stored) per column, and one damaged value per column.
@@ -23,8 +24,9 @@ struct Legacy {
     key: LegacyKey,
     text: Vec<(Vec<u8>, String)>,
     binary: Vec<(Vec<u8>, Vec<u8>)>,
-    damaged_text: String,
-    damaged_binary: Vec<u8>,
+    /// A damaged value for each column (text, binary), or none.
+    damaged: Option<(String, Vec<u8>)>,
+    checks: LegacyChecks,
 }
 
 /// Fills a table with `legacy` (rows 1..=n), a row already migrated (n+1), a NULL row (n+2) and
@@ -95,16 +97,19 @@ fn migrate_and_check(backend: &Backend, legacy: Legacy) {
         "id, legacy_text, legacy_bin",
         &[Cell::Int(n + 2), Cell::Null, Cell::Null],
     );
+    let (damaged_text, damaged_binary) = legacy
+        .damaged
+        .clone()
+        .map_or((Cell::Null, Cell::Null), |(t, b)| {
+            (Cell::Text(t), Cell::Bytes(b))
+        });
     insert(
         &mut db,
         &table,
         "id, legacy_text, legacy_bin",
-        &[
-            Cell::Int(n + 3),
-            Cell::Text(legacy.damaged_text.clone()),
-            Cell::Bytes(legacy.damaged_binary.clone()),
-        ],
+        &[Cell::Int(n + 3), damaged_text, damaged_binary],
     );
+    let failed = u64::from(legacy.damaged.is_some());
     let registry = Registry::new()
         .register_spec(
             ModelSpec::new(table.spec_name(), "id")
@@ -112,22 +117,29 @@ fn migrate_and_check(backend: &Backend, legacy: Legacy) {
                 .column(ColumnSpec::binary("legacy_bin").nullable()),
         )
         .unwrap();
-    let migration = Rotation::new(&registry).batch_size(3);
+    let migration = Rotation::new(&registry)
+        .batch_size(3)
+        .legacy_checks(legacy.checks.clone());
 
     let report = backend
         .rotate(|| migration.migrate(&mut db, &ring, &legacy.key))
         .unwrap();
 
     assert_eq!(report.operation, Operation::Migrate);
-    assert_eq!(report.status, RotationStatus::Failed, "{report}");
-    assert_eq!(report.failed_records, 2, "{report}");
+    let status = if failed > 0 {
+        RotationStatus::Failed
+    } else {
+        RotationStatus::Completed
+    };
+    assert_eq!(report.status, status, "{report}");
+    assert_eq!(report.failed_records, 2 * failed, "{report}");
     let rows = n as u64 + 3;
     let counts = |cases: usize| Counts {
         rows,
-        null: rows - cases as u64 - 2,
+        null: rows - cases as u64 - 1 - failed,
         unchanged: 1,
         rewritten: cases as u64,
-        failed: 1,
+        failed,
         ..Counts::default()
     };
     assert_eq!(
@@ -145,21 +157,19 @@ fn migrate_and_check(backend: &Backend, legacy: Legacy) {
         .map(|f| (f.table.clone(), f.primary_key.clone(), f.column.clone()))
         .collect();
     failures.sort();
-    assert_eq!(
-        failures,
-        [
-            (
-                table.name.clone(),
-                damaged.to_string(),
-                "legacy_bin".to_owned()
-            ),
-            (
-                table.name.clone(),
-                damaged.to_string(),
-                "legacy_text".to_owned()
-            ),
-        ]
-    );
+    let expected_failures = [
+        (
+            table.name.clone(),
+            damaged.to_string(),
+            "legacy_bin".to_owned(),
+        ),
+        (
+            table.name.clone(),
+            damaged.to_string(),
+            "legacy_text".to_owned(),
+        ),
+    ];
+    assert_eq!(failures, &expected_failures[..2 * failed as usize]);
 
     // Every legacy value is now v1 and opens to its plaintext; the rest is as it was.
     let text_after = text.stored(&mut db);
@@ -175,11 +185,11 @@ fn migrate_and_check(backend: &Backend, legacy: Legacy) {
     assert_eq!((&text_after[&null], &binary_after[&null]), (&None, &None));
     assert_eq!(
         text_after[&damaged].as_deref(),
-        Some(legacy.damaged_text.as_bytes())
+        legacy.damaged.as_ref().map(|(t, _)| t.as_bytes())
     );
     assert_eq!(
         binary_after[&damaged].as_deref(),
-        Some(legacy.damaged_binary.as_slice())
+        legacy.damaged.as_ref().map(|(_, b)| b.as_slice())
     );
     for expected in [&mut text, &mut binary] {
         expected
@@ -196,7 +206,7 @@ fn migrate_and_check(backend: &Backend, legacy: Legacy) {
         .rotate(|| migration.migrate(&mut db, &ring, &legacy.key))
         .unwrap();
     assert_eq!(again.records_rewritten, 0, "{again}");
-    assert_eq!(again.failed_records, 2);
+    assert_eq!(again.failed_records, 2 * failed);
     assert_eq!((text.stored(&mut db), binary.stored(&mut db)), before);
 }
 
@@ -231,8 +241,8 @@ fn migration_from_plaintext_seals_every_value_and_keeps_migrated_ones(backend: &
             key: LegacyKey::None,
             text,
             binary,
-            damaged_text: base64_standard(&truncated),
-            damaged_binary: truncated,
+            damaged: Some((base64_standard(&truncated), truncated)),
+            checks: LegacyChecks::new(),
         },
     );
 }
@@ -253,8 +263,8 @@ fn migration_from_fernet_tokens_seals_every_value_and_keeps_migrated_ones(backen
                 .map(|(p, s)| (p.clone(), s.clone().into_bytes()))
                 .collect(),
             text: cases,
-            damaged_binary: damaged.clone().into_bytes(),
-            damaged_text: damaged,
+            damaged: Some((damaged.clone(), damaged.into_bytes())),
+            checks: LegacyChecks::new(),
         },
     );
 }
@@ -262,8 +272,6 @@ fn migration_from_fernet_tokens_seals_every_value_and_keeps_migrated_ones(backen
 fn migration_from_node_cbc_values_seals_every_value_and_keeps_migrated_ones(backend: &Backend) {
     let (key_text, cases) = fixture("node_cbc.json", "value");
     let key = LegacyKey::from_base64(LegacyFormat::NodeCbc, &key_text, "node_cbc.json").unwrap();
-    // The right shape, but a last block that decrypts to invalid PKCS#7 padding.
-    let damaged = bad_padding(&MasterKey::from_base64(&key_text, "node_cbc.json").unwrap());
     migrate_and_check(
         backend,
         Legacy {
@@ -273,10 +281,62 @@ fn migration_from_node_cbc_values_seals_every_value_and_keeps_migrated_ones(back
                 .map(|(p, s)| (p.clone(), s.clone().into_bytes()))
                 .collect(),
             text: cases,
-            damaged_binary: damaged.clone().into_bytes(),
-            damaged_text: damaged,
+            damaged: None,
+            // One fixture value is bytes that are not UTF-8.
+            checks: LegacyChecks::new().allow_bytes(true),
         },
     );
+}
+
+/// One node-cbc value with invalid padding among good ones refuses the whole migration: a wrong
+/// key would look the same on the values it happens to pass.
+fn a_node_cbc_value_with_bad_padding_refuses_the_migration(backend: &Backend) {
+    let (key_text, cases) = fixture("node_cbc.json", "value");
+    let key = LegacyKey::from_base64(LegacyFormat::NodeCbc, &key_text, "node_cbc.json").unwrap();
+    let damaged = bad_padding(&MasterKey::from_base64(&key_text, "node_cbc.json").unwrap());
+    let mut db = backend.connect();
+    let table = backend.create_table(
+        &mut db,
+        "padding",
+        &format!("id {}, phone {} NULL", backend.int_key(), backend.text()),
+    );
+    let mut rows: Vec<Vec<Cell>> = cases
+        .iter()
+        .zip(1..)
+        .map(|((_, stored), id)| vec![Cell::Int(id), Cell::Text(stored.clone())])
+        .collect();
+    rows.push(vec![Cell::Int(100), Cell::Text(damaged)]);
+    insert_rows(&mut db, &table, "id, phone", &rows);
+    let before = phones(&mut db, &table);
+    let registry = phone_registry(&table);
+    let ring = Keys::generate().ring_v1();
+
+    let err = backend
+        .rotate(|| {
+            Rotation::new(&registry)
+                .batch_size(4)
+                .legacy_checks(LegacyChecks::new().allow_bytes(true))
+                .migrate(&mut db, &ring, &key)
+        })
+        .unwrap_err();
+
+    let message = err.to_string();
+    assert!(
+        matches!(
+            err,
+            Error::MigrationRefused {
+                nothing_written: true,
+                ..
+            }
+        ),
+        "{message}"
+    );
+    assert!(
+        message.contains(&format!("{}.phone at primary key 100", table.name))
+            && message.contains("padding"),
+        "{message}"
+    );
+    assert_unchanged(&before, &phones(&mut db, &table));
 }
 
 /// A `hex(iv):hex(ciphertext)` value whose plaintext block ends in 0x00: no valid padding.
@@ -316,8 +376,209 @@ fn fixture(file: &str, stored_field: &str) -> (String, Vec<(Vec<u8>, String)>) {
     (json["key"].as_str().unwrap().to_owned(), cases)
 }
 
+/// `hex(iv):hex(ciphertext)` of `plaintext` under `key`, as the Node backend writes it.
+pub(crate) fn node_cbc_value(key: &MasterKey, plaintext: &[u8]) -> String {
+    use cbc::cipher::block_padding::Pkcs7;
+    use cbc::cipher::{BlockEncryptMut as _, KeyIvInit as _};
+    let iv: [u8; 16] = rand::random();
+    let ciphertext = cbc::Encryptor::<aes::Aes256>::new(key.expose_bytes().into(), &iv.into())
+        .encrypt_padded_vec_mut::<Pkcs7>(plaintext);
+    format!("{}:{}", hex::encode(iv), hex::encode(ciphertext))
+}
+
+/// A table of `rows` phone numbers the Node backend encrypted with `key` (TEXT column `phone`).
+pub(crate) fn node_phone_table(
+    backend: &Backend,
+    db: &mut Database,
+    key: &MasterKey,
+    rows: i64,
+) -> Table {
+    let table = backend.create_table(
+        db,
+        "node",
+        &format!("id {}, phone {} NULL", backend.int_key(), backend.text()),
+    );
+    let cells: Vec<Vec<Cell>> = (1..=rows)
+        .map(|id| {
+            let phone = format!("+1 555 {id:04}");
+            vec![
+                Cell::Int(id),
+                Cell::Text(node_cbc_value(key, phone.as_bytes())),
+            ]
+        })
+        .collect();
+    insert_rows(db, &table, "id, phone", &cells);
+    table
+}
+
+/// The registry of [`node_phone_table`].
+pub(crate) fn phone_registry(table: &Table) -> Registry {
+    Registry::new()
+        .register_spec(
+            ModelSpec::new(table.spec_name(), "id").column(ColumnSpec::text("phone").nullable()),
+        )
+        .unwrap()
+}
+
+/// Every stored `phone` value, by key.
+pub(crate) fn phones(db: &mut Database, table: &Table) -> BTreeMap<PrimaryKey, Option<Vec<u8>>> {
+    read_column(db, table, "id", KeyKind::Integer, "phone", Storage::Text)
+}
+
+/// Fails with the number of values that differ (not the thousands of values themselves).
+pub(crate) fn assert_unchanged(
+    before: &BTreeMap<PrimaryKey, Option<Vec<u8>>>,
+    after: &BTreeMap<PrimaryKey, Option<Vec<u8>>>,
+) {
+    let changed: Vec<&PrimaryKey> = before
+        .keys()
+        .filter(|k| after.get(*k) != Some(&before[*k]))
+        .collect();
+    assert!(
+        changed.is_empty() && before.len() == after.len(),
+        "{} of {} values changed (first keys: {:?})",
+        changed.len(),
+        before.len(),
+        &changed[..changed.len().min(5)]
+    );
+}
+
+/// The reported data loss: with a wrong Node key about one value in 256 still has valid padding;
+/// it used to be re-encrypted as garbage over its only copy. Now nothing is written.
+fn migration_with_a_wrong_node_key_is_refused_and_writes_nothing(backend: &Backend) {
+    let (right, wrong) = (MasterKey::generate(), MasterKey::generate());
+    let mut db = backend.connect();
+    let table = node_phone_table(backend, &mut db, &right, 3000);
+    let before = phones(&mut db, &table);
+    let registry = phone_registry(&table);
+    let ring = Keys::generate().ring_v1();
+
+    let result = backend.rotate(|| {
+        Rotation::new(&registry).migrate(&mut db, &ring, &LegacyKey::NodeCbc(wrong.clone()))
+    });
+
+    let err = result.expect_err("a wrong legacy key must refuse the migration");
+    let message = err.to_string();
+    assert!(matches!(err, Error::MigrationRefused { .. }), "{message}");
+    assert!(
+        message.contains(&table.name) && message.contains("phone"),
+        "{message}"
+    );
+    assert_unchanged(&before, &phones(&mut db, &table));
+}
+
+/// Writes an implausible (but well padded) node-cbc value into row 8 when the writing pass
+/// starts, after the preflight passed: the value changed since it was checked.
+struct ChangeAfterPreflight<'a> {
+    db: std::cell::RefCell<Database>,
+    table: &'a Table,
+    key: &'a MasterKey,
+}
+
+impl Progress for ChangeAfterPreflight<'_> {
+    fn column_started(&self, _table: &str, _column: &str) {
+        let value = node_cbc_value(self.key, b"\x07\x00 not a phone number");
+        let mut db = self.db.borrow_mut();
+        update(
+            &mut db,
+            self.table,
+            "id",
+            &PrimaryKey::Integer(8),
+            "phone",
+            Cell::Text(value),
+        );
+    }
+}
+
+/// The writing pass checks every batch again: a value made implausible after the preflight
+/// stops the migration before its batch is written; the batches before it are written, and
+/// undone by `undo_migration`.
+fn a_value_that_fails_the_checks_after_the_preflight_stops_before_its_batch(backend: &Backend) {
+    let key = MasterKey::generate();
+    let mut db = backend.connect();
+    let table = node_phone_table(backend, &mut db, &key, 12);
+    let registry = phone_registry(&table);
+    let ring = Keys::generate().ring_v1();
+    let change = ChangeAfterPreflight {
+        db: std::cell::RefCell::new(backend.connect()),
+        table: &table,
+        key: &key,
+    };
+
+    let err = backend
+        .rotate(|| {
+            Rotation::new(&registry)
+                .batch_size(5)
+                .progress(&change)
+                .migrate(&mut db, &ring, &LegacyKey::NodeCbc(key.clone()))
+        })
+        .unwrap_err();
+
+    let message = err.to_string();
+    assert!(
+        matches!(
+            err,
+            Error::MigrationRefused {
+                nothing_written: false,
+                ..
+            }
+        ),
+        "{message}"
+    );
+    assert!(
+        message.contains("at primary key 8") && message.contains("control character"),
+        "{message}"
+    );
+    let after = phones(&mut db, &table);
+    let migrated: Vec<i64> = after
+        .iter()
+        .filter(|(_, v)| v.as_deref().is_some_and(|v| v.starts_with(b"RUYB")))
+        .map(|(k, _)| match k {
+            PrimaryKey::Integer(id) => *id,
+            PrimaryKey::Text(_) => unreachable!(),
+        })
+        .collect();
+    assert_eq!(migrated, [1, 2, 3, 4, 5], "the first batch only");
+    let migration = Rotation::new(&registry);
+    assert_eq!(migration.legacy_values_kept(&mut db).unwrap(), 5);
+    let undo = backend
+        .rotate(|| migration.undo_migration(&mut db))
+        .unwrap();
+    assert_eq!((undo.restored, undo.left), (5, 0), "{undo}");
+}
+
+/// A key ring holding the legacy key itself is refused before anything is read or written.
+fn a_ring_holding_the_node_key_is_refused(backend: &Backend) {
+    let key = MasterKey::generate();
+    let mut db = backend.connect();
+    let table = node_phone_table(backend, &mut db, &key, 3);
+    let before = phones(&mut db, &table);
+    let registry = phone_registry(&table);
+    let ring = encrypted_field::KeyRing::builder()
+        .key(1, MasterKey::generate())
+        .key(2, key.clone())
+        .build()
+        .unwrap();
+
+    let err = backend
+        .rotate(|| {
+            Rotation::new(&registry).migrate(&mut db, &ring, &LegacyKey::NodeCbc(key.clone()))
+        })
+        .unwrap_err();
+
+    assert!(
+        matches!(err, Error::LegacyKeyReused { version } if version.get() == 2),
+        "{err}"
+    );
+    assert_unchanged(&before, &phones(&mut db, &table));
+}
+
 per_backend!(
+    a_value_that_fails_the_checks_after_the_preflight_stops_before_its_batch,
+    a_ring_holding_the_node_key_is_refused,
+    migration_with_a_wrong_node_key_is_refused_and_writes_nothing,
     migration_from_plaintext_seals_every_value_and_keeps_migrated_ones,
     migration_from_fernet_tokens_seals_every_value_and_keeps_migrated_ones,
     migration_from_node_cbc_values_seals_every_value_and_keeps_migrated_ones,
+    a_node_cbc_value_with_bad_padding_refuses_the_migration,
 );

@@ -1,16 +1,19 @@
 //! `verify`, `status` and `migrate`: the passes over every encrypted column other than rotation.
 
+use std::fmt::Write as _;
+
 use super::database::{
     backup_dir, column_list, confirm, connect, emit_report, engine, registry, with_notifiers,
 };
 use super::emit;
 use super::ring;
+use crate::Error;
 use crate::cli::error::{CliError, KeySources};
-use crate::cli::output::render;
+use crate::cli::output::{Report, render};
 use crate::cli::progress::ProgressLine;
 use crate::cli::{Cli, Exit, Io, MigrateArgs, StatusArgs, Terminal, VerifyArgs};
 use crate::legacy::{LegacyFormat, LegacyKey};
-use crate::rotation::{Rotation, check_columns};
+use crate::rotation::{FinalizeReport, LegacyChecks, Rotation, UndoReport, check_columns};
 
 /// `verify`: opens every value; exit 1 if any does not open or is not on the active key.
 pub(super) fn verify(
@@ -42,14 +45,23 @@ pub(super) fn status(cli: &Cli, args: StatusArgs, io: &mut Io<'_>) -> Result<(),
     emit(io, render(&report, args.json)?.as_bytes())
 }
 
-/// `migrate --from FORMAT`: legacy values into format v1 with the active key.
+/// `migrate --from FORMAT`: legacy values into format v1 with the active key; `--undo` and
+/// `--finalize` end a migration one way or the other.
 pub(super) fn migrate(
     cli: &Cli,
     terminal: Terminal,
     args: MigrateArgs,
     io: &mut Io<'_>,
 ) -> Result<Exit, CliError> {
-    let format = LegacyFormat::from(args.from);
+    if args.undo || args.finalize {
+        return end_migration(cli, terminal, args, io);
+    }
+    let Some(from) = args.from else {
+        return Err(CliError::usage(
+            "migrate needs --from FORMAT (or --undo, or --finalize)",
+        ));
+    };
+    let format = LegacyFormat::from(from);
     let legacy_key = match (&args.legacy_key_file, format) {
         (_, LegacyFormat::Plaintext) => LegacyKey::None,
         (Some(path), _) => {
@@ -65,6 +77,12 @@ pub(super) fn migrate(
             )));
         }
     };
+    let mut checks = LegacyChecks::new().allow_bytes(args.plaintext_bytes);
+    if let Some(pattern) = &args.expect {
+        checks = checks
+            .expect(pattern)
+            .map_err(|e| CliError::usage(format!("--expect: {e}")))?;
+    }
     let registry = registry(cli, &args.database)?;
     let mut db = connect(&args.database)?;
     let ring = ring::load(&cli.env, &args.keys)?;
@@ -80,6 +98,7 @@ pub(super) fn migrate(
     let mut migration = Rotation::new(&registry)
         .batch_size(args.write.batch_size)
         .dry_run(args.write.dry_run)
+        .legacy_checks(checks)
         .progress(&progress);
     if let Some(dir) = backup_dir(args.write.backup_dir.clone()) {
         migration = migration.backup_dir(dir);
@@ -87,5 +106,67 @@ pub(super) fn migrate(
     let migration = with_notifiers(migration)?;
     let report = migration.migrate(&mut db, &ring, &legacy_key);
     progress.finish();
-    emit_report(io, &report.map_err(engine)?, args.write.json)
+    emit_report(io, &report.map_err(migration_error)?, args.write.json)
+}
+
+/// `migrate --undo` or `migrate --finalize`: exit 1 when undo left values the application
+/// changed since, or finalize's verification failed.
+fn end_migration(
+    cli: &Cli,
+    terminal: Terminal,
+    args: MigrateArgs,
+    io: &mut Io<'_>,
+) -> Result<Exit, CliError> {
+    if args.write.dry_run {
+        return Err(CliError::usage(
+            "--dry-run does not apply to --undo or --finalize (`status` counts the legacy values kept)",
+        ));
+    }
+    let registry = registry(cli, &args.database)?;
+    let mut db = connect(&args.database)?;
+    check_columns(&mut db, &registry).map_err(engine)?;
+    let columns = column_list(&registry);
+    let rotation = Rotation::new(&registry).batch_size(args.write.batch_size);
+    if args.undo {
+        let action = format!("put the kept legacy values of {columns} back");
+        confirm(terminal, args.write.force, false, &action, io)?;
+        let report = rotation.undo_migration(&mut db).map_err(engine)?;
+        emit(io, render(&report, args.write.json)?.as_bytes())?;
+        return Ok(if report.left == 0 {
+            Exit::Success
+        } else {
+            Exit::Failure
+        });
+    }
+    let ring = ring::load(&cli.env, &args.keys)?;
+    let action = format!("verify {columns}, then delete their kept legacy values");
+    confirm(terminal, args.write.force, false, &action, io)?;
+    let report = rotation
+        .finalize_migration(&mut db, &ring)
+        .map_err(migration_error)?;
+    emit(io, render(&report, args.write.json)?.as_bytes())?;
+    Ok(Exit::Success)
+}
+
+/// A migration that refused a value, or a finalize whose verification failed, ends with exit
+/// status 1 (data needs attention); any other error is bad usage or configuration.
+fn migration_error(err: Error) -> CliError {
+    match err {
+        Error::MigrationRefused { .. } | Error::FinalizeRefused { .. } => {
+            CliError::failure(err.to_string())
+        }
+        other => engine(other),
+    }
+}
+
+impl Report for UndoReport {
+    fn human(&self, out: &mut String) {
+        let _ = write!(out, "{self}");
+    }
+}
+
+impl Report for FinalizeReport {
+    fn human(&self, out: &mut String) {
+        let _ = write!(out, "{self}");
+    }
 }
