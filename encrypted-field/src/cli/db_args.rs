@@ -1,5 +1,5 @@
 //! The arguments of the commands that work on a database: `rotate`, `verify`, `status`,
-//! `migrate` and `keys retire`. Parsing only, no work.
+//! `migrate`, `reindex` and `keys retire`. Parsing only, no work.
 
 use std::path::PathBuf;
 
@@ -148,6 +148,30 @@ pub struct MigrateArgs {
         required_if_eq_any = [("from", "fernet"), ("from", "node-cbc")]
     )]
     pub legacy_key_file: Option<PathBuf>,
+}
+
+/// Arguments of `reindex`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ReindexArgs {
+    /// The database and its encrypted columns (those with a blind index are reindexed).
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Where the keys come from (the blind-index key from DB_BLIND_INDEX_KEY_FILE or
+    /// DB_BLIND_INDEX_KEY).
+    #[command(flatten)]
+    pub keys: KeySourceArgs,
+    /// Write nothing; report how many blind indexes would be rewritten.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask for confirmation (needed when stdin is not a terminal, e.g. in cron).
+    #[arg(long)]
+    pub force: bool,
+    /// Rows read and written per batch (one transaction each).
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_BATCH_SIZE, value_parser = parse_batch_size)]
+    pub batch_size: usize,
+    /// Print the report as JSON (and draw no progress bar).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// What `migrate --from` reads.

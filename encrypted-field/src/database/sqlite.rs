@@ -35,9 +35,13 @@ impl Dialect for SqliteDialect {
             self.quote(target.primary_key),
             self.quote(target.column),
         );
-        let values = vec!["(?, ?, ?)"; rows].join(", ");
+        let (row, set_index) = match target.blind_index {
+            Some((index, _)) => ("(?, ?, ?, ?)", format!(", {} = v.column4", self.quote(index))),
+            None => ("(?, ?, ?)", String::new()),
+        };
+        let values = vec![row; rows].join(", ");
         format!(
-            "UPDATE {table} SET {column} = v.column3 FROM (VALUES {values}) AS v \
+            "UPDATE {table} SET {column} = v.column3{set_index} FROM (VALUES {values}) AS v \
              WHERE {table}.{key} = v.column1 AND {table}.{column} = v.column2"
         )
     }
