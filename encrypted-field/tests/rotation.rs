@@ -23,6 +23,9 @@ mod concurrency;
 mod failures;
 #[path = "rotation/migrate.rs"]
 mod migrate;
+#[cfg(feature = "derive")]
+#[path = "rotation/reindex.rs"]
+mod reindex;
 #[path = "rotation/resume.rs"]
 mod resume;
 #[path = "rotation/rotate.rs"]
