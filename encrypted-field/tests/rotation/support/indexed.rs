@@ -39,7 +39,7 @@ pub struct People {
 }
 
 /// One row as stored: phone, phone_bidx, email, email_bidx.
-pub type PersonRow = [Option<Vec<u8>>; 4];
+type PersonRow = [Option<Vec<u8>>; 4];
 
 impl People {
     pub fn create(backend: &Backend, db: &mut Database, base: &str) -> Self {
