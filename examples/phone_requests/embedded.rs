@@ -1,7 +1,8 @@
 //! The library's commands inside this binary, as Django's `manage.py` carries
 //! `rotate_encryption_key`: they take exactly the arguments of the standalone `encrypted-field`,
 //! and know the application's models (every `#[derive(EncryptedModel)]` type linked in), so
-//! `rotate`, `verify` and `status` need no `--column`. What a command is not told comes from the
+//! `rotate`, `verify`, `status`, `migrate` and `reindex` need no `--column` (and `migrate` and
+//! `reindex` write `phone_bidx` as the models' setters do). What a command is not told comes from the
 //! application: its database (`DATABASE_URL`, else `./phone_requests.sqlite3`, created and
 //! migrated as for every other command) and, in development, its keys directory.
 
@@ -40,6 +41,7 @@ fn with_defaults(
             Command::Rotate(args) => (Some(&mut args.database), unset_key_source(&mut args.keys)),
             Command::Verify(args) => (Some(&mut args.database), unset_key_source(&mut args.keys)),
             Command::Migrate(args) => (Some(&mut args.database), unset_key_source(&mut args.keys)),
+            Command::Reindex(args) => (Some(&mut args.database), unset_key_source(&mut args.keys)),
             Command::Status(args) => (Some(&mut args.database), None),
             _ => (None, None),
         };
