@@ -319,13 +319,19 @@ fn node_data_is_migrated_and_found(app: &App, database_url: &str, dir: &Path) {
     let verify = app.run(["verify"]);
     assert_eq!(verify.code, Some(1), "{verify:?}");
     assert!(
-        verify.stdout.contains("blind index does not match the value"),
+        verify
+            .stdout
+            .contains("blind index does not match the value"),
         "{verify:?}"
     );
     assert!(verify.stderr.contains("run reindex"), "{verify:?}");
     let reindexed = app.json(["reindex", "--force", "--json"]);
     assert_eq!(reindexed["operation"], "reindex", "{reindexed}");
-    assert_eq!(reindexed["records_rewritten"].as_u64(), Some(1), "{reindexed}");
+    assert_eq!(
+        reindexed["records_rewritten"].as_u64(),
+        Some(1),
+        "{reindexed}"
+    );
     assert_eq!(
         ids(&app.json(["find", "--phone", NODE_PHONES[1].1, "--json"])),
         [2]

@@ -165,7 +165,9 @@ pub enum Error {
 
     /// A value opens, but the blind index stored beside it is not the index of that value (empty,
     /// stale, or computed with another key or normalizer): lookups by it miss the row.
-    #[error("blind index does not match the value (`{blind_index}` is empty or stale; reindex rewrites it)")]
+    #[error(
+        "blind index does not match the value (`{blind_index}` is empty or stale; reindex rewrites it)"
+    )]
     BlindIndexMismatch {
         /// The blind-index column.
         blind_index: String,

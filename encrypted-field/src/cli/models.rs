@@ -72,7 +72,8 @@ impl FromStr for ColumnArg {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Self, String> {
-        const FORM: &str = "TABLE.COLUMN[:text][:nullable][:bidx=COLUMN|:bidx-text=COLUMN][:normalize=NAME]";
+        const FORM: &str =
+            "TABLE.COLUMN[:text][:nullable][:bidx=COLUMN|:bidx-text=COLUMN][:normalize=NAME]";
         let mut parts = text.split(':');
         let name = parts.next().unwrap_or_default();
         let Some((table, column)) = name.split_once('.') else {
@@ -93,8 +94,12 @@ impl FromStr for ColumnArg {
                 None if option == "text" => arg.storage = Storage::Text,
                 None if option == "binary" => arg.storage = Storage::Binary,
                 None if option == "nullable" => arg.nullable = true,
-                Some(("bidx", index)) => arg.blind_index = Some(BlindIndexSpec::binary(index.to_owned())),
-                Some(("bidx-text", index)) => arg.blind_index = Some(BlindIndexSpec::text(index.to_owned())),
+                Some(("bidx", index)) => {
+                    arg.blind_index = Some(BlindIndexSpec::binary(index.to_owned()))
+                }
+                Some(("bidx-text", index)) => {
+                    arg.blind_index = Some(BlindIndexSpec::text(index.to_owned()))
+                }
                 Some(("normalize", name)) => normalizer = Some(name),
                 _ => {
                     return Err(format!(
@@ -398,7 +403,10 @@ mod tests {
         let unknown = "t.c:bidx=c_bidx:normalize=soundex"
             .parse::<ColumnArg>()
             .unwrap_err();
-        assert!(unknown.contains("unknown normalizer `soundex`"), "{unknown}");
+        assert!(
+            unknown.contains("unknown normalizer `soundex`"),
+            "{unknown}"
+        );
         let orphan = "t.c:normalize=digits".parse::<ColumnArg>().unwrap_err();
         assert!(orphan.contains("needs a blind index"), "{orphan}");
         let columns = ["t.c:bidx=c bidx".parse().unwrap()];

@@ -74,7 +74,9 @@ impl StoredRow {
     /// of each column that has one, as [`Dialect::select_batch_statement`] lists them).
     fn from_fields(key: PrimaryKey, mut fields: Vec<Option<Vec<u8>>>, model: &ModelSpec) -> Self {
         let columns = model.columns();
-        let mut indexes = fields.split_off(columns.len().min(fields.len())).into_iter();
+        let mut indexes = fields
+            .split_off(columns.len().min(fields.len()))
+            .into_iter();
         let blind_indexes = columns
             .iter()
             .map(|c| c.blind_index().and_then(|_| indexes.next().flatten()))

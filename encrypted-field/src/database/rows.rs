@@ -176,7 +176,8 @@ where
             .map(|(target, swaps)| {
                 let mut updated = 0;
                 // Swaps that set the blind index too and swaps that do not take two statements.
-                let runs = swaps.chunk_by(|a, b| a.blind_index.is_some() == b.blind_index.is_some());
+                let runs =
+                    swaps.chunk_by(|a, b| a.blind_index.is_some() == b.blind_index.is_some());
                 for chunk in runs.flat_map(chunks) {
                     // A run's swaps all set the index, or none does.
                     let sets_index = chunk.first().is_some_and(|s| s.blind_index.is_some());
@@ -214,7 +215,8 @@ fn chunks(swaps: &[Swap]) -> impl Iterator<Item = &[Swap]> {
         let mut bytes = 0;
         let mut len = 0;
         for swap in rest.iter().take(MAX_ROWS_PER_STATEMENT) {
-            bytes += swap.old.len() + swap.new.len() + swap.blind_index.as_ref().map_or(0, Vec::len);
+            bytes +=
+                swap.old.len() + swap.new.len() + swap.blind_index.as_ref().map_or(0, Vec::len);
             if len > 0 && bytes > MAX_BYTES_PER_STATEMENT {
                 break;
             }

@@ -36,7 +36,10 @@ impl Dialect for SqliteDialect {
             self.quote(target.column),
         );
         let (row, set_index) = match target.blind_index {
-            Some((index, _)) => ("(?, ?, ?, ?)", format!(", {} = v.column4", self.quote(index))),
+            Some((index, _)) => (
+                "(?, ?, ?, ?)",
+                format!(", {} = v.column4", self.quote(index)),
+            ),
             None => ("(?, ?, ?)", String::new()),
         };
         let values = vec![row; rows].join(", ");

@@ -178,7 +178,13 @@ fn plan_column(
         let plan = match column.blind_index() {
             Some(blind) => {
                 let stored_index = row.blind_indexes.get(index).and_then(Option::as_deref);
-                action.plan_indexed(column.storage(), column.context(), stored, blind, stored_index)
+                action.plan_indexed(
+                    column.storage(),
+                    column.context(),
+                    stored,
+                    blind,
+                    stored_index,
+                )
             }
             None => action.plan(column.storage(), column.context(), stored),
         };

@@ -333,8 +333,8 @@ mod blind_indexes {
 
     use super::fixture;
     use crate::support::{
-        Backend, Cell, Keys, PEOPLE_COLUMNS, People, email_index, email_value, insert,
-        per_backend, phone_index, phone_value, with_index_key,
+        Backend, Cell, Keys, PEOPLE_COLUMNS, People, email_index, email_value, insert, per_backend,
+        phone_index, phone_value, with_index_key,
     };
 
     /// Fills a people table with `cases` as legacy values (rows 1..=n, with NULL indexes), a row
@@ -352,7 +352,13 @@ mod blind_indexes {
                 &mut db,
                 &people.table,
                 PEOPLE_COLUMNS,
-                &[Cell::Int(id), Cell::Bytes(stored.clone()), Cell::Null, text, Cell::Null],
+                &[
+                    Cell::Int(id),
+                    Cell::Bytes(stored.clone()),
+                    Cell::Null,
+                    text,
+                    Cell::Null,
+                ],
             );
         }
         let migrated = [
@@ -367,7 +373,13 @@ mod blind_indexes {
             &mut db,
             &people.table,
             PEOPLE_COLUMNS,
-            &[Cell::Int(n + 2), Cell::Null, Cell::Null, Cell::Null, Cell::Null],
+            &[
+                Cell::Int(n + 2),
+                Cell::Null,
+                Cell::Null,
+                Cell::Null,
+                Cell::Null,
+            ],
         );
         let before = people.stored(&mut db);
 
@@ -395,7 +407,9 @@ mod blind_indexes {
                     .map(|f| (f.column.as_str(), f.reason.as_str()))
                     .collect();
                 assert!(
-                    reasons.iter().any(|(c, r)| *c == "phone" && r.contains("UTF-8")),
+                    reasons
+                        .iter()
+                        .any(|(c, r)| *c == "phone" && r.contains("UTF-8")),
                     "{reasons:?}"
                 );
                 continue;
@@ -423,7 +437,11 @@ mod blind_indexes {
         }
         // A value that is not text fails in both columns.
         assert_eq!(report.failed_records, 2 * not_text, "{report}");
-        assert_eq!(report.records_rewritten, 2 * (n as u64 - not_text), "{report}");
+        assert_eq!(
+            report.records_rewritten,
+            2 * (n as u64 - not_text),
+            "{report}"
+        );
         if not_text == 0 {
             assert_eq!(report.status, RotationStatus::Completed, "{report}");
             let verification = report.verification.as_ref().unwrap();

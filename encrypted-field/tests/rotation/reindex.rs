@@ -138,7 +138,11 @@ fn reindex_fills_empty_indexes_fixes_stale_ones_and_changes_no_value(backend: &B
     for (id, (phone, email)) in (1..).zip(PEOPLE) {
         let row = &after[&PrimaryKey::Integer(id)];
         let was = &before[&PrimaryKey::Integer(id)];
-        assert_eq!((&row[0], &row[2]), (&was[0], &was[2]), "row {id}: values kept");
+        assert_eq!(
+            (&row[0], &row[2]),
+            (&was[0], &was[2]),
+            "row {id}: values kept"
+        );
         assert_eq!(
             (row[1].as_deref(), row[3].as_deref()),
             (
@@ -254,7 +258,10 @@ fn reindex_needs_a_blind_index_key_and_writes_nothing_without_one(backend: &Back
             blind_index,
         } => assert_eq!(
             (column.as_str(), blind_index.as_str()),
-            (format!("{}.phone", people.table.name).as_str(), "phone_bidx")
+            (
+                format!("{}.phone", people.table.name).as_str(),
+                "phone_bidx"
+            )
         ),
         other => panic!("expected BlindIndexKeyMissing, got {other:?}"),
     }

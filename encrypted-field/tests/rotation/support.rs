@@ -22,8 +22,7 @@ pub use expect::{
 };
 #[cfg(feature = "derive")]
 pub use indexed::{
-    PEOPLE_COLUMNS, People, email_index, email_value, phone_index, phone_value,
-    with_index_key,
+    PEOPLE_COLUMNS, People, email_index, email_value, phone_index, phone_value, with_index_key,
 };
 pub use raw::{Cell, insert, insert_rows, read_column, read_one, update};
 

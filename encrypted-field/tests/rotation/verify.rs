@@ -231,8 +231,8 @@ mod blind_indexes {
     use encrypted_field::rotation::{Rotation, RotationStatus};
 
     use crate::support::{
-        Backend, Cell, Keys, PEOPLE_COLUMNS, People, email_index, email_value, insert,
-        per_backend, phone_index, phone_value, with_index_key,
+        Backend, Cell, Keys, PEOPLE_COLUMNS, People, email_index, email_value, insert, per_backend,
+        phone_index, phone_value, with_index_key,
     };
 
     const PHONE: &str = "+1 (555) 010-0100";

@@ -19,7 +19,10 @@ pub(super) fn run(
     let mut db = connect(&args.database)?;
     let ring = ring::load(&cli.env, &args.keys)?;
     check_columns(&mut db, &registry).map_err(engine)?;
-    let action = format!("rewrite the stale blind indexes of {}", index_list(&registry));
+    let action = format!(
+        "rewrite the stale blind indexes of {}",
+        index_list(&registry)
+    );
     confirm(terminal, args.force, args.dry_run, &action, io)?;
 
     let progress = ProgressLine::new(terminal.stderr && !args.json);
