@@ -682,6 +682,31 @@ fn reindex_rewrites_a_stale_blind_index_and_verify_reports_it_until_then() {
 }
 
 #[test]
+fn the_blind_index_key_comes_from_the_environment_with_keys_dir_too() {
+    let phones = IndexedPhones::new();
+    let url = format!("sqlite://{}", phones.workspace.sqlite_path().display());
+    let keys = phones.workspace.keys_path();
+    let args = [
+        "migrate",
+        "--from",
+        "plaintext",
+        "--force",
+        "--keys-dir",
+        keys.to_str().unwrap(),
+        "--database-url",
+        url.as_str(),
+        "--column",
+        PHONES_COLUMN,
+    ];
+    run(
+        &args,
+        &[("DB_BLIND_INDEX_KEY_FILE", phones.bidx_file.as_os_str())],
+    )
+    .expect(0);
+    assert_eq!(phones.indexes()[0], Some(phones.index_of(PHONES[0])));
+}
+
+#[test]
 fn reindex_without_a_blind_index_key_or_an_indexed_column_is_a_configuration_error() {
     let phones = IndexedPhones::new();
     let no_key = phones.run(&["reindex", "--force"], false).expect(2);
