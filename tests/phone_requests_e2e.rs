@@ -377,6 +377,19 @@ fn node_data_is_migrated_and_found_on_sqlite() {
     node_data_is_migrated_and_found(&app, &url, dir.path());
 }
 
+/// With no configuration at all: the embedded commands take the development keys directory and
+/// its blind-index key, as the application does.
+#[test]
+fn node_data_is_migrated_and_found_with_development_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = dir
+        .path()
+        .join("phone_requests.sqlite3")
+        .display()
+        .to_string();
+    node_data_is_migrated_and_found(&App::new(dir.path()), &url, dir.path());
+}
+
 #[cfg(feature = "mysql")]
 #[test]
 fn node_data_is_migrated_and_found_on_mariadb() {

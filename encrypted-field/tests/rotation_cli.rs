@@ -707,6 +707,38 @@ fn the_blind_index_key_comes_from_the_environment_with_keys_dir_too() {
 }
 
 #[test]
+fn blind_index_key_file_gives_the_blind_index_key_on_the_command_line() {
+    let phones = IndexedPhones::new();
+    let file = phones.bidx_file.to_str().unwrap().to_owned();
+    phones
+        .run(
+            &[
+                "migrate",
+                "--from",
+                "plaintext",
+                "--force",
+                "--blind-index-key-file",
+                &file,
+            ],
+            false,
+        )
+        .expect(0);
+    assert_eq!(phones.indexes()[1], Some(phones.index_of(PHONES[1])));
+    let missing = phones
+        .run(
+            &[
+                "reindex",
+                "--force",
+                "--blind-index-key-file",
+                "/nonexistent/bidx",
+            ],
+            false,
+        )
+        .expect(2);
+    assert!(missing.stderr.contains("/nonexistent/bidx"), "{missing:#?}");
+}
+
+#[test]
 fn reindex_without_a_blind_index_key_or_an_indexed_column_is_a_configuration_error() {
     let phones = IndexedPhones::new();
     let no_key = phones.run(&["reindex", "--force"], false).expect(2);
