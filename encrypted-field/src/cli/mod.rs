@@ -33,8 +33,8 @@
 //! The database is `--database-url` or `DATABASE_URL` (`sqlite://path` or a path, `mysql://…`,
 //! `postgres://…`). The encrypted columns are the embedding application's models
 //! ([`Cli::registry`]) and, for the standalone binary, `--column TABLE.COLUMN[:text][:nullable]`
-//! (the primary key is `id`, an integer, unless `--primary-key TABLE=COLUMN[:text]` says
-//! otherwise) or `--models models.toml`.
+//! with `[:bidx=COLUMN][:normalize=NAME]` for a blind index (the primary key is `id`, an integer,
+//! unless `--primary-key TABLE=COLUMN[:text]` says otherwise) or `--models models.toml`.
 //!
 //! ```text
 //! $ export DATABASE_URL=sqlite://app.db ENCRYPTED_FIELD_KEYS_DIR=/run/secrets
@@ -49,7 +49,8 @@
 //!
 //! # A column with a blind index (here phone numbers, indexed by their digits): migrate writes
 //! # each value's index with it; reindex rewrites indexes that are empty or stale; verify fails
-//! # on a stale one (and says so when it has no blind-index key to check them with).
+//! # on a stale one (and says so when it has no blind-index key to check them with). The
+//! # blind-index key is DB_BLIND_INDEX_KEY_FILE (or DB_BLIND_INDEX_KEY, or --blind-index-key-file).
 //! $ export DB_BLIND_INDEX_KEY_FILE=/run/secrets/blind_index_key
 //! $ P="--column phone_requests.phone_number:bidx=phone_bidx:normalize=digits"
 //! $ encrypted-field migrate $P --from node-cbc --legacy-key-file db/enc_key.txt --force
