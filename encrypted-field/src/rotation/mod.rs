@@ -445,7 +445,7 @@ impl<'a> Rotation<'a> {
                 .sum::<u64>();
         }
         let stale_blind_indexes = action.stale_blind_indexes.get();
-        let undecryptable = failed - stale_blind_indexes;
+        let undecryptable = failed.saturating_sub(stale_blind_indexes);
         let blind_indexes_not_checked = if ring.blind_index_key().is_none() {
             self.blind_indexes()
                 .map(|(table, _, index)| format!("{table}.{}", index.column()))
