@@ -7,7 +7,7 @@ use ::diesel::{Connection as _, ConnectionError, RunQueryDsl as _, SqliteConnect
 
 use super::{ColumnTarget, Database, Dialect, RotationLock};
 use crate::error::{Error, Result};
-use crate::model::KeyKind;
+use crate::model::{KeyKind, Storage};
 
 /// How long a statement waits for another connection's write lock before failing.
 const BUSY_TIMEOUT_MS: u32 = 10_000;
@@ -43,9 +43,15 @@ impl Dialect for SqliteDialect {
             None => ("(?, ?, ?)", String::new()),
         };
         let values = vec![row; rows].join(", ");
+        // A BLOB column may hold TEXT values (legacy data inserted as text), which never equal
+        // the bytes bound for them: compare the bytes.
+        let stored = match target.storage {
+            Storage::Binary => format!("CAST({table}.{column} AS BLOB)"),
+            Storage::Text => format!("{table}.{column}"),
+        };
         format!(
             "UPDATE {table} SET {column} = v.column3{set_index} FROM (VALUES {values}) AS v \
-             WHERE {table}.{key} = v.column1 AND {table}.{column} = v.column2"
+             WHERE {table}.{key} = v.column1 AND {stored} = v.column2"
         )
     }
 

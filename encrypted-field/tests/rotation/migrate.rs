@@ -322,6 +322,45 @@ per_backend!(
     migration_from_node_cbc_values_seals_every_value_and_keeps_migrated_ones,
 );
 
+/// SQLite keeps the type a value was inserted with: legacy text pasted into a BLOB column stays
+/// TEXT, and is migrated all the same (its compare-and-swap compares bytes).
+#[cfg(feature = "sqlite")]
+#[test]
+fn sqlite_text_values_in_a_blob_column_are_migrated() {
+    crate::support::run(crate::support::Kind::Sqlite, |backend| {
+        let ring = Keys::generate().ring_v1();
+        let mut db = backend.connect();
+        let table = backend.create_table(&mut db, "text_in_blob", "id INTEGER PRIMARY KEY, c BLOB");
+        db.execute(&format!(
+            "INSERT INTO {} VALUES (1, '+1 555 0100')",
+            table.name
+        ))
+        .unwrap();
+        let registry = Registry::new()
+            .register_spec(ModelSpec::new(table.spec_name(), "id").column(ColumnSpec::binary("c")))
+            .unwrap();
+
+        let report = Rotation::new(&registry)
+            .migrate(&mut db, &ring, &LegacyKey::None)
+            .unwrap();
+
+        assert_eq!(report.status, RotationStatus::Completed, "{report}");
+        assert_eq!(
+            (
+                report.records_rewritten,
+                report.records_changed_concurrently
+            ),
+            (1, 0),
+            "{report}"
+        );
+        let mut expected = Expected::new(&table, "c", Storage::Binary, KeyKind::Integer);
+        expected
+            .plaintexts
+            .insert(PrimaryKey::Integer(1), Some(b"+1 555 0100".to_vec()));
+        expected.assert_all_on(&mut db, &ring, 1);
+    });
+}
+
 /// Migration into columns that keep a blind index: each migrated value gets, in the same write,
 /// the index the application's setter computes, so lookups find it.
 #[cfg(feature = "derive")]
