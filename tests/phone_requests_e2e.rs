@@ -258,6 +258,160 @@ fn with_secrets(app: App, dir: &Path) -> App {
         )
 }
 
+// --- Node data brought in ------------------------------------------------------------------------
+
+/// Two rows as the Node backend left them in MySQL: `hex(iv):hex(ciphertext)` of the phone under
+/// its key (values the real Node code wrote: `encrypted-field/tests/fixtures/legacy/`), and no
+/// blind index yet. Found afterwards by these spellings.
+const NODE_PHONES: [(&str, &str); 2] = [
+    ("+1 555 010 0199", "1-555-010-0199"),
+    ("+1 555 0100 0199", "(155) 501-000-199"),
+];
+
+/// The Node rows are inserted with plain SQL, `migrate --from node-cbc` seals each one and writes
+/// its blind index in the same write, and `find --phone` finds them; a blind index emptied by hand
+/// then fails `verify` until `reindex` rewrites it.
+fn node_data_is_migrated_and_found(app: &App, database_url: &str, dir: &Path) {
+    app.ok(["list"]); // the schema, as on first use
+    let (legacy_key, values) = node_fixture(&NODE_PHONES.map(|(phone, _)| phone));
+    let key_file = dir.join("node_enc_key.txt");
+    std::fs::write(&key_file, format!("{legacy_key}\n")).unwrap();
+    let mut db = encrypted_field::database::Database::connect(database_url).unwrap();
+    for (id, value) in (1..).zip(&values) {
+        let bytes = |b: &[u8]| bytes_literal(database_url, b);
+        db.execute(&format!(
+            "INSERT INTO phone_requests (id, requester_name, phone_number, phone_bidx) \
+             VALUES ({id}, 'Node row {id}', {}, {})",
+            bytes(value.as_bytes()),
+            bytes(b"")
+        ))
+        .unwrap();
+    }
+    assert_eq!(app.run(["find", "--phone", NODE_PHONES[0].1]).code, Some(1));
+
+    let report = app.json([
+        "migrate".as_ref(),
+        "--from".as_ref(),
+        "node-cbc".as_ref(),
+        "--legacy-key-file".as_ref(),
+        key_file.as_os_str(),
+        "--force".as_ref(),
+        "--json".as_ref(),
+    ]);
+    assert_eq!(report["status"], "completed", "{report}");
+    assert_eq!(report["records_rewritten"].as_u64(), Some(2), "{report}");
+
+    for (id, (phone, spelling)) in (1..).zip(NODE_PHONES) {
+        let found = app.json(["find", "--phone", spelling, "--json"]);
+        assert_eq!(ids(&found), [id], "{spelling}");
+        assert_eq!(found[0]["phone_number"], phone);
+    }
+    app.ok(["verify"]);
+    assert_no_plaintext(&app.ok(["raw", "--json"]), &NODE_PHONES.map(|(p, _)| p));
+
+    // An index emptied (as the old workaround left them): verify fails and names the row,
+    // reindex rewrites it, and the row is found again.
+    db.execute(&format!(
+        "UPDATE phone_requests SET phone_bidx = {} WHERE id = 2",
+        bytes_literal(database_url, b"")
+    ))
+    .unwrap();
+    let verify = app.run(["verify"]);
+    assert_eq!(verify.code, Some(1), "{verify:?}");
+    assert!(
+        verify
+            .stdout
+            .contains("blind index does not match the value"),
+        "{verify:?}"
+    );
+    assert!(verify.stderr.contains("run reindex"), "{verify:?}");
+    let reindexed = app.json(["reindex", "--force", "--json"]);
+    assert_eq!(reindexed["operation"], "reindex", "{reindexed}");
+    assert_eq!(
+        reindexed["records_rewritten"].as_u64(),
+        Some(1),
+        "{reindexed}"
+    );
+    assert_eq!(
+        ids(&app.json(["find", "--phone", NODE_PHONES[1].1, "--json"])),
+        [2]
+    );
+    app.ok(["verify"]);
+}
+
+/// The key and the stored values of the Node fixture's cases for `phones`.
+fn node_fixture(phones: &[&str]) -> (String, Vec<String>) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("encrypted-field/tests/fixtures/legacy/node_cbc.json");
+    let fixture: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let values = phones
+        .iter()
+        .map(|phone| {
+            let case = fixture["cases"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|case| case["plaintext"] == *phone)
+                .unwrap_or_else(|| panic!("no Node value of {phone} in the fixture"));
+            case["value"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    (fixture["key"].as_str().unwrap().to_owned(), values)
+}
+
+/// `bytes` as a binary SQL literal of the backend of `database_url`.
+fn bytes_literal(database_url: &str, bytes: &[u8]) -> String {
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    if database_url.starts_with("postgres") {
+        format!("decode('{hex}', 'hex')")
+    } else {
+        format!("X'{hex}'")
+    }
+}
+
+#[test]
+fn node_data_is_migrated_and_found_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("app.sqlite3").display());
+    let app = with_secrets(App::new(dir.path()), dir.path()).var("DATABASE_URL", url.clone());
+    node_data_is_migrated_and_found(&app, &url, dir.path());
+}
+
+/// With no configuration at all: the embedded commands take the development keys directory and
+/// its blind-index key, as the application does.
+#[test]
+fn node_data_is_migrated_and_found_with_development_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = dir
+        .path()
+        .join("phone_requests.sqlite3")
+        .display()
+        .to_string();
+    node_data_is_migrated_and_found(&App::new(dir.path()), &url, dir.path());
+}
+
+#[cfg(feature = "mysql")]
+#[test]
+fn node_data_is_migrated_and_found_on_mariadb() {
+    node_data_on_server("MYSQL_DATABASE_URL");
+}
+
+#[cfg(feature = "postgres")]
+#[test]
+fn node_data_is_migrated_and_found_on_postgres() {
+    node_data_on_server("PG_DATABASE_URL");
+}
+
+#[cfg(any(feature = "mysql", feature = "postgres"))]
+fn node_data_on_server(variable: &str) {
+    let Some(database) = servers::FreshDatabase::create(variable) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let app = with_secrets(App::new(dir.path()), dir.path()).var("DATABASE_URL", database.url());
+    node_data_is_migrated_and_found(&app, database.url(), dir.path());
+}
+
 // --- exit statuses and messages ----------------------------------------------------------------
 
 #[test]

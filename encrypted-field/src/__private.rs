@@ -2,7 +2,6 @@
 //! is reached through here, so the derive works whatever the user imported, and these helpers may
 //! change in any release together with the derive (which the runtime crate pins exactly).
 
-use std::borrow::Cow;
 use std::fmt;
 
 pub use crate::blind_index::{Normalizer, normalize};
@@ -12,6 +11,7 @@ pub use crate::model::{BlindIndexSpec, ColumnSpec, EncryptedModel, KeyKind, Mode
 pub use crate::plaintext::Plaintext;
 pub use inventory;
 
+use crate::blind_index::stored_blind_index;
 use crate::error::Result;
 
 /// One derived model, as submitted to the distributed collection.
@@ -86,33 +86,26 @@ pub fn codec<T: Plaintext>() -> Codec<T> {
         },
         seal_text: |ring, value, context| ring.encrypt_to_base64(&value.to_plaintext(), context),
         blind_index_binary: |ring, context, value, normalizer| {
-            Ok(ring
-                .blind_index(context, &index_text(value)?, normalizer)?
-                .to_vec())
+            stored_blind_index(
+                ring,
+                context,
+                &value.to_plaintext(),
+                normalizer,
+                Storage::Binary,
+            )
         },
         blind_index_text: |ring, context, value, normalizer| {
-            let index = ring.blind_index(context, &index_text(value)?, normalizer)?;
-            Ok(index
-                .iter()
-                .fold(String::with_capacity(2 * index.len()), |mut hex, byte| {
-                    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-                    hex.push(char::from(DIGITS[usize::from(byte >> 4)]));
-                    hex.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
-                    hex
-                }))
+            let hex = stored_blind_index(
+                ring,
+                context,
+                &value.to_plaintext(),
+                normalizer,
+                Storage::Text,
+            )?;
+            // The text form is hex digits: ASCII.
+            Ok(String::from_utf8_lossy(&hex).into_owned())
         },
     }
-}
-
-/// Normalizers work on text: the plaintext form of the value, which must be UTF-8.
-fn index_text<T: Plaintext>(value: &T) -> Result<Cow<'_, str>> {
-    match value.to_plaintext() {
-        Cow::Borrowed(bytes) => std::str::from_utf8(bytes).ok().map(Cow::Borrowed),
-        Cow::Owned(bytes) => String::from_utf8(bytes).ok().map(Cow::Owned),
-    }
-    .ok_or(Error::InvalidPlaintext {
-        expected: "UTF-8 text (a blind index is computed over text)",
-    })
 }
 
 #[cfg(test)]

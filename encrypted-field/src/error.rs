@@ -152,13 +152,14 @@ pub enum Error {
     )]
     ActiveKeyVersion(KeyVersion),
 
-    /// `migrate` was asked to fill a column that has a blind index, which it does not compute.
+    /// A pass that writes blind indexes (migration, reindex) was given a column with a blind index
+    /// and a ring with no blind-index key. Reported before anything is written.
     #[error(
-        "cannot migrate `{column}`: its blind-index column `{blind_index}` would stay empty and lookups would \
-         miss; migrate with a model that leaves the blind index out, then save each row through its setter"
+        "cannot compute the blind index `{blind_index}` of `{column}`: no blind-index key is configured \
+         (set DB_BLIND_INDEX_KEY_FILE or DB_BLIND_INDEX_KEY, a key of its own); nothing was written"
     )]
-    BlindIndexNotMigrated {
-        /// The column (`table.column`).
+    BlindIndexKeyMissing {
+        /// The encrypted column (`table.column`).
         column: String,
         /// Its blind-index column.
         blind_index: String,
@@ -220,6 +221,19 @@ pub enum Error {
         /// What verification found.
         reason: String,
     },
+    /// A value opens, but the blind index stored beside it is not the index of that value (empty,
+    /// stale, or computed with another key or normalizer): lookups by it miss the row.
+    #[error(
+        "blind index does not match the value (`{blind_index}` is empty or stale; reindex rewrites it)"
+    )]
+    BlindIndexMismatch {
+        /// The blind-index column.
+        blind_index: String,
+    },
+
+    /// `reindex` was given models none of whose columns has a blind index.
+    #[error("no registered column has a blind index: nothing to reindex")]
+    NoBlindIndexedColumn,
 
     /// A model description cannot be used (see [`SpecError`](crate::model::SpecError)).
     #[error(transparent)]

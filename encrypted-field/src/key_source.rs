@@ -74,20 +74,29 @@ impl EnvVars {
     pub fn load(&self) -> Result<KeyRing> {
         load(self, &|name| std::env::var_os(name))
     }
+
+    /// `ring` with this process's blind-index key, when one is set (for a ring whose encryption
+    /// keys came from elsewhere, e.g. the CLI's `--keys-dir`).
+    pub(crate) fn add_blind_index_key(&self, ring: KeyRing) -> Result<KeyRing> {
+        with_blind_index_key(self, &|name| std::env::var_os(name), ring)
+    }
+}
+
+/// The value of `name` through `get`, as UTF-8 text.
+fn text_of(get: &dyn Fn(&str) -> Option<OsString>, name: &str) -> Result<Option<String>> {
+    get(name)
+        .map(|value| {
+            value.into_string().map_err(|_| Error::BadKey {
+                origin: name.to_owned(),
+                reason: BadKeyReason::Unreadable("the value is not valid UTF-8".to_owned()),
+            })
+        })
+        .transpose()
 }
 
 /// Loads a ring through `get` (the environment, or a map in tests).
 pub(crate) fn load(vars: &EnvVars, get: &dyn Fn(&str) -> Option<OsString>) -> Result<KeyRing> {
-    let text_of = |name: &str| -> Result<Option<String>> {
-        get(name)
-            .map(|value| {
-                value.into_string().map_err(|_| Error::BadKey {
-                    origin: name.to_owned(),
-                    reason: BadKeyReason::Unreadable("the value is not valid UTF-8".to_owned()),
-                })
-            })
-            .transpose()
-    };
+    let text_of = |name: &str| text_of(get, name);
     let active = text_of(&vars.active_version)?
         .map(|text| {
             text.parse::<KeyVersion>().map_err(|_| Error::BadKey {
@@ -119,11 +128,20 @@ pub(crate) fn load(vars: &EnvVars, get: &dyn Fn(&str) -> Option<OsString>) -> Re
         builder.build()?
     };
 
+    with_blind_index_key(vars, get, ring)
+}
+
+/// `ring` with the blind-index key of `vars` (read through `get`), when one is set.
+fn with_blind_index_key(
+    vars: &EnvVars,
+    get: &dyn Fn(&str) -> Option<OsString>,
+    ring: KeyRing,
+) -> Result<KeyRing> {
     let blind_index = if let Some(file) = get(&vars.blind_index_key_file) {
         Some(BlindIndexKey::new(MasterKey::from_file(&PathBuf::from(
             file,
         ))?))
-    } else if let Some(inline) = text_of(&vars.blind_index_key)? {
+    } else if let Some(inline) = text_of(get, &vars.blind_index_key)? {
         let inline = zeroize::Zeroizing::new(inline);
         Some(BlindIndexKey::from_base64(&inline, &vars.blind_index_key)?)
     } else {

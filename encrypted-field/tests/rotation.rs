@@ -25,6 +25,9 @@ mod failures;
 mod kept;
 #[path = "rotation/migrate.rs"]
 mod migrate;
+#[cfg(feature = "derive")]
+#[path = "rotation/reindex.rs"]
+mod reindex;
 #[path = "rotation/resume.rs"]
 mod resume;
 #[path = "rotation/rotate.rs"]

@@ -1,4 +1,4 @@
-//! `rotate`, `verify`, `status`, `migrate` and `keys retire`, run as the real binary on a SQLite
+//! `rotate`, `verify`, `status`, `migrate`, `reindex` and `keys retire`, run as the real binary on a SQLite
 //! file: reports (`--json` parsed), exit statuses, what is and is not written.
 //!
 //! Run with `cargo test -p encrypted-field --features cli,sqlite --test rotation_cli`.
@@ -721,6 +721,245 @@ fn migrate_refuses_a_key_ring_that_holds_the_legacy_key() {
         "no key bytes: {refused:#?}"
     );
     assert!(node.phones() == before);
+}
+
+// ---- blind indexes ------------------------------------------------------------------------------
+
+/// `phone_requests (id, phone_number, phone_bidx)` in plaintext, the flag that declares its blind
+/// index, and the keys (a blind-index key file beside the keys directory).
+struct IndexedPhones {
+    workspace: Workspace,
+    bidx_key: encrypted_field::BlindIndexKey,
+    bidx_file: std::path::PathBuf,
+}
+
+const PHONES_COLUMN: &str =
+    "phone_requests.phone_number:text:nullable:bidx-text=phone_bidx:normalize=digits";
+const PHONES: [&str; 2] = ["+1 555 0100", "+44 20 7946 0958"];
+
+impl IndexedPhones {
+    fn new() -> Self {
+        let workspace = Workspace::new();
+        let mut db = Database::connect(workspace.sqlite_path().to_str().unwrap()).unwrap();
+        db.execute(
+            "CREATE TABLE phone_requests (id INTEGER PRIMARY KEY, phone_number TEXT, phone_bidx TEXT)",
+        )
+        .unwrap();
+        db.execute(&format!(
+            "INSERT INTO phone_requests VALUES (1, '{}', NULL), (2, '{}', NULL), (3, NULL, NULL)",
+            PHONES[0], PHONES[1]
+        ))
+        .unwrap();
+        let key = encrypted_field::MasterKey::generate();
+        let bidx_file = workspace.backups.path().join("blind_index_key");
+        std::fs::write(&bidx_file, key.to_base64()).unwrap();
+        #[cfg(unix)]
+        std::fs::set_permissions(
+            &bidx_file,
+            std::os::unix::fs::PermissionsExt::from_mode(0o600),
+        )
+        .unwrap();
+        Self {
+            workspace,
+            bidx_key: encrypted_field::BlindIndexKey::new(key),
+            bidx_file,
+        }
+    }
+
+    /// Runs `args`, the database and the column flag, with the keys directory and (`with_bidx`)
+    /// the blind-index key file in the environment.
+    fn run(&self, args: &[&str], with_bidx: bool) -> Run {
+        let url = format!("sqlite://{}", self.workspace.sqlite_path().display());
+        let mut all = args.to_vec();
+        all.extend(["--database-url", url.as_str(), "--column", PHONES_COLUMN]);
+        let mut env = self.workspace.env();
+        if with_bidx {
+            env.push((
+                "DB_BLIND_INDEX_KEY_FILE",
+                self.bidx_file.clone().into_os_string(),
+            ));
+        }
+        run(&all, &env_refs(&env))
+    }
+
+    fn indexes(&self) -> Vec<Option<String>> {
+        let mut db = Database::connect(self.workspace.sqlite_path().to_str().unwrap()).unwrap();
+        harness::load_text(
+            &mut db,
+            "SELECT phone_bidx AS value FROM phone_requests ORDER BY id",
+        )
+    }
+
+    /// The hex index of `phone`, from the blind-index primitive itself.
+    fn index_of(&self, phone: &str) -> String {
+        let ring = self
+            .workspace
+            .ring()
+            .with_blind_index_key(self.bidx_key.clone())
+            .unwrap();
+        harness::hex(
+            &ring
+                .blind_index(
+                    "phone_requests.phone_number",
+                    phone,
+                    encrypted_field::normalize::digits,
+                )
+                .unwrap(),
+        )
+    }
+}
+
+#[test]
+fn migrate_writes_the_blind_index_of_a_column_declared_on_the_command_line() {
+    let phones = IndexedPhones::new();
+    let migrate = ["migrate", "--from", "plaintext", "--force", "--json"];
+    let refused = phones.run(&migrate, false).expect(2);
+    assert!(
+        refused.stderr.contains("no blind-index key") && refused.stderr.contains("phone_bidx"),
+        "{refused:#?}"
+    );
+    assert_eq!(phones.indexes(), [None, None, None], "nothing was written");
+
+    let report = phones.run(&migrate, true).expect(0).json();
+    assert_eq!(report["records_rewritten"], 2, "{report:#}");
+    assert_eq!(
+        phones.indexes(),
+        [
+            Some(phones.index_of(PHONES[0])),
+            Some(phones.index_of(PHONES[1])),
+            None
+        ]
+    );
+    phones.run(&["verify"], true).expect(0);
+}
+
+#[test]
+fn reindex_rewrites_a_stale_blind_index_and_verify_reports_it_until_then() {
+    let phones = IndexedPhones::new();
+    phones
+        .run(&["migrate", "--from", "plaintext", "--force"], true)
+        .expect(0);
+    let mut db = Database::connect(phones.workspace.sqlite_path().to_str().unwrap()).unwrap();
+    db.execute("UPDATE phone_requests SET phone_bidx = 'stale' WHERE id = 2")
+        .unwrap();
+
+    let verify = phones.run(&["verify", "--json"], true).expect(1).json();
+    assert_eq!(
+        verify["verification"]["stale_blind_indexes"], 1,
+        "{verify:#}"
+    );
+    assert_eq!(verify["failures"][0]["primary_key"], "2", "{verify:#}");
+    assert_eq!(
+        verify["failures"][0]["reason"]
+            .as_str()
+            .map(|r| r.contains("blind index does not match the value")),
+        Some(true),
+        "{verify:#}"
+    );
+    let unchecked = phones.run(&["verify"], false).expect(0);
+    assert!(
+        unchecked.stdout.contains("blind indexes NOT checked")
+            && unchecked.stdout.contains("phone_requests.phone_bidx"),
+        "{unchecked:#?}"
+    );
+
+    let refused = phones.run(&["reindex"], true).expect(2);
+    assert!(refused.stderr.contains("--force"), "{refused:#?}");
+    let dry = phones
+        .run(&["reindex", "--dry-run", "--json"], true)
+        .expect(0)
+        .json();
+    assert_eq!(
+        (dry["dry_run"].as_bool(), dry["records_rewritten"].as_u64()),
+        (Some(true), Some(1)),
+        "{dry:#}"
+    );
+    assert_eq!(phones.indexes()[1].as_deref(), Some("stale"));
+    let text = phones.run(&["reindex", "--force"], true).expect(0);
+    assert!(
+        text.stdout
+            .starts_with("completed: 1 of 2 blind indexes rewritten"),
+        "{text:#?}"
+    );
+    assert_eq!(phones.indexes()[1], Some(phones.index_of(PHONES[1])));
+    phones.run(&["verify"], true).expect(0);
+}
+
+#[test]
+fn the_blind_index_key_comes_from_the_environment_with_keys_dir_too() {
+    let phones = IndexedPhones::new();
+    let url = format!("sqlite://{}", phones.workspace.sqlite_path().display());
+    let keys = phones.workspace.keys_path();
+    let args = [
+        "migrate",
+        "--from",
+        "plaintext",
+        "--force",
+        "--keys-dir",
+        keys.to_str().unwrap(),
+        "--database-url",
+        url.as_str(),
+        "--column",
+        PHONES_COLUMN,
+    ];
+    run(
+        &args,
+        &[("DB_BLIND_INDEX_KEY_FILE", phones.bidx_file.as_os_str())],
+    )
+    .expect(0);
+    assert_eq!(phones.indexes()[0], Some(phones.index_of(PHONES[0])));
+}
+
+#[test]
+fn blind_index_key_file_gives_the_blind_index_key_on_the_command_line() {
+    let phones = IndexedPhones::new();
+    let file = phones.bidx_file.to_str().unwrap().to_owned();
+    phones
+        .run(
+            &[
+                "migrate",
+                "--from",
+                "plaintext",
+                "--force",
+                "--blind-index-key-file",
+                &file,
+            ],
+            false,
+        )
+        .expect(0);
+    assert_eq!(phones.indexes()[1], Some(phones.index_of(PHONES[1])));
+    let missing = phones
+        .run(
+            &[
+                "reindex",
+                "--force",
+                "--blind-index-key-file",
+                "/nonexistent/bidx",
+            ],
+            false,
+        )
+        .expect(2);
+    assert!(missing.stderr.contains("/nonexistent/bidx"), "{missing:#?}");
+}
+
+#[test]
+fn reindex_without_a_blind_index_key_or_an_indexed_column_is_a_configuration_error() {
+    let phones = IndexedPhones::new();
+    let no_key = phones.run(&["reindex", "--force"], false).expect(2);
+    assert!(
+        no_key
+            .stderr
+            .starts_with("error: cannot compute the blind index `phone_bidx`"),
+        "{no_key:#?}"
+    );
+    let fixture = Fixture::new();
+    let no_index = fixture.run(&["reindex", "--force"], &[]).expect(2);
+    assert!(
+        no_index
+            .stderr
+            .contains("no registered column has a blind index"),
+        "{no_index:#?}"
+    );
 }
 
 // ---- keys retire --------------------------------------------------------------------------------

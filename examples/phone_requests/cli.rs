@@ -27,6 +27,10 @@ pub struct Args {
 
 /// The subcommands: the application's, then the library's.
 #[derive(Debug, Subcommand)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "parsed once per process; boxing would only complicate the match"
+)]
 pub enum AppCommand {
     /// Store a phone request; the phone number is encrypted before it reaches the database.
     Create {

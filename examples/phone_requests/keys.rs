@@ -14,6 +14,11 @@ use crate::error::AppError;
 /// The blind-index key's file name, in the development keys directory as under `/run/secrets`.
 const BLIND_INDEX_KEY_FILE: &str = "blind_index_key";
 
+/// The blind-index key's file in the development keys directory `dir`.
+pub fn development_blind_index_key(dir: &Path) -> PathBuf {
+    dir.join(BLIND_INDEX_KEY_FILE)
+}
+
 /// Where this process takes its keys from.
 #[derive(Debug, Clone)]
 pub enum KeySource {

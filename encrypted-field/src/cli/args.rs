@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::KeyVersion;
 #[cfg(feature = "_database")]
-use crate::cli::{DatabaseArgs, MigrateArgs, RotateArgs, StatusArgs, VerifyArgs};
+use crate::cli::{DatabaseArgs, MigrateArgs, ReindexArgs, RotateArgs, StatusArgs, VerifyArgs};
 
 /// The `encrypted-field` command line: one subcommand.
 #[derive(Debug, Parser)]
@@ -95,6 +95,21 @@ pub enum Command {
         finalize's verification failed, 2 bad usage or configuration."
     )]
     Migrate(MigrateArgs),
+    /// Rewrite every blind index that is empty or not its value's, so that lookups find the row.
+    #[cfg(feature = "_database")]
+    #[command(
+        long_about = "Rewrite every blind index that is empty or not its value's.\n\n\
+        Every value of a column with a blind index is decrypted and its index computed as the \
+        application computes it (the column's normalizer, the blind-index key from \
+        DB_BLIND_INDEX_KEY_FILE or DB_BLIND_INDEX_KEY); an index that is NULL, empty or different is \
+        rewritten. Online, like rotate: batches in primary-key order, one transaction each, and each \
+        index is written only if its row still holds the value read, so an application's concurrent \
+        write wins. Values that cannot be decrypted are listed and left alone.\n\n\
+        Without --force it asks for confirmation, and refuses when stdin is not a terminal.\n\
+        Exit status: 0 completed, 1 completed with failures, 2 bad usage or configuration (no \
+        blind-index key, no column with a blind index), or a rotation is running."
+    )]
+    Reindex(ReindexArgs),
 }
 
 /// Arguments of `keygen`.
@@ -162,6 +177,10 @@ pub struct KeySourceArgs {
     /// `decrypt --from`, the key of that legacy system.
     #[arg(long, value_name = "FILE")]
     pub key_file: Option<PathBuf>,
+    /// Use the blind-index key in FILE instead of $DB_BLIND_INDEX_KEY_FILE or
+    /// $DB_BLIND_INDEX_KEY (for `migrate`, `reindex` and `verify` on columns with a blind index).
+    #[arg(long, value_name = "FILE")]
+    pub blind_index_key_file: Option<PathBuf>,
 }
 
 /// Arguments of `encrypt`.

@@ -1,5 +1,5 @@
 //! The arguments of the commands that work on a database: `rotate`, `verify`, `status`,
-//! `migrate` and `keys retire`. Parsing only, no work.
+//! `migrate`, `reindex` and `keys retire`. Parsing only, no work.
 
 use std::path::PathBuf;
 
@@ -18,15 +18,20 @@ pub struct DatabaseArgs {
     #[arg(long, value_name = "URL")]
     pub database_url: Option<String>,
     /// Read the encrypted models from a TOML file: one `[[model]]` (table, primary_key,
-    /// primary_key_type) per table, one `[[model.column]]` (name, storage, nullable, context) per
-    /// column.
+    /// primary_key_type) per table, one `[[model.column]]` (name, storage, nullable, context,
+    /// blind_index = { column, storage, normalizer }) per column.
     #[arg(long, value_name = "FILE")]
     pub models: Option<PathBuf>,
     /// An encrypted column, as TABLE.COLUMN: its values are the bytes of the envelope (a BLOB,
     /// VARBINARY or BYTEA column); add `:text` for base64 in a TEXT column and `:nullable` if it
-    /// may be NULL, e.g. `customers._ssn:nullable`. Repeatable. Added to the application's models
+    /// may be NULL, e.g. `customers._ssn:nullable`. A blind index beside it: `:bidx=COLUMN` (32
+    /// bytes) or `:bidx-text=COLUMN` (hex), with `:normalize=exact|digits|lowercase` (the
+    /// application's normalizer; default exact). Repeatable. Added to the application's models
     /// when the tool is embedded.
-    #[arg(long = "column", value_name = "TABLE.COLUMN[:text][:nullable]")]
+    #[arg(
+        long = "column",
+        value_name = "TABLE.COLUMN[:text][:nullable][:bidx=COLUMN][:normalize=NAME]"
+    )]
     pub columns: Vec<ColumnArg>,
     /// The primary key of a table named by --column, when it is not `id` (an integer):
     /// TABLE=COLUMN, or TABLE=COLUMN:text for a text key. Repeatable.
@@ -166,6 +171,30 @@ pub struct MigrateArgs {
     /// exit 1, if verification fails).
     #[arg(long, conflicts_with_all = ["from", "undo"])]
     pub finalize: bool,
+}
+
+/// Arguments of `reindex`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ReindexArgs {
+    /// The database and its encrypted columns (those with a blind index are reindexed).
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Where the keys come from (the blind-index key from DB_BLIND_INDEX_KEY_FILE or
+    /// DB_BLIND_INDEX_KEY).
+    #[command(flatten)]
+    pub keys: KeySourceArgs,
+    /// Write nothing; report how many blind indexes would be rewritten.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask for confirmation (needed when stdin is not a terminal, e.g. in cron).
+    #[arg(long)]
+    pub force: bool,
+    /// Rows read and written per batch (one transaction each).
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_BATCH_SIZE, value_parser = parse_batch_size)]
+    pub batch_size: usize,
+    /// Print the report as JSON (and draw no progress bar).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// What `migrate --from` reads.

@@ -33,8 +33,8 @@
 //! The database is `--database-url` or `DATABASE_URL` (`sqlite://path` or a path, `mysql://…`,
 //! `postgres://…`). The encrypted columns are the embedding application's models
 //! ([`Cli::registry`]) and, for the standalone binary, `--column TABLE.COLUMN[:text][:nullable]`
-//! (the primary key is `id`, an integer, unless `--primary-key TABLE=COLUMN[:text]` says
-//! otherwise) or `--models models.toml`.
+//! with `[:bidx=COLUMN][:normalize=NAME]` for a blind index (the primary key is `id`, an integer,
+//! unless `--primary-key TABLE=COLUMN[:text]` says otherwise) or `--models models.toml`.
 //!
 //! ```text
 //! $ export DATABASE_URL=sqlite://app.db ENCRYPTED_FIELD_KEYS_DIR=/run/secrets
@@ -47,13 +47,23 @@
 //! $ encrypted-field keys retire 1 $C            # once no value uses v1: enc_key_v1 → retired/
 //! $ encrypted-field migrate $C --from node-cbc --legacy-key-file db/enc_key.txt --force
 //!
+//! # A column with a blind index (here phone numbers, indexed by their digits): migrate writes
+//! # each value's index with it; reindex rewrites indexes that are empty or stale; verify fails
+//! # on a stale one (and says so when it has no blind-index key to check them with). The
+//! # blind-index key is DB_BLIND_INDEX_KEY_FILE (or DB_BLIND_INDEX_KEY, or --blind-index-key-file).
+//! $ export DB_BLIND_INDEX_KEY_FILE=/run/secrets/blind_index_key
+//! $ P="--column phone_requests.phone_number:bidx=phone_bidx:normalize=digits"
+//! $ encrypted-field migrate $P --from node-cbc --legacy-key-file db/enc_key.txt --force
+//! $ encrypted-field reindex $P --dry-run        # how many indexes are empty or stale
+//! $ encrypted-field reindex $P --force
+//!
 //! # Scheduled rotation, the Celery beat entry's replacement: run this daily (cron, a systemd
 //! # timer, a Kubernetes CronJob). It rotates to a new key when the active one was activated more
 //! # than a month ago (as recorded in the database), and otherwise prints when it is due, exit 0.
 //! $ encrypted-field rotate $C --new-key --backup-dir /var/backups/keys --if-due monthly --force
 //! ```
 //!
-//! Without `--force`, `rotate` and `migrate` ask for confirmation on a terminal and refuse (exit
+//! Without `--force`, `rotate`, `migrate` and `reindex` ask for confirmation on a terminal and refuse (exit
 //! 2) when stdin is not one. A progress line is drawn on stderr when it is a terminal, never with
 //! `--json`; stdout holds the report only. Notifications go to the log (`tracing`; the binary
 //! prints it on stderr at the level `RUST_LOG` names, `warn` by default).
@@ -131,8 +141,8 @@ pub use args::{
 };
 #[cfg(feature = "_database")]
 pub use db_args::{
-    DatabaseArgs, MigrateArgs, MigrationSource, Period, RotateArgs, StatusArgs, VerifyArgs,
-    WriteArgs,
+    DatabaseArgs, MigrateArgs, MigrationSource, Period, ReindexArgs, RotateArgs, StatusArgs,
+    VerifyArgs, WriteArgs,
 };
 pub use error::CliError;
 #[cfg(feature = "_database")]
@@ -202,7 +212,7 @@ impl fmt::Debug for Io<'_> {
 /// The tool, configured. The default reads the environment variables of `DESIGN.md`
 /// (`ENCRYPTED_FIELD_KEYS_DIR`, `DB_ENCRYPTION_KEY_FILE`, `DB_ENCRYPTION_KEY`, …).
 ///
-/// The commands that work on a database (`rotate`, `verify`, `status`, `migrate`,
+/// The commands that work on a database (`rotate`, `verify`, `status`, `migrate`, `reindex`,
 /// `keys retire`) take the application's models from here, so an embedding application
 /// configures them once (`--column` and `--models` add to them).
 ///

@@ -4,6 +4,14 @@
 //! Every name goes through [`ModelSpec::validate`] (ASCII letters, digits and `_`) and is quoted
 //! by the database layer; nothing typed here is ever pasted into SQL as is.
 //!
+//! A column may keep a blind index (an HMAC of its normalized plaintext, for equality lookups) in
+//! another column: `migrate` then writes each migrated value's index with it, `reindex` rewrites
+//! indexes that are empty or stale, and `verify` checks them. On the command line:
+//! `--column phone_requests.phone_number:bidx=phone_bidx:normalize=digits` (32 raw bytes in a
+//! binary column), or `:bidx-text=COLUMN` for 64 lowercase hex digits in a text column; the
+//! normalizer is `exact` (the default), `digits` or `lowercase`, and must be the one the
+//! application uses, or every index differs from the application's.
+//!
 //! ```toml
 //! # models.toml
 //! [[model]]
@@ -16,6 +24,15 @@
 //! storage = "binary"             # "binary" (default: BLOB / VARBINARY / BYTEA) or "text" (base64)
 //! nullable = true                # default false
 //! # context = "customers._ssn"   # default "table.column"
+//!
+//! [[model]]
+//! table = "phone_requests"
+//!
+//! [[model.column]]
+//! name = "phone_number"
+//! # The blind index beside it: its column, "binary" (default: 32 bytes) or "text" (hex), and the
+//! # normalizer: "exact" (default), "digits" or "lowercase".
+//! blind_index = { column = "phone_bidx", storage = "binary", normalizer = "digits" }
 //! ```
 
 use std::path::Path;
@@ -24,9 +41,19 @@ use std::str::FromStr;
 use serde::Deserialize;
 
 use crate::cli::CliError;
-use crate::model::{ColumnSpec, KeyKind, ModelSpec, Registry, Storage};
+use crate::model::{BlindIndexSpec, ColumnSpec, KeyKind, ModelSpec, Registry, Storage};
 
-/// `--column TABLE.COLUMN[:text][:nullable]`: one encrypted column.
+/// `--column TABLE.COLUMN[:text][:nullable][:bidx=COLUMN|:bidx-text=COLUMN][:normalize=NAME]`:
+/// one encrypted column, and the blind index kept beside it if any.
+///
+/// ```
+/// use encrypted_field::cli::ColumnArg;
+/// let arg: ColumnArg = "phone_requests.phone_number:bidx=phone_bidx:normalize=digits".parse()?;
+/// let index = arg.blind_index.as_ref().unwrap();
+/// assert_eq!((index.column(), index.normalizer_name()), ("phone_bidx", "digits"));
+/// assert!("t.c:normalize=digits".parse::<ColumnArg>().is_err()); // a normalizer needs an index
+/// # Ok::<(), String>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ColumnArg {
     /// The table.
@@ -37,17 +64,21 @@ pub struct ColumnArg {
     pub storage: Storage,
     /// Whether it may be NULL (`:nullable`).
     pub nullable: bool,
+    /// The blind index beside it (`:bidx=COLUMN` or `:bidx-text=COLUMN`, with `:normalize=NAME`).
+    pub blind_index: Option<BlindIndexSpec>,
 }
 
 impl FromStr for ColumnArg {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Self, String> {
+        const FORM: &str =
+            "TABLE.COLUMN[:text][:nullable][:bidx=COLUMN|:bidx-text=COLUMN][:normalize=NAME]";
         let mut parts = text.split(':');
         let name = parts.next().unwrap_or_default();
         let Some((table, column)) = name.split_once('.') else {
             return Err(format!(
-                "`{text}` is not TABLE.COLUMN[:text][:nullable] (e.g. customers._ssn:nullable)"
+                "`{text}` is not {FORM} (e.g. customers._ssn:nullable)"
             ));
         };
         let mut arg = Self {
@@ -55,18 +86,40 @@ impl FromStr for ColumnArg {
             column: column.to_owned(),
             storage: Storage::Binary,
             nullable: false,
+            blind_index: None,
         };
+        let mut normalizer = None;
         for option in parts {
-            match option {
-                "text" => arg.storage = Storage::Text,
-                "binary" => arg.storage = Storage::Binary,
-                "nullable" => arg.nullable = true,
-                other => {
+            match option.split_once('=') {
+                None if option == "text" => arg.storage = Storage::Text,
+                None if option == "binary" => arg.storage = Storage::Binary,
+                None if option == "nullable" => arg.nullable = true,
+                Some(("bidx", index)) => {
+                    arg.blind_index = Some(BlindIndexSpec::binary(index.to_owned()))
+                }
+                Some(("bidx-text", index)) => {
+                    arg.blind_index = Some(BlindIndexSpec::text(index.to_owned()))
+                }
+                Some(("normalize", name)) => normalizer = Some(name),
+                _ => {
                     return Err(format!(
-                        "unknown column option `{other}` in `{text}` (expected text, binary or nullable)"
+                        "unknown column option `{option}` in `{text}` (expected text, binary, nullable, \
+                         bidx=COLUMN, bidx-text=COLUMN or normalize=NAME)"
                     ));
                 }
             }
+        }
+        if let Some(name) = normalizer {
+            let Some(index) = arg.blind_index.take() else {
+                return Err(format!(
+                    "`normalize={name}` in `{text}` needs a blind index: add bidx=COLUMN or bidx-text=COLUMN"
+                ));
+            };
+            arg.blind_index = Some(
+                index
+                    .with_builtin_normalizer(name)
+                    .map_err(|e| format!("in `{text}`: {e}"))?,
+            );
         }
         Ok(arg)
     }
@@ -146,14 +199,33 @@ struct ColumnEntry {
     #[serde(default)]
     nullable: bool,
     context: Option<String>,
+    blind_index: Option<BlindIndexEntry>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BlindIndexEntry {
+    column: String,
+    #[serde(default)]
+    storage: StorageType,
+    normalizer: Option<String>,
+}
+
+#[derive(Debug, Default, Clone, Copy, Deserialize)]
 #[serde(rename_all = "snake_case")]
 enum StorageType {
     #[default]
     Binary,
     Text,
+}
+
+impl From<StorageType> for Storage {
+    fn from(storage: StorageType) -> Self {
+        match storage {
+            StorageType::Binary => Self::Binary,
+            StorageType::Text => Self::Text,
+        }
+    }
 }
 
 fn default_primary_key() -> String {
@@ -198,8 +270,10 @@ fn read_models_file(path: &Path) -> Result<Vec<ModelSpec>, CliError> {
             e.to_string().trim_end()
         ))
     })?;
-    Ok(file
-        .model
+    let bad = |e: crate::model::SpecError| {
+        CliError::usage(format!("reading models file {}: {e}", path.display()))
+    };
+    file.model
         .into_iter()
         .map(|entry| {
             let kind = match entry.primary_key_type {
@@ -209,22 +283,25 @@ fn read_models_file(path: &Path) -> Result<Vec<ModelSpec>, CliError> {
             let mut spec =
                 ModelSpec::new(entry.table, entry.primary_key).with_primary_key_kind(kind);
             for c in entry.column {
-                let storage = match c.storage {
-                    StorageType::Binary => Storage::Binary,
-                    StorageType::Text => Storage::Text,
-                };
-                let mut column = ColumnSpec::new(c.name, storage);
+                let mut column = ColumnSpec::new(c.name, c.storage.into());
                 if c.nullable {
                     column = column.nullable();
                 }
                 if let Some(context) = c.context {
                     column = column.with_context(context);
                 }
+                if let Some(index) = c.blind_index {
+                    let mut blind = BlindIndexSpec::new(index.column, index.storage.into());
+                    if let Some(name) = index.normalizer {
+                        blind = blind.with_builtin_normalizer(&name).map_err(bad)?;
+                    }
+                    column = column.with_blind_index(blind);
+                }
                 spec = spec.column(column);
             }
-            spec
+            Ok(spec)
         })
-        .collect())
+        .collect()
 }
 
 /// One spec per table named by `--column`, with its `--primary-key` (default `id`).
@@ -246,6 +323,9 @@ fn specs_from_flags(
         let mut column = ColumnSpec::new(arg.column.clone(), arg.storage);
         if arg.nullable {
             column = column.nullable();
+        }
+        if let Some(index) = &arg.blind_index {
+            column = column.with_blind_index(index.clone());
         }
         match specs.iter_mut().find(|s| s.table() == arg.table) {
             Some(spec) => *spec = spec.clone().column(column),
@@ -286,6 +366,52 @@ mod tests {
                 .unwrap_err()
                 .contains("unknown column option `secret`")
         );
+    }
+
+    #[test]
+    fn column_flags_declare_a_blind_index_with_its_storage_and_normalizer() {
+        let columns: Vec<ColumnArg> = [
+            "phone_requests.phone_number:bidx=phone_bidx:normalize=digits",
+            "users.email:text:normalize=lowercase:bidx-text=email_bidx",
+            "users.note",
+        ]
+        .iter()
+        .map(|c| c.parse().unwrap())
+        .collect();
+        let registry = registry(Registry::new(), None, &columns, &[]).unwrap();
+        let phone = registry.get("phone_requests").unwrap().columns()[0]
+            .blind_index()
+            .unwrap();
+        assert_eq!(
+            (phone.column(), phone.storage(), phone.normalizer_name()),
+            ("phone_bidx", Storage::Binary, "digits")
+        );
+        assert_eq!((phone.normalizer())("+1 (555) 010"), "1555010");
+        let users = registry.get("users").unwrap();
+        let email = users.columns()[0].blind_index().unwrap();
+        assert_eq!(
+            (email.column(), email.storage(), email.normalizer_name()),
+            ("email_bidx", Storage::Text, "lowercase")
+        );
+        assert!(users.columns()[1].blind_index().is_none());
+        let exact: ColumnArg = "t.c:bidx=c_bidx".parse().unwrap();
+        assert_eq!(exact.blind_index.unwrap().normalizer_name(), "exact");
+    }
+
+    #[test]
+    fn a_bad_blind_index_flag_says_what_is_wrong() {
+        let unknown = "t.c:bidx=c_bidx:normalize=soundex"
+            .parse::<ColumnArg>()
+            .unwrap_err();
+        assert!(
+            unknown.contains("unknown normalizer `soundex`"),
+            "{unknown}"
+        );
+        let orphan = "t.c:normalize=digits".parse::<ColumnArg>().unwrap_err();
+        assert!(orphan.contains("needs a blind index"), "{orphan}");
+        let columns = ["t.c:bidx=c bidx".parse().unwrap()];
+        let err = registry(Registry::new(), None, &columns, &[]).unwrap_err();
+        assert!(err.to_string().contains("blind-index column"), "{err}");
     }
 
     #[test]
@@ -366,6 +492,61 @@ context = "legacy.phone"
         assert_eq!(phones.primary_key(), "request_id");
         assert_eq!(phones.columns()[0].storage(), Storage::Text);
         assert_eq!(phones.columns()[0].context(), "legacy.phone");
+    }
+
+    #[test]
+    fn a_models_file_declares_blind_indexes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("models.toml");
+        std::fs::write(
+            &path,
+            r#"
+[[model]]
+table = "phone_requests"
+[[model.column]]
+name = "phone_number"
+blind_index = { column = "phone_bidx", normalizer = "digits" }
+[[model.column]]
+name = "email"
+storage = "text"
+[model.column.blind_index]
+column = "email_bidx"
+storage = "text"
+"#,
+        )
+        .unwrap();
+        let registry = registry(Registry::new(), Some(&path), &[], &[]).unwrap();
+        let columns = registry.get("phone_requests").unwrap().columns();
+        let phone = columns[0].blind_index().unwrap();
+        assert_eq!(
+            (phone.column(), phone.storage(), phone.normalizer_name()),
+            ("phone_bidx", Storage::Binary, "digits")
+        );
+        let email = columns[1].blind_index().unwrap();
+        assert_eq!(
+            (email.column(), email.storage(), email.normalizer_name()),
+            ("email_bidx", Storage::Text, "exact")
+        );
+    }
+
+    #[test]
+    fn an_unknown_normalizer_in_a_models_file_is_reported_with_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("models.toml");
+        std::fs::write(
+            &path,
+            "[[model]]\ntable = \"t\"\n[[model.column]]\nname = \"c\"\n\
+             blind_index = { column = \"c_bidx\", normalizer = \"soundex\" }\n",
+        )
+        .unwrap();
+        let err = registry(Registry::new(), Some(&path), &[], &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(&format!("reading models file {}", path.display())),
+            "{err}"
+        );
+        assert!(err.contains("unknown normalizer `soundex`"), "{err}");
     }
 
     #[test]

@@ -59,6 +59,8 @@ pub(crate) struct ColumnTarget<'a> {
     pub key_kind: KeyKind,
     pub column: &'a str,
     pub storage: Storage,
+    /// The blind-index column a swap also sets, and how it stores the index.
+    pub blind_index: Option<(&'a str, Storage)>,
 }
 
 impl fmt::Display for ColumnTarget<'_> {
@@ -68,20 +70,43 @@ impl fmt::Display for ColumnTarget<'_> {
 }
 
 /// A row as read: its key and, for each encrypted column of its model in order, the stored bytes
-/// (for a TEXT column, the text's bytes).
+/// (for a TEXT column, the text's bytes) and the blind index stored beside it (`None` when the
+/// column has no blind index or the index is NULL).
 #[derive(Debug, Clone)]
 pub(crate) struct StoredRow {
     pub key: PrimaryKey,
     pub values: Vec<Option<Vec<u8>>>,
+    pub blind_indexes: Vec<Option<Vec<u8>>>,
 }
 
-/// A compare-and-swap write: set the column to `new` where the key is `key` and the column still
-/// holds `old`.
+impl StoredRow {
+    /// Splits the fields read after the key (every encrypted column, then the blind-index column
+    /// of each column that has one, as [`Dialect::select_batch_statement`] lists them).
+    fn from_fields(key: PrimaryKey, mut fields: Vec<Option<Vec<u8>>>, model: &ModelSpec) -> Self {
+        let columns = model.columns();
+        let mut indexes = fields
+            .split_off(columns.len().min(fields.len()))
+            .into_iter();
+        let blind_indexes = columns
+            .iter()
+            .map(|c| c.blind_index().and_then(|_| indexes.next().flatten()))
+            .collect();
+        Self {
+            key,
+            values: fields,
+            blind_indexes,
+        }
+    }
+}
+
+/// A compare-and-swap write: set the column to `new` (and its blind-index column to
+/// `blind_index`, when given) where the key is `key` and the column still holds `old`.
 #[derive(Debug, Clone)]
 pub(crate) struct Swap {
     pub key: PrimaryKey,
     pub old: Vec<u8>,
     pub new: Vec<u8>,
+    pub blind_index: Option<Vec<u8>>,
 }
 
 /// What differs in SQL between backends.
@@ -92,8 +117,9 @@ pub(crate) trait Dialect {
     fn placeholder(&self, n: usize) -> String;
     /// The primary key as a 64-bit integer or text, for the select list.
     fn key_expression(&self, quoted_key: &str, kind: KeyKind) -> String;
-    /// One statement that applies `rows` swaps (binds: key, old, new per row, in order), updating
-    /// a row only where the column still holds `old`.
+    /// One statement that applies `rows` swaps (binds: key, old, new, and the blind index when
+    /// `target.blind_index` is set, per row, in order), updating a row only where the column
+    /// still holds `old`.
     fn swap_statement(&self, target: &ColumnTarget<'_>, rows: usize) -> String;
     /// The statement that creates the metadata table if it is missing.
     fn create_metadata_table(&self) -> &'static str {
@@ -130,9 +156,10 @@ pub(crate) trait Dialect {
         )
     }
 
-    /// `SELECT key AS pk, table.c1, table.c2, … FROM table [WHERE table.key > ?] ORDER BY
-    /// table.key LIMIT ?`: every encrypted column of the model in one read. Names are qualified
-    /// with the table: a bare name in `ORDER BY` means an output column first.
+    /// `SELECT key AS pk, table.c1, table.c2, …, table.c1_bidx, … FROM table [WHERE table.key > ?]
+    /// ORDER BY table.key LIMIT ?`: every encrypted column of the model, then the blind-index
+    /// column of each that has one, in one read. Names are qualified with the table: a bare name
+    /// in `ORDER BY` means an output column first.
     fn select_batch_statement(&self, model: &ModelSpec, after: bool) -> String {
         let table = self.quote(model.table());
         let key = format!("{table}.{}", self.quote(model.primary_key()));
@@ -144,7 +171,14 @@ pub(crate) trait Dialect {
         let columns: Vec<String> = model
             .columns()
             .iter()
-            .map(|c| format!("{table}.{}", self.quote(c.column())))
+            .map(|c| c.column())
+            .chain(
+                model
+                    .columns()
+                    .iter()
+                    .filter_map(|c| c.blind_index().map(|b| b.column())),
+            )
+            .map(|column| format!("{table}.{}", self.quote(column)))
             .collect();
         format!(
             "SELECT {} AS pk, {} FROM {table}{filter} ORDER BY {key} LIMIT {}",
@@ -168,7 +202,7 @@ pub(crate) struct KeptValue {
     pub migrated: Vec<u8>,
 }
 
-/// The most rows one compare-and-swap statement carries (3 binds each: well under every
+/// The most rows one compare-and-swap statement carries (3 or 4 binds each: well under every
 /// backend's limit on bound parameters).
 pub(crate) const MAX_ROWS_PER_STATEMENT: usize = 1000;
 /// The most bytes of values one statement carries, to stay under MySQL's `max_allowed_packet`.

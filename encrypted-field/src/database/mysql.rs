@@ -36,9 +36,21 @@ impl Dialect for MysqlDialect {
             self.quote(target.primary_key),
             self.quote(target.column),
         );
-        let mut values = String::from("SELECT ? AS k, ? AS o, ? AS n");
+        let (first, row, set_index) = match target.blind_index {
+            Some((index, _)) => (
+                "SELECT ? AS k, ? AS o, ? AS n, ? AS i",
+                " UNION ALL SELECT ?, ?, ?, ?",
+                format!(", {table}.{} = v.i", self.quote(index)),
+            ),
+            None => (
+                "SELECT ? AS k, ? AS o, ? AS n",
+                " UNION ALL SELECT ?, ?, ?",
+                String::new(),
+            ),
+        };
+        let mut values = String::from(first);
         for _ in 1..rows {
-            values.push_str(" UNION ALL SELECT ?, ?, ?");
+            values.push_str(row);
         }
         // Text comparisons follow the column's collation, which may ignore case; base64 does not.
         let same = match target.storage {
@@ -46,7 +58,8 @@ impl Dialect for MysqlDialect {
             Storage::Text => format!("CAST({table}.{column} AS BINARY) = CAST(v.o AS BINARY)"),
         };
         format!(
-            "UPDATE {table} JOIN ({values}) AS v ON {table}.{key} = v.k AND {same} SET {table}.{column} = v.n"
+            "UPDATE {table} JOIN ({values}) AS v ON {table}.{key} = v.k AND {same} \
+             SET {table}.{column} = v.n{set_index}"
         )
     }
 

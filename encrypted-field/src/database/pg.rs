@@ -39,17 +39,25 @@ impl Dialect for PgDialect {
             KeyKind::Integer => "bigint",
             KeyKind::Text => "text",
         };
-        let value_type = match target.storage {
+        let sql_type = |storage| match storage {
             Storage::Binary => "bytea",
             Storage::Text => "text",
         };
+        let value_type = sql_type(target.storage);
+        let index = target
+            .blind_index
+            .map(|(name, storage)| (self.quote(name), sql_type(storage)));
+        let binds = if index.is_some() { 4 } else { 3 };
         let values: Vec<String> = (0..rows)
             .map(|i| {
+                let first = binds * i + 1;
+                let index_bind = index
+                    .as_ref()
+                    .map_or_else(String::new, |(_, t)| format!(", ${}::{t}", first + 3));
                 format!(
-                    "(${}::{key_type}, ${}::{value_type}, ${}::{value_type})",
-                    3 * i + 1,
-                    3 * i + 2,
-                    3 * i + 3
+                    "(${first}::{key_type}, ${}::{value_type}, ${}::{value_type}{index_bind})",
+                    first + 1,
+                    first + 2,
                 )
             })
             .collect();
@@ -57,8 +65,13 @@ impl Dialect for PgDialect {
             KeyKind::Integer => format!("{table}.{key}"),
             KeyKind::Text => format!("CAST({table}.{key} AS TEXT)"),
         };
+        let (set_index, index_alias) = match &index {
+            Some((name, _)) => (format!(", {name} = v.i"), ", i"),
+            None => (String::new(), ""),
+        };
         format!(
-            "UPDATE {table} SET {column} = v.n FROM (VALUES {}) AS v(k, o, n) WHERE {key_cast} = v.k AND {table}.{column} = v.o",
+            "UPDATE {table} SET {column} = v.n{set_index} FROM (VALUES {}) AS v(k, o, n{index_alias}) \
+             WHERE {key_cast} = v.k AND {table}.{column} = v.o",
             values.join(", ")
         )
     }

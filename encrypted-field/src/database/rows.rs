@@ -34,7 +34,10 @@ type Query<'q, DB> = BoxedSqlQuery<'q, DB, SqlQuery>;
 /// A row read by `read_batch`: the key (column `pk`, of SQL type `K`), then every other column of
 /// the select list, by position, as nullable bytes. A TEXT column's value reads as its UTF-8
 /// bytes on every backend.
-pub(super) struct KeyedRow<K>(StoredRow, std::marker::PhantomData<K>);
+pub(super) struct KeyedRow<K>(
+    (PrimaryKey, Vec<Option<Vec<u8>>>),
+    std::marker::PhantomData<K>,
+);
 
 /// How a primary key of one kind is read.
 pub(super) trait KeyColumn {
@@ -79,7 +82,7 @@ where
                 )
             })
             .collect::<::diesel::deserialize::Result<_>>()?;
-        Ok(Self(StoredRow { key, values }, std::marker::PhantomData))
+        Ok(Self((key, values), std::marker::PhantomData))
     }
 }
 
@@ -132,18 +135,22 @@ where
         query = bind_key(query, key);
     }
     let query = query.bind::<BigInt, _>(limit);
-    Ok(match model.primary_key_kind() {
+    let rows = match model.primary_key_kind() {
         KeyKind::Integer => query
             .load::<KeyedRow<IntegerKey>>(conn)?
             .into_iter()
             .map(|r| r.0)
-            .collect(),
+            .collect::<Vec<_>>(),
         KeyKind::Text => query
             .load::<KeyedRow<TextKey>>(conn)?
             .into_iter()
             .map(|r| r.0)
             .collect(),
-    })
+    };
+    Ok(rows
+        .into_iter()
+        .map(|(key, fields)| StoredRow::from_fields(key, fields, model))
+        .collect())
 }
 
 /// Applies the swaps of every column in one transaction, in statements of at most
@@ -168,14 +175,27 @@ where
             .iter()
             .map(|(target, swaps)| {
                 let mut updated = 0;
-                for chunk in chunks(swaps) {
+                // Swaps that set the blind index too and swaps that do not take two statements.
+                let runs =
+                    swaps.chunk_by(|a, b| a.blind_index.is_some() == b.blind_index.is_some());
+                for chunk in runs.flat_map(chunks) {
+                    // A run's swaps all set the index, or none does.
+                    let sets_index = chunk.first().is_some_and(|s| s.blind_index.is_some());
+                    let target = ColumnTarget {
+                        blind_index: target.blind_index.filter(|_| sets_index),
+                        ..*target
+                    };
+                    let index_storage = target.blind_index.map(|(_, storage)| storage);
                     let mut query =
-                        ::diesel::sql_query(dialect.swap_statement(target, chunk.len()))
+                        ::diesel::sql_query(dialect.swap_statement(&target, chunk.len()))
                             .into_boxed::<C::Backend>();
                     for swap in chunk {
                         query = bind_key(query, &swap.key);
                         query = bind_value(query, target.storage, &swap.old);
                         query = bind_value(query, target.storage, &swap.new);
+                        if let (Some(storage), Some(index)) = (index_storage, &swap.blind_index) {
+                            query = bind_value(query, storage, index);
+                        }
                     }
                     updated += query.execute(conn)?;
                 }
@@ -195,7 +215,8 @@ fn chunks(swaps: &[Swap]) -> impl Iterator<Item = &[Swap]> {
         let mut bytes = 0;
         let mut len = 0;
         for swap in rest.iter().take(MAX_ROWS_PER_STATEMENT) {
-            bytes += swap.old.len() + swap.new.len();
+            bytes +=
+                swap.old.len() + swap.new.len() + swap.blind_index.as_ref().map_or(0, Vec::len);
             if len > 0 && bytes > MAX_BYTES_PER_STATEMENT {
                 break;
             }
@@ -528,6 +549,7 @@ mod tests {
             key: PrimaryKey::Integer(1),
             old: vec![0; bytes],
             new: vec![0; bytes],
+            blind_index: None,
         }
     }
 

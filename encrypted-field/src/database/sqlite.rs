@@ -7,7 +7,7 @@ use ::diesel::{Connection as _, ConnectionError, RunQueryDsl as _, SqliteConnect
 
 use super::{ColumnTarget, Database, Dialect, LEGACY_VALUES_TABLE, RotationLock};
 use crate::error::{Error, Result};
-use crate::model::KeyKind;
+use crate::model::{KeyKind, Storage};
 
 /// How long a statement waits for another connection's write lock before failing.
 const BUSY_TIMEOUT_MS: u32 = 10_000;
@@ -35,10 +35,23 @@ impl Dialect for SqliteDialect {
             self.quote(target.primary_key),
             self.quote(target.column),
         );
-        let values = vec!["(?, ?, ?)"; rows].join(", ");
+        let (row, set_index) = match target.blind_index {
+            Some((index, _)) => (
+                "(?, ?, ?, ?)",
+                format!(", {} = v.column4", self.quote(index)),
+            ),
+            None => ("(?, ?, ?)", String::new()),
+        };
+        let values = vec![row; rows].join(", ");
+        // A BLOB column may hold TEXT values (legacy data inserted as text), which never equal
+        // the bytes bound for them: compare the bytes.
+        let stored = match target.storage {
+            Storage::Binary => format!("CAST({table}.{column} AS BLOB)"),
+            Storage::Text => format!("{table}.{column}"),
+        };
         format!(
-            "UPDATE {table} SET {column} = v.column3 FROM (VALUES {values}) AS v \
-             WHERE {table}.{key} = v.column1 AND {table}.{column} = v.column2"
+            "UPDATE {table} SET {column} = v.column3{set_index} FROM (VALUES {values}) AS v \
+             WHERE {table}.{key} = v.column1 AND {stored} = v.column2"
         )
     }
 

@@ -4,7 +4,9 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use crate::blind_index::Normalizer;
+use crate::blind_index::{Normalizer, stored_blind_index};
+use crate::error::Error;
+use crate::keyring::KeyRing;
 use crate::model::SpecError;
 
 type Name = Cow<'static, str>;
@@ -425,6 +427,34 @@ impl BlindIndexSpec {
     /// The normalizer applied to the plaintext before indexing.
     pub fn normalizer(&self) -> Normalizer {
         self.normalizer
+    }
+
+    /// What this index's column stores for `plaintext` of the encrypted column whose context is
+    /// `context`: exactly what the derive's setter writes (the normalizer, then the ring's
+    /// blind-index key; 32 bytes, or 64 lowercase hex digits for text storage). Fails when the
+    /// plaintext is not UTF-8 or the ring has no blind-index key.
+    ///
+    /// ```
+    /// use encrypted_field::model::BlindIndexSpec;
+    /// use encrypted_field::{BlindIndexKey, KeyRing, MasterKey, normalize};
+    ///
+    /// let ring = KeyRing::builder()
+    ///     .key(1, MasterKey::generate())
+    ///     .blind_index_key(BlindIndexKey::new(MasterKey::generate()))
+    ///     .build()?;
+    /// let index = BlindIndexSpec::text("phone_bidx").with_builtin_normalizer("digits")?;
+    /// let stored = index.stored_value(&ring, "phone_requests.phone_number", b"+1 (555) 010-0100")?;
+    /// let computed = ring.blind_index("phone_requests.phone_number", "15550100100", normalize::exact)?;
+    /// assert_eq!(stored, computed.iter().map(|b| format!("{b:02x}")).collect::<String>().into_bytes());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn stored_value(
+        &self,
+        ring: &KeyRing,
+        context: &str,
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, Error> {
+        stored_blind_index(ring, context, plaintext, self.normalizer, self.storage)
     }
 }
 

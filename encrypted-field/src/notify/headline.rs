@@ -30,6 +30,8 @@ pub fn headline(report: &RotationReport) -> String {
         (Operation::Rotate, true) => "key rotation dry run",
         (Operation::Migrate, false) => "legacy migration",
         (Operation::Migrate, true) => "legacy migration dry run",
+        (Operation::Reindex, false) => "blind-index rebuild",
+        (Operation::Reindex, true) => "blind-index rebuild dry run",
         (Operation::Verify, _) => "verification",
     };
     let version = report.active_version;
@@ -58,6 +60,14 @@ pub fn headline(report: &RotationReport) -> String {
                     "{} would be migrated to v{version}",
                     values(report.records_rewritten)
                 ),
+                (Operation::Reindex, false) => format!(
+                    "{} given their blind index",
+                    values(report.records_rewritten)
+                ),
+                (Operation::Reindex, true) => format!(
+                    "{} would be given their blind index",
+                    values(report.records_rewritten)
+                ),
             };
             format!("{pass} completed: {done}")
         }
@@ -68,8 +78,17 @@ pub fn headline(report: &RotationReport) -> String {
 /// The problems of a failed pass, most important first. Values that could not be read are also
 /// found again by the verification, so they are counted once.
 fn what_failed(report: &RotationReport) -> String {
-    if report.failed_records > 0 {
-        return format!("{} could not be read", values(report.failed_records));
+    let stale = report
+        .verification
+        .as_ref()
+        .map_or(0, |v| v.stale_blind_indexes);
+    // A verification counts its stale blind indexes among its failed records; they did open.
+    let unreadable = match report.operation {
+        Operation::Verify => report.failed_records.saturating_sub(stale),
+        _ => report.failed_records,
+    };
+    if unreadable > 0 {
+        return format!("{} could not be read", values(unreadable));
     }
     let mut problems = Vec::new();
     if let Some(verification) = &report.verification {
@@ -84,6 +103,12 @@ fn what_failed(report: &RotationReport) -> String {
                 "{} still on another key version than v{}",
                 values(verification.values_on_other_versions),
                 report.active_version
+            ));
+        }
+        if stale > 0 {
+            problems.push(format!(
+                "{} with a blind index that is not theirs (run reindex)",
+                values(stale)
             ));
         }
     }

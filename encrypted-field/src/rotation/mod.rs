@@ -1,6 +1,6 @@
 //! Rotation: rewrite every encrypted column of every registered model so that every value uses
 //! the active key, online, crash-safe and resumable; and the passes built on the same scan:
-//! migration from legacy formats, verification and status.
+//! migration from legacy formats (with blind indexes), reindexing, verification and status.
 //!
 //! - **Online.** Rows are read in primary-key order in bounded batches; each batch's writes are one
 //!   transaction of compare-and-swap statements (a row is updated only if its column still holds
@@ -45,7 +45,7 @@ use crate::database::Database;
 use crate::error::{Error, Result};
 use crate::keyring::KeyRing;
 use crate::legacy::LegacyKey;
-use crate::model::{Registry, Storage};
+use crate::model::{BlindIndexSpec, ColumnSpec, Registry, Storage};
 use crate::notify::Notifier;
 
 mod backup;
@@ -74,7 +74,7 @@ pub use scan::{NoProgress, Progress};
 pub use schedule::{Due, RotationPeriod, SCHEDULE_SLACK, check_due};
 pub use status::{ColumnStatus, StatusReport, ensure_unused, status};
 
-use plan::{Migrate, Open, Plan, Preflight, Reencrypt, ValueAction};
+use plan::{Migrate, Open, Plan, Preflight, Reencrypt, Reindex, ValueAction};
 use scan::{Failures, ScanSettings, scan_model};
 
 /// The default number of rows read and written per batch.
@@ -228,24 +228,17 @@ impl<'a> Rotation<'a> {
     ///   [`LEGACY_VALUES_TABLE`](crate::database::LEGACY_VALUES_TABLE), in the same transaction
     ///   as the value's rewrite, until [`finalize_migration`](Self::finalize_migration); until
     ///   then [`undo_migration`](Self::undo_migration) puts them back.
+    ///
+    /// A column with a blind index gets the index of each migrated value in the same
+    /// compare-and-swap write, so lookups find migrated rows; that needs `ring`'s blind-index key,
+    /// and without it nothing is written ([`Error::BlindIndexKeyMissing`]).
     pub fn migrate(
         &self,
         db: &mut Database,
         ring: &KeyRing,
         legacy_key: &LegacyKey,
     ) -> Result<RotationReport> {
-        // Migration seals values it reads from the legacy format; a blind index beside them would
-        // stay empty and lookups would silently miss, so such columns are refused up front.
-        for model in self.registry.iter() {
-            if let Some(column) = model.columns().iter().find(|c| c.blind_index().is_some()) {
-                return Err(Error::BlindIndexNotMigrated {
-                    column: column.context().to_owned(),
-                    blind_index: column
-                        .blind_index()
-                        .map_or_else(String::new, |b| b.column().to_owned()),
-                });
-            }
-        }
+        self.require_blind_index_key(ring)?;
         if let Some(version) = legacy_key.reused_in(ring) {
             return Err(Error::LegacyKeyReused { version });
         }
@@ -294,7 +287,84 @@ impl<'a> Rotation<'a> {
         }
     }
 
-    /// Opens every value and counts the versions; writes nothing.
+    /// Rewrites the blind index of every value whose stored index is NULL, empty or not the
+    /// value's (written before the index existed, by an older release, or by hand), computed as
+    /// the derive's setters compute it. Each index is written with a compare-and-swap on the
+    /// encrypted value, so a row an application changes meanwhile keeps what the application
+    /// wrote. Values that cannot be opened are counted, listed and left alone.
+    ///
+    /// Fails before anything is written when no column has a blind index
+    /// ([`Error::NoBlindIndexedColumn`]) or `ring` has no blind-index key
+    /// ([`Error::BlindIndexKeyMissing`]).
+    ///
+    /// ```
+    /// # #[cfg(feature = "sqlite")] {
+    /// use encrypted_field::database::Database;
+    /// use encrypted_field::model::{BlindIndexSpec, ColumnSpec, ModelSpec, Registry};
+    /// use encrypted_field::rotation::{Rotation, RotationStatus};
+    /// use encrypted_field::{BlindIndexKey, KeyRing, MasterKey};
+    ///
+    /// let ring = KeyRing::builder()
+    ///     .key(1, MasterKey::generate())
+    ///     .blind_index_key(BlindIndexKey::new(MasterKey::generate()))
+    ///     .build()?;
+    /// let mut db = Database::connect(":memory:")?;
+    /// db.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, email BLOB, email_bidx BLOB)")?;
+    /// let sealed = ring.encrypt_with_context(b"ada@example.org", "users.email");
+    /// let hex: String = sealed.iter().map(|b| format!("{b:02x}")).collect();
+    /// db.execute(&format!("INSERT INTO users VALUES (1, x'{hex}', NULL)"))?; // no index yet
+    ///
+    /// let index = BlindIndexSpec::binary("email_bidx").with_builtin_normalizer("lowercase")?;
+    /// let registry = Registry::new().register_spec(
+    ///     ModelSpec::new("users", "id").column(ColumnSpec::binary("email").with_blind_index(index)),
+    /// )?;
+    /// let report = Rotation::new(&registry).reindex(&mut db, &ring)?;
+    /// assert_eq!((report.status, report.records_rewritten), (RotationStatus::Completed, 1));
+    /// assert_eq!(Rotation::new(&registry).reindex(&mut db, &ring)?.records_rewritten, 0);
+    /// # }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn reindex(&self, db: &mut Database, ring: &KeyRing) -> Result<RotationReport> {
+        if self.blind_indexes().next().is_none() {
+            return Err(Error::NoBlindIndexedColumn);
+        }
+        self.require_blind_index_key(ring)?;
+        self.locked(db, |db| {
+            let started = Instant::now();
+            let timestamp = SystemTime::now();
+            let report = self.pass(db, ring, &Reindex { ring }, Operation::Reindex)?;
+            // The pass itself opened every value and compared every index: no second scan.
+            self.finish_untimed(report, started, timestamp)
+        })
+    }
+
+    /// The table, column and blind index of every registered column that has one.
+    fn blind_indexes(&self) -> impl Iterator<Item = (&str, &ColumnSpec, &BlindIndexSpec)> {
+        self.registry.iter().flat_map(|model| {
+            model
+                .columns()
+                .iter()
+                .filter_map(move |column| Some((model.table(), column, column.blind_index()?)))
+        })
+    }
+
+    /// A pass that writes blind indexes needs the ring's blind-index key for every column that
+    /// has one: refused before anything is written.
+    fn require_blind_index_key(&self, ring: &KeyRing) -> Result<()> {
+        match self.blind_indexes().next() {
+            Some((table, column, index)) if ring.blind_index_key().is_none() => {
+                Err(Error::BlindIndexKeyMissing {
+                    column: format!("{table}.{}", column.column()),
+                    blind_index: index.column().to_owned(),
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Opens every value and counts the versions; writes nothing. Where the ring has a
+    /// blind-index key, every blind index must also be its value's (a stale one is a failure);
+    /// without one, the verification lists the index columns it could not check.
     pub fn verify_only(&self, db: &mut Database, ring: &KeyRing) -> Result<RotationReport> {
         let started = Instant::now();
         let timestamp = SystemTime::now();
@@ -303,7 +373,7 @@ impl<'a> Rotation<'a> {
         let mut report = empty_report(self.registry, ring, Operation::Verify, true);
         report.records_processed =
             verification.values_by_version.values().sum::<u64>() + verification.undecryptable;
-        report.failed_records = verification.undecryptable;
+        report.failed_records = verification.undecryptable + verification.stale_blind_indexes;
         report.verification = Some(verification);
         report.failures = failures.listed;
         report.failures_not_listed = failures.not_listed;
@@ -430,13 +500,22 @@ impl<'a> Rotation<'a> {
             write: false,
             progress: &NoProgress,
         };
-        let mut undecryptable = 0;
+        let mut failed = 0;
         for model in self.registry.iter() {
-            undecryptable += scan_model(db, model, &action, &settings, failures)?
+            failed += scan_model(db, model, &action, &settings, failures)?
                 .iter()
                 .map(|c| c.failed)
                 .sum::<u64>();
         }
+        let stale_blind_indexes = action.stale_blind_indexes.get();
+        let undecryptable = failed.saturating_sub(stale_blind_indexes);
+        let blind_indexes_not_checked = if ring.blind_index_key().is_none() {
+            self.blind_indexes()
+                .map(|(table, _, index)| format!("{table}.{}", index.column()))
+                .collect()
+        } else {
+            Vec::new()
+        };
         let values_by_version = action.counts.into_inner();
         let active = ring.active_version().to_string();
         let values_on_other_versions = values_by_version
@@ -445,10 +524,12 @@ impl<'a> Rotation<'a> {
             .map(|(_, n)| n)
             .sum();
         Ok(Verification {
-            ok: undecryptable == 0 && values_on_other_versions == 0,
+            ok: undecryptable == 0 && values_on_other_versions == 0 && stale_blind_indexes == 0,
             values_by_version,
             values_on_other_versions,
             undecryptable,
+            stale_blind_indexes,
+            blind_indexes_not_checked,
         })
     }
 }
@@ -513,7 +594,10 @@ pub fn bench_plain_pass(db: &mut Database, registry: &Registry, batch_size: usiz
             if let Some(byte) = new.get_mut(crate::envelope::HEADER_LEN) {
                 *byte ^= 1;
             }
-            Plan::Rewrite(new)
+            Plan::Rewrite {
+                value: new,
+                blind_index: None,
+            }
         }
     }
     let settings = ScanSettings {
@@ -530,45 +614,4 @@ pub fn bench_plain_pass(db: &mut Database, registry: &Registry, batch_size: usiz
             .sum::<u64>();
     }
     Ok(rewritten)
-}
-
-#[cfg(all(test, feature = "sqlite"))]
-mod tests {
-    use super::*;
-    use crate::MasterKey;
-    use crate::model::{BlindIndexSpec, ColumnSpec, ModelSpec};
-
-    #[test]
-    fn migrating_a_column_with_a_blind_index_is_refused_before_anything_is_written() {
-        let mut db = Database::connect(":memory:").unwrap();
-        db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, c TEXT, c_bidx BLOB)")
-            .unwrap();
-        db.execute("INSERT INTO t VALUES (1, '+1 555 0100', NULL)")
-            .unwrap();
-        let registry = Registry::new()
-            .register_spec(
-                ModelSpec::new("t", "id").column(
-                    ColumnSpec::text("c")
-                        .nullable()
-                        .with_blind_index(BlindIndexSpec::binary("c_bidx")),
-                ),
-            )
-            .unwrap();
-        let ring = KeyRing::builder()
-            .key(1, MasterKey::generate())
-            .build()
-            .unwrap();
-        let err = Rotation::new(&registry)
-            .migrate(&mut db, &ring, &LegacyKey::None)
-            .unwrap_err();
-        assert!(
-            matches!(err, Error::BlindIndexNotMigrated { ref blind_index, .. } if blind_index == "c_bidx"),
-            "{err}"
-        );
-        let status = status(&mut db, &registry, 10).unwrap();
-        assert_eq!(
-            status.columns[0].not_envelopes, 1,
-            "the plaintext is untouched"
-        );
-    }
 }

@@ -1,8 +1,9 @@
-//! What to do with one stored value: the only part that differs between rotation, migration and
-//! verification. The scan that feeds values in and writes results back is shared (`scan.rs`).
+//! What to do with one stored value: the only part that differs between rotation, migration,
+//! reindexing and verification. The scan that feeds values in and writes results back is shared
+//! (`scan.rs`).
 
 use std::borrow::Cow;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 
 use base64::Engine as _;
@@ -14,7 +15,7 @@ use crate::error::{Error, MalformedReason};
 use crate::key::KeyVersion;
 use crate::keyring::KeyRing;
 use crate::legacy::{self, LegacyKey, StoredForm};
-use crate::model::Storage;
+use crate::model::{BlindIndexSpec, Storage};
 use crate::rotation::plausibility::LegacyChecks;
 
 /// The decision for one stored value.
@@ -22,8 +23,14 @@ use crate::rotation::plausibility::LegacyChecks;
 pub(crate) enum Plan {
     /// Leave it: it already is what the pass produces (e.g. it uses the active key).
     Keep,
-    /// Replace it with these stored bytes (the envelope, or its base64 for a TEXT column).
-    Rewrite(Vec<u8>),
+    /// Replace it with `value` (the envelope, or its base64 for a TEXT column) and, when given, its
+    /// blind-index column with `blind_index` (as that column stores it), in the same write.
+    Rewrite {
+        /// The new stored value.
+        value: Vec<u8>,
+        /// The new stored blind index, if the pass sets it.
+        blind_index: Option<Vec<u8>>,
+    },
     /// It cannot be read; leave it untouched and report why.
     Fail(Error),
 }
@@ -43,6 +50,20 @@ pub(crate) trait ValueAction {
     /// transaction, so that it can be undone.
     fn keeps_replaced_bytes(&self) -> bool {
         false
+    }
+
+    /// Decides for a value of a column that keeps the blind index `index`, given the index
+    /// stored beside the value (`None` when NULL). By default as [`plan`](Self::plan): the index
+    /// is left alone.
+    fn plan_indexed(
+        &self,
+        storage: Storage,
+        context: &str,
+        stored: &[u8],
+        _index: &BlindIndexSpec,
+        _stored_index: Option<&[u8]>,
+    ) -> Plan {
+        self.plan(storage, context, stored)
     }
 }
 
@@ -71,23 +92,42 @@ pub(crate) fn stored_version(storage: Storage, stored: &[u8]) -> Result<KeyVersi
     Envelope::parse(&bytes).map(|e| e.key_version())
 }
 
-/// Seals a plaintext just read with the active key (wiping it afterwards), or fails the value.
+/// Seals a plaintext just read with the active key, with its blind index when `index` is given
+/// (wiping the plaintext afterwards), or fails the value.
 fn reseal(
     ring: &KeyRing,
     storage: Storage,
     context: &str,
     plaintext: Result<Vec<u8>, Error>,
+    index: Option<&BlindIndexSpec>,
 ) -> Plan {
-    match plaintext {
-        Ok(plaintext) => {
-            let plaintext = Zeroizing::new(plaintext);
-            Plan::Rewrite(stored_form(
-                storage,
-                ring.encrypt_with_context(&plaintext, context),
-            ))
-        }
+    let plaintext = match plaintext {
+        Ok(plaintext) => Zeroizing::new(plaintext),
+        Err(error) => return Plan::Fail(error),
+    };
+    match index
+        .map(|index| index.stored_value(ring, context, &plaintext))
+        .transpose()
+    {
+        Ok(blind_index) => Plan::Rewrite {
+            value: stored_form(storage, ring.encrypt_with_context(&plaintext, context)),
+            blind_index,
+        },
         Err(error) => Plan::Fail(error),
     }
+}
+
+/// Opens a stored envelope with `ring`: its key version and its plaintext (wiped on drop).
+fn open(
+    ring: &KeyRing,
+    storage: Storage,
+    context: &str,
+    stored: &[u8],
+) -> Result<(KeyVersion, Zeroizing<Vec<u8>>), Error> {
+    let bytes = envelope_bytes(storage, stored)?;
+    let version = Envelope::parse(&bytes)?.key_version();
+    let plaintext = Zeroizing::new(ring.decrypt_with_context(&bytes, context)?);
+    Ok((version, plaintext))
 }
 
 /// Rotation: every value not on the ring's active version is opened and sealed again with it.
@@ -111,6 +151,7 @@ impl ValueAction for Reencrypt<'_> {
             storage,
             context,
             self.ring.decrypt_with_context(&envelope, context),
+            None,
         )
     }
 }
@@ -145,8 +186,16 @@ impl Migrate<'_> {
     }
 }
 
-impl ValueAction for Migrate<'_> {
-    fn plan(&self, storage: Storage, context: &str, stored: &[u8]) -> Plan {
+impl Migrate<'_> {
+    /// Seals a legacy value that passes its checks (with its blind index when `index` is given);
+    /// keeps an envelope.
+    fn migrate(
+        &self,
+        storage: Storage,
+        context: &str,
+        stored: &[u8],
+        index: Option<&BlindIndexSpec>,
+    ) -> Plan {
         match self.read(storage, stored) {
             Ok(None) => Plan::Keep,
             Ok(Some(mut plaintext)) => reseal(
@@ -154,17 +203,10 @@ impl ValueAction for Migrate<'_> {
                 storage,
                 context,
                 Ok(std::mem::take(&mut *plaintext)),
+                index,
             ),
             Err(error) => Plan::Fail(error),
         }
-    }
-
-    fn stops_at_failure(&self) -> bool {
-        self.checks.is_some()
-    }
-
-    fn keeps_replaced_bytes(&self) -> bool {
-        true
     }
 }
 
@@ -181,10 +223,74 @@ impl ValueAction for Preflight<'_> {
     }
 }
 
-/// Verification: every value must open; nothing is written. Counts the values per key version.
+impl ValueAction for Migrate<'_> {
+    fn plan(&self, storage: Storage, context: &str, stored: &[u8]) -> Plan {
+        self.migrate(storage, context, stored, None)
+    }
+
+    /// The blind index of a migrated value is written in the same compare-and-swap as the value.
+    fn plan_indexed(
+        &self,
+        storage: Storage,
+        context: &str,
+        stored: &[u8],
+        index: &BlindIndexSpec,
+        _stored_index: Option<&[u8]>,
+    ) -> Plan {
+        self.migrate(storage, context, stored, Some(index))
+    }
+
+    fn stops_at_failure(&self) -> bool {
+        self.checks.is_some()
+    }
+
+    fn keeps_replaced_bytes(&self) -> bool {
+        true
+    }
+}
+
+/// Reindexing: every value is opened and its blind index computed; an index that is NULL, empty
+/// or different is rewritten, with the value itself written back unchanged (the compare-and-swap
+/// on the value lets an application's concurrent write win). Columns without a blind index are
+/// kept as they are.
+pub(crate) struct Reindex<'a> {
+    pub ring: &'a KeyRing,
+}
+
+impl ValueAction for Reindex<'_> {
+    fn plan(&self, _storage: Storage, _context: &str, _stored: &[u8]) -> Plan {
+        Plan::Keep
+    }
+
+    fn plan_indexed(
+        &self,
+        storage: Storage,
+        context: &str,
+        stored: &[u8],
+        index: &BlindIndexSpec,
+        stored_index: Option<&[u8]>,
+    ) -> Plan {
+        let computed = open(self.ring, storage, context, stored)
+            .and_then(|(_, plaintext)| index.stored_value(self.ring, context, &plaintext));
+        match computed {
+            Ok(computed) if stored_index == Some(computed.as_slice()) => Plan::Keep,
+            Ok(computed) => Plan::Rewrite {
+                value: stored.to_vec(),
+                blind_index: Some(computed),
+            },
+            Err(error) => Plan::Fail(error),
+        }
+    }
+}
+
+/// Verification: every value must open, and where the ring has a blind-index key, the blind index
+/// stored beside it must be the value's; nothing is written. Counts the values per key version
+/// and the stale blind indexes.
 pub(crate) struct Open<'a> {
     pub ring: &'a KeyRing,
     pub counts: RefCell<BTreeMap<String, u64>>,
+    /// Values that open but whose blind index does not match (also failed by their plan).
+    pub stale_blind_indexes: Cell<u64>,
 }
 
 impl<'a> Open<'a> {
@@ -192,30 +298,63 @@ impl<'a> Open<'a> {
         Self {
             ring,
             counts: RefCell::new(BTreeMap::new()),
+            stale_blind_indexes: Cell::new(0),
         }
+    }
+
+    /// Opens the value and counts its version.
+    fn open_and_count(
+        &self,
+        storage: Storage,
+        context: &str,
+        stored: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, Error> {
+        let (version, plaintext) = open(self.ring, storage, context, stored)?;
+        *self
+            .counts
+            .borrow_mut()
+            .entry(version.to_string())
+            .or_default() += 1;
+        Ok(plaintext)
     }
 }
 
 impl ValueAction for Open<'_> {
     fn plan(&self, storage: Storage, context: &str, stored: &[u8]) -> Plan {
-        let opened = envelope_bytes(storage, stored).and_then(|bytes| {
-            let version = Envelope::parse(&bytes)?.key_version();
-            drop(Zeroizing::new(
-                self.ring.decrypt_with_context(&bytes, context)?,
-            ));
-            Ok(version)
-        });
-        match opened {
-            Ok(version) => {
-                *self
-                    .counts
-                    .borrow_mut()
-                    .entry(version.to_string())
-                    .or_default() += 1;
-                Plan::Keep
-            }
+        match self.open_and_count(storage, context, stored) {
+            Ok(_) => Plan::Keep,
             Err(error) => Plan::Fail(error),
         }
+    }
+
+    /// Without a blind-index key the index cannot be checked: the value is only opened (the
+    /// verification says which index columns went unchecked).
+    fn plan_indexed(
+        &self,
+        storage: Storage,
+        context: &str,
+        stored: &[u8],
+        index: &BlindIndexSpec,
+        stored_index: Option<&[u8]>,
+    ) -> Plan {
+        let plaintext = match self.open_and_count(storage, context, stored) {
+            Ok(plaintext) => plaintext,
+            Err(error) => return Plan::Fail(error),
+        };
+        if self.ring.blind_index_key().is_none() {
+            return Plan::Keep;
+        }
+        let stale = match index.stored_value(self.ring, context, &plaintext) {
+            Ok(computed) if stored_index == Some(computed.as_slice()) => return Plan::Keep,
+            Ok(_) => Error::BlindIndexMismatch {
+                blind_index: index.column().to_owned(),
+            },
+            // A plaintext no index can be computed of (not UTF-8) has no matching index either.
+            Err(error) => error,
+        };
+        self.stale_blind_indexes
+            .set(self.stale_blind_indexes.get() + 1);
+        Plan::Fail(stale)
     }
 }
 
@@ -252,8 +391,10 @@ mod tests {
             Storage::Text,
             old.encrypt_with_context(b"078-05-1120", "t.c"),
         );
-        let Plan::Rewrite(rewritten) =
-            (Reencrypt { ring: &new }).plan(Storage::Text, "t.c", &stored)
+        let Plan::Rewrite {
+            value: rewritten,
+            blind_index: None,
+        } = (Reencrypt { ring: &new }).plan(Storage::Text, "t.c", &stored)
         else {
             panic!("expected a rewrite");
         };
@@ -288,7 +429,11 @@ mod tests {
             legacy_key: &LegacyKey::None,
             checks: None,
         };
-        let Plan::Rewrite(sealed) = action.plan(Storage::Binary, "t.c", b"+1 555 0100") else {
+        let Plan::Rewrite {
+            value: sealed,
+            blind_index: None,
+        } = action.plan(Storage::Binary, "t.c", b"+1 555 0100")
+        else {
             panic!("expected a rewrite")
         };
         assert_eq!(

@@ -36,6 +36,8 @@ pub enum Operation {
     Rotate,
     /// Legacy values brought into format v1.
     Migrate,
+    /// Blind indexes rewritten where they are not their value's.
+    Reindex,
     /// Every value opened, nothing written.
     Verify,
 }
@@ -143,6 +145,12 @@ pub struct Verification {
     pub values_on_other_versions: u64,
     /// Values that did not open.
     pub undecryptable: u64,
+    /// Values that open but whose blind index is not theirs (lookups miss them): `reindex`
+    /// rewrites those indexes.
+    pub stale_blind_indexes: u64,
+    /// The blind-index columns (`table.column`) that were not checked because the ring has no
+    /// blind-index key.
+    pub blind_indexes_not_checked: Vec<String>,
 }
 
 impl RotationReport {
@@ -160,9 +168,16 @@ impl fmt::Display for RotationReport {
             (_, true) => "would rewrite",
             (Operation::Rotate, false) => "re-encrypted",
             (Operation::Migrate, false) => "migrated",
+            (Operation::Reindex, false) => "reindexed",
         };
         let counted = match self.operation {
             Operation::Verify => format!("{} values {verb} against", self.records_processed),
+            Operation::Reindex => format!(
+                "{} of {} blind indexes {}rewritten; active",
+                self.records_rewritten,
+                self.records_processed,
+                if self.dry_run { "would be " } else { "" }
+            ),
             _ => format!(
                 "{} of {} values {verb} to",
                 self.records_rewritten, self.records_processed
@@ -218,7 +233,7 @@ impl fmt::Display for RotationReport {
                 .collect();
             writeln!(
                 f,
-                "verification: {} ({}; {} undecryptable, {} on other versions)",
+                "verification: {} ({}; {} undecryptable, {} on other versions, {} stale blind indexes)",
                 if v.ok { "ok" } else { "FAILED" },
                 if versions.is_empty() {
                     "no values".to_owned()
@@ -226,8 +241,16 @@ impl fmt::Display for RotationReport {
                     versions.join(", ")
                 },
                 v.undecryptable,
-                v.values_on_other_versions
+                v.values_on_other_versions,
+                v.stale_blind_indexes
             )?;
+            if !v.blind_indexes_not_checked.is_empty() {
+                writeln!(
+                    f,
+                    "blind indexes NOT checked (no blind-index key configured): {}",
+                    v.blind_indexes_not_checked.join(", ")
+                )?;
+            }
         }
         for failure in &self.failures {
             writeln!(

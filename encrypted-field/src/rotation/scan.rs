@@ -88,6 +88,7 @@ pub(crate) fn target<'a>(model: &'a ModelSpec, column: &'a ColumnSpec) -> Column
         key_kind: model.primary_key_kind(),
         column: column.column(),
         storage: column.storage(),
+        blind_index: column.blind_index().map(|b| (b.column(), b.storage())),
     }
 }
 
@@ -207,14 +208,28 @@ fn plan_column(
             report.null += 1;
             continue;
         };
-        match action.plan(column.storage(), column.context(), stored) {
+        let plan = match column.blind_index() {
+            Some(blind) => {
+                let stored_index = row.blind_indexes.get(index).and_then(Option::as_deref);
+                action.plan_indexed(
+                    column.storage(),
+                    column.context(),
+                    stored,
+                    blind,
+                    stored_index,
+                )
+            }
+            None => action.plan(column.storage(), column.context(), stored),
+        };
+        match plan {
             Plan::Keep => report.unchanged += 1,
-            Plan::Rewrite(new) => {
+            Plan::Rewrite { value, blind_index } => {
                 report.rewritten += 1;
                 swaps.push(Swap {
                     key: row.key.clone(),
                     old: stored.clone(),
-                    new,
+                    new: value,
+                    blind_index,
                 });
             }
             Plan::Fail(error) => {

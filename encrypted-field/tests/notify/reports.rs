@@ -45,6 +45,7 @@ pub fn completed_rotation() -> RotationReport {
             values_by_version: BTreeMap::from([("v3".to_owned(), 12_400)]),
             values_on_other_versions: 0,
             undecryptable: 0,
+            ..Verification::default()
         }),
         legacy_values_kept: None,
     }

@@ -582,3 +582,234 @@ per_backend!(
     migration_from_node_cbc_values_seals_every_value_and_keeps_migrated_ones,
     a_node_cbc_value_with_bad_padding_refuses_the_migration,
 );
+
+/// SQLite keeps the type a value was inserted with: legacy text pasted into a BLOB column stays
+/// TEXT, and is migrated all the same (its compare-and-swap compares bytes).
+#[cfg(feature = "sqlite")]
+#[test]
+fn sqlite_text_values_in_a_blob_column_are_migrated() {
+    crate::support::run(crate::support::Kind::Sqlite, |backend| {
+        let ring = Keys::generate().ring_v1();
+        let mut db = backend.connect();
+        let table = backend.create_table(&mut db, "text_in_blob", "id INTEGER PRIMARY KEY, c BLOB");
+        db.execute(&format!(
+            "INSERT INTO {} VALUES (1, '+1 555 0100')",
+            table.name
+        ))
+        .unwrap();
+        let registry = Registry::new()
+            .register_spec(ModelSpec::new(table.spec_name(), "id").column(ColumnSpec::binary("c")))
+            .unwrap();
+
+        let report = Rotation::new(&registry)
+            .migrate(&mut db, &ring, &LegacyKey::None)
+            .unwrap();
+
+        assert_eq!(report.status, RotationStatus::Completed, "{report}");
+        assert_eq!(
+            (
+                report.records_rewritten,
+                report.records_changed_concurrently
+            ),
+            (1, 0),
+            "{report}"
+        );
+        let mut expected = Expected::new(&table, "c", Storage::Binary, KeyKind::Integer);
+        expected
+            .plaintexts
+            .insert(PrimaryKey::Integer(1), Some(b"+1 555 0100".to_vec()));
+        expected.assert_all_on(&mut db, &ring, 1);
+    });
+}
+
+/// Migration into columns that keep a blind index: each migrated value gets, in the same write,
+/// the index the application's setter computes, so lookups find it.
+#[cfg(feature = "derive")]
+mod blind_indexes {
+    use encrypted_field::Error;
+    use encrypted_field::database::PrimaryKey;
+    use encrypted_field::legacy::{LegacyFormat, LegacyKey};
+    use encrypted_field::rotation::{Rotation, RotationStatus};
+
+    use super::fixture;
+    use crate::support::{
+        Backend, Cell, Keys, PEOPLE_COLUMNS, People, email_index, email_value, insert, per_backend,
+        phone_index, phone_value, with_index_key,
+    };
+
+    /// Fills a people table with `cases` as legacy values (rows 1..=n, with NULL indexes), a row
+    /// already migrated with its indexes (n+1) and a NULL row (n+2); migrates it with
+    /// `legacy_key`; checks that every text value now opens and has the setter's indexes, that a
+    /// value that is not text is reported and left as it was, and that the rest is kept.
+    fn migrate_people(backend: &Backend, legacy_key: &LegacyKey, cases: &[(Vec<u8>, Vec<u8>)]) {
+        let ring = with_index_key(Keys::generate().ring_v1());
+        let mut db = backend.connect();
+        let people = People::create(backend, &mut db, "legacy_bidx");
+        let n = cases.len() as i64;
+        for (id, (_, stored)) in (1..).zip(cases) {
+            let text = String::from_utf8(stored.clone()).map_or(Cell::Null, Cell::Text);
+            insert(
+                &mut db,
+                &people.table,
+                PEOPLE_COLUMNS,
+                &[
+                    Cell::Int(id),
+                    Cell::Bytes(stored.clone()),
+                    Cell::Null,
+                    text,
+                    Cell::Null,
+                ],
+            );
+        }
+        let migrated = [
+            Cell::Int(n + 1),
+            Cell::Bytes(phone_value(&ring, "555 0100")),
+            Cell::Bytes(phone_index(&ring, "555 0100")),
+            Cell::Text(String::from_utf8(email_value(&ring, "ada@example.org")).unwrap()),
+            Cell::Text(String::from_utf8(email_index(&ring, "ada@example.org")).unwrap()),
+        ];
+        insert(&mut db, &people.table, PEOPLE_COLUMNS, &migrated);
+        insert(
+            &mut db,
+            &people.table,
+            PEOPLE_COLUMNS,
+            &[
+                Cell::Int(n + 2),
+                Cell::Null,
+                Cell::Null,
+                Cell::Null,
+                Cell::Null,
+            ],
+        );
+        let before = people.stored(&mut db);
+
+        let report = backend
+            .rotate(|| {
+                Rotation::new(&people.registry)
+                    .batch_size(3)
+                    .migrate(&mut db, &ring, legacy_key)
+            })
+            .unwrap();
+
+        let after = people.stored(&mut db);
+        let mut not_text = 0;
+        for (id, (plaintext, _)) in (1..).zip(cases) {
+            let key = PrimaryKey::Integer(id);
+            let row = &after[&key];
+            let Ok(text) = std::str::from_utf8(plaintext) else {
+                // No index can be computed: reported, and left as it was.
+                not_text += 1;
+                assert_eq!(row, &before[&key], "row {id}");
+                let reasons: Vec<_> = report
+                    .failures
+                    .iter()
+                    .filter(|f| f.primary_key == id.to_string())
+                    .map(|f| (f.column.as_str(), f.reason.as_str()))
+                    .collect();
+                assert!(
+                    reasons
+                        .iter()
+                        .any(|(c, r)| *c == "phone" && r.contains("UTF-8")),
+                    "{reasons:?}"
+                );
+                continue;
+            };
+            let phone = row[0].as_deref().unwrap();
+            assert_eq!(
+                &ring.decrypt_with_context(phone, "people.phone").unwrap(),
+                plaintext,
+                "row {id}"
+            );
+            assert_eq!(
+                row[1].as_deref(),
+                Some(phone_index(&ring, text).as_slice()),
+                "row {id}: the phone's index, as the setter computes it"
+            );
+            assert_eq!(
+                row[3].as_deref(),
+                Some(email_index(&ring, text).as_slice()),
+                "row {id}: the e-mail's index, as the setter computes it"
+            );
+        }
+        for id in [n + 1, n + 2] {
+            let key = PrimaryKey::Integer(id);
+            assert_eq!(after[&key], before[&key], "row {id} as it was");
+        }
+        // A value that is not text fails in both columns.
+        assert_eq!(report.failed_records, 2 * not_text, "{report}");
+        assert_eq!(
+            report.records_rewritten,
+            2 * (n as u64 - not_text),
+            "{report}"
+        );
+        if not_text == 0 {
+            assert_eq!(report.status, RotationStatus::Completed, "{report}");
+            let verification = report.verification.as_ref().unwrap();
+            assert_eq!(verification.stale_blind_indexes, 0, "{report}");
+        }
+    }
+
+    fn migration_from_node_cbc_writes_the_blind_index_the_setter_computes(backend: &Backend) {
+        let (key_text, cases) = fixture("node_cbc.json", "value");
+        let key =
+            LegacyKey::from_base64(LegacyFormat::NodeCbc, &key_text, "node_cbc.json").unwrap();
+        let cases: Vec<_> = cases
+            .into_iter()
+            .map(|(plaintext, stored)| (plaintext, stored.into_bytes()))
+            .collect();
+        assert!(
+            cases.iter().any(|(p, _)| std::str::from_utf8(p).is_err()),
+            "the fixture has a value that is not text"
+        );
+        migrate_people(backend, &key, &cases);
+    }
+
+    fn migration_from_plaintext_writes_the_blind_index_the_setter_computes(backend: &Backend) {
+        let cases: Vec<_> = ["+1 (555) 010-0100", "Ada@Example.org", "", "7"]
+            .into_iter()
+            .map(|p| (p.as_bytes().to_vec(), p.as_bytes().to_vec()))
+            .collect();
+        migrate_people(backend, &LegacyKey::None, &cases);
+    }
+
+    fn migration_with_a_blind_index_and_no_blind_index_key_writes_nothing(backend: &Backend) {
+        let mut db = backend.connect();
+        let people = People::create(backend, &mut db, "legacy_nokey");
+        insert(
+            &mut db,
+            &people.table,
+            PEOPLE_COLUMNS,
+            &[
+                Cell::Int(1),
+                Cell::Bytes(b"+1 555 0100".to_vec()),
+                Cell::Null,
+                Cell::Null,
+                Cell::Null,
+            ],
+        );
+        let before = people.stored(&mut db);
+
+        let err = backend
+            .rotate(|| {
+                Rotation::new(&people.registry).migrate(
+                    &mut db,
+                    &Keys::generate().ring_v1(),
+                    &LegacyKey::None,
+                )
+            })
+            .unwrap_err();
+
+        assert!(
+            matches!(&err, Error::BlindIndexKeyMissing { blind_index, .. } if blind_index == "phone_bidx"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("nothing was written"), "{err}");
+        assert_eq!(people.stored(&mut db), before);
+    }
+
+    per_backend!(
+        migration_from_node_cbc_writes_the_blind_index_the_setter_computes,
+        migration_from_plaintext_writes_the_blind_index_the_setter_computes,
+        migration_with_a_blind_index_and_no_blind_index_key_writes_nothing,
+    );
+}

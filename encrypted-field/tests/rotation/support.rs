@@ -10,12 +10,19 @@ use encrypted_field::database::Database;
 
 #[path = "support/expect.rs"]
 mod expect;
+#[cfg(feature = "derive")]
+#[path = "support/indexed.rs"]
+mod indexed;
 #[path = "support/raw.rs"]
 mod raw;
 
 pub use expect::{
     Counts, Expected, Keys, assert_totals_match_columns, column_report, envelope, open, seal,
     version,
+};
+#[cfg(feature = "derive")]
+pub use indexed::{
+    PEOPLE_COLUMNS, People, email_index, email_value, phone_index, phone_value, with_index_key,
 };
 pub use raw::{Cell, insert, insert_rows, read_column, read_one, update};
 

@@ -220,3 +220,124 @@ per_backend!(
     status_counts_values_per_version_per_column,
     ensure_unused_refuses_a_version_still_in_use,
 );
+
+/// Verification of columns that keep a blind index: an index that is not its value's is a failure
+/// that names the row (lookups by it miss the row), and without a blind-index key the report says
+/// the indexes were not checked.
+#[cfg(feature = "derive")]
+mod blind_indexes {
+    use encrypted_field::KeyRing;
+    use encrypted_field::database::Database;
+    use encrypted_field::rotation::{Rotation, RotationStatus};
+
+    use crate::support::{
+        Backend, Cell, Keys, PEOPLE_COLUMNS, People, email_index, email_value, insert, per_backend,
+        phone_index, phone_value, with_index_key,
+    };
+
+    const PHONE: &str = "+1 (555) 010-0100";
+    const EMAIL: &str = "Ada@Example.org";
+
+    /// | id | phone_bidx        | email_bidx |
+    /// |----|-------------------|------------|
+    /// | 1  | its own           | its own    |
+    /// | 2  | another phone's   | its own    |
+    /// | 3  | NULL              | its own    |
+    fn people(backend: &Backend, db: &mut Database, ring: &KeyRing) -> People {
+        let people = People::create(backend, db, "verify_bidx");
+        let text = |bytes: Vec<u8>| Cell::Text(String::from_utf8(bytes).unwrap());
+        let phone_bidx = [
+            Cell::Bytes(phone_index(ring, PHONE)),
+            Cell::Bytes(phone_index(ring, "+1 (555) 010-0199")),
+            Cell::Null,
+        ];
+        for (id, phone_bidx) in (1..).zip(phone_bidx) {
+            insert(
+                db,
+                &people.table,
+                PEOPLE_COLUMNS,
+                &[
+                    Cell::Int(id),
+                    Cell::Bytes(phone_value(ring, PHONE)),
+                    phone_bidx,
+                    text(email_value(ring, EMAIL)),
+                    text(email_index(ring, EMAIL)),
+                ],
+            );
+        }
+        people
+    }
+
+    fn verify_fails_on_a_blind_index_that_is_not_its_values(backend: &Backend) {
+        let ring = with_index_key(Keys::generate().ring_v1());
+        let mut db = backend.connect();
+        let people = people(backend, &mut db, &ring);
+
+        let report = Rotation::new(&people.registry)
+            .verify_only(&mut db, &ring)
+            .unwrap();
+
+        assert_eq!(report.status, RotationStatus::Failed, "{report}");
+        let verification = report.verification.as_ref().unwrap();
+        assert!(!verification.ok);
+        assert_eq!(
+            (
+                verification.stale_blind_indexes,
+                verification.undecryptable,
+                verification.values_on_other_versions
+            ),
+            (2, 0, 0),
+            "{report}"
+        );
+        assert!(verification.blind_indexes_not_checked.is_empty());
+        assert_eq!((report.records_processed, report.failed_records), (6, 2));
+        let failures: Vec<_> = report
+            .failures
+            .iter()
+            .map(|f| {
+                assert_eq!(f.table, people.table.name);
+                assert!(
+                    f.reason.contains("blind index does not match the value"),
+                    "{}",
+                    f.reason
+                );
+                assert!(!f.reason.contains("555"), "never the value: {}", f.reason);
+                (f.primary_key.as_str(), f.column.as_str())
+            })
+            .collect();
+        assert_eq!(failures, [("2", "phone"), ("3", "phone")]);
+        let text = report.to_string();
+        assert!(text.contains("2 stale blind indexes"), "{text}");
+    }
+
+    fn verify_without_a_blind_index_key_says_the_indexes_were_not_checked(backend: &Backend) {
+        let keys = Keys::generate();
+        let ring = with_index_key(keys.ring_v1());
+        let mut db = backend.connect();
+        let people = people(backend, &mut db, &ring);
+
+        let report = Rotation::new(&people.registry)
+            .verify_only(&mut db, &keys.ring_v1())
+            .unwrap();
+
+        assert_eq!(report.status, RotationStatus::Completed, "{report}");
+        let verification = report.verification.as_ref().unwrap();
+        assert_eq!(
+            verification.blind_indexes_not_checked,
+            [
+                format!("{}.phone_bidx", people.table.name),
+                format!("{}.email_bidx", people.table.name)
+            ]
+        );
+        let text = report.to_string();
+        assert!(
+            text.contains("blind indexes NOT checked (no blind-index key configured)"),
+            "{text}"
+        );
+    }
+
+    per_backend!(
+        verify_fails_on_a_blind_index_that_is_not_its_values,
+        verify_without_a_blind_index_key_says_the_indexes_were_not_checked,
+    );
+}

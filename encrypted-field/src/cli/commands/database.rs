@@ -9,7 +9,7 @@ use crate::cli::{Cli, CliError, DatabaseArgs, Exit, Io, Terminal, models};
 use crate::database::{Database, DatabaseUrl};
 use crate::model::Registry;
 use crate::notify::notifiers_from_env;
-use crate::rotation::{Rotation, RotationReport, RotationStatus};
+use crate::rotation::{Operation, Rotation, RotationReport, RotationStatus};
 
 /// The variable `--database-url` defaults to.
 pub(super) const DATABASE_URL_VAR: &str = "DATABASE_URL";
@@ -152,10 +152,23 @@ pub(super) fn emit_report(
     }
     if !json {
         let mut why = Vec::new();
-        if report.failed_records > 0 {
+        let stale = report
+            .verification
+            .as_ref()
+            .map_or(0, |v| v.stale_blind_indexes);
+        // A verification lists its stale blind indexes among its failures; those values did open.
+        let unreadable = match report.operation {
+            Operation::Verify => report.failed_records.saturating_sub(stale),
+            _ => report.failed_records,
+        };
+        if unreadable > 0 {
             why.push(format!(
-                "{} values could not be read (they are listed above and were left untouched)",
-                report.failed_records
+                "{unreadable} values could not be read (they are listed above and were left untouched)"
+            ));
+        }
+        if stale > 0 {
+            why.push(format!(
+                "{stale} blind indexes do not match their values (run reindex)"
             ));
         }
         if let Some(v) = report

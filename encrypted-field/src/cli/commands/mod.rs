@@ -9,6 +9,8 @@ mod keygen;
 mod keys;
 #[cfg(feature = "_database")]
 mod passes;
+#[cfg(feature = "_database")]
+mod reindex;
 mod ring;
 #[cfg(feature = "_database")]
 mod rotate;
@@ -39,6 +41,8 @@ pub(crate) fn execute(
         Command::Status(args) => passes::status(cli, args, io).map(done),
         #[cfg(feature = "_database")]
         Command::Migrate(args) => passes::migrate(cli, terminal, args, io),
+        #[cfg(feature = "_database")]
+        Command::Reindex(args) => reindex::run(cli, terminal, args, io),
     }
 }
 

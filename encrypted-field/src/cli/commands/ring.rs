@@ -1,15 +1,39 @@
 //! The key ring of a command: from `--keys-dir` or `--key-file` when given, else from the
-//! environment, exactly as [`KeyRing::from_env`](crate::KeyRing::from_env) loads it.
+//! environment, exactly as [`KeyRing::from_env`](crate::KeyRing::from_env) loads it; and its
+//! blind-index key from `--blind-index-key-file`, else from the environment.
 
 use std::path::PathBuf;
 
 use crate::cli::KeySourceArgs;
 use crate::cli::error::{CliError, KeySources};
-use crate::{BadKeyReason, EnvVars, Error, KeyRing, KeyVersion, KeysDir, MasterKey};
+use crate::{BadKeyReason, BlindIndexKey, EnvVars, Error, KeyRing, KeyVersion, KeysDir, MasterKey};
 
-/// Loads the ring. A flag replaces the environment's key source; the active-version variable
-/// (`ENCRYPTED_FIELD_ACTIVE_VERSION`) applies either way, as it does to the environment's keys.
+/// Loads the ring. A flag replaces the environment's source of encryption keys; the
+/// active-version variable (`ENCRYPTED_FIELD_ACTIVE_VERSION`) and the blind-index key
+/// (`DB_BLIND_INDEX_KEY_FILE`, `DB_BLIND_INDEX_KEY`) apply either way, as they do to the
+/// environment's keys.
 pub(crate) fn load(vars: &EnvVars, flags: &KeySourceArgs) -> Result<KeyRing, CliError> {
+    let ring = load_encryption_keys(vars, flags)?;
+    if let Some(file) = &flags.blind_index_key_file {
+        let sources = KeySources {
+            key_file: Some(file),
+            ..KeySources::default()
+        };
+        let keys_error = |e: Error| CliError::keys(&e, &sources);
+        let key = MasterKey::from_file(file).map_err(keys_error)?;
+        return ring
+            .with_blind_index_key(BlindIndexKey::new(key))
+            .map_err(keys_error);
+    }
+    if flags.keys_dir.is_none() && flags.key_file.is_none() {
+        return Ok(ring); // the environment's ring has its blind-index key already
+    }
+    vars.add_blind_index_key(ring)
+        .map_err(|e| CliError::keys(&e, &KeySources::default()))
+}
+
+/// The encryption keys of [`load`].
+fn load_encryption_keys(vars: &EnvVars, flags: &KeySourceArgs) -> Result<KeyRing, CliError> {
     if let Some(dir) = &flags.keys_dir {
         let sources = KeySources {
             keys_dir: Some(dir),

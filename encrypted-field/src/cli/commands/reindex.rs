@@ -1,0 +1,50 @@
+//! `reindex`: the blind index of every value of every column that has one, rewritten where it is
+//! empty or stale (see [`Rotation::reindex`]).
+
+use super::database::{confirm, connect, emit_report, engine, registry, with_notifiers};
+use super::ring;
+use crate::cli::progress::ProgressLine;
+use crate::cli::{Cli, CliError, Exit, Io, ReindexArgs, Terminal};
+use crate::model::Registry;
+use crate::rotation::{Rotation, check_columns};
+
+/// Rewrites stale blind indexes; exit 1 if any value could not be read.
+pub(super) fn run(
+    cli: &Cli,
+    terminal: Terminal,
+    args: ReindexArgs,
+    io: &mut Io<'_>,
+) -> Result<Exit, CliError> {
+    let registry = registry(cli, &args.database)?;
+    let mut db = connect(&args.database)?;
+    let ring = ring::load(&cli.env, &args.keys)?;
+    check_columns(&mut db, &registry).map_err(engine)?;
+    let action = format!(
+        "rewrite the stale blind indexes of {}",
+        index_list(&registry)
+    );
+    confirm(terminal, args.force, args.dry_run, &action, io)?;
+
+    let progress = ProgressLine::new(terminal.stderr && !args.json);
+    let reindex = Rotation::new(&registry)
+        .batch_size(args.batch_size)
+        .dry_run(args.dry_run)
+        .progress(&progress);
+    let reindex = with_notifiers(reindex)?;
+    let report = reindex.reindex(&mut db, &ring);
+    progress.finish();
+    emit_report(io, &report.map_err(engine)?, args.json)
+}
+
+/// `table.index_column, …` of every registered blind index, for the prompt.
+fn index_list(registry: &Registry) -> String {
+    registry
+        .iter()
+        .flat_map(|m| {
+            m.columns()
+                .iter()
+                .filter_map(move |c| Some(format!("{}.{}", m.table(), c.blind_index()?.column())))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
