@@ -89,10 +89,10 @@ impl KeysDir {
     pub fn pinned_active(&self) -> Result<Option<KeyVersion>> {
         let path = self.path.join(ACTIVE_VERSION_FILE);
         match fs::read_to_string(&path) {
-            Ok(text) => text.parse().map(Some).map_err(|_| Error::BadKey {
-                origin: path.display().to_string(),
-                reason: BadKeyReason::InvalidVersion(text.trim().to_owned()),
-            }),
+            Ok(text) => {
+                let text = zeroize::Zeroizing::new(text);
+                KeyVersion::parse_setting(&text, &path.display().to_string()).map(Some)
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(Error::BadKey {
                 origin: path.display().to_string(),
@@ -126,12 +126,26 @@ impl KeysDir {
 
     /// Like [`add`](Self::add), with a given key.
     pub fn add_key(&self, key: &MasterKey, activate: bool) -> Result<KeyVersion> {
+        self.add_key_observed(key, activate, &mut || {})
+    }
+
+    /// [`add_key`](Self::add_key), calling `after_key_file` once the new key file exists and
+    /// before any activation (for tests that load the directory at that instant).
+    fn add_key_observed(
+        &self,
+        key: &MasterKey,
+        activate: bool,
+        after_key_file: &mut dyn FnMut(),
+    ) -> Result<KeyVersion> {
         create_private_dir(&self.path)?;
         let files = self.list()?;
-        let current_active = match files.last() {
-            Some(highest) => Some(self.pinned_active()?.unwrap_or(highest.version)),
-            None => None,
-        };
+        // Pinned before the new file appears: without a pin the highest version is active, and a
+        // process starting in between would encrypt with a key nobody announced.
+        if let Some(current) = self.active_of(&files)?
+            && self.pinned_active()? != Some(current)
+        {
+            self.activate(current)?;
+        }
         let next = KeyVersion::new(
             files
                 .last()
@@ -141,12 +155,19 @@ impl KeysDir {
             &self.path.join(format!("enc_key_v{}", next.get())),
             key.to_base64().as_bytes(),
         )?;
-        match (activate, current_active) {
-            (true, _) => self.activate(next)?,
-            (false, Some(previous)) => self.activate(previous)?,
-            (false, None) => {}
+        after_key_file();
+        if activate {
+            self.activate(next)?;
         }
         Ok(next)
+    }
+
+    /// The version the directory makes active: the pinned one, else the highest of `files`.
+    pub(crate) fn active_of(&self, files: &[KeyFile]) -> Result<Option<KeyVersion>> {
+        Ok(match self.pinned_active()? {
+            Some(pinned) => Some(pinned),
+            None => files.last().map(|f| f.version),
+        })
     }
 
     /// Pins `version` as the active one (it must be in the directory).
@@ -265,6 +286,45 @@ mod tests {
                 }
             ),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn a_key_pasted_into_the_active_version_file_is_never_echoed() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = KeysDir::new(dir.path());
+        keys.add(true).unwrap();
+        let pasted = MasterKey::generate().to_base64();
+        fs::write(dir.path().join(ACTIVE_VERSION_FILE), pasted.as_bytes()).unwrap();
+        let err = keys.load(None).unwrap_err();
+        let (shown, debug) = (err.to_string(), format!("{err:?}"));
+        assert!(
+            shown.contains(ACTIVE_VERSION_FILE) && shown.contains("is not a key version number"),
+            "{shown}"
+        );
+        assert!(!shown.contains(&pasted[..8]), "{shown}");
+        assert!(!debug.contains(&pasted[..8]), "{debug}");
+    }
+
+    #[test]
+    fn keys_add_pins_the_old_active_version_before_the_new_key_file_appears() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = KeysDir::new(dir.path());
+        keys.add(true).unwrap();
+        fs::remove_file(dir.path().join(ACTIVE_VERSION_FILE)).unwrap(); // v1 active as the highest
+        let mut seen_between = None;
+        keys.add_key_observed(&MasterKey::generate(), false, &mut || {
+            seen_between = Some(keys.load(None).map(|r| r.active_version()));
+        })
+        .unwrap();
+        assert_eq!(
+            seen_between.unwrap().unwrap(),
+            KeyVersion::new(1),
+            "a process loading the keys while `keys add` runs must see the old active version"
+        );
+        assert_eq!(
+            keys.load(None).unwrap().active_version(),
+            KeyVersion::new(1)
         );
     }
 

@@ -155,7 +155,10 @@ pub fn restore_ring(path: &Path) -> Result<KeyRing> {
     let backup: BackupFile = serde_json::from_str(&text)
         .map_err(|e| bad(format!("not a key backup file ({})", e.classify_name())))?;
     if backup.format != BACKUP_FORMAT {
-        return Err(bad(format!("unknown backup format `{}`", backup.format)));
+        // Its text is not shown: the file holds keys, and so may this field.
+        return Err(bad(format!(
+            "unknown backup format (expected `{BACKUP_FORMAT}`)"
+        )));
     }
     let mut builder = KeyRing::builder()
         .origin(origin.clone())
@@ -291,5 +294,25 @@ mod tests {
         std::fs::write(&path, "{}").unwrap();
         let err = restore_ring(&path).unwrap_err().to_string();
         assert!(err.contains("not a key backup"), "{err}");
+    }
+
+    #[test]
+    fn an_unknown_backup_format_is_not_echoed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("x.json");
+        let pasted = MasterKey::generate().to_base64();
+        std::fs::write(
+            &path,
+            format!(
+                r#"{{"format":"{}","created_at":"","active_version":1,"keys":{{}},"blind_index_key":null}}"#,
+                pasted.as_str()
+            ),
+        )
+        .unwrap();
+        let err = restore_ring(&path).unwrap_err();
+        let shown = err.to_string();
+        assert!(shown.contains("unknown backup format"), "{shown}");
+        assert!(!shown.contains(&pasted[..8]), "{shown}");
+        assert!(!format!("{err:?}").contains(&pasted[..8]));
     }
 }

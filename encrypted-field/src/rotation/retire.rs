@@ -83,10 +83,7 @@ pub fn retire_key(
             ),
         )
     })?;
-    let dir_active = match keys_dir.pinned_active()? {
-        Some(pinned) => Some(pinned),
-        None => files.last().map(|f| f.version),
-    };
+    let dir_active = keys_dir.active_of(&files)?;
     if dir_active == Some(version) || env_active == Some(version) {
         return Err(Error::ActiveKeyVersion(version));
     }
