@@ -227,6 +227,13 @@ pub enum BadKeyReason {
         /// How many characters it holds, after surrounding white space.
         chars: usize,
     },
+    /// Group or others can write the key file or its directory, so they could replace the key.
+    WritableByOthers {
+        /// The file or directory (links resolved).
+        path: String,
+        /// Its permission bits.
+        mode: u32,
+    },
     /// Two versions hold the same key bytes (a key file copied under a second name?): rotating
     /// from one to the other would change nothing while looking done.
     SameKeyTwice(KeyVersion, KeyVersion),
@@ -257,6 +264,11 @@ impl fmt::Display for BadKeyReason {
             Self::InvalidVersion { chars } => write!(
                 f,
                 "it is not a key version number (expected e.g. 2 or v2); its {chars} characters are not shown"
+            ),
+            Self::WritableByOthers { path, mode } => write!(
+                f,
+                "{path} has mode {mode:04o}: group or others can write it and so replace the key; \
+                 run `chmod go-w {path}`"
             ),
             Self::SameKeyTwice(a, b) => write!(
                 f,

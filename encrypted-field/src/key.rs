@@ -1,6 +1,7 @@
 //! Key material: [`MasterKey`] (32 secret bytes) and [`KeyVersion`] (its number in a ring).
 
 use std::fmt;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use base64::Engine as _;
@@ -143,7 +144,20 @@ impl MasterKey {
     }
 
     /// Reads a key file (e.g. a Docker secret). The error names the path and never the content.
-    pub fn from_file(path: &std::path::Path) -> Result<Self> {
+    ///
+    /// A file that group or others can write, or in a directory they can write, is refused; one
+    /// they can read is loaded with a warning (`tracing`), unless it is a read-only secret (see
+    /// the README, "Keys").
+    pub fn from_file(path: &Path) -> Result<Self> {
+        let (key, readable) = Self::read_file(path)?;
+        crate::secret_file::warn_readable(readable.as_slice());
+        Ok(key)
+    }
+
+    /// [`from_file`](Self::from_file) without the warning: the key, and its path if group or
+    /// others can read it, for a caller that warns once for several files.
+    pub(crate) fn read_file(path: &Path) -> Result<(Self, Option<PathBuf>)> {
+        let readable = crate::secret_file::check_key_file(path)?;
         let origin = path.display().to_string();
         let text = std::fs::read_to_string(path)
             .map(Zeroizing::new)
@@ -151,7 +165,34 @@ impl MasterKey {
                 origin: origin.clone(),
                 reason: BadKeyReason::Unreadable(e.to_string()),
             })?;
-        Self::from_base64(&text, &origin)
+        Ok((Self::from_base64(&text, &origin)?, readable))
+    }
+
+    /// Writes the key (base64 and a newline, as `openssl rand -base64 32 > file` does) into a
+    /// new file of mode 0600. An existing file, or a symbolic link, at `path` is never replaced
+    /// nor followed: that is an [`Error::Io`] whose source is [`std::io::ErrorKind::AlreadyExists`].
+    ///
+    /// ```
+    /// use encrypted_field::MasterKey;
+    /// let dir = tempfile::tempdir()?;
+    /// let key = MasterKey::generate();
+    /// key.write_to_new_file(&dir.path().join("enc_key.txt"))?;
+    /// assert_eq!(MasterKey::from_file(&dir.path().join("enc_key.txt"))?, key);
+    /// assert!(MasterKey::generate().write_to_new_file(&dir.path().join("enc_key.txt")).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn write_to_new_file(&self, path: &Path) -> Result<()> {
+        // Sized once: a reallocation would leave a copy of the key behind, unzeroized.
+        let mut text = Zeroizing::new(String::with_capacity(
+            base64::encoded_len(KEY_LEN, true).unwrap_or(64) + 1,
+        ));
+        text.push_str(&self.to_base64());
+        text.push('\n');
+        crate::secret_file::write_secret_file(
+            path,
+            text.as_bytes(),
+            crate::secret_file::Existing::Keep,
+        )
     }
 
     /// The key as standard base64 (no newline), in a buffer that is zeroized on drop.

@@ -56,6 +56,7 @@ pub mod notify;
 mod plaintext;
 #[cfg(feature = "_database")]
 pub mod rotation;
+mod secret_file;
 
 pub use blind_index::{BlindIndexKey, Normalizer, normalize};
 pub use error::{BadKeyReason, Error, MalformedReason, Result};

@@ -13,7 +13,7 @@ use crate::blind_index::BlindIndexKey;
 use crate::error::{BadKeyReason, Error, Result};
 use crate::key::{KeyVersion, MasterKey};
 use crate::keyring::KeyRing;
-use crate::keys_dir::{create_private_dir, write_secret_file};
+use crate::secret_file::{Existing, create_private_dir, write_secret_file};
 
 /// The `format` field of every backup file.
 pub const BACKUP_FORMAT: &str = "encrypted-field key backup v1";
@@ -126,7 +126,10 @@ pub fn write_backup(ring: &KeyRing, dir: &Path, database_dir: Option<&Path>) -> 
             source: std::io::Error::other(e.to_string()),
         })?,
     );
-    write_secret_file(&path, json.as_bytes())?;
+    let mut contents = Zeroizing::new(Vec::with_capacity(json.len() + 1));
+    contents.extend_from_slice(json.as_bytes());
+    contents.push(b'\n');
+    write_secret_file(&path, &contents, Existing::Keep)?;
     Ok(path)
 }
 
