@@ -175,12 +175,12 @@ pub(crate) fn check_key_file(path: &Path) -> Result<Option<PathBuf>> {
                 mode,
             },
         };
-        return match judge(file_mode, dir_mode, on_read_only_mount(&real)) {
+        match judge(file_mode, dir_mode, on_read_only_mount(&real)) {
             Verdict::FileWritableByOthers => Err(writable(&real, file_mode)),
             Verdict::DirWritableByOthers => Err(writable(dir, dir_mode)),
             Verdict::ReadableByOthers => Ok(Some(path.to_path_buf())),
             Verdict::Private => Ok(None),
-        };
+        }
     }
     #[cfg(not(unix))]
     {
