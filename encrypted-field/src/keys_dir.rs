@@ -384,6 +384,19 @@ mod tests {
         }
 
         #[test]
+        fn an_active_version_pin_others_can_write_is_refused() {
+            let (_tmp, dir) = keys_with_modes(0o700, 0o600);
+            let keys = KeysDir::new(&dir);
+            keys.activate(KeyVersion::new(1)).unwrap();
+            chmod(&dir.join(ACTIVE_VERSION_FILE), 0o666);
+            let err = keys.load(None).unwrap_err().to_string();
+            assert!(
+                err.contains(ACTIVE_VERSION_FILE) && err.contains("0666"),
+                "{err}"
+            );
+        }
+
+        #[test]
         fn a_key_directory_group_or_others_can_write_is_refused() {
             let (_tmp, dir) = keys_with_modes(0o770, 0o600);
             let err = KeysDir::new(&dir).load(None).unwrap_err().to_string();
