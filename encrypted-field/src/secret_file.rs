@@ -60,13 +60,38 @@ fn write_via(tmp: &Path, path: &Path, contents: &[u8], existing: Existing) -> Re
             Existing::Keep => fs::hard_link(tmp, path),
         });
     drop(file);
-    if let Err(source) = placed {
-        let _ = fs::remove_file(tmp);
-        return Err(io_error("writing secret file", path, source));
+    match placed {
+        Ok(()) => {}
+        // A file system without hard links (FAT, some network shares) says EPERM: the file is
+        // then created in place, still exclusive and never through a link, only not atomically.
+        Err(e)
+            if existing == Existing::Keep
+                && matches!(
+                    e.kind(),
+                    ErrorKind::PermissionDenied | ErrorKind::Unsupported
+                ) =>
+        {
+            let _ = fs::remove_file(tmp);
+            return write_in_place(path, contents);
+        }
+        Err(source) => {
+            let _ = fs::remove_file(tmp);
+            return Err(io_error("writing secret file", path, source));
+        }
     }
     if existing == Existing::Keep {
         fs::remove_file(tmp).map_err(|e| io_error("removing temporary file", tmp, e))?;
     }
+    sync_dir(parent_dir(path))
+}
+
+/// Writes a new file at `path` itself (exclusive create, `O_NOFOLLOW`, mode 0600) and syncs it.
+fn write_in_place(path: &Path, contents: &[u8]) -> Result<()> {
+    let io = |e| io_error("writing secret file", path, e);
+    let mut file = open_new_private(path).map_err(io)?;
+    file.write_all(contents)
+        .and_then(|()| file.sync_all())
+        .map_err(io)?;
     sync_dir(parent_dir(path))
 }
 
@@ -318,5 +343,24 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(left.len(), 3, "no temporary file left: {left:?}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_fallback_without_hard_links_is_private_exclusive_and_follows_no_link() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("backup.json");
+        write_in_place(&path, b"{}").unwrap();
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert!(write_in_place(&path, b"other").is_err());
+        assert_eq!(fs::read(&path).unwrap(), b"{}");
+        let link = tmp.path().join("link");
+        std::os::unix::fs::symlink(tmp.path().join("nowhere"), &link).unwrap();
+        assert!(write_in_place(&link, b"x").is_err());
+        assert!(!tmp.path().join("nowhere").exists());
     }
 }
