@@ -132,7 +132,7 @@ impl KeysDir {
     /// Generates a new key as the next version, writes it (mode 0600, never overwriting), and
     /// returns its version. Unless `activate` is set, the currently active version stays active.
     pub fn add(&self, activate: bool) -> Result<KeyVersion> {
-        self.add_key(&MasterKey::generate(), activate)
+        self.add_key(&MasterKey::try_generate()?, activate)
     }
 
     /// Like [`add`](Self::add), with a given key.

@@ -88,7 +88,7 @@ impl Rotation<'_> {
             let started = Instant::now();
             check_columns(db, self.registry)?;
             let version = next_version(ring, keys_dir)?;
-            let key = MasterKey::generate();
+            let key = MasterKey::try_generate()?;
             let new_ring = ring_with(ring, version, &key)?;
             let key_file = keys_dir.path().join(format!("enc_key_v{}", version.get()));
             let new_key = NewKey {

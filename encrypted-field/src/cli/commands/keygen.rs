@@ -11,7 +11,7 @@ use crate::{Error, MasterKey};
 /// Prints a new key (44 characters of standard base64 and a newline), or writes it into a new
 /// file with mode 0600, never over an existing one.
 pub(super) fn run(args: &KeygenArgs, io: &mut Io<'_>) -> Result<(), CliError> {
-    let key = MasterKey::generate();
+    let key = MasterKey::try_generate().map_err(|e| CliError::usage(e.to_string()))?;
     let Some(path) = &args.out else {
         let mut line = Zeroizing::new(String::with_capacity(45));
         line.push_str(&key.to_base64());
