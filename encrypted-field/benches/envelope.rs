@@ -1,5 +1,6 @@
 //! Encrypt and decrypt throughput of format v1, beside the raw limit of its primitives
-//! (AES-256-CBC encryption and HMAC-SHA256 of the same bytes) measured in the same run.
+//! (AES-256-CBC encryption and HMAC-SHA256 of the same bytes) measured in the same run, and the
+//! cost of one blind index.
 //!
 //! Run: `cargo bench -p encrypted-field --bench envelope`
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
@@ -8,7 +9,7 @@ use std::hint::black_box;
 
 use aes::cipher::{BlockEncryptMut as _, KeyIvInit as _, block_padding::Pkcs7};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use encrypted_field::{KeyRing, MasterKey};
+use encrypted_field::{BlindIndexKey, KeyRing, MasterKey};
 use hmac::Mac as _;
 
 const SIZES: [usize; 3] = [12, 64, 4096];
@@ -31,6 +32,16 @@ fn envelope(c: &mut Criterion) {
             b.iter(|| ring.decrypt_with_context(black_box(s), CONTEXT).unwrap())
         });
     }
+    group.finish();
+}
+
+/// One blind index of a phone number: the HMAC of the value under its column's key.
+fn blind_index(c: &mut Criterion) {
+    let key = BlindIndexKey::new(MasterKey::generate());
+    let mut group = c.benchmark_group("blind_index");
+    group.bench_function("compute", |b| {
+        b.iter(|| key.compute(black_box(CONTEXT), black_box(b"15550100")))
+    });
     group.finish();
 }
 
@@ -67,5 +78,5 @@ fn primitives(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, envelope, primitives);
+criterion_group!(benches, envelope, blind_index, primitives);
 criterion_main!(benches);

@@ -239,6 +239,10 @@ pub enum Error {
     #[error(transparent)]
     Model(#[from] crate::model::SpecError),
 
+    /// The operating system's random number generator failed, so no key or IV was made.
+    #[error("the operating system's random number generator failed: {0}")]
+    Randomness(String),
+
     /// A key-ring change on disk or another operation on a file or directory failed.
     #[error("{action} {path}: {source}")]
     Io {
@@ -290,8 +294,22 @@ pub enum BadKeyReason {
     DuplicateVersion(KeyVersion),
     /// The requested active version is not among the loaded keys.
     ActiveVersionMissing(KeyVersion),
-    /// The active version setting is not a version number.
-    InvalidVersion(String),
+    /// The active version setting is not a version number. Only its length is kept: the text
+    /// itself may be anything (a key pasted into the wrong place) and is never shown.
+    InvalidVersion {
+        /// How many characters it holds, after surrounding white space.
+        chars: usize,
+    },
+    /// Group or others can write the key file or its directory, so they could replace the key.
+    WritableByOthers {
+        /// The file or directory (links resolved).
+        path: String,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// Two versions hold the same key bytes (a key file copied under a second name?): rotating
+    /// from one to the other would change nothing while looking done.
+    SameKeyTwice(KeyVersion, KeyVersion),
     /// The blind-index key is the same as an encryption key.
     SameAsEncryptionKey,
     /// The key ring has no key at all.
@@ -318,9 +336,20 @@ impl fmt::Display for BadKeyReason {
             Self::ActiveVersionMissing(v) => {
                 write!(f, "the active version is {v}, but no key with that version is loaded")
             }
-            Self::InvalidVersion(text) => {
-                write!(f, "`{text}` is not a key version (expected a number such as 2 or v2)")
-            }
+            Self::InvalidVersion { chars } => write!(
+                f,
+                "it is not a key version number (expected e.g. 2 or v2); its {chars} characters are not shown"
+            ),
+            Self::WritableByOthers { path, mode } => write!(
+                f,
+                "{path} has mode {mode:04o}: group or others can write it and so replace the key; \
+                 run `chmod go-w {path}`"
+            ),
+            Self::SameKeyTwice(a, b) => write!(
+                f,
+                "key versions {a} and {b} hold the same key; every version needs a key of its own \
+                 (make one with `encrypted-field keygen`)"
+            ),
             Self::SameAsEncryptionKey => {
                 f.write_str("the blind-index key must differ from every encryption key")
             }

@@ -45,7 +45,7 @@ pub fn global() -> Result<&'static KeyRing> {
 /// # Ok::<(), encrypted_field::Error>(())
 /// ```
 pub fn encrypt(plaintext: &str) -> Result<Vec<u8>> {
-    Ok(global()?.encrypt(plaintext.as_bytes()))
+    global()?.try_encrypt_with_context(plaintext.as_bytes(), "")
 }
 
 /// Decrypts a value sealed by [`encrypt`] into a string: `EncryptionService.decrypt`.
@@ -62,7 +62,7 @@ pub fn decrypt(envelope: &[u8]) -> Result<String> {
 /// # Ok::<(), encrypted_field::Error>(())
 /// ```
 pub fn encrypt_with_context(plaintext: &str, context: &str) -> Result<Vec<u8>> {
-    Ok(global()?.encrypt_with_context(plaintext.as_bytes(), context))
+    global()?.try_encrypt_with_context(plaintext.as_bytes(), context)
 }
 
 /// Decrypts a value sealed by [`encrypt_with_context`] with the same context.

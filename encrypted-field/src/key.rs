@@ -1,11 +1,12 @@
 //! Key material: [`MasterKey`] (32 secret bytes) and [`KeyVersion`] (its number in a ring).
 
 use std::fmt;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use rand::RngCore as _;
+use rand::TryRngCore as _;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use crate::error::{BadKeyReason, Error, Result};
@@ -51,16 +52,34 @@ impl fmt::Display for KeyVersion {
     }
 }
 
+impl KeyVersion {
+    /// Parses a version read from a setting (a file or an environment variable) named `origin`.
+    /// The error names `origin` and never the text: someone may have pasted a key there.
+    ///
+    /// ```
+    /// use encrypted_field::KeyVersion;
+    /// assert_eq!(KeyVersion::parse_setting("v3\n", "active_version")?, KeyVersion::new(3));
+    /// let err = KeyVersion::parse_setting("q5Ug6ikmxxxm", "active_version").unwrap_err().to_string();
+    /// assert!(err.contains("active_version") && !err.contains("q5Ug"));
+    /// # Ok::<(), encrypted_field::Error>(())
+    /// ```
+    pub fn parse_setting(text: &str, origin: &str) -> Result<Self> {
+        let trimmed = text.trim();
+        let digits = trimmed.strip_prefix(['v', 'V']).unwrap_or(trimmed);
+        digits.parse::<u32>().map(Self).map_err(|_| Error::BadKey {
+            origin: origin.to_owned(),
+            reason: BadKeyReason::InvalidVersion {
+                chars: trimmed.chars().count(),
+            },
+        })
+    }
+}
+
 impl FromStr for KeyVersion {
     type Err = Error;
 
     fn from_str(text: &str) -> Result<Self> {
-        let trimmed = text.trim();
-        let digits = trimmed.strip_prefix(['v', 'V']).unwrap_or(trimmed);
-        digits.parse::<u32>().map(Self).map_err(|_| Error::BadKey {
-            origin: "key version".to_owned(),
-            reason: BadKeyReason::InvalidVersion(trimmed.to_owned()),
-        })
+        Self::parse_setting(text, "key version")
     }
 }
 
@@ -76,15 +95,41 @@ impl FromStr for KeyVersion {
 /// assert_eq!(key.to_base64().as_str(), "q5Ug6ikmxxxmhUkqVFR30hnBK8Q2G5XHb/4WkQk2Mpo=");
 /// # Ok::<(), encrypted_field::Error>(())
 /// ```
-#[derive(Clone, Zeroize, ZeroizeOnDrop, PartialEq, Eq)]
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
 pub struct MasterKey([u8; KEY_LEN]);
 
+/// Constant time: how many leading bytes two keys share must not show in how long it takes.
+impl PartialEq for MasterKey {
+    fn eq(&self, other: &Self) -> bool {
+        subtle::ConstantTimeEq::ct_eq(&self.0[..], &other.0[..]).into()
+    }
+}
+
+impl Eq for MasterKey {}
+
 impl MasterKey {
-    /// A new random key, from the thread-local CSPRNG that `rand` seeds from the operating system.
+    /// A new random key, straight from the operating system's generator (see [`try_generate`](Self::try_generate)).
+    ///
+    /// # Panics
+    ///
+    /// If the operating system's generator fails (on Linux it does not, once booted): a key is
+    /// never made from anything weaker. Use [`try_generate`](Self::try_generate) to get an error instead.
     pub fn generate() -> Self {
-        let mut bytes = [0u8; KEY_LEN];
-        rand::rng().fill_bytes(&mut bytes);
-        Self(bytes)
+        Self::try_generate().unwrap_or_else(|error| os_generator_failed(&error))
+    }
+
+    /// A new random key from the operating system's generator (`getrandom(2)` on Linux), never
+    /// from a userspace generator, whose stream a forked child would repeat.
+    ///
+    /// ```
+    /// use encrypted_field::MasterKey;
+    /// assert_ne!(MasterKey::try_generate()?, MasterKey::try_generate()?);
+    /// # Ok::<(), encrypted_field::Error>(())
+    /// ```
+    pub fn try_generate() -> Result<Self> {
+        let mut key = Self([0u8; KEY_LEN]);
+        fill_from_os(&mut key.0)?;
+        Ok(key)
     }
 
     /// A key from its 32 raw bytes.
@@ -114,7 +159,20 @@ impl MasterKey {
     }
 
     /// Reads a key file (e.g. a Docker secret). The error names the path and never the content.
-    pub fn from_file(path: &std::path::Path) -> Result<Self> {
+    ///
+    /// A file that group or others can write, or in a directory they can write, is refused; one
+    /// they can read is loaded with a warning (`tracing`), unless it is a read-only secret (see
+    /// the README, "Keys").
+    pub fn from_file(path: &Path) -> Result<Self> {
+        let (key, readable) = Self::read_file(path)?;
+        crate::secret_file::warn_readable(readable.as_slice());
+        Ok(key)
+    }
+
+    /// [`from_file`](Self::from_file) without the warning: the key, and its path if group or
+    /// others can read it, for a caller that warns once for several files.
+    pub(crate) fn read_file(path: &Path) -> Result<(Self, Option<PathBuf>)> {
+        let readable = crate::secret_file::check_key_file(path)?;
         let origin = path.display().to_string();
         let text = std::fs::read_to_string(path)
             .map(Zeroizing::new)
@@ -122,7 +180,34 @@ impl MasterKey {
                 origin: origin.clone(),
                 reason: BadKeyReason::Unreadable(e.to_string()),
             })?;
-        Self::from_base64(&text, &origin)
+        Ok((Self::from_base64(&text, &origin)?, readable))
+    }
+
+    /// Writes the key (base64 and a newline, as `openssl rand -base64 32 > file` does) into a
+    /// new file of mode 0600. An existing file, or a symbolic link, at `path` is never replaced
+    /// nor followed: that is an [`Error::Io`] whose source is [`std::io::ErrorKind::AlreadyExists`].
+    ///
+    /// ```
+    /// use encrypted_field::MasterKey;
+    /// let dir = tempfile::tempdir()?;
+    /// let key = MasterKey::generate();
+    /// key.write_to_new_file(&dir.path().join("enc_key.txt"))?;
+    /// assert_eq!(MasterKey::from_file(&dir.path().join("enc_key.txt"))?, key);
+    /// assert!(MasterKey::generate().write_to_new_file(&dir.path().join("enc_key.txt")).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn write_to_new_file(&self, path: &Path) -> Result<()> {
+        // Sized once: a reallocation would leave a copy of the key behind, unzeroized.
+        let mut text = Zeroizing::new(String::with_capacity(
+            base64::encoded_len(KEY_LEN, true).unwrap_or(64) + 1,
+        ));
+        text.push_str(&self.to_base64());
+        text.push('\n');
+        crate::secret_file::write_secret_file(
+            path,
+            text.as_bytes(),
+            crate::secret_file::Existing::Keep,
+        )
     }
 
     /// The key as standard base64 (no newline), in a buffer that is zeroized on drop.
@@ -142,6 +227,44 @@ fn is_url_safe_base64(text: &str) -> bool {
         && text
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'='))
+}
+
+/// Fills `bytes` from the operating system's generator: every key and IV comes from here. The
+/// kernel keeps no per-process state to copy, so a forked child never repeats its parent's bytes
+/// (`rand`'s thread-local generator would, since rand 0.9 dropped its fork handler).
+pub(crate) fn fill_from_os(bytes: &mut [u8]) -> Result<()> {
+    #[cfg(test)]
+    os_draws::count();
+    rand::rngs::OsRng
+        .try_fill_bytes(bytes)
+        .map_err(|e| Error::Randomness(e.to_string()))
+}
+
+/// Where a caller that cannot return an error stops: a value is never sealed, nor a key made,
+/// with randomness that the operating system did not give.
+#[cold]
+pub(crate) fn os_generator_failed(error: &Error) -> ! {
+    #[allow(clippy::panic)]
+    {
+        panic!("{error}")
+    }
+}
+
+/// How many times this thread drew from the operating system, for tests of who draws from it.
+#[cfg(test)]
+pub(crate) mod os_draws {
+    use std::cell::Cell;
+
+    thread_local!(static DRAWS: Cell<usize> = const { Cell::new(0) });
+
+    pub(crate) fn count() {
+        DRAWS.with(|d| d.set(d.get() + 1));
+    }
+
+    /// The draws of this thread so far.
+    pub(crate) fn so_far() -> usize {
+        DRAWS.with(Cell::get)
+    }
 }
 
 /// Decodes the text of a 32-byte key with `decode` (surrounding white space ignored), with the
@@ -232,6 +355,14 @@ mod tests {
             .to_string();
         assert!(message.contains("DB_ENCRYPTION_KEY"), "{message}");
         assert!(!message.contains(&text), "{message}");
+    }
+
+    #[test]
+    fn generated_keys_come_from_the_operating_system() {
+        let before = os_draws::so_far();
+        let (a, b) = (MasterKey::generate(), MasterKey::try_generate().unwrap());
+        assert_eq!(os_draws::so_far(), before + 2);
+        assert_ne!(a, b);
     }
 
     #[test]

@@ -98,12 +98,7 @@ fn text_of(get: &dyn Fn(&str) -> Option<OsString>, name: &str) -> Result<Option<
 pub(crate) fn load(vars: &EnvVars, get: &dyn Fn(&str) -> Option<OsString>) -> Result<KeyRing> {
     let text_of = |name: &str| text_of(get, name);
     let active = text_of(&vars.active_version)?
-        .map(|text| {
-            text.parse::<KeyVersion>().map_err(|_| Error::BadKey {
-                origin: vars.active_version.clone(),
-                reason: BadKeyReason::InvalidVersion(text.trim().to_owned()),
-            })
-        })
+        .map(|text| KeyVersion::parse_setting(&zeroize::Zeroizing::new(text), &vars.active_version))
         .transpose()?;
 
     let ring = if let Some(dir) = get(&vars.keys_dir) {
@@ -257,10 +252,25 @@ mod tests {
             ("DB_ENCRYPTION_KEY", key_text(1)),
             ("ENCRYPTED_FIELD_ACTIVE_VERSION", "latest".to_owned()),
         ]);
-        assert_eq!(
-            reason(result),
-            BadKeyReason::InvalidVersion("latest".to_owned())
+        assert_eq!(reason(result), BadKeyReason::InvalidVersion { chars: 6 });
+    }
+
+    #[test]
+    fn a_key_pasted_as_active_version_is_never_echoed() {
+        let pasted = key_text(9);
+        let err = load_from(&[
+            ("DB_ENCRYPTION_KEY", key_text(1)),
+            ("ENCRYPTED_FIELD_ACTIVE_VERSION", pasted.clone()),
+        ])
+        .unwrap_err();
+        let (shown, debug) = (err.to_string(), format!("{err:?}"));
+        assert!(
+            shown.contains("ENCRYPTED_FIELD_ACTIVE_VERSION")
+                && shown.contains("is not a key version number"),
+            "{shown}"
         );
+        assert!(!shown.contains(&pasted[..8]), "{shown}");
+        assert!(!debug.contains(&pasted[..8]), "{debug}");
     }
 
     #[test]

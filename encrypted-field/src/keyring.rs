@@ -5,7 +5,6 @@ use std::fmt;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use rand::RngCore as _;
 
 use crate::blind_index::BlindIndexKey;
 use crate::envelope::{Envelope, IV_LEN, SealingKeys};
@@ -147,11 +146,30 @@ impl KeyRing {
     }
 
     /// Seals `plaintext` with the active key, binding `context` (the column identity,
-    /// `table.column`) into the tag.
+    /// `table.column`) into the tag. The IV comes from the operating system's generator.
+    ///
+    /// # Panics
+    ///
+    /// If the operating system's generator fails (see [`try_encrypt_with_context`](Self::try_encrypt_with_context)).
     pub fn encrypt_with_context(&self, plaintext: &[u8], context: &str) -> Vec<u8> {
+        self.try_encrypt_with_context(plaintext, context)
+            .unwrap_or_else(|error| crate::key::os_generator_failed(&error))
+    }
+
+    /// Like [`encrypt_with_context`](Self::encrypt_with_context), with the operating system
+    /// generator's failure as [`Error::Randomness`] instead of a panic.
+    ///
+    /// ```
+    /// use encrypted_field::{KeyRing, MasterKey};
+    /// let ring = KeyRing::builder().key(1, MasterKey::generate()).build()?;
+    /// let sealed = ring.try_encrypt_with_context(b"x", "t.c")?;
+    /// assert_eq!(ring.decrypt_with_context(&sealed, "t.c")?, b"x");
+    /// # Ok::<(), encrypted_field::Error>(())
+    /// ```
+    pub fn try_encrypt_with_context(&self, plaintext: &[u8], context: &str) -> Result<Vec<u8>> {
         let mut iv = [0u8; IV_LEN];
-        rand::rng().fill_bytes(&mut iv);
-        self.seal_with_iv(plaintext, context, &iv)
+        crate::key::fill_from_os(&mut iv)?;
+        Ok(self.seal_with_iv(plaintext, context, &iv))
     }
 
     /// Seals with a caller-chosen IV: only for known-answer tests. A reused IV leaks equality of
@@ -201,6 +219,20 @@ impl KeyRing {
             .get(&self.active)
             .expect("invariant: the active version is always in the ring")
     }
+}
+
+/// The first two versions holding the same key bytes, compared in constant time. Every pair is
+/// compared (a ring holds a handful of versions), so the time taken says nothing about the keys.
+fn same_key_twice(keys: &BTreeMap<KeyVersion, MasterKey>) -> Option<(KeyVersion, KeyVersion)> {
+    let mut found = None;
+    for (i, (a, key_a)) in keys.iter().enumerate() {
+        for (b, key_b) in keys.iter().skip(i + 1) {
+            if key_a == key_b && found.is_none() {
+                found = Some((*a, *b));
+            }
+        }
+    }
+    found
 }
 
 /// Decodes standard base64 bytes, if they are that.
@@ -259,8 +291,16 @@ impl KeyRingBuilder {
         self
     }
 
-    /// Checks the ring (at least one key, the active version present, no duplicate version, a
-    /// blind-index key distinct from every encryption key) and derives every subkey once.
+    /// Checks the ring (at least one key, the active version present, no duplicate version, no
+    /// key under two versions, a blind-index key distinct from every encryption key) and derives
+    /// every subkey once.
+    ///
+    /// ```
+    /// use encrypted_field::{BadKeyReason, Error, KeyRing, MasterKey};
+    /// let key = MasterKey::generate();
+    /// let err = KeyRing::builder().key(1, key.clone()).key(2, key).build().unwrap_err();
+    /// assert!(matches!(err, Error::BadKey { reason: BadKeyReason::SameKeyTwice(..), .. }));
+    /// ```
     pub fn build(self) -> Result<KeyRing> {
         let origin = self.origin.unwrap_or_else(|| "key ring".to_owned());
         let bad = |reason| Error::BadKey {
@@ -279,6 +319,9 @@ impl KeyRingBuilder {
         let active = self.active.unwrap_or(highest);
         if !self.keys.contains_key(&active) {
             return Err(bad(BadKeyReason::ActiveVersionMissing(active)));
+        }
+        if let Some((a, b)) = same_key_twice(&self.keys) {
+            return Err(bad(BadKeyReason::SameKeyTwice(a, b)));
         }
         if let Some(bidx) = &self.blind_index
             && self.keys.values().any(|k| bidx.is_same_secret_as(k))
@@ -359,6 +402,34 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn the_same_key_under_two_versions_is_refused_naming_both() {
+        let key = MasterKey::generate();
+        let err = KeyRing::builder()
+            .origin("/run/secrets")
+            .key(1, MasterKey::generate())
+            .key(2, key.clone())
+            .key(3, key.clone())
+            .build()
+            .unwrap_err();
+        let shown = err.to_string();
+        assert!(
+            shown.contains("/run/secrets") && shown.contains("v2") && shown.contains("v3"),
+            "{shown}"
+        );
+        assert!(!shown.contains(&key.to_base64()[..8]), "{shown}");
+        assert!(!format!("{err:?}").contains(&key.to_base64()[..8]));
+    }
+
+    #[test]
+    fn every_iv_comes_from_the_operating_system() {
+        let r = ring(&[1], 1);
+        let before = crate::key::os_draws::so_far();
+        let (a, b) = (r.encrypt(b"same"), r.encrypt_to_base64(b"same", ""));
+        assert_eq!(crate::key::os_draws::so_far(), before + 2);
+        assert_ne!(STANDARD.encode(a), b, "two IVs");
     }
 
     #[test]

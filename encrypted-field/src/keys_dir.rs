@@ -3,12 +3,14 @@
 //! without it the highest version is active.
 
 use std::fs;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::error::{BadKeyReason, Error, Result};
 use crate::key::{KeyVersion, MasterKey};
 use crate::keyring::KeyRing;
+use crate::secret_file::{
+    Existing, check_key_file, check_keys_dir, create_private_dir, warn_readable, write_secret_file,
+};
 
 /// The name of the file that pins the active version inside a keys directory.
 pub const ACTIVE_VERSION_FILE: &str = "active_version";
@@ -88,11 +90,15 @@ impl KeysDir {
     /// The version pinned by the `active_version` file, if there is one.
     pub fn pinned_active(&self) -> Result<Option<KeyVersion>> {
         let path = self.path.join(ACTIVE_VERSION_FILE);
+        // Who can write the pin chooses the key new values are sealed with.
+        if fs::symlink_metadata(&path).is_ok() {
+            check_key_file(&path)?;
+        }
         match fs::read_to_string(&path) {
-            Ok(text) => text.parse().map(Some).map_err(|_| Error::BadKey {
-                origin: path.display().to_string(),
-                reason: BadKeyReason::InvalidVersion(text.trim().to_owned()),
-            }),
+            Ok(text) => {
+                let text = zeroize::Zeroizing::new(text);
+                KeyVersion::parse_setting(&text, &path.display().to_string()).map(Some)
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(Error::BadKey {
                 origin: path.display().to_string(),
@@ -108,10 +114,15 @@ impl KeysDir {
         if files.is_empty() {
             return Err(self.bad(BadKeyReason::NoKeysInDirectory));
         }
+        check_keys_dir(&self.path)?;
         let mut builder = KeyRing::builder().origin(self.origin());
+        let mut readable = Vec::new();
         for file in &files {
-            builder = builder.key(file.version, MasterKey::from_file(&file.path)?);
+            let (key, exposed) = MasterKey::read_file(&file.path)?;
+            readable.extend(exposed);
+            builder = builder.key(file.version, key);
         }
+        warn_readable(&readable);
         if let Some(version) = active.map_or_else(|| self.pinned_active(), |v| Ok(Some(v)))? {
             builder = builder.active(version);
         }
@@ -121,32 +132,50 @@ impl KeysDir {
     /// Generates a new key as the next version, writes it (mode 0600, never overwriting), and
     /// returns its version. Unless `activate` is set, the currently active version stays active.
     pub fn add(&self, activate: bool) -> Result<KeyVersion> {
-        self.add_key(&MasterKey::generate(), activate)
+        self.add_key(&MasterKey::try_generate()?, activate)
     }
 
     /// Like [`add`](Self::add), with a given key.
     pub fn add_key(&self, key: &MasterKey, activate: bool) -> Result<KeyVersion> {
+        self.add_key_observed(key, activate, &mut || {})
+    }
+
+    /// [`add_key`](Self::add_key), calling `after_key_file` once the new key file exists and
+    /// before any activation (for tests that load the directory at that instant).
+    fn add_key_observed(
+        &self,
+        key: &MasterKey,
+        activate: bool,
+        after_key_file: &mut dyn FnMut(),
+    ) -> Result<KeyVersion> {
         create_private_dir(&self.path)?;
         let files = self.list()?;
-        let current_active = match files.last() {
-            Some(highest) => Some(self.pinned_active()?.unwrap_or(highest.version)),
-            None => None,
-        };
+        // Pinned before the new file appears: without a pin the highest version is active, and a
+        // process starting in between would encrypt with a key nobody announced.
+        if let Some(current) = self.active_of(&files)?
+            && self.pinned_active()? != Some(current)
+        {
+            self.activate(current)?;
+        }
         let next = KeyVersion::new(
             files
                 .last()
                 .map_or(1, |f| f.version.get().saturating_add(1)),
         );
-        write_secret_file(
-            &self.path.join(format!("enc_key_v{}", next.get())),
-            key.to_base64().as_bytes(),
-        )?;
-        match (activate, current_active) {
-            (true, _) => self.activate(next)?,
-            (false, Some(previous)) => self.activate(previous)?,
-            (false, None) => {}
+        key.write_to_new_file(&self.path.join(format!("enc_key_v{}", next.get())))?;
+        after_key_file();
+        if activate {
+            self.activate(next)?;
         }
         Ok(next)
+    }
+
+    /// The version the directory makes active: the pinned one, else the highest of `files`.
+    pub(crate) fn active_of(&self, files: &[KeyFile]) -> Result<Option<KeyVersion>> {
+        Ok(match self.pinned_active()? {
+            Some(pinned) => Some(pinned),
+            None => files.last().map(|f| f.version),
+        })
     }
 
     /// Pins `version` as the active one (it must be in the directory).
@@ -154,21 +183,13 @@ impl KeysDir {
         if !self.list()?.iter().any(|f| f.version == version) {
             return Err(self.bad(BadKeyReason::ActiveVersionMissing(version)));
         }
-        let path = self.path.join(ACTIVE_VERSION_FILE);
-        let tmp = self.path.join(format!(".{ACTIVE_VERSION_FILE}.tmp"));
-        // Written, synced and renamed over the old file: a crash leaves the old pin or the new
-        // one, never an empty file that no process could load keys with.
-        fs::File::create(&tmp)
-            .and_then(|mut file| {
-                file.write_all(format!("{}\n", version.get()).as_bytes())?;
-                file.sync_all()
-            })
-            .and_then(|()| fs::rename(&tmp, &path))
-            .map_err(|source| Error::Io {
-                action: "writing",
-                path: path.display().to_string(),
-                source,
-            })
+        // Replaced in one step: a crash leaves the old pin or the new one, never an empty file
+        // that no process could load keys with.
+        write_secret_file(
+            &self.path.join(ACTIVE_VERSION_FILE),
+            format!("{}\n", version.get()).as_bytes(),
+            Existing::Replace,
+        )
     }
 }
 
@@ -180,38 +201,6 @@ fn version_from_file_name(name: &str) -> Option<KeyVersion> {
         return None;
     }
     digits.parse().ok().map(KeyVersion::new)
-}
-
-/// Creates a directory (and its parents) readable by its owner only.
-pub(crate) fn create_private_dir(path: &Path) -> Result<()> {
-    let io = |source| Error::Io {
-        action: "creating directory",
-        path: path.display().to_string(),
-        source,
-    };
-    let mut builder = fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(path).map_err(io)
-}
-
-/// Writes a new file with mode 0600, refusing to overwrite an existing one.
-pub(crate) fn write_secret_file(path: &Path, contents: &[u8]) -> Result<()> {
-    let io = |source| Error::Io {
-        action: "writing secret file",
-        path: path.display().to_string(),
-        source,
-    };
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path).map_err(io)?;
-    file.write_all(contents)
-        .and_then(|()| file.write_all(b"\n"))
-        .and_then(|()| file.sync_all())
-        .map_err(io)
 }
 
 #[cfg(test)]
@@ -268,6 +257,45 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_key_pasted_into_the_active_version_file_is_never_echoed() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = KeysDir::new(dir.path());
+        keys.add(true).unwrap();
+        let pasted = MasterKey::generate().to_base64();
+        fs::write(dir.path().join(ACTIVE_VERSION_FILE), pasted.as_bytes()).unwrap();
+        let err = keys.load(None).unwrap_err();
+        let (shown, debug) = (err.to_string(), format!("{err:?}"));
+        assert!(
+            shown.contains(ACTIVE_VERSION_FILE) && shown.contains("is not a key version number"),
+            "{shown}"
+        );
+        assert!(!shown.contains(&pasted[..8]), "{shown}");
+        assert!(!debug.contains(&pasted[..8]), "{debug}");
+    }
+
+    #[test]
+    fn keys_add_pins_the_old_active_version_before_the_new_key_file_appears() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = KeysDir::new(dir.path());
+        keys.add(true).unwrap();
+        fs::remove_file(dir.path().join(ACTIVE_VERSION_FILE)).unwrap(); // v1 active as the highest
+        let mut seen_between = None;
+        keys.add_key_observed(&MasterKey::generate(), false, &mut || {
+            seen_between = Some(keys.load(None).map(|r| r.active_version()));
+        })
+        .unwrap();
+        assert_eq!(
+            seen_between.unwrap().unwrap(),
+            KeyVersion::new(1),
+            "a process loading the keys while `keys add` runs must see the old active version"
+        );
+        assert_eq!(
+            keys.load(None).unwrap().active_version(),
+            KeyVersion::new(1)
+        );
+    }
+
     #[cfg(unix)]
     #[test]
     fn added_keys_are_private_and_not_overwritten() {
@@ -281,7 +309,198 @@ mod tests {
             fs::metadata(keys.path()).unwrap().permissions().mode() & 0o777,
             0o700
         );
-        assert!(write_secret_file(&dir.path().join("keys/enc_key_v1"), b"x").is_err());
+        assert!(
+            write_secret_file(&dir.path().join("keys/enc_key_v1"), b"x", Existing::Keep).is_err()
+        );
         assert_eq!(v, KeyVersion::new(1));
+    }
+
+    #[cfg(unix)]
+    mod on_disk {
+        use std::os::unix::fs::{PermissionsExt as _, symlink};
+        use std::sync::{Arc, Mutex};
+
+        use super::*;
+
+        fn chmod(path: &Path, mode: u32) {
+            fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
+        }
+
+        /// A keys directory of mode `dir_mode` holding v1 and v2 with mode `file_mode`.
+        fn keys_with_modes(dir_mode: u32, file_mode: u32) -> (tempfile::TempDir, PathBuf) {
+            let tmp = tempfile::tempdir().unwrap();
+            let dir = tmp.path().join("keys");
+            fs::create_dir(&dir).unwrap();
+            for v in [1, 2] {
+                let path = dir.join(format!("enc_key_v{v}"));
+                fs::write(&path, MasterKey::generate().to_base64().as_bytes()).unwrap();
+                chmod(&path, file_mode);
+            }
+            chmod(&dir, dir_mode);
+            (tmp, dir)
+        }
+
+        #[derive(Clone, Default)]
+        struct Captured(Arc<Mutex<Vec<u8>>>);
+
+        impl std::io::Write for Captured {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+
+        /// The warnings logged while `f` runs, one per line.
+        fn warnings_of<T>(f: impl FnOnce() -> T) -> (T, Vec<String>) {
+            let captured = Captured::default();
+            let writer = captured.clone();
+            let subscriber = tracing_subscriber::fmt()
+                .with_writer(move || writer.clone())
+                .with_max_level(tracing::Level::WARN)
+                .with_ansi(false)
+                .finish();
+            let result = tracing::subscriber::with_default(subscriber, f);
+            let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+            (result, text.lines().map(str::to_owned).collect())
+        }
+
+        #[test]
+        fn a_key_file_group_or_others_can_write_is_refused_with_its_mode_and_the_fix() {
+            for mode in [0o620, 0o602, 0o666] {
+                let (_tmp, dir) = keys_with_modes(0o700, 0o600);
+                let path = dir.join("enc_key_v2");
+                chmod(&path, mode);
+                let err = KeysDir::new(&dir).load(None).unwrap_err().to_string();
+                assert!(
+                    err.contains(&path.display().to_string())
+                        && err.contains(&format!("{mode:04o}"))
+                        && err.contains("chmod go-w"),
+                    "{err}"
+                );
+            }
+        }
+
+        #[test]
+        fn an_active_version_pin_others_can_write_is_refused() {
+            let (_tmp, dir) = keys_with_modes(0o700, 0o600);
+            let keys = KeysDir::new(&dir);
+            keys.activate(KeyVersion::new(1)).unwrap();
+            chmod(&dir.join(ACTIVE_VERSION_FILE), 0o666);
+            let err = keys.load(None).unwrap_err().to_string();
+            assert!(
+                err.contains(ACTIVE_VERSION_FILE) && err.contains("0666"),
+                "{err}"
+            );
+        }
+
+        #[test]
+        fn a_key_directory_group_or_others_can_write_is_refused() {
+            let (_tmp, dir) = keys_with_modes(0o770, 0o600);
+            let err = KeysDir::new(&dir).load(None).unwrap_err().to_string();
+            assert!(
+                err.contains(&dir.display().to_string())
+                    && err.contains("0770")
+                    && err.contains("chmod go-w"),
+                "{err}"
+            );
+        }
+
+        #[test]
+        fn a_single_key_file_others_can_write_is_refused() {
+            let (_tmp, dir) = keys_with_modes(0o700, 0o666);
+            let err = MasterKey::from_file(&dir.join("enc_key_v1"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("0666") && err.contains("chmod go-w"), "{err}");
+        }
+
+        #[test]
+        fn readable_key_files_in_a_listable_directory_warn_once_per_load_naming_them() {
+            let (_tmp, dir) = keys_with_modes(0o755, 0o644);
+            let key_text =
+                MasterKey::from_file(&dir.join("enc_key_v1")).map(|k| k.to_base64().to_string());
+            let (ring, warnings) = warnings_of(|| KeysDir::new(&dir).load(None));
+            assert_eq!(ring.unwrap().versions().count(), 2);
+            assert_eq!(warnings.len(), 1, "{warnings:?}");
+            for v in [1, 2] {
+                let path = dir.join(format!("enc_key_v{v}")).display().to_string();
+                assert!(warnings[0].contains(&path), "{warnings:?}");
+            }
+            if let Ok(text) = key_text {
+                assert!(!warnings[0].contains(&text[..8]));
+            }
+        }
+
+        #[test]
+        fn private_keys_and_read_only_secret_mounts_load_without_a_warning() {
+            for (dir_mode, file_mode) in [
+                (0o700, 0o600),
+                (0o755, 0o600),
+                (0o700, 0o644),
+                (0o755, 0o444),
+                (0o755, 0o440),
+            ] {
+                let (_tmp, dir) = keys_with_modes(dir_mode, file_mode);
+                let (ring, warnings) = warnings_of(|| KeysDir::new(&dir).load(None));
+                assert!(ring.is_ok(), "{dir_mode:o}/{file_mode:o}: {ring:?}");
+                assert!(
+                    warnings.is_empty(),
+                    "{dir_mode:o}/{file_mode:o}: {warnings:?}"
+                );
+            }
+        }
+
+        /// The layout of a Kubernetes secret volume: each key a link into `..data`, itself a
+        /// link to the timestamped directory the kubelet swaps atomically.
+        fn kubernetes_layout() -> (tempfile::TempDir, PathBuf, Vec<String>) {
+            let tmp = tempfile::tempdir().unwrap();
+            let dir = tmp.path().join("secrets");
+            let data = dir.join("..2026_12_01_10_00_00.123456789");
+            fs::create_dir_all(&data).unwrap();
+            let mut keys = Vec::new();
+            for v in [1, 2] {
+                let key = MasterKey::generate().to_base64().to_string();
+                let name = format!("enc_key_v{v}");
+                fs::write(data.join(&name), format!("{key}\n")).unwrap();
+                chmod(&data.join(&name), 0o444);
+                symlink(format!("..data/{name}"), dir.join(&name)).unwrap();
+                keys.push(key);
+            }
+            symlink("..2026_12_01_10_00_00.123456789", dir.join("..data")).unwrap();
+            chmod(&data, 0o755);
+            chmod(&dir, 0o755);
+            (tmp, dir, keys)
+        }
+
+        #[test]
+        fn the_kubernetes_secret_layout_loads_without_a_warning() {
+            let (_tmp, dir, _) = kubernetes_layout();
+            let (ring, warnings) = warnings_of(|| KeysDir::new(&dir).load(None));
+            let ring = ring.unwrap();
+            assert_eq!(ring.versions().count(), 2);
+            assert_eq!(ring.active_version(), KeyVersion::new(2));
+            assert!(warnings.is_empty(), "{warnings:?}");
+        }
+
+        #[test]
+        fn a_symlink_planted_at_the_pin_s_temporary_name_is_not_followed() {
+            let tmp = tempfile::tempdir().unwrap();
+            let keys = KeysDir::new(tmp.path().join("keys"));
+            keys.add(true).unwrap();
+            let victim = tmp.path().join("victim");
+            fs::write(&victim, "keep").unwrap();
+            symlink(&victim, keys.path().join(".active_version.tmp")).unwrap();
+            let _ = fs::remove_file(keys.path().join(ACTIVE_VERSION_FILE));
+            symlink(&victim, keys.path().join(ACTIVE_VERSION_FILE)).unwrap();
+            keys.activate(KeyVersion::new(1)).unwrap();
+            assert_eq!(fs::read_to_string(&victim).unwrap(), "keep");
+            let pin = fs::symlink_metadata(keys.path().join(ACTIVE_VERSION_FILE)).unwrap();
+            assert!(pin.is_file(), "the pin is a file of its own, not a link");
+            assert_eq!(pin.permissions().mode() & 0o777, 0o600);
+            assert_eq!(keys.pinned_active().unwrap(), Some(KeyVersion::new(1)));
+        }
     }
 }

@@ -56,6 +56,7 @@ pub mod notify;
 mod plaintext;
 #[cfg(feature = "_database")]
 pub mod rotation;
+mod secret_file;
 #[cfg(feature = "testing")]
 pub mod testing;
 

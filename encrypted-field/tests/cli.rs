@@ -76,8 +76,12 @@ fn key_text(byte: u8) -> String {
 }
 
 /// A key file holding `key_text(byte)` and a newline, as `openssl rand -base64 32 > file` writes it.
+/// A key file as `keygen --out` writes one: mode 0600 (a file others can read loads with a
+/// warning on stderr).
 fn write_key(path: &Path, byte: u8) {
     std::fs::write(path, format!("{}\n", key_text(byte))).unwrap();
+    #[cfg(unix)]
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
 }
 
 fn os(path: &Path) -> &OsStr {

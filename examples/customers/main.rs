@@ -195,30 +195,15 @@ fn load_or_create_keys() -> Result<KeyRing, Box<dyn Error>> {
     let keys = KeysDir::new(DEV_KEYS_DIR);
     if !Path::new(DEV_BLIND_INDEX_KEY).exists() {
         keys.add(true)?;
-        write_private(
-            Path::new(DEV_BLIND_INDEX_KEY),
-            MasterKey::generate().to_base64().as_bytes(),
-        )?;
+        // Mode 0600, never over an existing file nor through a link.
+        MasterKey::generate().write_to_new_file(Path::new(DEV_BLIND_INDEX_KEY))?;
         eprintln!(
             "note: no key configured; created a development key in ./{DEV_KEYS_DIR}/. In production, mount \
              keys as Docker secrets and set ENCRYPTED_FIELD_KEYS_DIR=/run/secrets (see README.md, Keys)."
         );
     }
-    let blind_index = BlindIndexKey::from_base64(
-        &std::fs::read_to_string(DEV_BLIND_INDEX_KEY)?,
-        DEV_BLIND_INDEX_KEY,
-    )?;
+    let blind_index = BlindIndexKey::new(MasterKey::from_file(Path::new(DEV_BLIND_INDEX_KEY))?);
     Ok(keys.load(None)?.with_blind_index_key(blind_index)?)
-}
-
-/// Writes a new file readable by its owner only, never replacing one.
-fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    use std::io::Write as _;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path)?.write_all(contents)
 }
 
 /// Adds version N+1 to the development keys directory, not yet active, and returns the ring in

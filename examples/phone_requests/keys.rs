@@ -3,7 +3,6 @@
 //! `DB_BLIND_INDEX_KEY`); or, in this example only and only when none of them is set, a
 //! development keys directory beside the database, created on first use.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use encrypted_field::{BlindIndexKey, EnvVars, KeyRing, KeysDir, MasterKey};
@@ -94,7 +93,7 @@ fn create_development_keys(dir: &Path) -> Result<(), AppError> {
     }
     let blind_index = dir.join(BLIND_INDEX_KEY_FILE);
     if !blind_index.exists() {
-        write_new_secret(&blind_index, MasterKey::generate().to_base64().as_bytes())?;
+        write_new_secret(&blind_index)?;
         created.push(BLIND_INDEX_KEY_FILE.to_owned());
     }
     if !created.is_empty() {
@@ -126,21 +125,19 @@ fn load_development_keys(dir: &Path) -> Result<KeyRing, AppError> {
         .map_err(|e| AppError::library("loading the development blind-index key", &e))
 }
 
-/// Writes a new file readable by its owner only; an existing file is left as it is.
-fn write_new_secret(path: &Path, contents: &[u8]) -> Result<(), AppError> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let written = options.open(path).and_then(|mut file| {
-        file.write_all(contents)?;
-        file.write_all(b"\n")?;
-        file.sync_all()
-    });
-    match written {
+/// Writes a new key file (mode 0600, never through a link); an existing file is left as it is.
+fn write_new_secret(path: &Path) -> Result<(), AppError> {
+    match MasterKey::generate().write_to_new_file(path) {
         Ok(()) => Ok(()),
         // Another process made it first: use theirs.
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(AppError::usage(format!("writing {}: {e}", path.display()))),
+        Err(encrypted_field::Error::Io { source, .. })
+            if source.kind() == std::io::ErrorKind::AlreadyExists =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(AppError::library(
+            format_args!("writing {}", path.display()),
+            &e,
+        )),
     }
 }

@@ -117,6 +117,8 @@ pub(super) fn try_lock(path: Option<&Path>) -> Result<Option<RotationLock>> {
     };
     let mut options = std::fs::OpenOptions::new();
     options.create(true).truncate(false).write(true);
+    // A link planted at the lock's name would have us create or lock a file elsewhere.
+    crate::secret_file::no_follow(&mut options);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let file = options.open(&lock_path).map_err(io)?;
@@ -124,5 +126,22 @@ pub(super) fn try_lock(path: Option<&Path>) -> Result<Option<RotationLock>> {
         Ok(()) => Ok(Some(RotationLock::File { _file: Some(file) })),
         Err(std::fs::TryLockError::WouldBlock) => Ok(None),
         Err(std::fs::TryLockError::Error(source)) => Err(io(source)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn a_link_planted_at_the_lock_file_is_not_followed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let database = tmp.path().join("app.db");
+        let elsewhere = tmp.path().join("created-through-the-link");
+        std::os::unix::fs::symlink(&elsewhere, tmp.path().join("app.db.encrypted-field.lock"))
+            .unwrap();
+        assert!(try_lock(Some(&database)).is_err());
+        assert!(!elsewhere.exists(), "the lock was opened through the link");
     }
 }

@@ -13,7 +13,7 @@ use crate::blind_index::BlindIndexKey;
 use crate::error::{BadKeyReason, Error, Result};
 use crate::key::{KeyVersion, MasterKey};
 use crate::keyring::KeyRing;
-use crate::keys_dir::{create_private_dir, write_secret_file};
+use crate::secret_file::{Existing, create_private_dir, write_secret_file};
 
 /// The `format` field of every backup file.
 pub const BACKUP_FORMAT: &str = "encrypted-field key backup v1";
@@ -126,7 +126,10 @@ pub fn write_backup(ring: &KeyRing, dir: &Path, database_dir: Option<&Path>) -> 
             source: std::io::Error::other(e.to_string()),
         })?,
     );
-    write_secret_file(&path, json.as_bytes())?;
+    let mut contents = Zeroizing::new(Vec::with_capacity(json.len() + 1));
+    contents.extend_from_slice(json.as_bytes());
+    contents.push(b'\n');
+    write_secret_file(&path, &contents, Existing::Keep)?;
     Ok(path)
 }
 
@@ -155,7 +158,10 @@ pub fn restore_ring(path: &Path) -> Result<KeyRing> {
     let backup: BackupFile = serde_json::from_str(&text)
         .map_err(|e| bad(format!("not a key backup file ({})", e.classify_name())))?;
     if backup.format != BACKUP_FORMAT {
-        return Err(bad(format!("unknown backup format `{}`", backup.format)));
+        // Its text is not shown: the file holds keys, and so may this field.
+        return Err(bad(format!(
+            "unknown backup format (expected `{BACKUP_FORMAT}`)"
+        )));
     }
     let mut builder = KeyRing::builder()
         .origin(origin.clone())
@@ -291,5 +297,25 @@ mod tests {
         std::fs::write(&path, "{}").unwrap();
         let err = restore_ring(&path).unwrap_err().to_string();
         assert!(err.contains("not a key backup"), "{err}");
+    }
+
+    #[test]
+    fn an_unknown_backup_format_is_not_echoed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("x.json");
+        let pasted = MasterKey::generate().to_base64();
+        std::fs::write(
+            &path,
+            format!(
+                r#"{{"format":"{}","created_at":"","active_version":1,"keys":{{}},"blind_index_key":null}}"#,
+                pasted.as_str()
+            ),
+        )
+        .unwrap();
+        let err = restore_ring(&path).unwrap_err();
+        let shown = err.to_string();
+        assert!(shown.contains("unknown backup format"), "{shown}");
+        assert!(!shown.contains(&pasted[..8]), "{shown}");
+        assert!(!format!("{err:?}").contains(&pasted[..8]));
     }
 }

@@ -6,15 +6,13 @@
 //! 1. the key is generated in memory, and the new ring (every old key, the new one active) built;
 //! 2. the key backup of the new ring is written (before anything can depend on the new key);
 //! 3. the key file is written under a temporary name and linked into place, so `enc_key_vN` is
-//!    either absent or complete, never half written;
+//!    either absent or complete, never half written, and never written through a link;
 //! 4. it is activated (the directory's `active_version` file, replaced atomically);
 //! 5. its activation time is recorded in the database (what `--if-due` judges from);
 //! 6. every value is rewritten with it, exactly as [`Rotation::run`] does.
 //!
 //! A crash before 3 leaves an unused backup; after 4, running `rotate` again finishes the job.
 
-use std::fs;
-use std::io::ErrorKind;
 use std::path::Path;
 use std::time::Instant;
 
@@ -24,9 +22,10 @@ use crate::database::Database;
 use crate::error::{Error, Result};
 use crate::key::{KeyVersion, MasterKey};
 use crate::keyring::KeyRing;
-use crate::keys_dir::{KeysDir, create_private_dir, write_secret_file};
+use crate::keys_dir::KeysDir;
 use crate::rotation::report::RotationReport;
 use crate::rotation::{Rotation, check_columns, schedule};
+use crate::secret_file::create_private_dir;
 
 /// The key a rotation to a new key created (or, in a dry run, would create).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -89,7 +88,7 @@ impl Rotation<'_> {
             let started = Instant::now();
             check_columns(db, self.registry)?;
             let version = next_version(ring, keys_dir)?;
-            let key = MasterKey::generate();
+            let key = MasterKey::try_generate()?;
             let new_ring = ring_with(ring, version, &key)?;
             let key_file = keys_dir.path().join(format!("enc_key_v{}", version.get()));
             let new_key = NewKey {
@@ -148,57 +147,18 @@ fn ring_with(ring: &KeyRing, version: KeyVersion, key: &MasterKey) -> Result<Key
     builder.build()
 }
 
-/// Writes `key` into the new file `path` (mode 0600) so that the name appears only once the
-/// content is complete: written and synced under a temporary name, then hard-linked into place,
-/// which also refuses to replace an existing file.
+/// Writes `key` into the new file `path` (mode 0600), creating its directory (mode 0700): the
+/// name appears only once the content is complete, and never replaces another file.
 fn write_key_file(path: &Path, key: &MasterKey) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    create_private_dir(dir)?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    // Not named like a key file, so never loaded; a leftover of a killed run is replaced.
-    let tmp = dir.join(format!(".{name}.tmp"));
-    match fs::remove_file(&tmp) {
-        Err(e) if e.kind() != ErrorKind::NotFound => {
-            return Err(io_error(
-                "removing the leftover temporary key file",
-                &tmp,
-                e,
-            ));
-        }
-        _ => {}
-    }
-    write_secret_file(&tmp, key.to_base64().as_bytes())?;
-    let linked = fs::hard_link(&tmp, path);
-    let removed = fs::remove_file(&tmp);
-    linked.map_err(|e| io_error("writing key file", path, e))?;
-    removed.map_err(|e| io_error("removing the temporary key file", &tmp, e))?;
-    sync_directory(dir)
-}
-
-/// Makes a new or removed name in `dir` durable.
-pub(super) fn sync_directory(dir: &Path) -> Result<()> {
-    #[cfg(unix)]
-    fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| io_error("syncing directory", dir, e))?;
-    #[cfg(not(unix))]
-    let _ = dir;
-    Ok(())
-}
-
-pub(super) fn io_error(action: &'static str, path: &Path, source: std::io::Error) -> Error {
-    Error::Io {
-        action,
-        path: path.display().to_string(),
-        source,
-    }
+    create_private_dir(path.parent().unwrap_or(Path::new(".")))?;
+    key.write_to_new_file(path)
 }
 
 #[cfg(test)]
 mod tests {
+    use std::fs;
+    use std::io::ErrorKind;
+
     use super::*;
 
     #[test]

@@ -6,20 +6,19 @@ use zeroize::Zeroizing;
 
 use super::emit;
 use crate::cli::{CliError, Io, KeygenArgs};
-use crate::keys_dir::write_secret_file;
 use crate::{Error, MasterKey};
 
 /// Prints a new key (44 characters of standard base64 and a newline), or writes it into a new
 /// file with mode 0600, never over an existing one.
 pub(super) fn run(args: &KeygenArgs, io: &mut Io<'_>) -> Result<(), CliError> {
-    let key = MasterKey::generate();
+    let key = MasterKey::try_generate().map_err(|e| CliError::usage(e.to_string()))?;
     let Some(path) = &args.out else {
         let mut line = Zeroizing::new(String::with_capacity(45));
         line.push_str(&key.to_base64());
         line.push('\n');
         return emit(io, line.as_bytes());
     };
-    write_secret_file(path, key.to_base64().as_bytes()).map_err(|err| match err {
+    key.write_to_new_file(path).map_err(|err| match err {
         Error::Io { source, .. } if source.kind() == ErrorKind::AlreadyExists => {
             CliError::usage(format!(
                 "writing key file {}: the file exists, and a key file is never overwritten",

@@ -87,9 +87,7 @@ pub(crate) fn env_active_version(vars: &EnvVars) -> crate::Result<Option<KeyVers
             "the value is not valid UTF-8".to_owned(),
         ))
     })?;
-    text.parse()
-        .map(Some)
-        .map_err(|_| bad(BadKeyReason::InvalidVersion(text.trim().to_owned())))
+    KeyVersion::parse_setting(&zeroize::Zeroizing::new(text), &vars.active_version).map(Some)
 }
 
 /// The keys directory a command works on: `--keys-dir`, else the keys-directory variable; a usage
