@@ -216,7 +216,8 @@ impl<T: Plaintext, C: ColumnContext> Encrypted<T, C> {
     /// The envelope of this value, for a `Binary` column.
     fn seal(&self) -> Result<Vec<u8>> {
         let ring = crate::global().map_err(in_column::<C>)?;
-        Ok(ring.encrypt_with_context(&self.value.to_plaintext(), C::CONTEXT))
+        ring.try_encrypt_with_context(&self.value.to_plaintext(), C::CONTEXT)
+            .map_err(in_column::<C>)
     }
 
     /// The standard base64 of the envelope of this value, for a `Text` column.

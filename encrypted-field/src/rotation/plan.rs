@@ -105,12 +105,18 @@ fn reseal(
         Ok(plaintext) => Zeroizing::new(plaintext),
         Err(error) => return Plan::Fail(error),
     };
-    match index
+    let sealed = index
         .map(|index| index.stored_value(ring, context, &plaintext))
         .transpose()
-    {
-        Ok(blind_index) => Plan::Rewrite {
-            value: stored_form(storage, ring.encrypt_with_context(&plaintext, context)),
+        .and_then(|blind_index| {
+            Ok((
+                ring.try_encrypt_with_context(&plaintext, context)?,
+                blind_index,
+            ))
+        });
+    match sealed {
+        Ok((envelope, blind_index)) => Plan::Rewrite {
+            value: stored_form(storage, envelope),
             blind_index,
         },
         Err(error) => Plan::Fail(error),

@@ -753,14 +753,13 @@ mod blind_indexes {
         let (key_text, cases) = fixture("node_cbc.json", "value");
         let key =
             LegacyKey::from_base64(LegacyFormat::NodeCbc, &key_text, "node_cbc.json").unwrap();
+        // The Node backend encrypted strings: a value that is not text refuses a node-cbc
+        // migration before anything is written (see the preflight tests above), so only text.
         let cases: Vec<_> = cases
             .into_iter()
+            .filter(|(plaintext, _)| std::str::from_utf8(plaintext).is_ok())
             .map(|(plaintext, stored)| (plaintext, stored.into_bytes()))
             .collect();
-        assert!(
-            cases.iter().any(|(p, _)| std::str::from_utf8(p).is_err()),
-            "the fixture has a value that is not text"
-        );
         migrate_people(backend, &key, &cases);
     }
 
