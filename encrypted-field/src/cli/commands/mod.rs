@@ -8,12 +8,16 @@ mod database;
 mod keygen;
 mod keys;
 #[cfg(feature = "_database")]
-mod passes;
+mod migrate;
 #[cfg(feature = "_database")]
 mod reindex;
 mod ring;
 #[cfg(feature = "_database")]
 mod rotate;
+#[cfg(feature = "_database")]
+mod status;
+#[cfg(feature = "_database")]
+mod verify;
 
 use super::{Cli, CliError, Command, Exit, Io, Terminal};
 
@@ -36,11 +40,11 @@ pub(crate) fn execute(
         #[cfg(feature = "_database")]
         Command::Rotate(args) => rotate::run(cli, terminal, args, io),
         #[cfg(feature = "_database")]
-        Command::Verify(args) => passes::verify(cli, terminal, args, io),
+        Command::Verify(args) => verify::run(cli, terminal, args, io),
         #[cfg(feature = "_database")]
-        Command::Status(args) => passes::status(cli, args, io).map(done),
+        Command::Status(args) => status::run(cli, args, io).map(done),
         #[cfg(feature = "_database")]
-        Command::Migrate(args) => passes::migrate(cli, terminal, args, io),
+        Command::Migrate(args) => migrate::run(cli, terminal, args, io),
         #[cfg(feature = "_database")]
         Command::Reindex(args) => reindex::run(cli, terminal, args, io),
     }

@@ -1,4 +1,5 @@
-//! `verify`, `status` and `migrate`: the passes over every encrypted column other than rotation.
+//! `migrate`: legacy values (plaintext, Fernet, Node AES-CBC) into format v1, and `--undo` /
+//! `--finalize` to end a migration one way or the other.
 
 use std::fmt::Write as _;
 
@@ -11,43 +12,13 @@ use crate::Error;
 use crate::cli::error::{CliError, KeySources};
 use crate::cli::output::{Report, render};
 use crate::cli::progress::ProgressLine;
-use crate::cli::{Cli, Exit, Io, MigrateArgs, StatusArgs, Terminal, VerifyArgs};
+use crate::cli::{Cli, Exit, Io, MigrateArgs, Terminal};
 use crate::legacy::{LegacyFormat, LegacyKey};
 use crate::rotation::{FinalizeReport, LegacyChecks, Rotation, UndoReport, check_columns};
 
-/// `verify`: opens every value; exit 1 if any does not open or is not on the active key.
-pub(super) fn verify(
-    cli: &Cli,
-    terminal: Terminal,
-    args: VerifyArgs,
-    io: &mut Io<'_>,
-) -> Result<Exit, CliError> {
-    let registry = registry(cli, &args.database)?;
-    let mut db = connect(&args.database)?;
-    let ring = ring::load(&cli.env, &args.keys)?;
-    check_columns(&mut db, &registry).map_err(engine)?;
-    let progress = ProgressLine::new(terminal.stderr && !args.json);
-    let verification = Rotation::new(&registry)
-        .batch_size(args.batch_size)
-        .progress(&progress);
-    let verification = with_notifiers(verification)?;
-    let report = verification.verify_only(&mut db, &ring);
-    progress.finish();
-    emit_report(io, &report.map_err(engine)?, args.json)
-}
-
-/// `status`: values per key version in every column, from the envelopes' headers (no key).
-pub(super) fn status(cli: &Cli, args: StatusArgs, io: &mut Io<'_>) -> Result<(), CliError> {
-    let registry = registry(cli, &args.database)?;
-    let mut db = connect(&args.database)?;
-    check_columns(&mut db, &registry).map_err(engine)?;
-    let report = crate::rotation::status(&mut db, &registry, args.batch_size).map_err(engine)?;
-    emit(io, render(&report, args.json)?.as_bytes())
-}
-
 /// `migrate --from FORMAT`: legacy values into format v1 with the active key; `--undo` and
 /// `--finalize` end a migration one way or the other.
-pub(super) fn migrate(
+pub(super) fn run(
     cli: &Cli,
     terminal: Terminal,
     args: MigrateArgs,

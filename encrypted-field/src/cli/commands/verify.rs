@@ -1,0 +1,30 @@
+//! `verify`: opens every value of every encrypted column; exit 1 if any does not open or is not on
+//! the active key.
+
+use super::database::{connect, emit_report, engine, registry, with_notifiers};
+use super::ring;
+use crate::cli::error::CliError;
+use crate::cli::progress::ProgressLine;
+use crate::cli::{Cli, Exit, Io, Terminal, VerifyArgs};
+use crate::rotation::{Rotation, check_columns};
+
+/// `verify`: opens every value; exit 1 if any does not open or is not on the active key.
+pub(super) fn run(
+    cli: &Cli,
+    terminal: Terminal,
+    args: VerifyArgs,
+    io: &mut Io<'_>,
+) -> Result<Exit, CliError> {
+    let registry = registry(cli, &args.database)?;
+    let mut db = connect(&args.database)?;
+    let ring = ring::load(&cli.env, &args.keys)?;
+    check_columns(&mut db, &registry).map_err(engine)?;
+    let progress = ProgressLine::new(terminal.stderr && !args.json);
+    let verification = Rotation::new(&registry)
+        .batch_size(args.batch_size)
+        .progress(&progress);
+    let verification = with_notifiers(verification)?;
+    let report = verification.verify_only(&mut db, &ring);
+    progress.finish();
+    emit_report(io, &report.map_err(engine)?, args.json)
+}
