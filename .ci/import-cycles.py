@@ -5,7 +5,8 @@ Each file is a module; an edge A -> B means A names something defined in B throu
 `super::` or `self::` path. A name reached through a re-export (`pub use child::{Name}` in a
 `mod.rs`/`lib.rs`) is followed to the file that defines it, so a re-export hides nothing. A
 module's declaration of its own children (`mod x;`, `pub use x::…`) is not a dependency of the
-parent on them. Code under `#[cfg(test)] mod tests` is left out: tests may reach anywhere.
+parent on them. Code under `#[cfg(test)] mod tests` is left out (tests may reach anywhere), and so
+are comments (a path in an intra-doc link is not an import).
 
 Usage: import-cycles.py SRC_DIR [--report]. Exits 1 and lists each cycle when there is one;
 with --report, also prints every file's lines and dependencies.
@@ -36,7 +37,9 @@ for root, _, names in os.walk(src):
             text = open(path, encoding="utf-8").read()
             # Leave out the unit tests at the end of a file.
             cut = re.search(r"#\[cfg\((?:all\()?test\b[^\n]*\n\s*mod tests\b", text)
-            files[module] = text[: cut.start()] if cut else text
+            text = text[: cut.start()] if cut else text
+            # Leave out comments: a path in documentation (an intra-doc link) is not an import.
+            files[module] = re.sub(r"//[^\n]*", "", text)
 
 # Which names each module re-exports, and from which of its children.
 reexports = {}

@@ -159,7 +159,7 @@ fn methods(model: &Model<'_>, column: &Column<'_>) -> TokenStream {
             value
         }
     };
-    let sealed = wrap(quote!(#seal(ring, &value, #context)), nullable);
+    let sealed = wrap(quote!(#seal(ring, &value, #context)?), nullable);
     let (index_ty, compute_index, store_index, clear_index) = match &column.blind_index {
         Some(blind) => {
             let index = blind_index_call(column, blind);

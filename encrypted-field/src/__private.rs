@@ -4,44 +4,26 @@
 
 use std::fmt;
 
-pub use crate::blind_index::{Normalizer, normalize};
 pub use crate::error::Error;
-pub use crate::keyring::KeyRing;
+pub use crate::format::blind_index::{Normalizer, normalize};
+pub use crate::format::plaintext::Plaintext;
+pub use crate::keys::ring::KeyRing;
+pub use crate::model::registry::DiscoveredModel;
 pub use crate::model::{BlindIndexSpec, ColumnSpec, EncryptedModel, KeyKind, ModelSpec, Storage};
-pub use crate::plaintext::Plaintext;
 pub use inventory;
 
-use crate::blind_index::stored_blind_index;
+use crate::codec;
 use crate::error::Result;
-
-/// One derived model, as submitted to the distributed collection.
-#[derive(Debug)]
-pub struct DiscoveredModel {
-    spec: fn() -> ModelSpec,
-}
-
-impl DiscoveredModel {
-    /// Wraps the model's `model_spec`.
-    pub const fn new(spec: fn() -> ModelSpec) -> Self {
-        Self { spec }
-    }
-}
-
-inventory::collect!(DiscoveredModel);
-
-/// The descriptions of every derived model linked into the binary, in no particular order.
-pub(crate) fn discovered_specs() -> impl Iterator<Item = ModelSpec> {
-    inventory::iter::<DiscoveredModel>
-        .into_iter()
-        .map(|model| (model.spec)())
-}
+use crate::format::plaintext::string_from_plaintext;
 
 /// The process-wide key ring.
 pub fn global() -> Result<&'static KeyRing> {
-    crate::global::global()
+    crate::keys::global::global()
 }
 
-/// The operations generated code needs on one plaintext type `T`, as function pointers.
+/// The operations generated code needs on one plaintext type `T`, as function pointers: each
+/// goes through the crate's one codec of the stored form (`crate::codec`), as `Encrypted<T, C>`
+/// and rotation do.
 ///
 /// Generated code gets them from [`codec`], the only item with a `T: Plaintext` bound, called with
 /// the user's `ty = ..` tokens: a type that is not [`Plaintext`] is then one error at that token
@@ -53,9 +35,9 @@ pub struct Codec<T> {
     /// Opens the base64 of an envelope from a text column.
     pub open_text: fn(&KeyRing, &str, &str) -> Result<T>,
     /// Seals a value for a binary column.
-    pub seal_binary: fn(&KeyRing, &T, &str) -> Vec<u8>,
+    pub seal_binary: fn(&KeyRing, &T, &str) -> Result<Vec<u8>>,
     /// Seals a value for a text column.
-    pub seal_text: fn(&KeyRing, &T, &str) -> String,
+    pub seal_text: fn(&KeyRing, &T, &str) -> Result<String>,
     /// The blind index of a value (context, value, normalizer), as 32 raw bytes.
     pub blind_index_binary: fn(&KeyRing, &str, &T, Normalizer) -> Result<Vec<u8>>,
     /// The blind index of a value (context, value, normalizer), as 64 lowercase hex digits.
@@ -68,42 +50,52 @@ impl<T> fmt::Debug for Codec<T> {
     }
 }
 
+/// Opens what a column of `storage` stores as a `T`, errors naming the column.
+fn open<T: Plaintext>(ring: &KeyRing, storage: Storage, stored: &[u8], context: &str) -> Result<T> {
+    codec::open(ring, storage, context, stored)
+        .and_then(|(_, plaintext)| T::from_plaintext(plaintext.to_vec()))
+        .map_err(|e| e.in_column(context))
+}
+
+/// Seals a `T` as a column of `storage` stores it, errors naming the column.
+fn seal<T: Plaintext>(
+    ring: &KeyRing,
+    storage: Storage,
+    value: &T,
+    context: &str,
+) -> Result<Vec<u8>> {
+    codec::seal(ring, storage, context, &value.to_plaintext()).map_err(|e| e.in_column(context))
+}
+
 /// The operations on `T`.
 pub fn codec<T: Plaintext>() -> Codec<T> {
     Codec {
-        open_binary: |ring, stored, context| {
-            ring.decrypt_with_context(stored, context)
-                .and_then(T::from_plaintext)
-                .map_err(|e| e.in_column(context))
+        open_binary: |ring, stored, context| open(ring, Storage::Binary, stored, context),
+        open_text: |ring, stored, context| open(ring, Storage::Text, stored.as_bytes(), context),
+        seal_binary: |ring, value, context| seal(ring, Storage::Binary, value, context),
+        // Base64 is ASCII: the conversion cannot fail.
+        seal_text: |ring, value, context| {
+            seal(ring, Storage::Text, value, context).and_then(string_from_plaintext)
         },
-        open_text: |ring, stored, context| {
-            ring.decrypt_base64(stored, context)
-                .and_then(T::from_plaintext)
-                .map_err(|e| e.in_column(context))
-        },
-        seal_binary: |ring, value, context| {
-            ring.encrypt_with_context(&value.to_plaintext(), context)
-        },
-        seal_text: |ring, value, context| ring.encrypt_to_base64(&value.to_plaintext(), context),
         blind_index_binary: |ring, context, value, normalizer| {
-            stored_blind_index(
+            codec::blind_index(
                 ring,
+                Storage::Binary,
                 context,
                 &value.to_plaintext(),
                 normalizer,
-                Storage::Binary,
             )
         },
+        // Hex digits are ASCII: the conversion cannot fail.
         blind_index_text: |ring, context, value, normalizer| {
-            let hex = stored_blind_index(
+            codec::blind_index(
                 ring,
+                Storage::Text,
                 context,
                 &value.to_plaintext(),
                 normalizer,
-                Storage::Text,
-            )?;
-            // The text form is hex digits: ASCII.
-            Ok(String::from_utf8_lossy(&hex).into_owned())
+            )
+            .and_then(string_from_plaintext)
         },
     }
 }
@@ -111,7 +103,8 @@ pub fn codec<T: Plaintext>() -> Codec<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{BlindIndexKey, MasterKey};
+    use crate::format::blind_index::BlindIndexKey;
+    use crate::keys::master_key::MasterKey;
 
     fn ring() -> KeyRing {
         KeyRing::builder()
@@ -151,12 +144,12 @@ mod tests {
     #[test]
     fn text_and_binary_columns_round_trip() {
         let ring = ring();
-        let sealed = (codec::<i64>().seal_text)(&ring, &42, "t.c");
+        let sealed = (codec::<i64>().seal_text)(&ring, &42, "t.c").unwrap();
         assert_eq!(
             (codec::<i64>().open_text)(&ring, &sealed, "t.c").unwrap(),
             42
         );
-        let sealed = (codec::<String>().seal_binary)(&ring, &"x".to_owned(), "t.c");
+        let sealed = (codec::<String>().seal_binary)(&ring, &"x".to_owned(), "t.c").unwrap();
         assert!((codec::<String>().open_binary)(&ring, &sealed, "t.d").is_err());
     }
 }

@@ -5,7 +5,9 @@
 
 use std::fmt;
 
-use crate::key::KeyVersion;
+use crate::format::layout::MIN_LEN;
+use crate::format::legacy::kind::LegacyFormat;
+use crate::keys::version::KeyVersion;
 
 /// Shorthand for `Result<T, encrypted_field::Error>`.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -80,7 +82,7 @@ pub enum Error {
     #[error("legacy {format} value: {reason}")]
     Legacy {
         /// The legacy format that was being read.
-        format: crate::legacy::LegacyFormat,
+        format: LegacyFormat,
         /// What is wrong with the value.
         reason: &'static str,
     },
@@ -391,7 +393,7 @@ impl fmt::Display for MalformedReason {
             Self::TooShort { len } => write!(
                 f,
                 "{len} bytes is shorter than the smallest envelope ({} bytes); it may be truncated",
-                crate::envelope::MIN_LEN
+                MIN_LEN
             ),
             Self::NotAnEnvelope => f.write_str(
                 "it does not start with the `EF` marker (plaintext or a legacy format? see `encrypted-field migrate`)",

@@ -33,43 +33,38 @@ compile_error!(
      enable `sqlite`, `mysql` or `postgres` as well"
 );
 
-pub mod blind_index;
 #[cfg(feature = "cli")]
 pub mod cli;
+mod codec;
 #[cfg(feature = "_database")]
 pub mod database;
 #[cfg(feature = "_database")]
 pub mod diesel;
-pub mod envelope;
 mod error;
-mod global;
-#[cfg(feature = "json")]
-mod json;
-mod key;
-mod key_source;
-mod keyring;
-mod keys_dir;
-pub mod legacy;
+mod format;
+mod keys;
 pub mod model;
 #[cfg(feature = "_database")]
 pub mod notify;
-mod plaintext;
 #[cfg(feature = "_database")]
 pub mod rotation;
-mod secret_file;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use blind_index::{BlindIndexKey, Normalizer, normalize};
 pub use error::{BadKeyReason, Error, MalformedReason, Result};
-pub use global::{decrypt, decrypt_with_context, encrypt, encrypt_with_context, global, install};
+pub use format::blind_index::{BlindIndexKey, Normalizer, normalize};
 #[cfg(feature = "json")]
-pub use json::Json;
-pub use key::{KEY_LEN, KeyVersion, MasterKey};
-pub use key_source::EnvVars;
-pub use keyring::{KeyRing, KeyRingBuilder};
-pub use keys_dir::{ACTIVE_VERSION_FILE, KeyFile, KeysDir};
-pub use plaintext::Plaintext;
+pub use format::json::Json;
+pub use format::plaintext::Plaintext;
+pub use format::{blind_index, envelope, legacy};
+pub use keys::dir::{ACTIVE_VERSION_FILE, KeyFile, KeysDir};
+pub use keys::env::EnvVars;
+pub use keys::global::{
+    decrypt, decrypt_with_context, encrypt, encrypt_with_context, global, install,
+};
+pub use keys::master_key::{KEY_LEN, MasterKey};
+pub use keys::ring::{KeyRing, KeyRingBuilder};
+pub use keys::version::KeyVersion;
 // The derive (feature `derive`) and the trait of the same name, as serde does.
 #[cfg(feature = "derive")]
 pub use encrypted_field_derive::EncryptedModel;

@@ -229,7 +229,7 @@ pub enum LegacySource {
     NodeCbc,
 }
 
-impl From<LegacySource> for crate::legacy::LegacyFormat {
+impl From<LegacySource> for crate::format::legacy::LegacyFormat {
     fn from(source: LegacySource) -> Self {
         match source {
             LegacySource::Fernet => Self::Fernet,

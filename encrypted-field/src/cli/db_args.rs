@@ -7,7 +7,7 @@ use clap::ValueEnum;
 
 use crate::cli::KeySourceArgs;
 use crate::cli::models::{ColumnArg, PrimaryKeyArg};
-use crate::legacy::LegacyFormat;
+use crate::format::legacy::LegacyFormat;
 use crate::rotation::{DEFAULT_BATCH_SIZE, RotationPeriod};
 
 /// Where the database is, and which of its columns are encrypted.

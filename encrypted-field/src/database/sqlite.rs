@@ -118,7 +118,7 @@ pub(super) fn try_lock(path: Option<&Path>) -> Result<Option<RotationLock>> {
     let mut options = std::fs::OpenOptions::new();
     options.create(true).truncate(false).write(true);
     // A link planted at the lock's name would have us create or lock a file elsewhere.
-    crate::secret_file::no_follow(&mut options);
+    crate::keys::secret_file::no_follow(&mut options);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let file = options.open(&lock_path).map_err(io)?;

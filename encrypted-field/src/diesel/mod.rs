@@ -95,8 +95,11 @@ use ::diesel::deserialize::FromSqlRow;
 use ::diesel::expression::AsExpression;
 use ::diesel::sql_types::{Binary, Text};
 
-use crate::error::{Error, MalformedReason, Result};
-use crate::plaintext::Plaintext;
+use crate::codec;
+use crate::error::{Error, Result};
+use crate::format::plaintext::Plaintext;
+use crate::format::stored::Storage;
+use crate::keys::global::global;
 
 mod context;
 #[cfg(feature = "mysql")]
@@ -210,42 +213,21 @@ impl<T, C: ColumnContext> fmt::Debug for Encrypted<T, C> {
     }
 }
 
-/// What every backend shares: seal a value for a column, open a column's bytes. The backend files
-/// only move these bytes in and out of Diesel's buffers.
+/// What every backend shares: seal a value for a column, open a column's bytes, through the
+/// crate's one codec of the stored form (`crate::codec`). The backend files only move these bytes
+/// in and out of Diesel's buffers.
 impl<T: Plaintext, C: ColumnContext> Encrypted<T, C> {
-    /// The envelope of this value, for a `Binary` column.
-    fn seal(&self) -> Result<Vec<u8>> {
-        let ring = crate::global().map_err(in_column::<C>)?;
-        ring.try_encrypt_with_context(&self.value.to_plaintext(), C::CONTEXT)
-            .map_err(in_column::<C>)
+    /// What a column of `storage` stores for this value: the envelope, or its standard base64.
+    fn seal(&self, storage: Storage) -> Result<Vec<u8>> {
+        let ring = global().map_err(in_column::<C>)?;
+        codec::seal(ring, storage, C::CONTEXT, &self.value.to_plaintext()).map_err(in_column::<C>)
     }
 
-    /// The standard base64 of the envelope of this value, for a `Text` column.
-    fn seal_base64(&self) -> Result<String> {
-        let ring = crate::global().map_err(in_column::<C>)?;
-        Ok(ring.encrypt_to_base64(&self.value.to_plaintext(), C::CONTEXT))
-    }
-
-    /// Opens the bytes of a `Binary` column.
-    fn open(envelope: &[u8]) -> Result<Self> {
-        let ring = crate::global().map_err(in_column::<C>)?;
-        let plaintext = ring
-            .decrypt_with_context(envelope, C::CONTEXT)
-            .map_err(in_column::<C>)?;
-        T::from_plaintext(plaintext)
-            .map(Self::new)
-            .map_err(in_column::<C>)
-    }
-
-    /// Opens the text of a `Text` column (standard base64 of an envelope), given as its bytes.
-    fn open_base64(text: &[u8]) -> Result<Self> {
-        let text = std::str::from_utf8(text)
-            .map_err(|_| in_column::<C>(Error::Malformed(MalformedReason::NotBase64)))?;
-        let ring = crate::global().map_err(in_column::<C>)?;
-        let plaintext = ring
-            .decrypt_base64(text, C::CONTEXT)
-            .map_err(in_column::<C>)?;
-        T::from_plaintext(plaintext)
+    /// Opens what a column of `storage` stores.
+    fn open(storage: Storage, stored: &[u8]) -> Result<Self> {
+        let ring = global().map_err(in_column::<C>)?;
+        codec::open(ring, storage, C::CONTEXT, stored)
+            .and_then(|(_, plaintext)| T::from_plaintext(plaintext.to_vec()))
             .map(Self::new)
             .map_err(in_column::<C>)
     }
@@ -273,7 +255,9 @@ mod tests {
 
     #[test]
     fn errors_name_the_column_once() {
-        let wrapped = in_column::<Phone>(Error::UnknownKeyVersion(crate::KeyVersion::new(9)));
+        let wrapped = in_column::<Phone>(Error::UnknownKeyVersion(
+            crate::keys::version::KeyVersion::new(9),
+        ));
         assert_eq!(
             wrapped.to_string(),
             "column `phone_requests.phone_number`: key version v9 is not in the key ring \

@@ -9,30 +9,31 @@ use ::diesel::serialize::{self, IsNull, Output, ToSql};
 use ::diesel::sql_types::{Binary, Text};
 
 use super::{ColumnContext, Encrypted};
-use crate::plaintext::Plaintext;
+use crate::format::plaintext::Plaintext;
+use crate::format::stored::Storage;
 
 impl<T: Plaintext, C: ColumnContext> ToSql<Binary, Mysql> for Encrypted<T, C> {
     fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Mysql>) -> serialize::Result {
-        out.write_all(&self.seal()?)?;
+        out.write_all(&self.seal(Storage::Binary)?)?;
         Ok(IsNull::No)
     }
 }
 
 impl<T: Plaintext, C: ColumnContext> ToSql<Text, Mysql> for Encrypted<T, C> {
     fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Mysql>) -> serialize::Result {
-        out.write_all(self.seal_base64()?.as_bytes())?;
+        out.write_all(&self.seal(Storage::Text)?)?;
         Ok(IsNull::No)
     }
 }
 
 impl<T: Plaintext, C: ColumnContext> FromSql<Binary, Mysql> for Encrypted<T, C> {
     fn from_sql(value: MysqlValue<'_>) -> deserialize::Result<Self> {
-        Ok(Self::open(value.as_bytes())?)
+        Ok(Self::open(Storage::Binary, value.as_bytes())?)
     }
 }
 
 impl<T: Plaintext, C: ColumnContext> FromSql<Text, Mysql> for Encrypted<T, C> {
     fn from_sql(value: MysqlValue<'_>) -> deserialize::Result<Self> {
-        Ok(Self::open_base64(value.as_bytes())?)
+        Ok(Self::open(Storage::Text, value.as_bytes())?)
     }
 }

@@ -27,7 +27,7 @@
 //! [`Registry::register`].
 
 mod error;
-mod registry;
+pub(crate) mod registry;
 mod spec;
 
 pub use error::SpecError;

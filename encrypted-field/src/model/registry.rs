@@ -35,7 +35,7 @@ impl Registry {
     /// Every model derived with `#[derive(EncryptedModel)]` in any crate linked into this binary,
     /// ordered by table name. Fails only when two of them contradict each other.
     pub fn discovered() -> Result<Self, SpecError> {
-        let mut specs: Vec<ModelSpec> = crate::__private::discovered_specs().collect();
+        let mut specs: Vec<ModelSpec> = discovered_specs().collect();
         // Discovery order depends on the linker; the registry's does not.
         specs.sort_by(|a, b| (a.table(), a.rust_type()).cmp(&(b.table(), b.rust_type())));
         specs.into_iter().try_fold(Self::new(), Self::register_spec)
@@ -99,6 +99,28 @@ impl IntoIterator for Registry {
     fn into_iter(self) -> Self::IntoIter {
         self.models.into_iter()
     }
+}
+
+/// One derived model, as submitted to the distributed collection.
+#[derive(Debug)]
+pub struct DiscoveredModel {
+    spec: fn() -> ModelSpec,
+}
+
+impl DiscoveredModel {
+    /// Wraps the model's `model_spec`.
+    pub const fn new(spec: fn() -> ModelSpec) -> Self {
+        Self { spec }
+    }
+}
+
+inventory::collect!(DiscoveredModel);
+
+/// The descriptions of every derived model linked into the binary, in no particular order.
+pub(crate) fn discovered_specs() -> impl Iterator<Item = ModelSpec> {
+    inventory::iter::<DiscoveredModel>
+        .into_iter()
+        .map(|model| (model.spec)())
 }
 
 #[cfg(test)]

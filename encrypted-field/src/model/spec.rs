@@ -4,9 +4,10 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use crate::blind_index::{Normalizer, stored_blind_index};
 use crate::error::Error;
-use crate::keyring::KeyRing;
+use crate::format::blind_index::Normalizer;
+pub use crate::format::stored::Storage;
+use crate::keys::ring::KeyRing;
 use crate::model::SpecError;
 
 type Name = Cow<'static, str>;
@@ -19,26 +20,6 @@ pub enum KeyKind {
     Integer,
     /// A text key (`TEXT`, `VARCHAR`, …), read as `String`.
     Text,
-}
-
-/// How a column stores its bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Storage {
-    /// Raw bytes (`BLOB`, `VARBINARY`, `BYTEA`): the envelope itself, or a 32-byte blind index.
-    Binary,
-    /// Text (`TEXT`, `VARCHAR`): the standard base64 of the envelope, or the lowercase hex of a
-    /// blind index.
-    Text,
-}
-
-impl fmt::Display for Storage {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Binary => "binary",
-            Self::Text => "text",
-        })
-    }
 }
 
 /// One table with encrypted columns: its name, its primary key and the columns to rewrite.
@@ -454,7 +435,7 @@ impl BlindIndexSpec {
         context: &str,
         plaintext: &[u8],
     ) -> Result<Vec<u8>, Error> {
-        stored_blind_index(ring, context, plaintext, self.normalizer, self.storage)
+        crate::codec::blind_index(ring, self.storage, context, plaintext, self.normalizer)
     }
 }
 

@@ -12,7 +12,7 @@ use super::report::{FailedValue, MAX_LISTED_FAILURES, Verification};
 use super::scan::{Failures, target};
 use crate::database::Database;
 use crate::error::{Error, Result};
-use crate::keyring::KeyRing;
+use crate::keys::ring::KeyRing;
 
 /// What `migrate --undo` did.
 #[derive(Debug, Clone, Default, Serialize)]

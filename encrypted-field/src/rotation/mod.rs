@@ -43,12 +43,11 @@ use std::time::{Instant, SystemTime};
 
 use crate::database::Database;
 use crate::error::{Error, Result};
-use crate::keyring::KeyRing;
-use crate::legacy::LegacyKey;
+use crate::format::legacy::LegacyKey;
+use crate::keys::ring::KeyRing;
 use crate::model::{BlindIndexSpec, ColumnSpec, Registry, Storage};
 use crate::notify::Notifier;
 
-mod backup;
 mod kept;
 mod new_key;
 mod plan;
@@ -60,16 +59,16 @@ mod scan;
 mod schedule;
 mod status;
 
-pub use backup::{BACKUP_FORMAT, check_backup_dir, restore_ring, write_backup};
+pub use crate::keys::backup::{BACKUP_FORMAT, check_backup_dir, restore_ring, write_backup};
+pub use crate::keys::retire::{RETIRED_DIR, RetiredKey};
 pub use kept::{FinalizeReport, UndoReport};
-pub use new_key::NewKey;
 pub use plausibility::{Implausible, LegacyChecks};
 pub use preflight::check_columns;
 pub use report::{
-    ColumnReport, FailedValue, MAX_LISTED_FAILURES, ModelReport, Operation, RotationReport,
+    ColumnReport, FailedValue, MAX_LISTED_FAILURES, ModelReport, NewKey, Operation, RotationReport,
     RotationStatus, Verification,
 };
-pub use retire::{RETIRED_DIR, RetiredKey, retire_key};
+pub use retire::retire_key;
 pub use scan::{NoProgress, Progress};
 pub use schedule::{Due, RotationPeriod, SCHEDULE_SLACK, check_due};
 pub use status::{ColumnStatus, StatusReport, ensure_unused, status};
@@ -239,7 +238,11 @@ impl<'a> Rotation<'a> {
         legacy_key: &LegacyKey,
     ) -> Result<RotationReport> {
         self.require_blind_index_key(ring)?;
-        if let Some(version) = legacy_key.reused_in(ring) {
+        let reused = ring.versions().find(|&version| {
+            ring.master_key(version)
+                .is_some_and(|key| legacy_key.is_reused_as(key))
+        });
+        if let Some(version) = reused {
             return Err(Error::LegacyKeyReused { version });
         }
         let checks = self
@@ -591,7 +594,7 @@ pub fn bench_plain_pass(db: &mut Database, registry: &Registry, batch_size: usiz
     impl ValueAction for FlipIvBit {
         fn plan(&self, _storage: Storage, _context: &str, stored: &[u8]) -> Plan {
             let mut new = stored.to_vec();
-            if let Some(byte) = new.get_mut(crate::envelope::HEADER_LEN) {
+            if let Some(byte) = new.get_mut(crate::format::envelope::HEADER_LEN) {
                 *byte ^= 1;
             }
             Plan::Rewrite {

@@ -16,27 +16,15 @@
 use std::path::Path;
 use std::time::Instant;
 
-use serde::Serialize;
-
 use crate::database::Database;
 use crate::error::{Error, Result};
-use crate::key::{KeyVersion, MasterKey};
-use crate::keyring::KeyRing;
-use crate::keys_dir::KeysDir;
-use crate::rotation::report::RotationReport;
+use crate::keys::dir::KeysDir;
+use crate::keys::master_key::MasterKey;
+use crate::keys::ring::KeyRing;
+use crate::keys::secret_file::create_private_dir;
+use crate::keys::version::KeyVersion;
+use crate::rotation::report::{NewKey, RotationReport};
 use crate::rotation::{Rotation, check_columns, schedule};
-use crate::secret_file::create_private_dir;
-
-/// The key a rotation to a new key created (or, in a dry run, would create).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct NewKey {
-    /// Its version.
-    pub version: u32,
-    /// The version that was active before it.
-    pub previous_version: u32,
-    /// The key file it was written to (would be, in a dry run). Never the key itself.
-    pub key_file: String,
-}
 
 impl Rotation<'_> {
     /// Rotates to a new key kept in `keys_dir`: generates the next version (one above every

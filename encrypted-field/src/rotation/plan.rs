@@ -2,20 +2,18 @@
 //! reindexing and verification. The scan that feeds values in and writes results back is shared
 //! (`scan.rs`).
 
-use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use zeroize::Zeroizing;
 
-use crate::envelope::Envelope;
+use crate::codec::{self, open};
 use crate::error::{Error, MalformedReason};
-use crate::key::KeyVersion;
-use crate::keyring::KeyRing;
-use crate::legacy::{self, LegacyKey, StoredForm};
-use crate::model::{BlindIndexSpec, Storage};
+use crate::format::envelope::Envelope;
+use crate::format::legacy::{self, LegacyKey, StoredForm};
+use crate::format::stored::{Storage, envelope_bytes};
+use crate::keys::ring::KeyRing;
+use crate::model::BlindIndexSpec;
 use crate::rotation::plausibility::LegacyChecks;
 
 /// The decision for one stored value.
@@ -67,31 +65,6 @@ pub(crate) trait ValueAction {
     }
 }
 
-/// The envelope bytes of a stored value: itself for BINARY, decoded base64 for TEXT.
-pub(crate) fn envelope_bytes(storage: Storage, stored: &[u8]) -> Result<Cow<'_, [u8]>, Error> {
-    match storage {
-        Storage::Binary => Ok(Cow::Borrowed(stored)),
-        Storage::Text => STANDARD
-            .decode(stored.trim_ascii())
-            .map(Cow::Owned)
-            .map_err(|_| Error::Malformed(MalformedReason::NotBase64)),
-    }
-}
-
-/// What a column stores for an envelope.
-pub(crate) fn stored_form(storage: Storage, envelope: Vec<u8>) -> Vec<u8> {
-    match storage {
-        Storage::Binary => envelope,
-        Storage::Text => STANDARD.encode(envelope).into_bytes(),
-    }
-}
-
-/// The key version of a stored value, without decrypting it.
-pub(crate) fn stored_version(storage: Storage, stored: &[u8]) -> Result<KeyVersion, Error> {
-    let bytes = envelope_bytes(storage, stored)?;
-    Envelope::parse(&bytes).map(|e| e.key_version())
-}
-
 /// Seals a plaintext just read with the active key, with its blind index when `index` is given
 /// (wiping the plaintext afterwards), or fails the value.
 fn reseal(
@@ -110,30 +83,14 @@ fn reseal(
         .transpose()
         .and_then(|blind_index| {
             Ok((
-                ring.try_encrypt_with_context(&plaintext, context)?,
+                codec::seal(ring, storage, context, &plaintext)?,
                 blind_index,
             ))
         });
     match sealed {
-        Ok((envelope, blind_index)) => Plan::Rewrite {
-            value: stored_form(storage, envelope),
-            blind_index,
-        },
+        Ok((value, blind_index)) => Plan::Rewrite { value, blind_index },
         Err(error) => Plan::Fail(error),
     }
-}
-
-/// Opens a stored envelope with `ring`: its key version and its plaintext (wiped on drop).
-fn open(
-    ring: &KeyRing,
-    storage: Storage,
-    context: &str,
-    stored: &[u8],
-) -> Result<(KeyVersion, Zeroizing<Vec<u8>>), Error> {
-    let bytes = envelope_bytes(storage, stored)?;
-    let version = Envelope::parse(&bytes)?.key_version();
-    let plaintext = Zeroizing::new(ring.decrypt_with_context(&bytes, context)?);
-    Ok((version, plaintext))
 }
 
 /// Rotation: every value not on the ring's active version is opened and sealed again with it.
@@ -367,7 +324,10 @@ impl ValueAction for Open<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::key::MasterKey;
+    use crate::codec::stored_version;
+    use crate::format::stored::stored_envelope;
+    use crate::keys::master_key::MasterKey;
+    use crate::keys::version::KeyVersion;
 
     fn rings() -> (KeyRing, KeyRing) {
         let v1 = MasterKey::from_bytes([1; 32]);
@@ -393,7 +353,7 @@ mod tests {
     #[test]
     fn reencrypt_rewrites_old_values_to_the_active_version_with_the_same_plaintext() {
         let (old, new) = rings();
-        let stored = stored_form(
+        let stored = stored_envelope(
             Storage::Text,
             old.encrypt_with_context(b"078-05-1120", "t.c"),
         );

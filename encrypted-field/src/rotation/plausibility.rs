@@ -8,7 +8,7 @@ use std::fmt;
 use regex::Regex;
 
 use crate::error::{Error, Result};
-use crate::legacy::LegacyFormat;
+use crate::format::legacy::LegacyFormat;
 
 /// What every legacy plaintext must look like before migration seals it.
 ///

@@ -9,6 +9,17 @@ use std::fmt;
 
 use serde::Serialize;
 
+/// The key a rotation to a new key created (or, in a dry run, would create).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NewKey {
+    /// Its version.
+    pub version: u32,
+    /// The version that was active before it.
+    pub previous_version: u32,
+    /// The key file it was written to (would be, in a dry run). Never the key itself.
+    pub key_file: String,
+}
+
 /// `completed`, or `failed` when any value could not be read or verification found a problem.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -59,7 +70,7 @@ pub struct RotationReport {
     pub key_backup_path: Option<String>,
     /// The key a rotation to a new key created (or would create, in a dry run).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub new_key: Option<super::NewKey>,
+    pub new_key: Option<NewKey>,
     /// What kind of pass this was.
     pub operation: Operation,
     /// Whether nothing was written (`--dry-run`): the counts say what would have changed.

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::database::Database;
 use crate::error::Result;
-use crate::key::KeyVersion;
+use crate::keys::version::KeyVersion;
 
 /// How often keys are rotated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

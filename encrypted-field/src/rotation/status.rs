@@ -6,10 +6,11 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::codec::stored_version;
 use crate::database::Database;
 use crate::error::{Error, Result};
 use crate::model::{Registry, Storage};
-use crate::rotation::plan::{Plan, ValueAction, stored_version};
+use crate::rotation::plan::{Plan, ValueAction};
 use crate::rotation::scan::{Failures, NoProgress, ScanSettings, scan_model};
 
 /// Values per key version for every encrypted column of every registered model.

@@ -1,13 +1,12 @@
 //! `encrypt` and `decrypt`: one value, stdin to stdout, in format v1 (or a legacy format, read).
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use zeroize::Zeroizing;
 
 use super::{emit, ring};
 use crate::cli::error::{CliError, KeySources};
 use crate::cli::{DecryptArgs, EncryptArgs, Io, LegacySource};
-use crate::legacy::{self, LegacyFormat, LegacyKey};
+use crate::format::legacy::{self, LegacyFormat, LegacyKey};
+use crate::format::stored::{decode_base64, encode_base64};
 use crate::{EnvVars, Error};
 
 /// Seals stdin with the active key; prints base64 and a newline, or the raw bytes with `--binary`.
@@ -18,7 +17,7 @@ pub(super) fn encrypt(vars: &EnvVars, args: &EncryptArgs, io: &mut Io<'_>) -> Re
     if args.binary {
         emit(io, &sealed)
     } else {
-        let mut text = STANDARD.encode(&sealed);
+        let mut text = encode_base64(&sealed);
         text.push('\n');
         emit(io, text.as_bytes())
     }
@@ -81,14 +80,9 @@ fn read_stdin(io: &mut Io<'_>) -> Result<Zeroizing<Vec<u8>>, CliError> {
     Ok(buf)
 }
 
-/// Standard base64 with padding; white space anywhere (line wrapping, a final newline) is ignored.
+/// The value on stdin, decoded by the crate's one base64 policy (white space anywhere ignored).
 fn decode_base64_text(text: &[u8]) -> Result<Zeroizing<Vec<u8>>, CliError> {
-    let compact: Vec<u8> = text
-        .iter()
-        .copied()
-        .filter(|b| !b.is_ascii_whitespace())
-        .collect();
-    STANDARD.decode(compact).map(Zeroizing::new).map_err(|_| {
+    decode_base64(text).map(Zeroizing::new).ok_or_else(|| {
         CliError::failure(
             "decrypting the value on stdin: it is not standard base64 (pass --binary to read raw value bytes)",
         )

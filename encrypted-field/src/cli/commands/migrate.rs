@@ -13,7 +13,7 @@ use crate::cli::error::{CliError, KeySources};
 use crate::cli::output::{Report, render};
 use crate::cli::progress::ProgressLine;
 use crate::cli::{Cli, Exit, Io, MigrateArgs, Terminal};
-use crate::legacy::{LegacyFormat, LegacyKey};
+use crate::format::legacy::{LegacyFormat, LegacyKey};
 use crate::rotation::{FinalizeReport, LegacyChecks, Rotation, UndoReport, check_columns};
 
 /// `migrate --from FORMAT`: legacy values into format v1 with the active key; `--undo` and

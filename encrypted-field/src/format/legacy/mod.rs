@@ -2,56 +2,16 @@
 //! into format v1: Fernet tokens (the Django module), `hex(iv):hex(ciphertext)` AES-256-CBC (the
 //! Node backend), and plaintext.
 
-use std::fmt;
-
 pub mod fernet;
+pub(crate) mod kind;
 pub mod node_cbc;
 
-/// A format this crate reads only to migrate from it.
-///
-/// Named on the command line (`encrypted-field migrate --from …`) as it displays:
-///
-/// ```
-/// use encrypted_field::legacy::LegacyFormat;
-/// assert_eq!("node-cbc".parse::<LegacyFormat>(), Ok(LegacyFormat::NodeCbc));
-/// assert_eq!(LegacyFormat::Fernet.to_string(), "fernet");
-/// assert!("aes".parse::<LegacyFormat>().unwrap_err().contains("plaintext, fernet or node-cbc"));
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum LegacyFormat {
-    /// Values not yet encrypted.
-    Plaintext,
-    /// Fernet tokens, as Python's `cryptography` writes them.
-    Fernet,
-    /// `hex(iv):hex(ciphertext)`, AES-256-CBC with PKCS#7, as the Node backend writes them.
-    NodeCbc,
-}
+pub use kind::LegacyFormat;
 
-impl fmt::Display for LegacyFormat {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Plaintext => "plaintext",
-            Self::Fernet => "fernet",
-            Self::NodeCbc => "node-cbc",
-        })
-    }
-}
-
-impl std::str::FromStr for LegacyFormat {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, String> {
-        match text {
-            "plaintext" => Ok(Self::Plaintext),
-            "fernet" => Ok(Self::Fernet),
-            "node-cbc" => Ok(Self::NodeCbc),
-            other => Err(format!(
-                "unknown legacy format `{other}` (expected plaintext, fernet or node-cbc)"
-            )),
-        }
-    }
-}
+use crate::error::{BadKeyReason, Error, MalformedReason, Result};
+use crate::format::envelope::Envelope;
+use crate::format::stored::decode_base64;
+use crate::keys::master_key::MasterKey;
 
 /// The key a legacy format is read with. `Debug` never shows key bytes.
 #[derive(Debug, Clone)]
@@ -62,14 +22,14 @@ pub enum LegacyKey {
     /// A Fernet key (url-safe base64 of 32 bytes).
     Fernet(fernet::FernetKey),
     /// The Node backend's AES-256 key (standard base64 of 32 bytes).
-    NodeCbc(crate::MasterKey),
+    NodeCbc(MasterKey),
 }
 
 impl LegacyKey {
     /// Parses the key text of `format`: a Fernet key (url-safe base64 of 32 bytes) or the Node
     /// backend's key (standard base64 of 32 bytes, as `openssl rand -base64 32` prints it);
     /// nothing for plaintext. `origin` names where the text came from; a key that is not base64 or
-    /// not 32 bytes long is an [`Error::BadKey`](crate::Error::BadKey) naming it, never the text.
+    /// not 32 bytes long is an [`Error::BadKey`](Error::BadKey) naming it, never the text.
     ///
     /// ```
     /// use encrypted_field::legacy::{LegacyFormat, LegacyKey};
@@ -86,17 +46,17 @@ impl LegacyKey {
     /// }
     /// # Ok::<(), encrypted_field::Error>(())
     /// ```
-    pub fn from_base64(format: LegacyFormat, text: &str, origin: &str) -> crate::Result<Self> {
+    pub fn from_base64(format: LegacyFormat, text: &str, origin: &str) -> Result<Self> {
         match format {
             LegacyFormat::Plaintext => Ok(Self::None),
             LegacyFormat::Fernet => fernet::FernetKey::from_base64(text, origin).map(Self::Fernet),
-            LegacyFormat::NodeCbc => crate::MasterKey::from_base64(text, origin).map(Self::NodeCbc),
+            LegacyFormat::NodeCbc => MasterKey::from_base64(text, origin).map(Self::NodeCbc),
         }
     }
 
     /// Reads the key file of `format` (nothing is read for plaintext), such as the Node backend's
     /// Docker secret `enc_key.txt`; surrounding white space, like `openssl`'s trailing newline, is
-    /// ignored. Errors are [`Error::BadKey`](crate::Error::BadKey) naming the path.
+    /// ignored. Errors are [`Error::BadKey`](Error::BadKey) naming the path.
     ///
     /// ```
     /// use encrypted_field::legacy::{LegacyFormat, LegacyKey};
@@ -105,63 +65,55 @@ impl LegacyKey {
     /// assert!(err.to_string().contains("/nonexistent/enc_key.txt"));
     /// assert!(LegacyKey::from_file(LegacyFormat::Plaintext, missing).is_ok());
     /// ```
-    pub fn from_file(format: LegacyFormat, path: &std::path::Path) -> crate::Result<Self> {
+    pub fn from_file(format: LegacyFormat, path: &std::path::Path) -> Result<Self> {
         if format == LegacyFormat::Plaintext {
             return Ok(Self::None);
         }
         let origin = path.display().to_string();
         let text = std::fs::read_to_string(path)
             .map(zeroize::Zeroizing::new)
-            .map_err(|e| crate::Error::BadKey {
+            .map_err(|e| Error::BadKey {
                 origin: origin.clone(),
-                reason: crate::BadKeyReason::Unreadable(e.to_string()),
+                reason: BadKeyReason::Unreadable(e.to_string()),
             })?;
         Self::from_base64(format, &text, &origin)
     }
 
-    /// The first version of `ring` whose key is this legacy key, if any, compared in constant
-    /// time: the node-cbc key's 32 bytes; for a Fernet key, its 32 bytes or either 16-byte half
-    /// against either half of each ring key. A migration to such a ring would leave the values
+    /// Whether `key` (a key of the new ring) is this legacy key, compared in constant time: the
+    /// node-cbc key's 32 bytes; for a Fernet key, its 32 bytes or either 16-byte half against
+    /// either half of `key`. A migration to a ring holding such a key would leave the values
     /// readable by whoever holds the legacy key.
     ///
     /// ```
     /// use encrypted_field::legacy::LegacyKey;
-    /// use encrypted_field::{KeyRing, MasterKey};
+    /// use encrypted_field::MasterKey;
     /// let node = MasterKey::generate();
-    /// let reused = KeyRing::builder().key(1, node.clone()).build()?;
-    /// assert_eq!(LegacyKey::NodeCbc(node.clone()).reused_in(&reused).map(|v| v.get()), Some(1));
-    /// let fresh = KeyRing::builder().key(1, MasterKey::generate()).build()?;
-    /// assert_eq!(LegacyKey::NodeCbc(node).reused_in(&fresh), None);
-    /// assert_eq!(LegacyKey::None.reused_in(&fresh), None);
-    /// # Ok::<(), encrypted_field::Error>(())
+    /// assert!(LegacyKey::NodeCbc(node.clone()).is_reused_as(&node));
+    /// assert!(!LegacyKey::NodeCbc(node).is_reused_as(&MasterKey::generate()));
+    /// assert!(!LegacyKey::None.is_reused_as(&MasterKey::generate()));
     /// ```
-    pub fn reused_in(&self, ring: &crate::KeyRing) -> Option<crate::KeyVersion> {
+    pub fn is_reused_as(&self, key: &MasterKey) -> bool {
         use subtle::ConstantTimeEq as _;
         let halves = |bytes: &[u8; 32]| {
             let (first, second) = bytes.split_at(16);
             [first.to_vec(), second.to_vec()].map(zeroize::Zeroizing::new)
         };
-        ring.versions().find(|&version| {
-            let Some(key) = ring.master_key(version) else {
-                return false;
-            };
-            let key = key.expose_bytes();
-            match self {
-                Self::None => false,
-                Self::NodeCbc(legacy) => bool::from(key.ct_eq(legacy.expose_bytes())),
-                Self::Fernet(legacy) => {
-                    let legacy = legacy.expose_bytes();
-                    let whole = key.ct_eq(legacy);
-                    let mut half = subtle::Choice::from(0);
-                    for ring_half in halves(key).iter() {
-                        for legacy_half in halves(legacy).iter() {
-                            half |= ring_half.as_slice().ct_eq(legacy_half.as_slice());
-                        }
+        let key = key.expose_bytes();
+        match self {
+            Self::None => false,
+            Self::NodeCbc(legacy) => bool::from(key.ct_eq(legacy.expose_bytes())),
+            Self::Fernet(legacy) => {
+                let legacy = legacy.expose_bytes();
+                let whole = key.ct_eq(legacy);
+                let mut half = subtle::Choice::from(0);
+                for ring_half in halves(key).iter() {
+                    for legacy_half in halves(legacy).iter() {
+                        half |= ring_half.as_slice().ct_eq(legacy_half.as_slice());
                     }
-                    bool::from(whole | half)
                 }
+                bool::from(whole | half)
             }
-        })
+        }
     }
 
     /// The format this key reads.
@@ -187,9 +139,9 @@ pub enum StoredForm {
 
 /// The first bytes of every format-v1 envelope: the `EF` marker and the format byte.
 const ENVELOPE_PREFIX: [u8; 3] = [
-    crate::envelope::MAGIC[0],
-    crate::envelope::MAGIC[1],
-    crate::envelope::FORMAT_V1,
+    crate::format::envelope::MAGIC[0],
+    crate::format::envelope::MAGIC[1],
+    crate::format::envelope::FORMAT_V1,
 ];
 
 /// The standard base64 of [`ENVELOPE_PREFIX`]: what every envelope in a TEXT column starts with.
@@ -202,10 +154,10 @@ const ENVELOPE_BASE64_PREFIX: &[u8] = b"RUYB";
 ///   taken for a legacy value, so a migration run twice does not encrypt twice.
 /// - A value that starts like an envelope (`EF` and the format byte 1, or its base64 `RUYB`) but
 ///   does not have its layout, e.g. a truncated one, is an
-///   [`Error::Malformed`](crate::Error::Malformed): taking it for plaintext would wrap the damaged
+///   [`Error::Malformed`](Error::Malformed): taking it for plaintext would wrap the damaged
 ///   envelope and later read it back as wrong plaintext instead of failing.
 /// - Otherwise the value is [`StoredForm::Legacy`] when it has the shape of `format` (any value
-///   does, for plaintext), else an [`Error::Legacy`](crate::Error::Legacy) naming what was
+///   does, for plaintext), else an [`Error::Legacy`](Error::Legacy) naming what was
 ///   expected. A Fernet token is never taken for a `node-cbc` value or the reverse.
 ///
 /// Only the shape is judged: whether a legacy value authenticates is for [`read`] to say.
@@ -221,9 +173,9 @@ const ENVELOPE_BASE64_PREFIX: &[u8] = b"RUYB";
 /// assert!(classify(LegacyFormat::Fernet, b"+1 555 0100").is_err());
 /// # Ok::<(), encrypted_field::Error>(())
 /// ```
-pub fn classify(format: LegacyFormat, value: &[u8]) -> crate::Result<StoredForm> {
+pub fn classify(format: LegacyFormat, value: &[u8]) -> Result<StoredForm> {
     if value.starts_with(&ENVELOPE_PREFIX) {
-        return crate::envelope::Envelope::parse(value).map(|_| StoredForm::Envelope);
+        return Envelope::parse(value).map(|_| StoredForm::Envelope);
     }
     let text = value.trim_ascii();
     if text.starts_with(ENVELOPE_BASE64_PREFIX) {
@@ -233,17 +185,11 @@ pub fn classify(format: LegacyFormat, value: &[u8]) -> crate::Result<StoredForm>
         let is_base64_text = text
             .iter()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='));
-        match crate::keyring::decode_base64_bytes(text) {
-            Some(bytes) => {
-                return crate::envelope::Envelope::parse(&bytes)
-                    .map(|_| StoredForm::EnvelopeBase64);
-            }
-            None if is_base64_text => {
-                return Err(crate::Error::Malformed(crate::MalformedReason::NotBase64));
-            }
-            // Other characters: plaintext that happens to start with those four letters.
-            None => {}
+        if is_base64_text {
+            let bytes = decode_base64(text).ok_or(Error::Malformed(MalformedReason::NotBase64))?;
+            return Envelope::parse(&bytes).map(|_| StoredForm::EnvelopeBase64);
         }
+        // Other characters: plaintext that happens to start with those four letters.
     }
     let matches = match format {
         LegacyFormat::Plaintext => true,
@@ -253,7 +199,7 @@ pub fn classify(format: LegacyFormat, value: &[u8]) -> crate::Result<StoredForm>
     if matches {
         Ok(StoredForm::Legacy)
     } else {
-        Err(crate::Error::Legacy {
+        Err(Error::Legacy {
             format,
             reason: match format {
                 LegacyFormat::Fernet => {
@@ -274,7 +220,7 @@ pub fn classify(format: LegacyFormat, value: &[u8]) -> crate::Result<StoredForm>
 /// assert_eq!(read(&LegacyKey::None, b"078-05-1120")?, b"078-05-1120");
 /// # Ok::<(), encrypted_field::Error>(())
 /// ```
-pub fn read(key: &LegacyKey, value: &[u8]) -> crate::Result<Vec<u8>> {
+pub fn read(key: &LegacyKey, value: &[u8]) -> Result<Vec<u8>> {
     match key {
         LegacyKey::None => Ok(value.to_vec()),
         LegacyKey::Fernet(key) => fernet::decrypt(key, value),
@@ -285,32 +231,19 @@ pub fn read(key: &LegacyKey, value: &[u8]) -> crate::Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{KeyRing, MasterKey};
+    use crate::keys::ring::KeyRing;
 
     #[test]
-    fn a_ring_key_equal_to_the_fernet_key_or_a_half_of_it_is_reuse() {
+    fn a_key_equal_to_the_fernet_key_or_a_half_of_it_is_reuse() {
         let fernet = [7u8; 16].into_iter().chain([9u8; 16]).collect::<Vec<u8>>();
         let fernet_bytes: [u8; 32] = fernet.as_slice().try_into().unwrap();
         let text = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE, fernet_bytes);
         let legacy = LegacyKey::from_base64(LegacyFormat::Fernet, &text, "t").unwrap();
-        let ring = |bytes: [u8; 32]| {
-            KeyRing::builder()
-                .key(1, MasterKey::generate())
-                .key(2, MasterKey::from_bytes(bytes))
-                .build()
-                .unwrap()
-        };
-        assert_eq!(
-            legacy.reused_in(&ring(fernet_bytes)).map(|v| v.get()),
-            Some(2)
-        );
+        assert!(legacy.is_reused_as(&MasterKey::from_bytes(fernet_bytes)));
         let mut first_half = [1u8; 32];
         first_half[16..].copy_from_slice(&[7u8; 16]);
-        assert_eq!(
-            legacy.reused_in(&ring(first_half)).map(|v| v.get()),
-            Some(2)
-        );
-        assert_eq!(legacy.reused_in(&ring([1u8; 32])), None);
+        assert!(legacy.is_reused_as(&MasterKey::from_bytes(first_half)));
+        assert!(!legacy.is_reused_as(&MasterKey::from_bytes([1u8; 32])));
     }
 
     #[test]
@@ -325,7 +258,7 @@ mod tests {
             assert!(
                 matches!(
                     classify(LegacyFormat::Plaintext, cut),
-                    Err(crate::Error::Malformed(_))
+                    Err(Error::Malformed(_))
                 ),
                 "cut to {len} characters"
             );

@@ -3,13 +3,12 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
-
-use crate::blind_index::BlindIndexKey;
-use crate::envelope::{Envelope, IV_LEN, SealingKeys};
 use crate::error::{BadKeyReason, Error, MalformedReason, Result};
-use crate::key::{KeyVersion, MasterKey};
+use crate::format::blind_index::BlindIndexKey;
+use crate::format::envelope::{Envelope, IV_LEN, SealingKeys};
+use crate::format::stored::{decode_base64, encode_base64};
+use crate::keys::master_key::MasterKey;
+use crate::keys::version::KeyVersion;
 
 /// One loaded key version: the master key (kept for backups and key-file management) and the
 /// subkeys derived from it once.
@@ -64,16 +63,6 @@ impl KeyRing {
         KeyRingBuilder::default()
     }
 
-    /// Loads the ring from the environment, as `DESIGN.md` orders the sources:
-    /// `ENCRYPTED_FIELD_KEYS_DIR`, then `DB_ENCRYPTION_KEY_FILE`, then `DB_ENCRYPTION_KEY`;
-    /// `ENCRYPTED_FIELD_ACTIVE_VERSION` picks the active version and `DB_BLIND_INDEX_KEY(_FILE)`
-    /// the blind-index key. See [`EnvVars`](crate::EnvVars) for other variable names.
-    pub fn from_env() -> Result<Self> {
-        crate::key_source::load(&crate::key_source::EnvVars::default(), &|name| {
-            std::env::var_os(name)
-        })
-    }
-
     /// The version new values are sealed with.
     pub fn active_version(&self) -> KeyVersion {
         self.active
@@ -121,7 +110,7 @@ impl KeyRing {
         context: &str,
         value: &str,
         normalize: crate::Normalizer,
-    ) -> Result<[u8; crate::blind_index::BLIND_INDEX_LEN]> {
+    ) -> Result<[u8; crate::format::blind_index::BLIND_INDEX_LEN]> {
         let key = self.blind_index.as_ref().ok_or(Error::NoBlindIndexKey)?;
         Ok(key.compute(context, normalize(value).as_bytes()))
     }
@@ -153,7 +142,7 @@ impl KeyRing {
     /// If the operating system's generator fails (see [`try_encrypt_with_context`](Self::try_encrypt_with_context)).
     pub fn encrypt_with_context(&self, plaintext: &[u8], context: &str) -> Vec<u8> {
         self.try_encrypt_with_context(plaintext, context)
-            .unwrap_or_else(|error| crate::key::os_generator_failed(&error))
+            .unwrap_or_else(|error| crate::keys::os_random::os_generator_failed(&error))
     }
 
     /// Like [`encrypt_with_context`](Self::encrypt_with_context), with the operating system
@@ -168,7 +157,7 @@ impl KeyRing {
     /// ```
     pub fn try_encrypt_with_context(&self, plaintext: &[u8], context: &str) -> Result<Vec<u8>> {
         let mut iv = [0u8; IV_LEN];
-        crate::key::fill_from_os(&mut iv)?;
+        crate::keys::os_random::fill_from_os(&mut iv)?;
         Ok(self.seal_with_iv(plaintext, context, &iv))
     }
 
@@ -198,12 +187,13 @@ impl KeyRing {
 
     /// Seals and encodes as standard base64, the form stored in TEXT columns.
     pub fn encrypt_to_base64(&self, plaintext: &[u8], context: &str) -> String {
-        STANDARD.encode(self.encrypt_with_context(plaintext, context))
+        encode_base64(&self.encrypt_with_context(plaintext, context))
     }
 
     /// Decodes standard base64 (from a TEXT column) and opens the value.
     pub fn decrypt_base64(&self, text: &str, context: &str) -> Result<Vec<u8>> {
-        let bytes = decode_base64(text)?;
+        let bytes =
+            decode_base64(text.as_bytes()).ok_or(Error::Malformed(MalformedReason::NotBase64))?;
         self.decrypt_with_context(&bytes, context)
     }
 
@@ -233,18 +223,6 @@ fn same_key_twice(keys: &BTreeMap<KeyVersion, MasterKey>) -> Option<(KeyVersion,
         }
     }
     found
-}
-
-/// Decodes standard base64 bytes, if they are that.
-pub(crate) fn decode_base64_bytes(bytes: &[u8]) -> Option<Vec<u8>> {
-    STANDARD.decode(bytes.trim_ascii()).ok()
-}
-
-/// Decodes the standard base64 of an envelope stored in a TEXT column.
-pub(crate) fn decode_base64(text: &str) -> Result<Vec<u8>> {
-    STANDARD
-        .decode(text.trim_ascii())
-        .map_err(|_| Error::Malformed(MalformedReason::NotBase64))
 }
 
 /// Builds a [`KeyRing`] in code. The active version defaults to the highest one.
@@ -426,10 +404,10 @@ mod tests {
     #[test]
     fn every_iv_comes_from_the_operating_system() {
         let r = ring(&[1], 1);
-        let before = crate::key::os_draws::so_far();
+        let before = crate::keys::os_random::os_draws::so_far();
         let (a, b) = (r.encrypt(b"same"), r.encrypt_to_base64(b"same", ""));
-        assert_eq!(crate::key::os_draws::so_far(), before + 2);
-        assert_ne!(STANDARD.encode(a), b, "two IVs");
+        assert_eq!(crate::keys::os_random::os_draws::so_far(), before + 2);
+        assert_ne!(encode_base64(&a), b, "two IVs");
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::fmt;
 use std::ops::Deref;
 
 use crate::error::{Error, Result};
-use crate::plaintext::Plaintext;
+use crate::format::plaintext::Plaintext;
 
 /// A serde value encrypted as its JSON text: `Encrypted<Json<T>>` stores any `Serialize +
 /// DeserializeOwned` type in one encrypted column.

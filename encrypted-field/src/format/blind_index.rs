@@ -16,10 +16,8 @@ use hmac::{Hmac, Mac as _};
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
-use crate::error::{Error, Result};
-use crate::key::MasterKey;
-use crate::keyring::KeyRing;
-use crate::model::Storage;
+use crate::error::Result;
+use crate::keys::master_key::MasterKey;
 
 /// The HKDF `info` prefix of a column's blind-index key; the context follows it.
 pub const BLIND_INDEX_INFO_PREFIX: &[u8] = b"encrypted-field v1 blind-index ";
@@ -128,40 +126,6 @@ impl BlindIndexKey {
     pub(crate) fn is_same_secret_as(&self, key: &MasterKey) -> bool {
         self.master == *key
     }
-}
-
-/// What a blind-index column stores for `plaintext` in the column named by `context`: the 32
-/// bytes of its index (binary storage) or their 64 lowercase hex digits (text storage), after
-/// `normalize`. The derive's setters and the migration and reindex passes all call this, so an
-/// index written by one is the index the others compute. Fails when the plaintext is not UTF-8
-/// (a blind index is computed over text) or the ring has no blind-index key.
-pub(crate) fn stored_blind_index(
-    ring: &KeyRing,
-    context: &str,
-    plaintext: &[u8],
-    normalize: Normalizer,
-    storage: Storage,
-) -> Result<Vec<u8>> {
-    let text = std::str::from_utf8(plaintext).map_err(|_| Error::InvalidPlaintext {
-        expected: "UTF-8 text (a blind index is computed over text)",
-    })?;
-    let index = ring.blind_index(context, text, normalize)?;
-    Ok(match storage {
-        Storage::Binary => index.to_vec(),
-        Storage::Text => lowercase_hex(&index).into_bytes(),
-    })
-}
-
-/// The lowercase hex digits of `bytes`.
-fn lowercase_hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    bytes
-        .iter()
-        .fold(String::with_capacity(2 * bytes.len()), |mut hex, byte| {
-            hex.push(char::from(DIGITS[usize::from(byte >> 4)]));
-            hex.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
-            hex
-        })
 }
 
 /// A normalizer: what makes two spellings of one value give one blind index.

@@ -4,7 +4,8 @@
 use std::sync::OnceLock;
 
 use crate::error::{Error, Result};
-use crate::keyring::KeyRing;
+use crate::format::plaintext::string_from_plaintext;
+use crate::keys::ring::KeyRing;
 
 static GLOBAL: OnceLock<KeyRing> = OnceLock::new();
 
@@ -50,7 +51,7 @@ pub fn encrypt(plaintext: &str) -> Result<Vec<u8>> {
 
 /// Decrypts a value sealed by [`encrypt`] into a string: `EncryptionService.decrypt`.
 pub fn decrypt(envelope: &[u8]) -> Result<String> {
-    into_string(global()?.decrypt(envelope)?)
+    string_from_plaintext(global()?.decrypt(envelope)?)
 }
 
 /// Encrypts a string, binding `context` (`table.column`) into the tag.
@@ -67,16 +68,5 @@ pub fn encrypt_with_context(plaintext: &str, context: &str) -> Result<Vec<u8>> {
 
 /// Decrypts a value sealed by [`encrypt_with_context`] with the same context.
 pub fn decrypt_with_context(envelope: &[u8], context: &str) -> Result<String> {
-    into_string(global()?.decrypt_with_context(envelope, context)?)
-}
-
-pub(crate) fn into_string(bytes: Vec<u8>) -> Result<String> {
-    String::from_utf8(bytes).map_err(|e| {
-        // The plaintext is secret: wipe it before dropping the error.
-        let mut bytes = e.into_bytes();
-        zeroize::Zeroize::zeroize(&mut bytes);
-        Error::InvalidPlaintext {
-            expected: "UTF-8 string",
-        }
-    })
+    string_from_plaintext(global()?.decrypt_with_context(envelope, context)?)
 }

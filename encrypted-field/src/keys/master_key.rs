@@ -1,87 +1,17 @@
-//! Key material: [`MasterKey`] (32 secret bytes) and [`KeyVersion`] (its number in a ring).
+//! Key material: [`MasterKey`], 32 secret bytes, and the operating system's generator that makes them.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use rand::TryRngCore as _;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use crate::error::{BadKeyReason, Error, Result};
+use crate::keys::os_random::{fill_from_os, os_generator_failed};
 
 /// The length of every master key, in bytes.
 pub const KEY_LEN: usize = 32;
-
-/// The number of a key in a [`KeyRing`](crate::KeyRing), written into every envelope.
-///
-/// Displayed as `v2`; parsed from `2` or `v2`.
-///
-/// ```
-/// use encrypted_field::KeyVersion;
-/// let v: KeyVersion = "v2".parse()?;
-/// assert_eq!(v, KeyVersion::new(2));
-/// assert_eq!(v.to_string(), "v2");
-/// # Ok::<(), encrypted_field::Error>(())
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct KeyVersion(u32);
-
-impl KeyVersion {
-    /// A version with this number.
-    pub const fn new(number: u32) -> Self {
-        Self(number)
-    }
-
-    /// The number of this version.
-    pub const fn get(self) -> u32 {
-        self.0
-    }
-}
-
-impl From<u32> for KeyVersion {
-    fn from(number: u32) -> Self {
-        Self(number)
-    }
-}
-
-impl fmt::Display for KeyVersion {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "v{}", self.0)
-    }
-}
-
-impl KeyVersion {
-    /// Parses a version read from a setting (a file or an environment variable) named `origin`.
-    /// The error names `origin` and never the text: someone may have pasted a key there.
-    ///
-    /// ```
-    /// use encrypted_field::KeyVersion;
-    /// assert_eq!(KeyVersion::parse_setting("v3\n", "active_version")?, KeyVersion::new(3));
-    /// let err = KeyVersion::parse_setting("q5Ug6ikmxxxm", "active_version").unwrap_err().to_string();
-    /// assert!(err.contains("active_version") && !err.contains("q5Ug"));
-    /// # Ok::<(), encrypted_field::Error>(())
-    /// ```
-    pub fn parse_setting(text: &str, origin: &str) -> Result<Self> {
-        let trimmed = text.trim();
-        let digits = trimmed.strip_prefix(['v', 'V']).unwrap_or(trimmed);
-        digits.parse::<u32>().map(Self).map_err(|_| Error::BadKey {
-            origin: origin.to_owned(),
-            reason: BadKeyReason::InvalidVersion {
-                chars: trimmed.chars().count(),
-            },
-        })
-    }
-}
-
-impl FromStr for KeyVersion {
-    type Err = Error;
-
-    fn from_str(text: &str) -> Result<Self> {
-        Self::parse_setting(text, "key version")
-    }
-}
 
 /// 32 secret bytes from which a key version's encryption and MAC keys are derived.
 ///
@@ -165,14 +95,14 @@ impl MasterKey {
     /// the README, "Keys").
     pub fn from_file(path: &Path) -> Result<Self> {
         let (key, readable) = Self::read_file(path)?;
-        crate::secret_file::warn_readable(readable.as_slice());
+        crate::keys::secret_file::warn_readable(readable.as_slice());
         Ok(key)
     }
 
     /// [`from_file`](Self::from_file) without the warning: the key, and its path if group or
     /// others can read it, for a caller that warns once for several files.
     pub(crate) fn read_file(path: &Path) -> Result<(Self, Option<PathBuf>)> {
-        let readable = crate::secret_file::check_key_file(path)?;
+        let readable = crate::keys::secret_file::check_key_file(path)?;
         let origin = path.display().to_string();
         let text = std::fs::read_to_string(path)
             .map(Zeroizing::new)
@@ -203,10 +133,10 @@ impl MasterKey {
         ));
         text.push_str(&self.to_base64());
         text.push('\n');
-        crate::secret_file::write_secret_file(
+        crate::keys::secret_file::write_secret_file(
             path,
             text.as_bytes(),
-            crate::secret_file::Existing::Keep,
+            crate::keys::secret_file::Existing::Keep,
         )
     }
 
@@ -227,44 +157,6 @@ fn is_url_safe_base64(text: &str) -> bool {
         && text
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'='))
-}
-
-/// Fills `bytes` from the operating system's generator: every key and IV comes from here. The
-/// kernel keeps no per-process state to copy, so a forked child never repeats its parent's bytes
-/// (`rand`'s thread-local generator would, since rand 0.9 dropped its fork handler).
-pub(crate) fn fill_from_os(bytes: &mut [u8]) -> Result<()> {
-    #[cfg(test)]
-    os_draws::count();
-    rand::rngs::OsRng
-        .try_fill_bytes(bytes)
-        .map_err(|e| Error::Randomness(e.to_string()))
-}
-
-/// Where a caller that cannot return an error stops: a value is never sealed, nor a key made,
-/// with randomness that the operating system did not give.
-#[cold]
-pub(crate) fn os_generator_failed(error: &Error) -> ! {
-    #[allow(clippy::panic)]
-    {
-        panic!("{error}")
-    }
-}
-
-/// How many times this thread drew from the operating system, for tests of who draws from it.
-#[cfg(test)]
-pub(crate) mod os_draws {
-    use std::cell::Cell;
-
-    thread_local!(static DRAWS: Cell<usize> = const { Cell::new(0) });
-
-    pub(crate) fn count() {
-        DRAWS.with(|d| d.set(d.get() + 1));
-    }
-
-    /// The draws of this thread so far.
-    pub(crate) fn so_far() -> usize {
-        DRAWS.with(Cell::get)
-    }
 }
 
 /// Decodes the text of a 32-byte key with `decode` (surrounding white space ignored), with the
@@ -299,6 +191,7 @@ impl fmt::Debug for MasterKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keys::os_random::os_draws;
 
     fn reason(err: Error) -> BadKeyReason {
         match err {
@@ -363,15 +256,5 @@ mod tests {
         let (a, b) = (MasterKey::generate(), MasterKey::try_generate().unwrap());
         assert_eq!(os_draws::so_far(), before + 2);
         assert_ne!(a, b);
-    }
-
-    #[test]
-    fn version_parses_with_and_without_prefix() {
-        assert_eq!("3".parse::<KeyVersion>().ok(), Some(KeyVersion::new(3)));
-        assert_eq!(
-            " v12 ".parse::<KeyVersion>().ok(),
-            Some(KeyVersion::new(12))
-        );
-        assert!("three".parse::<KeyVersion>().is_err());
     }
 }

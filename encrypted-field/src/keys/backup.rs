@@ -9,11 +9,12 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::blind_index::BlindIndexKey;
 use crate::error::{BadKeyReason, Error, Result};
-use crate::key::{KeyVersion, MasterKey};
-use crate::keyring::KeyRing;
-use crate::secret_file::{Existing, create_private_dir, write_secret_file};
+use crate::format::blind_index::BlindIndexKey;
+use crate::keys::master_key::MasterKey;
+use crate::keys::ring::KeyRing;
+use crate::keys::secret_file::{Existing, create_private_dir, write_secret_file};
+use crate::keys::version::KeyVersion;
 
 /// The `format` field of every backup file.
 pub const BACKUP_FORMAT: &str = "encrypted-field key backup v1";

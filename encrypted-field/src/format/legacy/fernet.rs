@@ -16,8 +16,8 @@ use hmac::{Hmac, Mac as _};
 use sha2::Sha256;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-use super::LegacyFormat;
 use crate::error::{Error, Result};
+use crate::format::legacy::kind::LegacyFormat;
 
 const VERSION: u8 = 0x80;
 const HEADER_LEN: usize = 1 + 8 + 16;
@@ -66,7 +66,7 @@ impl FernetKey {
     /// }
     /// ```
     pub fn from_base64(text: &str, origin: &str) -> Result<Self> {
-        crate::key::parse_key_text(text, origin, |t| {
+        crate::keys::master_key::parse_key_text(text, origin, |t| {
             URL_SAFE_LENIENT
                 .decode(t)
                 .or_else(|_| general_purpose::STANDARD.decode(t))

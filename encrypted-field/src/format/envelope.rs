@@ -17,22 +17,11 @@ use sha2::Sha256;
 use zeroize::Zeroizing;
 
 use crate::error::{Error, MalformedReason, Result};
-use crate::key::{KeyVersion, MasterKey};
+use crate::keys::master_key::MasterKey;
+use crate::keys::version::KeyVersion;
 
-/// The two bytes every envelope starts with.
-pub const MAGIC: [u8; 2] = *b"EF";
-/// The format byte of this layout.
-pub const FORMAT_V1: u8 = 0x01;
-/// Length of the header: magic, format byte, key version.
-pub const HEADER_LEN: usize = 2 + 1 + 4;
-/// Length of the IV.
-pub const IV_LEN: usize = 16;
-/// Length of the HMAC-SHA256 tag.
-pub const TAG_LEN: usize = 32;
-/// The AES block size.
-const BLOCK_LEN: usize = 16;
-/// The shortest possible envelope: header, IV, one padded block, tag.
-pub const MIN_LEN: usize = HEADER_LEN + IV_LEN + BLOCK_LEN + TAG_LEN;
+use crate::format::layout::BLOCK_LEN;
+pub use crate::format::layout::{FORMAT_V1, HEADER_LEN, IV_LEN, MAGIC, MIN_LEN, TAG_LEN};
 
 /// HKDF `info` of the AES-256-CBC key.
 pub const ENC_KEY_INFO: &[u8] = b"encrypted-field v1 aes-256-cbc";

@@ -4,11 +4,12 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use crate::blind_index::BlindIndexKey;
 use crate::error::{BadKeyReason, Error, Result};
-use crate::key::{KeyVersion, MasterKey};
-use crate::keyring::KeyRing;
-use crate::keys_dir::KeysDir;
+use crate::format::blind_index::BlindIndexKey;
+use crate::keys::dir::KeysDir;
+use crate::keys::master_key::MasterKey;
+use crate::keys::ring::KeyRing;
+use crate::keys::version::KeyVersion;
 
 /// The names of the environment variables a ring is loaded from.
 ///
@@ -77,8 +78,19 @@ impl EnvVars {
 
     /// `ring` with this process's blind-index key, when one is set (for a ring whose encryption
     /// keys came from elsewhere, e.g. the CLI's `--keys-dir`).
+    #[cfg(feature = "cli")]
     pub(crate) fn add_blind_index_key(&self, ring: KeyRing) -> Result<KeyRing> {
         with_blind_index_key(self, &|name| std::env::var_os(name), ring)
+    }
+}
+
+impl KeyRing {
+    /// Loads the ring from the environment, as `DESIGN.md` orders the sources:
+    /// `ENCRYPTED_FIELD_KEYS_DIR`, then `DB_ENCRYPTION_KEY_FILE`, then `DB_ENCRYPTION_KEY`;
+    /// `ENCRYPTED_FIELD_ACTIVE_VERSION` picks the active version and `DB_BLIND_INDEX_KEY(_FILE)`
+    /// the blind-index key. See [`EnvVars`](crate::EnvVars) for other variable names.
+    pub fn from_env() -> Result<Self> {
+        load(&EnvVars::default(), &|name| std::env::var_os(name))
     }
 }
 

@@ -39,7 +39,7 @@ pub(crate) fn write_secret_file(path: &Path, contents: &[u8], existing: Existing
         )
     })?;
     let mut suffix = [0u8; 8];
-    crate::key::fill_from_os(&mut suffix)?;
+    crate::keys::os_random::fill_from_os(&mut suffix)?;
     let suffix: String = suffix.iter().map(|b| format!("{b:02x}")).collect();
     // Unpredictable, and not named like a key file: a leftover of a crash is never loaded.
     let tmp = parent_dir(path).join(format!(".{}.{suffix}.tmp", name.to_string_lossy()));

@@ -8,9 +8,9 @@
 use aes::Aes256;
 use aes::cipher::{BlockDecryptMut as _, KeyIvInit as _, block_padding::Pkcs7};
 
-use super::LegacyFormat;
 use crate::error::{Error, Result};
-use crate::key::MasterKey;
+use crate::format::legacy::kind::LegacyFormat;
+use crate::keys::master_key::MasterKey;
 
 fn invalid(reason: &'static str) -> Error {
     Error::Legacy {

@@ -48,7 +48,7 @@ impl Plaintext for String {
     }
 
     fn from_plaintext(bytes: Vec<u8>) -> Result<Self> {
-        crate::global::into_string(bytes)
+        string_from_plaintext(bytes)
     }
 }
 
@@ -86,6 +86,19 @@ macro_rules! integer_plaintext {
 }
 
 integer_plaintext!(i16, i32, i64, u16, u32, u64);
+
+/// The plaintext as a `String`, or [`Error::InvalidPlaintext`] (the bytes wiped) when it is not
+/// UTF-8.
+pub(crate) fn string_from_plaintext(bytes: Vec<u8>) -> Result<String> {
+    String::from_utf8(bytes).map_err(|e| {
+        // The plaintext is secret: wipe it before dropping the error.
+        let mut bytes = e.into_bytes();
+        zeroize::Zeroize::zeroize(&mut bytes);
+        Error::InvalidPlaintext {
+            expected: "UTF-8 string",
+        }
+    })
+}
 
 #[cfg(test)]
 mod tests {

@@ -6,11 +6,12 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::error::{BadKeyReason, Error, Result};
-use crate::key::{KeyVersion, MasterKey};
-use crate::keyring::KeyRing;
-use crate::secret_file::{
+use crate::keys::master_key::MasterKey;
+use crate::keys::ring::KeyRing;
+use crate::keys::secret_file::{
     Existing, check_key_file, check_keys_dir, create_private_dir, warn_readable, write_secret_file,
 };
+use crate::keys::version::KeyVersion;
 
 /// The name of the file that pins the active version inside a keys directory.
 pub const ACTIVE_VERSION_FILE: &str = "active_version";

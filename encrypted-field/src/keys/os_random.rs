@@ -1,0 +1,43 @@
+//! The operating system's random number generator, the one source of every key and IV.
+
+use rand::TryRngCore as _;
+
+use crate::error::{Error, Result};
+
+/// Fills `bytes` from the operating system's generator: every key and IV comes from here. The
+/// kernel keeps no per-process state to copy, so a forked child never repeats its parent's bytes
+/// (`rand`'s thread-local generator would, since rand 0.9 dropped its fork handler).
+pub(crate) fn fill_from_os(bytes: &mut [u8]) -> Result<()> {
+    #[cfg(test)]
+    os_draws::count();
+    rand::rngs::OsRng
+        .try_fill_bytes(bytes)
+        .map_err(|e| Error::Randomness(e.to_string()))
+}
+
+/// Where a caller that cannot return an error stops: a value is never sealed, nor a key made,
+/// with randomness that the operating system did not give.
+#[cold]
+pub(crate) fn os_generator_failed(error: &Error) -> ! {
+    #[allow(clippy::panic)]
+    {
+        panic!("{error}")
+    }
+}
+
+/// How many times this thread drew from the operating system, for tests of who draws from it.
+#[cfg(test)]
+pub(crate) mod os_draws {
+    use std::cell::Cell;
+
+    thread_local!(static DRAWS: Cell<usize> = const { Cell::new(0) });
+
+    pub(crate) fn count() {
+        DRAWS.with(|d| d.set(d.get() + 1));
+    }
+
+    /// The draws of this thread so far.
+    pub(crate) fn so_far() -> usize {
+        DRAWS.with(Cell::get)
+    }
+}
