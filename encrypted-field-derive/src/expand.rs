@@ -189,9 +189,9 @@ fn methods(model: &Model<'_>, column: &Column<'_>) -> TokenStream {
         " context (another key, another column, tampered), or when its plaintext is not of this type.".to_owned(),
     ];
     let setter_errors = if column.blind_index.is_some() {
-        " When no key ring or no blind-index key is configured; the model is then unchanged."
+        " When no key ring or no blind-index key is configured, or the operating system's random number\n generator fails; the model is then unchanged."
     } else {
-        " When no key ring is configured; the model is then unchanged."
+        " When no key ring is configured, or the operating system's random number generator fails; the\n model is then unchanged."
     };
     let setter_docs = [
         format!(

@@ -46,7 +46,8 @@ const _: () = {
         ///
         /// # Errors
         ///
-        /// When no key ring is configured; the model is then unchanged.
+        /** When no key ring is configured, or the operating system's random number generator fails; the
+ model is then unchanged.*/
         pub fn set_ssn(
             &mut self,
             value: impl ::core::convert::Into<::std::string::String>,
@@ -61,7 +62,7 @@ const _: () = {
         ) -> ::core::result::Result<(), ::encrypted_field::__private::Error> {
             let value: ::std::string::String = ::core::convert::Into::into(value);
             self._ssn = (::encrypted_field::__private::codec::<::std::string::String>()
-                .seal_binary)(ring, &value, "customers._ssn");
+                .seal_binary)(ring, &value, "customers._ssn")?;
             ::core::result::Result::Ok(())
         }
     }

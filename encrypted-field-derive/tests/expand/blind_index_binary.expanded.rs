@@ -55,7 +55,8 @@ const _: () = {
         ///
         /// # Errors
         ///
-        /// When no key ring or no blind-index key is configured; the model is then unchanged.
+        /** When no key ring or no blind-index key is configured, or the operating system's random number
+ generator fails; the model is then unchanged.*/
         fn set_phone(
             &mut self,
             value: impl ::core::convert::Into<::std::string::String>,
@@ -77,7 +78,7 @@ const _: () = {
                 __ENCRYPTED_FIELD_NORMALIZE_PHONE,
             )?;
             self._phone = (::encrypted_field::__private::codec::<::std::string::String>()
-                .seal_binary)(ring, &value, "customers._phone");
+                .seal_binary)(ring, &value, "customers._phone")?;
             self.phone_bidx = index;
             ::core::result::Result::Ok(())
         }

@@ -65,7 +65,8 @@ const _: () = {
         ///
         /// # Errors
         ///
-        /// When no key ring or no blind-index key is configured; the model is then unchanged.
+        /** When no key ring or no blind-index key is configured, or the operating system's random number
+ generator fails; the model is then unchanged.*/
         fn set_email(
             &mut self,
             value: impl ::core::convert::Into<::std::string::String>,
@@ -88,7 +89,7 @@ const _: () = {
             )?;
             self._email = ::core::option::Option::Some(
                 (::encrypted_field::__private::codec::<::std::string::String>()
-                    .seal_text)(ring, &value, "customers._email"),
+                    .seal_text)(ring, &value, "customers._email")?,
             );
             self.email_bidx = ::core::option::Option::Some(index);
             ::core::result::Result::Ok(())

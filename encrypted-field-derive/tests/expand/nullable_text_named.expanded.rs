@@ -58,7 +58,8 @@ const _: () = {
         ///
         /// # Errors
         ///
-        /// When no key ring is configured; the model is then unchanged.
+        /** When no key ring is configured, or the operating system's random number generator fails; the
+ model is then unchanged.*/
         fn set_phone(
             &mut self,
             value: impl ::core::convert::Into<::std::string::String>,
@@ -74,7 +75,7 @@ const _: () = {
             let value: ::std::string::String = ::core::convert::Into::into(value);
             self._phone = ::core::option::Option::Some(
                 (::encrypted_field::__private::codec::<::std::string::String>()
-                    .seal_text)(ring, &value, "phone_requests.phone_number"),
+                    .seal_text)(ring, &value, "phone_requests.phone_number")?,
             );
             ::core::result::Result::Ok(())
         }

@@ -40,7 +40,8 @@ const _: () = {
         ///
         /// # Errors
         ///
-        /// When no key ring is configured; the model is then unchanged.
+        /** When no key ring is configured, or the operating system's random number generator fails; the
+ model is then unchanged.*/
         fn set_credit_limit(
             &mut self,
             value: impl ::core::convert::Into<i64>,
@@ -55,7 +56,7 @@ const _: () = {
         ) -> ::core::result::Result<(), ::encrypted_field::__private::Error> {
             let value: i64 = ::core::convert::Into::into(value);
             self._credit_limit = (::encrypted_field::__private::codec::<i64>()
-                .seal_binary)(ring, &value, "accounts.credit_limit_enc");
+                .seal_binary)(ring, &value, "accounts.credit_limit_enc")?;
             ::core::result::Result::Ok(())
         }
     }
