@@ -4,8 +4,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use zeroize::Zeroizing;
 
-use super::{emit, ring};
+use super::emit;
 use crate::cli::error::{CliError, KeySources};
+use crate::cli::key_ring as ring;
 use crate::cli::{DecryptArgs, EncryptArgs, Io, LegacySource};
 use crate::legacy::{self, LegacyFormat, LegacyKey};
 use crate::{EnvVars, Error};
