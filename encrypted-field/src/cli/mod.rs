@@ -66,7 +66,10 @@
 //! Without `--force`, `rotate`, `migrate` and `reindex` ask for confirmation on a terminal and refuse (exit
 //! 2) when stdin is not one. A progress line is drawn on stderr when it is a terminal, never with
 //! `--json`; stdout holds the report only. Notifications go to the log (`tracing`; the binary
-//! prints it on stderr at the level `RUST_LOG` names, `warn` by default).
+//! prints it on stderr at the level `RUST_LOG` names, `warn` by default), and to a webhook or by
+//! e-mail when the environment configures them ([`notify::env`](crate::notify::env)): features
+//! `webhook` and `email`, which the standalone binary always has. A build without one refuses
+//! (exit 2, naming the feature) a configuration that uses it, before anything is written.
 //!
 //! # Exit status
 //!
