@@ -259,9 +259,24 @@ pub enum Error {
 }
 
 impl Error {
-    /// Names the column (`context`, `table.column`) in an error that does not already name it.
+    /// Names the column (`context`, `table.column`) in an error that does not already name it:
+    /// for an application that opens a stored value itself (a getter of `#[derive(EncryptedModel)]`,
+    /// [`KeyRing::decrypt_with_context`](crate::KeyRing::decrypt_with_context)) and reports which
+    /// column failed. A failed authentication already names its column, and so does an error
+    /// named once; with an empty `context` the error is returned as it is.
+    ///
+    /// ```
+    /// use encrypted_field::Error;
+    ///
+    /// let err = Error::NoKeyConfigured.in_column("phone_requests.phone_number");
+    /// assert!(matches!(&err, Error::Column { column, .. } if column == "phone_requests.phone_number"));
+    /// // Already named: naming it again changes nothing.
+    /// let again = err.in_column("customers._ssn");
+    /// assert!(matches!(&again, Error::Column { column, .. } if column == "phone_requests.phone_number"));
+    /// ```
     #[cold]
-    pub(crate) fn in_column(self, context: &str) -> Self {
+    #[must_use]
+    pub fn in_column(self, context: &str) -> Self {
         match self {
             // Without a context there is no column to name.
             error if context.is_empty() => error,

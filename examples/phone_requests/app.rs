@@ -4,11 +4,10 @@
 use std::process::ExitCode;
 
 use encrypted_field::KeyRing;
-use encrypted_field::database::Database;
 
 use crate::cli::{AppCommand, Args};
 use crate::commands;
-use crate::db::Location;
+use crate::db::{Connection, Location};
 use crate::embedded;
 use crate::error::AppError;
 use crate::keys::KeySource;
@@ -20,7 +19,7 @@ pub fn run(args: Args) -> Result<ExitCode, AppError> {
     let keys = KeySource::detect(&location);
     let mut out = Output::stdout();
     // Keys first: a configuration error is reported before any connection is made.
-    let open = || -> Result<(KeyRing, Database), AppError> {
+    let open = || -> Result<(KeyRing, Connection), AppError> {
         let ring = keys.ring()?;
         Ok((ring, location.open()?))
     };

@@ -5,8 +5,8 @@ use std::time::Instant;
 
 use chrono::{NaiveDateTime, SubsecRound as _, Utc};
 use encrypted_field::KeyRing;
-use encrypted_field::database::Database;
 
+use crate::db::Connection;
 use crate::error::AppError;
 use crate::model::{NewPhoneRequest, PhoneChange, PhoneRequest};
 use crate::output::{Decrypted, Output, Raw, RowFormat, Rows, TextRow as _};
@@ -14,7 +14,7 @@ use crate::{fake, input, store};
 
 /// `create --name NAME --phone PHONE`: encrypts the phone number, stores the row, prints its id.
 pub fn create(
-    db: &mut Database,
+    db: &mut Connection,
     ring: &KeyRing,
     out: &mut Output,
     name: &str,
@@ -39,7 +39,7 @@ pub fn create(
 
 /// `get ID`: one row, decrypted.
 pub fn get(
-    db: &mut Database,
+    db: &mut Connection,
     ring: &KeyRing,
     out: &mut Output,
     id: i32,
@@ -57,7 +57,7 @@ pub fn get(
 
 /// `update ID --phone PHONE`: a new envelope and blind index for the row.
 pub fn update(
-    db: &mut Database,
+    db: &mut Connection,
     ring: &KeyRing,
     out: &mut Output,
     id: i32,
@@ -81,7 +81,7 @@ pub fn update(
 
 /// `find --phone PHONE`: the rows whose blind index matches the phone's digits.
 pub fn find(
-    db: &mut Database,
+    db: &mut Connection,
     ring: &KeyRing,
     out: &mut Output,
     phone: &str,
@@ -103,7 +103,7 @@ pub fn find(
 /// `list`: every row, decrypted, one page at a time. Stops at the first value that does not
 /// decrypt (exit status 1), naming its row.
 pub fn list(
-    db: &mut Database,
+    db: &mut Connection,
     ring: &KeyRing,
     out: &mut Output,
     format: RowFormat,
@@ -114,7 +114,7 @@ pub fn list(
 }
 
 /// `raw`: every row exactly as stored. Needs no key.
-pub fn raw(db: &mut Database, out: &mut Output, json: bool) -> Result<(), AppError> {
+pub fn raw(db: &mut Connection, out: &mut Output, json: bool) -> Result<(), AppError> {
     let mut rows = Rows::new(out, RowFormat::text_or_array(json));
     store::for_each(db, |row| rows.row(&Raw::from(row)))?;
     rows.finish::<Raw>().map(drop)
@@ -122,7 +122,7 @@ pub fn raw(db: &mut Database, out: &mut Output, json: bool) -> Result<(), AppErr
 
 /// `seed --count N`: N fake rows in one transaction.
 pub fn seed(
-    db: &mut Database,
+    db: &mut Connection,
     ring: &KeyRing,
     out: &mut Output,
     count: u32,
@@ -149,7 +149,7 @@ pub fn seed(
 }
 
 /// Reads and decrypts one row; a missing row is [`not_found`].
-fn read(db: &mut Database, ring: &KeyRing, id: i32) -> Result<Decrypted, AppError> {
+fn read(db: &mut Connection, ring: &KeyRing, id: i32) -> Result<Decrypted, AppError> {
     let row = store::get(db, id)?.ok_or_else(|| not_found(id))?;
     Decrypted::of(row, ring)
 }

@@ -1,15 +1,18 @@
 //! The database: where it is (`DATABASE_URL`, or `phone_requests.sqlite3` in the current
-//! directory), the connection whatever its backend, and its schema, brought up to date by the
-//! embedded migrations every time the application connects.
+//! directory), the application's connection whatever its backend, and its schema, brought up to
+//! date by the embedded migrations every time the application connects.
 //!
-//! The backend is chosen from the URL at run time: the connection is the library's
-//! [`Database`], an enum over Diesel's connections, and [`with_connection!`] runs the same Diesel
-//! code on whichever one it holds.
+//! The backend is chosen from the URL at run time: the application's [`Connection`] holds one of
+//! Diesel's connections, and [`with_connection!`] runs the same Diesel code on whichever one it
+//! is. The library's own connection (`encrypted_field::database::Database`) stays inside the
+//! library: the embedded `encryption` commands open it from the same URL.
 
 use std::path::{Path, PathBuf};
 
+use diesel::Connection as _;
+use diesel::{RunQueryDsl as _, SqliteConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
-use encrypted_field::database::{Database, DatabaseUrl};
+use encrypted_field::database::DatabaseUrl;
 
 use crate::error::AppError;
 
@@ -18,6 +21,10 @@ pub const DEFAULT_DATABASE: &str = "phone_requests.sqlite3";
 
 /// The development keys directory's name, beside the database.
 const DEV_KEYS_DIR: &str = "phone_requests-keys";
+
+/// How long a SQLite statement waits for another connection's write (a rotation running beside
+/// the application) before failing.
+const SQLITE_BUSY_TIMEOUT_MS: u32 = 10_000;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations =
     embed_migrations!("examples/phone_requests/migrations/sqlite");
@@ -28,17 +35,29 @@ const MYSQL_MIGRATIONS: EmbeddedMigrations =
 const POSTGRES_MIGRATIONS: EmbeddedMigrations =
     embed_migrations!("examples/phone_requests/migrations/postgres");
 
-/// Runs `$body` with `$conn` bound to the Diesel connection inside a [`Database`], whatever its
-/// backend: the body is compiled once per backend. `$body` is a `Result<_, AppError>`.
+/// The application's connection, to the backend its URL names (those this example was built
+/// with).
+pub enum Connection {
+    /// SQLite (always built: the embedded default).
+    Sqlite(SqliteConnection),
+    /// MySQL or MariaDB (feature `mysql`).
+    #[cfg(feature = "mysql")]
+    Mysql(diesel::MysqlConnection),
+    /// PostgreSQL (feature `postgres`).
+    #[cfg(feature = "postgres")]
+    Postgres(diesel::PgConnection),
+}
+
+/// Runs `$body` with `$conn` bound to the Diesel connection of a [`Connection`], whatever its
+/// backend: the body is compiled once per backend.
 macro_rules! with_connection {
     ($db:expr, |$conn:ident| $body:expr) => {
         match $db {
-            ::encrypted_field::database::Database::Sqlite($conn, _) => $body,
+            $crate::db::Connection::Sqlite($conn) => $body,
             #[cfg(feature = "mysql")]
-            ::encrypted_field::database::Database::Mysql($conn) => $body,
+            $crate::db::Connection::Mysql($conn) => $body,
             #[cfg(feature = "postgres")]
-            ::encrypted_field::database::Database::Postgres($conn) => $body,
-            other => Err($crate::db::unsupported(other)),
+            $crate::db::Connection::Postgres($conn) => $body,
         }
     };
 }
@@ -91,7 +110,7 @@ impl Location {
 
     /// Connects, creating a SQLite file (and its directory) if it does not exist yet, and applies
     /// the migrations that have not run.
-    pub fn open(&self) -> Result<Database, AppError> {
+    pub fn open(&self) -> Result<Connection, AppError> {
         if let DatabaseUrl::Sqlite(Some(path)) = &self.parsed
             && let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty())
         {
@@ -99,34 +118,58 @@ impl Location {
                 AppError::usage(format!("creating directory {}: {e}", dir.display()))
             })?;
         }
-        let mut db = Database::connect(&self.url).map_err(|e| AppError::library_alone(&e))?;
+        let mut db = self
+            .connect()
+            .map_err(|e| AppError::usage(format!("connecting to {}: {e}", self.redacted())))?;
         migrate(&mut db).map_err(|e| {
             AppError::usage(format!("migrating the schema of {}: {e}", self.redacted()))
         })?;
         Ok(db)
     }
-}
 
-type MigrationError = Box<dyn std::error::Error + Send + Sync>;
-
-/// Applies the pending embedded migrations of the connection's backend.
-fn migrate(db: &mut Database) -> Result<(), MigrationError> {
-    match db {
-        Database::Sqlite(conn, _) => conn.run_pending_migrations(SQLITE_MIGRATIONS).map(drop),
-        #[cfg(feature = "mysql")]
-        Database::Mysql(conn) => conn.run_pending_migrations(MYSQL_MIGRATIONS).map(drop),
-        #[cfg(feature = "postgres")]
-        Database::Postgres(conn) => conn.run_pending_migrations(POSTGRES_MIGRATIONS).map(drop),
-        other => Err(unsupported(other).to_string().into()),
+    /// The connection the URL names.
+    fn connect(&self) -> Result<Connection, BoxError> {
+        Ok(match &self.parsed {
+            DatabaseUrl::Sqlite(path) => {
+                let path = path
+                    .as_deref()
+                    .map_or_else(|| ":memory:".into(), Path::to_string_lossy);
+                let mut conn = SqliteConnection::establish(&path)?;
+                diesel::sql_query(format!("PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}"))
+                    .execute(&mut conn)?;
+                Connection::Sqlite(conn)
+            }
+            #[cfg(feature = "mysql")]
+            DatabaseUrl::Mysql(url) => Connection::Mysql(diesel::MysqlConnection::establish(url)?),
+            #[cfg(feature = "postgres")]
+            DatabaseUrl::Postgres(url) => {
+                Connection::Postgres(diesel::PgConnection::establish(url)?)
+            }
+            #[allow(unreachable_patterns)]
+            _ => {
+                let feature = match self.parsed {
+                    DatabaseUrl::Mysql(_) => "mysql",
+                    _ => "postgres",
+                };
+                return Err(format!(
+                    "this example was built without support for {feature} (build it with \
+                     `--features {feature}`)"
+                )
+                .into());
+            }
+        })
     }
 }
 
-/// A connection of a backend this example was built without (its feature is off here but on in
-/// the library).
-pub fn unsupported(db: &Database) -> AppError {
-    AppError::usage(format!(
-        "this example was built without support for {} (build it with `--features {}`)",
-        db.backend_name(),
-        db.backend_name()
-    ))
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Applies the pending embedded migrations of the connection's backend.
+fn migrate(db: &mut Connection) -> Result<(), BoxError> {
+    match db {
+        Connection::Sqlite(conn) => conn.run_pending_migrations(SQLITE_MIGRATIONS).map(drop),
+        #[cfg(feature = "mysql")]
+        Connection::Mysql(conn) => conn.run_pending_migrations(MYSQL_MIGRATIONS).map(drop),
+        #[cfg(feature = "postgres")]
+        Connection::Postgres(conn) => conn.run_pending_migrations(POSTGRES_MIGRATIONS).map(drop),
+    }
 }

@@ -36,12 +36,6 @@ impl AppError {
         Self::with_message_of(error, format!("{action}: {error}"))
     }
 
-    /// Like [`library`](Self::library), for an error that already says what was being done
-    /// (`connecting to mysql://…: …`).
-    pub fn library_alone(error: &encrypted_field::Error) -> Self {
-        Self::with_message_of(error, error.to_string())
-    }
-
     fn with_message_of(error: &encrypted_field::Error, message: String) -> Self {
         use encrypted_field::Error as E;
         match error {

@@ -32,7 +32,7 @@ impl Decrypted {
                      lists every value that does not decrypt)",
                     row.id
                 ),
-                &in_column(e),
+                &e.in_column(PHONE_CONTEXT),
             )
         })?;
         Ok(Self {
@@ -41,19 +41,6 @@ impl Decrypted {
             phone_number,
             created_at: row.created_at.format(TIME_FORMAT).to_string(),
         })
-    }
-}
-
-/// Names the column in an error that does not name it already (the getters name it only when
-/// the tag does not verify).
-fn in_column(error: encrypted_field::Error) -> encrypted_field::Error {
-    use encrypted_field::Error as E;
-    match error {
-        error @ (E::Authentication { .. } | E::Column { .. }) => error,
-        error => E::Column {
-            column: PHONE_CONTEXT.to_owned(),
-            error: Box::new(error),
-        },
     }
 }
 

@@ -1,34 +1,33 @@
 //! The queries of the application: plain Diesel over the `phone_requests` table, run on any of
 //! the three backends. Values arrive here already encrypted; nothing here sees a key.
 
-use diesel::prelude::*;
-use encrypted_field::database::Database;
-
-use crate::db::with_connection;
+use crate::db::{Connection, with_connection};
 use crate::error::AppError;
 use crate::model::{NewPhoneRequest, PhoneChange, PhoneRequest, phone_requests};
+use diesel::Connection as _;
+use diesel::prelude::*;
 
 /// Rows per `INSERT` statement when seeding: 5 binds each, well under every backend's limit.
 const ROWS_PER_INSERT: usize = 500;
 
 /// Inserts one row and returns the id the database gave it.
-pub fn insert(db: &mut Database, row: &NewPhoneRequest) -> Result<i32, AppError> {
+pub fn insert(db: &mut Connection, row: &NewPhoneRequest) -> Result<i32, AppError> {
     let failed = |e: diesel::result::Error| AppError::database("inserting a phone request", &e);
     match db {
-        Database::Sqlite(conn, _) => diesel::insert_into(phone_requests::table)
+        Connection::Sqlite(conn) => diesel::insert_into(phone_requests::table)
             .values(row)
             .returning(phone_requests::id)
             .get_result(conn)
             .map_err(failed),
         #[cfg(feature = "postgres")]
-        Database::Postgres(conn) => diesel::insert_into(phone_requests::table)
+        Connection::Postgres(conn) => diesel::insert_into(phone_requests::table)
             .values(row)
             .returning(phone_requests::id)
             .get_result(conn)
             .map_err(failed),
         // MySQL has no RETURNING: the id is the connection's LAST_INSERT_ID().
         #[cfg(feature = "mysql")]
-        Database::Mysql(conn) => {
+        Connection::Mysql(conn) => {
             let id: i64 = conn
                 .transaction(|conn| {
                     diesel::insert_into(phone_requests::table)
@@ -46,14 +45,13 @@ pub fn insert(db: &mut Database, row: &NewPhoneRequest) -> Result<i32, AppError>
                 ))
             })
         }
-        other => Err(crate::db::unsupported(other)),
     }
 }
 
 /// Inserts `count` rows made by `make`, in one transaction, [`ROWS_PER_INSERT`] per statement:
 /// only one statement's rows are in memory at a time. Nothing is inserted if anything fails.
 pub fn insert_many(
-    db: &mut Database,
+    db: &mut Connection,
     count: usize,
     mut make: impl FnMut() -> Result<NewPhoneRequest, AppError>,
 ) -> Result<(), AppError> {
@@ -74,7 +72,7 @@ pub fn insert_many(
 }
 
 /// The row with this id, if there is one.
-pub fn get(db: &mut Database, id: i32) -> Result<Option<PhoneRequest>, AppError> {
+pub fn get(db: &mut Connection, id: i32) -> Result<Option<PhoneRequest>, AppError> {
     with_connection!(db, |conn| phone_requests::table
         .find(id)
         .select(PhoneRequest::as_select())
@@ -87,7 +85,10 @@ pub fn get(db: &mut Database, id: i32) -> Result<Option<PhoneRequest>, AppError>
 }
 
 /// The rows whose blind index is `index`, by id.
-pub fn find_by_phone_index(db: &mut Database, index: &[u8]) -> Result<Vec<PhoneRequest>, AppError> {
+pub fn find_by_phone_index(
+    db: &mut Connection,
+    index: &[u8],
+) -> Result<Vec<PhoneRequest>, AppError> {
     with_connection!(db, |conn| phone_requests::table
         .filter(phone_requests::phone_bidx.eq(index))
         .order(phone_requests::id)
@@ -100,7 +101,7 @@ pub fn find_by_phone_index(db: &mut Database, index: &[u8]) -> Result<Vec<PhoneR
 }
 
 /// Sets a row's phone number (envelope and blind index together); `false` if there is no such row.
-pub fn update_phone(db: &mut Database, id: i32, change: &PhoneChange) -> Result<bool, AppError> {
+pub fn update_phone(db: &mut Connection, id: i32, change: &PhoneChange) -> Result<bool, AppError> {
     with_connection!(db, |conn| diesel::update(phone_requests::table.find(id))
         .set(change)
         .execute(conn)
@@ -113,7 +114,11 @@ pub fn update_phone(db: &mut Database, id: i32, change: &PhoneChange) -> Result<
 
 /// Up to `limit` rows with an id greater than `after`, by id: one page of a scan whose memory does
 /// not grow with the table.
-fn page(db: &mut Database, after: Option<i32>, limit: i64) -> Result<Vec<PhoneRequest>, AppError> {
+fn page(
+    db: &mut Connection,
+    after: Option<i32>,
+    limit: i64,
+) -> Result<Vec<PhoneRequest>, AppError> {
     with_connection!(db, |conn| phone_requests::table
         .filter(phone_requests::id.gt(after.unwrap_or(i32::MIN)))
         .order(phone_requests::id)
@@ -125,7 +130,7 @@ fn page(db: &mut Database, after: Option<i32>, limit: i64) -> Result<Vec<PhoneRe
 
 /// Calls `each` on every row, by id, reading [`PAGE_SIZE`] rows at a time.
 pub fn for_each(
-    db: &mut Database,
+    db: &mut Connection,
     mut each: impl FnMut(PhoneRequest) -> Result<(), AppError>,
 ) -> Result<(), AppError> {
     let mut after = None;

@@ -66,7 +66,10 @@
 //! Without `--force`, `rotate`, `migrate` and `reindex` ask for confirmation on a terminal and refuse (exit
 //! 2) when stdin is not one. A progress line is drawn on stderr when it is a terminal, never with
 //! `--json`; stdout holds the report only. Notifications go to the log (`tracing`; the binary
-//! prints it on stderr at the level `RUST_LOG` names, `warn` by default).
+//! prints it on stderr at the level `RUST_LOG` names, `warn` by default), and to a webhook or by
+//! e-mail when the environment configures them ([`notify::env`](crate::notify::env)): features
+//! `webhook` and `email`, which the standalone binary always has. A build without one refuses
+//! (exit 2, naming the feature) a configuration that uses it, before anything is written.
 //!
 //! # Exit status
 //!
@@ -119,13 +122,12 @@
 
 mod args;
 mod commands;
-#[cfg(feature = "_database")]
-mod db_args;
+mod connect;
 mod error;
-#[cfg(feature = "_database")]
+mod key_ring;
 mod models;
 mod output;
-#[cfg(feature = "_database")]
+mod pass;
 mod progress;
 
 use std::ffi::OsString;
@@ -136,16 +138,11 @@ use std::process::ExitCode;
 use clap::Parser as _;
 
 pub use args::{
-    Args, Command, DecryptArgs, EncryptArgs, KeySourceArgs, KeygenArgs, KeysAction, KeysArgs,
-    LegacySource,
-};
-#[cfg(feature = "_database")]
-pub use db_args::{
-    DatabaseArgs, MigrateArgs, MigrationSource, Period, ReindexArgs, RotateArgs, StatusArgs,
-    VerifyArgs, WriteArgs,
+    Args, Command, DatabaseArgs, DecryptArgs, EncryptArgs, KeySourceArgs, KeygenArgs, KeysAction,
+    KeysArgs, LegacySource, MigrateArgs, MigrationSource, Period, ReindexArgs, RotateArgs,
+    StatusArgs, VerifyArgs, WriteArgs,
 };
 pub use error::CliError;
-#[cfg(feature = "_database")]
 pub use models::{ColumnArg, PrimaryKeyArg};
 
 use crate::EnvVars;
@@ -226,14 +223,12 @@ impl fmt::Debug for Io<'_> {
 #[derive(Debug, Clone, Default)]
 pub struct Cli {
     env: EnvVars,
-    #[cfg(feature = "_database")]
     registry: crate::model::Registry,
 }
 
 /// Whether the process's streams are terminals: a confirmation can be asked on stdin, a progress
 /// bar drawn on stderr. Buffers (embedding, tests) are neither.
 #[derive(Debug, Clone, Copy, Default)]
-#[cfg_attr(not(feature = "_database"), allow(dead_code))]
 pub(crate) struct Terminal {
     pub(crate) stdin: bool,
     pub(crate) stderr: bool,
@@ -264,7 +259,6 @@ impl Cli {
     /// # let _ = manage;
     /// # Ok::<(), encrypted_field::model::SpecError>(())
     /// ```
-    #[cfg(feature = "_database")]
     pub fn registry(mut self, registry: crate::model::Registry) -> Self {
         self.registry = registry;
         self
@@ -354,12 +348,10 @@ impl Cli {
 /// stderr, at the level `RUST_LOG` names (`error`, `warn`, `info`, `debug`, `trace`; default
 /// `warn`), unless the process already has a subscriber.
 pub fn run() -> ExitCode {
-    #[cfg(feature = "_database")]
     init_log();
     Cli::new().run()
 }
 
-#[cfg(feature = "_database")]
 fn init_log() {
     let level = std::env::var("RUST_LOG")
         .ok()

@@ -136,7 +136,6 @@ impl Report for ActivatedKey {
 }
 
 /// `rotate --if-due` when no rotation is due.
-#[cfg(feature = "_database")]
 #[derive(Debug, Serialize)]
 pub(crate) struct NotDue {
     /// Always `not_due`.
@@ -147,7 +146,6 @@ pub(crate) struct NotDue {
     pub(crate) next_due: Option<String>,
 }
 
-#[cfg(feature = "_database")]
 impl Report for NotDue {
     fn human(&self, out: &mut String) {
         let _ = write!(
@@ -163,14 +161,12 @@ impl Report for NotDue {
     }
 }
 
-#[cfg(feature = "_database")]
 impl Report for crate::rotation::RotationReport {
     fn human(&self, out: &mut String) {
         let _ = write!(out, "{self}");
     }
 }
 
-#[cfg(feature = "_database")]
 impl Report for crate::rotation::StatusReport {
     fn human(&self, out: &mut String) {
         if self.columns.is_empty() {
@@ -204,7 +200,6 @@ impl Report for crate::rotation::StatusReport {
     }
 }
 
-#[cfg(feature = "_database")]
 impl Report for crate::rotation::RetiredKey {
     fn human(&self, out: &mut String) {
         let _ = writeln!(

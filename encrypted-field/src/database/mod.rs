@@ -208,7 +208,8 @@ pub(crate) const MAX_ROWS_PER_STATEMENT: usize = 1000;
 /// The most bytes of values one statement carries, to stay under MySQL's `max_allowed_packet`.
 pub(crate) const MAX_BYTES_PER_STATEMENT: usize = 4 << 20;
 
-/// An open connection to one of the backends this build supports.
+/// An open connection to one of the backends this build supports: what rotation, verification,
+/// migration and the CLI work on. Which Diesel connection it holds is its own business.
 ///
 /// ```
 /// # #[cfg(feature = "sqlite")] {
@@ -218,18 +219,33 @@ pub(crate) const MAX_BYTES_PER_STATEMENT: usize = 4 << 20;
 /// # }
 /// # Ok::<(), encrypted_field::Error>(())
 /// ```
-#[non_exhaustive]
-pub enum Database {
-    /// SQLite, with the path of its file (`None` in memory).
-    #[cfg(feature = "sqlite")]
-    Sqlite(::diesel::SqliteConnection, Option<std::path::PathBuf>),
-    /// MySQL or MariaDB.
-    #[cfg(feature = "mysql")]
-    Mysql(::diesel::MysqlConnection),
-    /// PostgreSQL.
-    #[cfg(feature = "postgres")]
-    Postgres(::diesel::PgConnection),
+pub struct Database {
+    backend: Backend,
+    /// The SQLite database file (`None` in memory, and for a server).
+    file: Option<std::path::PathBuf>,
 }
+
+/// Public only to be re-exported under the feature `internals`: the module is private.
+mod connection {
+    /// The Diesel connection inside a [`Database`](super::Database), of one of the backends this
+    /// build has (feature `internals`: for this crate's tests, not API).
+    #[allow(missing_debug_implementations)]
+    #[non_exhaustive]
+    pub enum Connection {
+        /// SQLite.
+        #[cfg(feature = "sqlite")]
+        Sqlite(::diesel::SqliteConnection),
+        /// MySQL or MariaDB.
+        #[cfg(feature = "mysql")]
+        Mysql(::diesel::MysqlConnection),
+        /// PostgreSQL.
+        #[cfg(feature = "postgres")]
+        Postgres(::diesel::PgConnection),
+    }
+}
+use connection::Connection as Backend;
+#[cfg(feature = "internals")]
+pub use connection::Connection;
 
 impl fmt::Debug for Database {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -246,24 +262,59 @@ pub(crate) fn db_error(action: impl Into<String>) -> impl FnOnce(::diesel::resul
     }
 }
 
-/// Runs `$body` with `$conn` bound to the inner connection and `$dialect` to its dialect.
+/// The one place that lists the backends and their features: every method goes through it.
+///
+/// - `with_backend!(backend, |conn, dialect, module| body)` runs `body` with `conn` bound to the
+///   Diesel connection in `backend` (a [`Backend`] or a reference to one), `dialect` to its
+///   [`Dialect`] and `module` to its module (`sqlite`, `mysql` or `pg`), whose functions have the
+///   same names and shapes.
+/// - `with_backend!(url url, |module, target| body, missing |feature| other)` runs `body` with
+///   the module of the backend a [`DatabaseUrl`] names and `target` bound to what the URL holds,
+///   or `other` with the name of the cargo feature this build lacks for it.
 macro_rules! with_backend {
-    ($db:expr, |$conn:ident, $dialect:ident| $body:expr) => {
-        match $db {
+    ($backend:expr, |$conn:ident, $dialect:ident, $module:ident| $body:expr) => {
+        match $backend {
             #[cfg(feature = "sqlite")]
-            Database::Sqlite($conn, _) => {
-                let $dialect = &sqlite::SqliteDialect;
+            Backend::Sqlite($conn) => {
+                use sqlite as $module;
+                let $dialect = &$module::SqliteDialect;
                 $body
             }
             #[cfg(feature = "mysql")]
-            Database::Mysql($conn) => {
-                let $dialect = &mysql::MysqlDialect;
+            Backend::Mysql($conn) => {
+                use mysql as $module;
+                let $dialect = &$module::MysqlDialect;
                 $body
             }
             #[cfg(feature = "postgres")]
-            Database::Postgres($conn) => {
-                let $dialect = &pg::PgDialect;
+            Backend::Postgres($conn) => {
+                use pg as $module;
+                let $dialect = &$module::PgDialect;
                 $body
+            }
+        }
+    };
+    (url $url:expr, |$module:ident, $target:ident| $body:expr, missing |$feature:ident| $missing:expr) => {
+        match $url {
+            #[cfg(feature = "sqlite")]
+            DatabaseUrl::Sqlite($target) => {
+                use sqlite as $module;
+                $body
+            }
+            #[cfg(feature = "mysql")]
+            DatabaseUrl::Mysql($target) => {
+                use mysql as $module;
+                $body
+            }
+            #[cfg(feature = "postgres")]
+            DatabaseUrl::Postgres($target) => {
+                use pg as $module;
+                $body
+            }
+            #[allow(unreachable_patterns)]
+            other => {
+                let $feature = other.feature();
+                $missing
             }
         }
     };
@@ -275,66 +326,45 @@ impl Database {
     pub fn connect(url: &str) -> Result<Self> {
         let parsed = DatabaseUrl::parse(url)?;
         let redacted = parsed.redacted();
-        #[allow(unused_variables)]
-        let unsupported = |feature: &str| Error::DatabaseUrl {
-            url: redacted.clone(),
-            reason: format!(
-                "this build has no support for it (enable the `{feature}` feature of encrypted-field)"
-            ),
-        };
         let failed = |source: ::diesel::ConnectionError| Error::Database {
             action: format!("connecting to {redacted}"),
             source: Box::new(source),
         };
-        match parsed {
-            #[cfg(feature = "sqlite")]
-            DatabaseUrl::Sqlite(path) => sqlite::connect(path).map_err(failed),
-            #[cfg(not(feature = "sqlite"))]
-            DatabaseUrl::Sqlite(_) => Err(unsupported("sqlite")),
-            #[cfg(feature = "mysql")]
-            DatabaseUrl::Mysql(url) => ::diesel::Connection::establish(&url)
-                .map(Self::Mysql)
-                .map_err(failed),
-            #[cfg(not(feature = "mysql"))]
-            DatabaseUrl::Mysql(_) => Err(unsupported("mysql")),
-            #[cfg(feature = "postgres")]
-            DatabaseUrl::Postgres(url) => ::diesel::Connection::establish(&url)
-                .map(Self::Postgres)
-                .map_err(failed),
-            #[cfg(not(feature = "postgres"))]
-            DatabaseUrl::Postgres(_) => Err(unsupported("postgres")),
-        }
+        with_backend!(url parsed, |module, target| module::connect(target).map_err(failed),
+        missing |feature| Err(Error::DatabaseUrl {
+            url: redacted.clone(),
+            reason: format!(
+                "this build has no support for it (enable the `{feature}` feature of encrypted-field)"
+            ),
+        }))
+    }
+
+    /// The Diesel connection inside (feature `internals`: a hook for this crate's tests, not API).
+    #[cfg(feature = "internals")]
+    pub fn connection(&mut self) -> &mut Connection {
+        &mut self.backend
     }
 
     /// `sqlite`, `mysql` or `postgres`.
     pub fn backend_name(&self) -> &'static str {
-        match self {
-            #[cfg(feature = "sqlite")]
-            Self::Sqlite(..) => "sqlite",
-            #[cfg(feature = "mysql")]
-            Self::Mysql(_) => "mysql",
-            #[cfg(feature = "postgres")]
-            Self::Postgres(_) => "postgres",
-        }
+        with_backend!(&self.backend, |_conn, _dialect, module| module::NAME)
     }
 
     /// The directory of the SQLite database file, if this is one (key backups must not go there).
     pub fn sqlite_directory(&self) -> Option<std::path::PathBuf> {
-        match self {
-            #[cfg(feature = "sqlite")]
-            Self::Sqlite(_, Some(path)) => std::path::absolute(path)
-                .ok()
-                .and_then(|p| p.parent().map(std::path::Path::to_path_buf)),
-            #[allow(unreachable_patterns)]
-            _ => None,
-        }
+        let file = std::path::absolute(self.file.as_ref()?).ok()?;
+        file.parent().map(std::path::Path::to_path_buf)
     }
 
-    /// Runs one SQL statement with no result (for schema set-up in applications and tests).
+    /// Runs one SQL statement with no result (feature `internals`: a hook for this crate's tests
+    /// and benchmarks to set tables up, not API).
+    #[cfg(feature = "internals")]
     pub fn execute(&mut self, sql: &str) -> Result<usize> {
         use ::diesel::RunQueryDsl as _;
-        with_backend!(self, |conn, _d| ::diesel::sql_query(sql).execute(conn))
-            .map_err(db_error(format!("running `{sql}`")))
+        with_backend!(&mut self.backend, |conn, _dialect, _module| {
+            ::diesel::sql_query(sql).execute(conn)
+        })
+        .map_err(db_error(format!("running `{sql}`")))
     }
 
     /// Reads up to `limit` rows of `model` whose key is greater than `after`, in key order, with
@@ -350,9 +380,10 @@ impl Database {
             None => format!("reading {}", model.table()),
         };
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        with_backend!(self, |conn, dialect| rows::read_batch(
-            conn, dialect, model, after, limit
-        ))
+        with_backend!(
+            &mut self.backend,
+            |conn, dialect, _module| rows::read_batch(conn, dialect, model, after, limit)
+        )
         .map_err(|e| db_error(action())(e))
     }
 
@@ -369,8 +400,11 @@ impl Database {
         }
         let table = swaps.first().map_or("", |(t, _)| t.table);
         let action = format!("writing {count} re-encrypted values of {table}");
-        with_backend!(self, |conn, dialect| rows::swap_batch(conn, dialect, swaps))
-            .map_err(db_error(action))
+        with_backend!(
+            &mut self.backend,
+            |conn, dialect, _module| rows::swap_batch(conn, dialect, swaps)
+        )
+        .map_err(db_error(action))
     }
 
     /// Like [`swap_batch`](Self::swap_batch), and in the same transaction keeps the bytes each
@@ -387,15 +421,15 @@ impl Database {
         let action =
             format!("writing {count} migrated values of {table} (keeping the legacy ones)");
         let when = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
-        with_backend!(self, |conn, dialect| rows::swap_batch_keeping_replaced(
-            conn, dialect, swaps, &when
-        ))
+        with_backend!(&mut self.backend, |conn, dialect, _module| {
+            rows::swap_batch_keeping_replaced(conn, dialect, swaps, &when)
+        })
         .map_err(db_error(action))
     }
 
     /// Creates [`LEGACY_VALUES_TABLE`] if it is missing.
     pub(crate) fn create_legacy_values_table(&mut self) -> Result<()> {
-        with_backend!(self, |conn, dialect| rows::run(
+        with_backend!(&mut self.backend, |conn, dialect, _module| rows::run(
             conn,
             dialect.create_legacy_values_table()
         ))
@@ -405,9 +439,10 @@ impl Database {
 
     /// How many legacy values are kept for `table.column` (0 when the table does not exist).
     pub(crate) fn count_kept(&mut self, table: &str, column: &str) -> Result<u64> {
-        with_backend!(self, |conn, dialect| rows::count_kept(
-            conn, dialect, table, column
-        ))
+        with_backend!(
+            &mut self.backend,
+            |conn, dialect, _module| rows::count_kept(conn, dialect, table, column)
+        )
         .map_err(db_error(format!(
             "counting the legacy values of {table}.{column} in {LEGACY_VALUES_TABLE}"
         )))
@@ -421,7 +456,7 @@ impl Database {
         limit: usize,
     ) -> Result<Vec<KeptValue>> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        with_backend!(self, |conn, dialect| rows::read_kept(
+        with_backend!(&mut self.backend, |conn, dialect, _module| rows::read_kept(
             conn, dialect, target, after, limit
         ))
         .map_err(db_error(format!(
@@ -437,17 +472,17 @@ impl Database {
         target: &ColumnTarget<'_>,
         kept: &[KeptValue],
     ) -> Result<Vec<PrimaryKey>> {
-        with_backend!(self, |conn, dialect| rows::restore_kept(
-            conn, dialect, target, kept
-        ))
+        with_backend!(&mut self.backend, |conn, dialect, _module| {
+            rows::restore_kept(conn, dialect, target, kept)
+        })
         .map_err(db_error(format!("restoring the legacy values of {target}")))
     }
 
     /// Deletes the kept values of `table.column`, and the table once it is empty.
     pub(crate) fn delete_kept(&mut self, table: &str, column: &str) -> Result<u64> {
-        with_backend!(self, |conn, dialect| rows::delete_kept(
-            conn, dialect, table, column
-        ))
+        with_backend!(&mut self.backend, |conn, dialect, _module| {
+            rows::delete_kept(conn, dialect, table, column)
+        })
         .map_err(db_error(format!(
             "deleting the legacy values of {table}.{column} from {LEGACY_VALUES_TABLE}"
         )))
@@ -455,16 +490,19 @@ impl Database {
 
     /// Reads a metadata value (the table is created if missing).
     pub(crate) fn metadata(&mut self, name: &str) -> Result<Option<String>> {
-        with_backend!(self, |conn, dialect| rows::metadata(conn, dialect, name)).map_err(db_error(
-            format!("reading metadata `{name}` from encrypted_field_metadata"),
+        with_backend!(&mut self.backend, |conn, dialect, _module| rows::metadata(
+            conn, dialect, name
         ))
+        .map_err(db_error(format!(
+            "reading metadata `{name}` from encrypted_field_metadata"
+        )))
     }
 
     /// Records a metadata value unless one is already recorded under that name.
     pub(crate) fn record_metadata_if_absent(&mut self, name: &str, value: &str) -> Result<()> {
-        with_backend!(self, |conn, dialect| rows::insert_metadata_if_absent(
-            conn, dialect, name, value
-        ))
+        with_backend!(&mut self.backend, |conn, dialect, _module| {
+            rows::insert_metadata_if_absent(conn, dialect, name, value)
+        })
         .map_err(db_error(format!(
             "recording metadata `{name}` in encrypted_field_metadata"
         )))
@@ -474,26 +512,18 @@ impl Database {
     /// it. The lock is released when the guard is dropped or the connection closes (so a killed
     /// process never leaves it behind).
     pub(crate) fn try_lock(&mut self) -> Result<Option<RotationLock>> {
-        match self {
-            #[cfg(feature = "sqlite")]
-            Self::Sqlite(_, path) => sqlite::try_lock(path.as_deref()),
-            #[cfg(feature = "mysql")]
-            Self::Mysql(conn) => mysql::try_lock(conn),
-            #[cfg(feature = "postgres")]
-            Self::Postgres(conn) => pg::try_lock(conn),
-        }
+        let file = self.file.as_deref();
+        with_backend!(
+            &mut self.backend,
+            |conn, _dialect, module| module::try_lock(conn, file)
+        )
     }
 
     /// Releases a lock taken by [`try_lock`](Self::try_lock).
     pub(crate) fn unlock(&mut self, lock: RotationLock) -> Result<()> {
-        match (self, lock) {
-            #[cfg(feature = "mysql")]
-            (Self::Mysql(conn), RotationLock::Server) => mysql::unlock(conn),
-            #[cfg(feature = "postgres")]
-            (Self::Postgres(conn), RotationLock::Server) => pg::unlock(conn),
-            // A file lock is released when its file is closed.
-            _ => Ok(()),
-        }
+        with_backend!(&mut self.backend, |conn, _dialect, module| module::unlock(
+            conn, lock
+        ))
     }
 }
 
@@ -509,25 +539,4 @@ pub(crate) enum RotationLock {
         /// Held open only for its lock; closing it releases the lock.
         _file: Option<std::fs::File>,
     },
-}
-
-#[cfg(feature = "sqlite")]
-impl From<::diesel::SqliteConnection> for Database {
-    fn from(conn: ::diesel::SqliteConnection) -> Self {
-        Self::Sqlite(conn, None)
-    }
-}
-
-#[cfg(feature = "mysql")]
-impl From<::diesel::MysqlConnection> for Database {
-    fn from(conn: ::diesel::MysqlConnection) -> Self {
-        Self::Mysql(conn)
-    }
-}
-
-#[cfg(feature = "postgres")]
-impl From<::diesel::PgConnection> for Database {
-    fn from(conn: ::diesel::PgConnection) -> Self {
-        Self::Postgres(conn)
-    }
 }

@@ -1,12 +1,19 @@
 //! MySQL and MariaDB: a multi-table `UPDATE … JOIN (SELECT … UNION ALL …)`, backquoted
 //! identifiers, and `GET_LOCK` for the rotation lock.
 
+use std::path::Path;
+
 use ::diesel::sql_types::{Integer, Nullable};
 use ::diesel::{MysqlConnection, QueryableByName, RunQueryDsl as _};
 
-use super::{ColumnTarget, Dialect, LEGACY_VALUES_TABLE, RotationLock, db_error};
+use super::{
+    Backend, ColumnTarget, Database, Dialect, LEGACY_VALUES_TABLE, RotationLock, db_error,
+};
 use crate::error::Result;
 use crate::model::{KeyKind, Storage};
+
+/// The backend's name, as [`Database::backend_name`] gives it.
+pub(super) const NAME: &str = "mysql";
 
 pub(super) struct MysqlDialect;
 
@@ -114,7 +121,10 @@ struct LockResult {
 
 /// `GET_LOCK(name, 0)`: 1 if taken, 0 if another session holds it. The server releases it when
 /// the session ends.
-pub(super) fn try_lock(conn: &mut MysqlConnection) -> Result<Option<RotationLock>> {
+pub(super) fn try_lock(
+    conn: &mut MysqlConnection,
+    _file: Option<&Path>,
+) -> Result<Option<RotationLock>> {
     let rows: Vec<LockResult> =
         ::diesel::sql_query(format!("SELECT GET_LOCK({LOCK_NAME}, 0) AS locked"))
             .load(conn)
@@ -125,9 +135,26 @@ pub(super) fn try_lock(conn: &mut MysqlConnection) -> Result<Option<RotationLock
     )
 }
 
-pub(super) fn unlock(conn: &mut MysqlConnection) -> Result<()> {
+pub(super) fn unlock(conn: &mut MysqlConnection, lock: RotationLock) -> Result<()> {
+    // A file lock is never taken on a server.
+    if !matches!(lock, RotationLock::Server) {
+        return Ok(());
+    }
     ::diesel::sql_query(format!("DO RELEASE_LOCK({LOCK_NAME})"))
         .execute(conn)
         .map(drop)
         .map_err(db_error("releasing the rotation lock (RELEASE_LOCK)"))
+}
+
+pub(super) fn connect(url: String) -> std::result::Result<Database, ::diesel::ConnectionError> {
+    <MysqlConnection as ::diesel::Connection>::establish(&url).map(Database::from)
+}
+
+impl From<MysqlConnection> for Database {
+    fn from(conn: MysqlConnection) -> Self {
+        Self {
+            backend: Backend::Mysql(conn),
+            file: None,
+        }
+    }
 }

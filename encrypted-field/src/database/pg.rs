@@ -1,12 +1,19 @@
 //! PostgreSQL: `UPDATE … FROM (VALUES …)` with typed placeholders, double-quoted identifiers, and
 //! a session-level advisory lock for the rotation lock.
 
+use std::path::Path;
+
 use ::diesel::sql_types::Bool;
 use ::diesel::{PgConnection, QueryableByName, RunQueryDsl as _};
 
-use super::{ColumnTarget, Dialect, LEGACY_VALUES_TABLE, RotationLock, db_error};
+use super::{
+    Backend, ColumnTarget, Database, Dialect, LEGACY_VALUES_TABLE, RotationLock, db_error,
+};
 use crate::error::Result;
 use crate::model::{KeyKind, Storage};
+
+/// The backend's name, as [`Database::backend_name`] gives it.
+pub(super) const NAME: &str = "postgres";
 
 pub(super) struct PgDialect;
 
@@ -152,7 +159,10 @@ struct LockResult {
 }
 
 /// `pg_try_advisory_lock`: a session-level lock the server releases when the session ends.
-pub(super) fn try_lock(conn: &mut PgConnection) -> Result<Option<RotationLock>> {
+pub(super) fn try_lock(
+    conn: &mut PgConnection,
+    _file: Option<&Path>,
+) -> Result<Option<RotationLock>> {
     let rows: Vec<LockResult> =
         ::diesel::sql_query(format!("SELECT pg_try_advisory_lock({LOCK_KEY}) AS locked"))
             .load(conn)
@@ -163,9 +173,26 @@ pub(super) fn try_lock(conn: &mut PgConnection) -> Result<Option<RotationLock>> 
         .then_some(RotationLock::Server))
 }
 
-pub(super) fn unlock(conn: &mut PgConnection) -> Result<()> {
+pub(super) fn unlock(conn: &mut PgConnection, lock: RotationLock) -> Result<()> {
+    // A file lock is never taken on a server.
+    if !matches!(lock, RotationLock::Server) {
+        return Ok(());
+    }
     ::diesel::sql_query(format!("SELECT pg_advisory_unlock({LOCK_KEY})"))
         .execute(conn)
         .map(drop)
         .map_err(db_error("releasing the rotation lock (pg_advisory_unlock)"))
+}
+
+pub(super) fn connect(url: String) -> std::result::Result<Database, ::diesel::ConnectionError> {
+    <PgConnection as ::diesel::Connection>::establish(&url).map(Database::from)
+}
+
+impl From<PgConnection> for Database {
+    fn from(conn: PgConnection) -> Self {
+        Self {
+            backend: Backend::Postgres(conn),
+            file: None,
+        }
+    }
 }

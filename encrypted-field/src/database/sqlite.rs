@@ -5,12 +5,15 @@ use std::path::{Path, PathBuf};
 
 use ::diesel::{Connection as _, ConnectionError, RunQueryDsl as _, SqliteConnection};
 
-use super::{ColumnTarget, Database, Dialect, LEGACY_VALUES_TABLE, RotationLock};
+use super::{Backend, ColumnTarget, Database, Dialect, LEGACY_VALUES_TABLE, RotationLock};
 use crate::error::{Error, Result};
 use crate::model::{KeyKind, Storage};
 
 /// How long a statement waits for another connection's write lock before failing.
 const BUSY_TIMEOUT_MS: u32 = 10_000;
+
+/// The backend's name, as [`Database::backend_name`] gives it.
+pub(super) const NAME: &str = "sqlite";
 
 pub(super) struct SqliteDialect;
 
@@ -98,12 +101,39 @@ pub(super) fn connect(path: Option<PathBuf>) -> std::result::Result<Database, Co
     ::diesel::sql_query(format!("PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}"))
         .execute(&mut conn)
         .map_err(ConnectionError::CouldntSetupConfiguration)?;
-    Ok(Database::Sqlite(conn, path))
+    Ok(Database {
+        backend: Backend::Sqlite(conn),
+        file: path,
+    })
+}
+
+/// An application's own connection. Its file is not known, so rotation takes no lock file beside
+/// it.
+impl From<SqliteConnection> for Database {
+    fn from(conn: SqliteConnection) -> Self {
+        Self {
+            backend: Backend::Sqlite(conn),
+            file: None,
+        }
+    }
 }
 
 /// An exclusive lock on `<database>.encrypted-field.lock`, which the operating system releases
 /// when the process ends, however it ends. An in-memory database needs none.
-pub(super) fn try_lock(path: Option<&Path>) -> Result<Option<RotationLock>> {
+pub(super) fn try_lock(
+    _conn: &mut SqliteConnection,
+    path: Option<&Path>,
+) -> Result<Option<RotationLock>> {
+    try_lock_file(path)
+}
+
+/// A file lock is released when its file is closed.
+pub(super) fn unlock(_conn: &mut SqliteConnection, _lock: RotationLock) -> Result<()> {
+    Ok(())
+}
+
+/// The lock file of [`try_lock`].
+fn try_lock_file(path: Option<&Path>) -> Result<Option<RotationLock>> {
     let Some(path) = path else {
         return Ok(Some(RotationLock::File { _file: None }));
     };
@@ -141,7 +171,7 @@ mod tests {
         let elsewhere = tmp.path().join("created-through-the-link");
         std::os::unix::fs::symlink(&elsewhere, tmp.path().join("app.db.encrypted-field.lock"))
             .unwrap();
-        assert!(try_lock(Some(&database)).is_err());
+        assert!(try_lock_file(Some(&database)).is_err());
         assert!(!elsewhere.exists(), "the lock was opened through the link");
     }
 }

@@ -24,6 +24,15 @@ impl fmt::Debug for DatabaseUrl {
 }
 
 impl DatabaseUrl {
+    /// The cargo feature of encrypted-field that supports this backend.
+    pub(crate) fn feature(&self) -> &'static str {
+        match self {
+            Self::Sqlite(_) => "sqlite",
+            Self::Mysql(_) => "mysql",
+            Self::Postgres(_) => "postgres",
+        }
+    }
+
     /// Parses a URL as `DATABASE_URL` or `--database-url` gives it.
     ///
     /// ```

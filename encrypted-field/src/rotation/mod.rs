@@ -45,7 +45,7 @@ use crate::database::Database;
 use crate::error::{Error, Result};
 use crate::format::legacy::LegacyKey;
 use crate::keys::ring::KeyRing;
-use crate::model::{BlindIndexSpec, ColumnSpec, Registry, Storage};
+use crate::model::{BlindIndexSpec, ColumnSpec, Registry};
 use crate::notify::Notifier;
 
 mod kept;
@@ -73,7 +73,7 @@ pub use scan::{NoProgress, Progress};
 pub use schedule::{Due, RotationPeriod, SCHEDULE_SLACK, check_due};
 pub use status::{ColumnStatus, StatusReport, ensure_unused, status};
 
-use plan::{Migrate, Open, Plan, Preflight, Reencrypt, Reindex, ValueAction};
+use plan::{Migrate, Open, Preflight, Reencrypt, Reindex, ValueAction};
 use scan::{Failures, ScanSettings, scan_model};
 
 /// The default number of rows read and written per batch.
@@ -587,9 +587,13 @@ fn empty_report(
 
 /// The I/O limit a rotation is measured against (benchmarks only): the same scan and compare-and-
 /// swap statements, each value rewritten with one IV bit flipped and no cryptography. Running it
-/// twice restores every value.
+/// twice restores every value. Feature `internals`: a benchmark hook, not API.
+#[cfg(feature = "internals")]
 #[doc(hidden)]
 pub fn bench_plain_pass(db: &mut Database, registry: &Registry, batch_size: usize) -> Result<u64> {
+    use crate::model::Storage;
+    use plan::Plan;
+
     struct FlipIvBit;
     impl ValueAction for FlipIvBit {
         fn plan(&self, _storage: Storage, _context: &str, stored: &[u8]) -> Plan {

@@ -10,7 +10,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Binary, Nullable, Text};
-use encrypted_field::database::Database;
+use encrypted_field::database::{Connection, Database};
 use encrypted_field::{KeyRing, KeysDir};
 
 #[path = "../support/binary.rs"]
@@ -155,13 +155,13 @@ impl Table {
     /// Every row, by id.
     pub fn load(&self, db: &mut Database) -> Vec<Row> {
         let sql = format!("SELECT id, secret, note FROM {} ORDER BY id", self.name);
-        match db {
+        match db.connection() {
             #[cfg(feature = "sqlite")]
-            Database::Sqlite(conn, _) => diesel::RunQueryDsl::load(diesel::sql_query(sql), conn),
+            Connection::Sqlite(conn) => diesel::RunQueryDsl::load(diesel::sql_query(sql), conn),
             #[cfg(feature = "postgres")]
-            Database::Postgres(conn) => diesel::RunQueryDsl::load(diesel::sql_query(sql), conn),
+            Connection::Postgres(conn) => diesel::RunQueryDsl::load(diesel::sql_query(sql), conn),
             #[allow(unreachable_patterns)]
-            other => panic!("no loader for {other:?}"),
+            _ => panic!("no loader for this backend"),
         }
         .unwrap()
     }
@@ -209,13 +209,13 @@ struct TextValue {
 
 /// The `value` column of a query's rows.
 pub fn load_text(db: &mut Database, sql: &str) -> Vec<Option<String>> {
-    let rows: Vec<TextValue> = match db {
+    let rows: Vec<TextValue> = match db.connection() {
         #[cfg(feature = "sqlite")]
-        Database::Sqlite(conn, _) => diesel::RunQueryDsl::load(diesel::sql_query(sql), conn),
+        Connection::Sqlite(conn) => diesel::RunQueryDsl::load(diesel::sql_query(sql), conn),
         #[cfg(feature = "postgres")]
-        Database::Postgres(conn) => diesel::RunQueryDsl::load(diesel::sql_query(sql), conn),
+        Connection::Postgres(conn) => diesel::RunQueryDsl::load(diesel::sql_query(sql), conn),
         #[allow(unreachable_patterns)]
-        other => panic!("no loader for {other:?}"),
+        _ => panic!("no loader for this backend"),
     }
     .unwrap();
     rows.into_iter().map(|r| r.value).collect()

@@ -2,8 +2,9 @@
 
 use zeroize::Zeroizing;
 
-use super::{emit, ring};
+use super::emit;
 use crate::cli::error::{CliError, KeySources};
+use crate::cli::key_ring as ring;
 use crate::cli::{DecryptArgs, EncryptArgs, Io, LegacySource};
 use crate::format::legacy::{self, LegacyFormat, LegacyKey};
 use crate::format::stored::{decode_base64, encode_base64};

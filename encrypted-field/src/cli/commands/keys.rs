@@ -2,8 +2,8 @@
 //! [`KeysDir`] (and, to retire one, the database that must no longer use it).
 
 use super::emit;
-use super::ring::{env_active_version, keys_dir_path};
 use crate::cli::error::{CliError, KeySources};
+use crate::cli::key_ring::{env_active_version, keys_dir_path};
 use crate::cli::output::{ActivatedKey, ActiveFrom, AddedKey, KeyListing, ListedKey, render};
 use crate::cli::{Cli, Io, KeysAction, KeysArgs};
 use crate::{ACTIVE_VERSION_FILE, EnvVars, Error, KeyVersion, KeysDir, MasterKey};
@@ -65,9 +65,8 @@ pub(super) fn run(cli: &Cli, args: KeysArgs, io: &mut Io<'_>) -> Result<(), CliE
                 args.json,
             )?
         }
-        #[cfg(feature = "_database")]
         KeysAction::Retire { version, database } => {
-            use super::database::{connect, engine, registry};
+            use crate::cli::connect::{connect, engine, registry};
             let registry = registry(cli, &database)?;
             let mut db = connect(&database)?;
             let retired =

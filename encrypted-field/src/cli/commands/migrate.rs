@@ -3,14 +3,13 @@
 
 use std::fmt::Write as _;
 
-use super::database::{
-    backup_dir, column_list, confirm, connect, emit_report, engine, registry, with_notifiers,
-};
 use super::emit;
-use super::ring;
 use crate::Error;
+use crate::cli::connect::{connect, engine, registry};
 use crate::cli::error::{CliError, KeySources};
+use crate::cli::key_ring as ring;
 use crate::cli::output::{Report, render};
+use crate::cli::pass::{backup_dir, column_list, confirm, emit_report, with_notifiers};
 use crate::cli::progress::ProgressLine;
 use crate::cli::{Cli, Exit, Io, MigrateArgs, Terminal};
 use crate::format::legacy::{LegacyFormat, LegacyKey};

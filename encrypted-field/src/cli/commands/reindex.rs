@@ -1,8 +1,9 @@
 //! `reindex`: the blind index of every value of every column that has one, rewritten where it is
 //! empty or stale (see [`Rotation::reindex`]).
 
-use super::database::{confirm, connect, emit_report, engine, registry, with_notifiers};
-use super::ring;
+use crate::cli::connect::{connect, engine, registry};
+use crate::cli::key_ring as ring;
+use crate::cli::pass::{confirm, emit_report, with_notifiers};
 use crate::cli::progress::ProgressLine;
 use crate::cli::{Cli, CliError, Exit, Io, ReindexArgs, Terminal};
 use crate::model::Registry;

@@ -3,13 +3,12 @@
 
 use std::time::SystemTime;
 
-use super::database::{
-    backup_dir, column_list, confirm, connect, emit_report, engine, registry, with_notifiers,
-};
 use super::emit;
-use super::ring::{self, env_active_version, keys_dir_path};
+use crate::cli::connect::{connect, engine, registry};
 use crate::cli::error::{CliError, KeySources};
+use crate::cli::key_ring::{self as ring, env_active_version, keys_dir_path};
 use crate::cli::output::{NotDue, render};
+use crate::cli::pass::{backup_dir, column_list, confirm, emit_report, with_notifiers};
 use crate::cli::progress::ProgressLine;
 use crate::cli::{Cli, Exit, Io, RotateArgs, Terminal};
 use crate::database::Database;
@@ -102,7 +101,7 @@ fn new_key_dir(
         return Err(CliError::usage(format!(
             "--new-key needs --backup-dir DIR (or {}): the new key is backed up there before \
              anything depends on it",
-            super::database::BACKUP_DIR_VAR
+            crate::cli::pass::BACKUP_DIR_VAR
         )));
     }
     Ok(KeysDir::new(path))

@@ -1,7 +1,7 @@
 //! `status`: values per key version in every column, read from the envelopes' headers (no key).
 
-use super::database::{connect, engine, registry};
 use super::emit;
+use crate::cli::connect::{connect, engine, registry};
 use crate::cli::error::CliError;
 use crate::cli::output::render;
 use crate::cli::{Cli, Io, StatusArgs};

@@ -1,9 +1,10 @@
 //! `verify`: opens every value of every encrypted column; exit 1 if any does not open or is not on
 //! the active key.
 
-use super::database::{connect, emit_report, engine, registry, with_notifiers};
-use super::ring;
+use crate::cli::connect::{connect, engine, registry};
 use crate::cli::error::CliError;
+use crate::cli::key_ring as ring;
+use crate::cli::pass::{emit_report, with_notifiers};
 use crate::cli::progress::ProgressLine;
 use crate::cli::{Cli, Exit, Io, Terminal, VerifyArgs};
 use crate::rotation::{Rotation, check_columns};

@@ -20,13 +20,13 @@ use super::Table;
 /// Runs `$body` with `$conn` bound to the Diesel connection inside a [`Database`].
 macro_rules! on_connection {
     ($db:expr, |$conn:ident| $body:expr) => {
-        match $db {
+        match $db.connection() {
             #[cfg(feature = "sqlite")]
-            Database::Sqlite($conn, _) => $body,
+            encrypted_field::database::Connection::Sqlite($conn) => $body,
             #[cfg(feature = "mysql")]
-            Database::Mysql($conn) => $body,
+            encrypted_field::database::Connection::Mysql($conn) => $body,
             #[cfg(feature = "postgres")]
-            Database::Postgres($conn) => $body,
+            encrypted_field::database::Connection::Postgres($conn) => $body,
             _ => unreachable!("a backend this build does not support"),
         }
     };

@@ -1,15 +1,24 @@
 //! The command line, as `clap` derive types: parsing only, no work.
 //!
 //! [`Command`] is a `clap::Subcommand` that carries every argument it needs, so an application can
-//! nest it in its own parser and hand it to [`Cli::execute`](super::Cli::execute).
+//! nest it in its own parser and hand it to [`Cli::execute`](super::Cli::execute). The arguments
+//! are grouped by what they describe: where keys come from and the `keys` commands (`keys.rs`),
+//! single values (`values.rs`), the database and its columns (`database.rs`), and the passes over
+//! a database (`passes.rs`).
 
-use std::path::PathBuf;
+mod database;
+mod keys;
+mod passes;
+mod values;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 
-use crate::KeyVersion;
-#[cfg(feature = "_database")]
-use crate::cli::{DatabaseArgs, MigrateArgs, ReindexArgs, RotateArgs, StatusArgs, VerifyArgs};
+pub use database::{DatabaseArgs, WriteArgs};
+pub use keys::{KeySourceArgs, KeygenArgs, KeysAction, KeysArgs};
+pub use passes::{
+    MigrateArgs, MigrationSource, Period, ReindexArgs, RotateArgs, StatusArgs, VerifyArgs,
+};
+pub use values::{DecryptArgs, EncryptArgs, LegacySource};
 
 /// The `encrypted-field` command line: one subcommand.
 #[derive(Debug, Parser)]
@@ -53,7 +62,6 @@ pub enum Command {
         system's key.")]
     Decrypt(DecryptArgs),
     /// Re-encrypt every value that is not on the active key (optionally with a new key first).
-    #[cfg(feature = "_database")]
     #[command(
         long_about = "Re-encrypt every value that is not on the active key.\n\n\
         Online: rows are read in primary-key order in batches; each batch is one transaction, and a \
@@ -72,13 +80,10 @@ pub enum Command {
     )]
     Rotate(RotateArgs),
     /// Decrypt every value; report what does not decrypt or is not on the active key.
-    #[cfg(feature = "_database")]
     Verify(VerifyArgs),
     /// Count the values of each column per key version (reads the headers only; needs no key).
-    #[cfg(feature = "_database")]
     Status(StatusArgs),
     /// Bring the values of a replaced system (plaintext, Fernet, Node AES-CBC) into format v1.
-    #[cfg(feature = "_database")]
     #[command(
         long_about = "Bring the values of a replaced system (plaintext, Fernet, Node \
         AES-CBC) into format v1, sealed with the active key of the key ring (a NEW key: never the \
@@ -96,7 +101,6 @@ pub enum Command {
     )]
     Migrate(MigrateArgs),
     /// Rewrite every blind index that is empty or not its value's, so that lookups find the row.
-    #[cfg(feature = "_database")]
     #[command(
         long_about = "Rewrite every blind index that is empty or not its value's.\n\n\
         Every value of a column with a blind index is decrypted and its index computed as the \
@@ -112,142 +116,12 @@ pub enum Command {
     Reindex(ReindexArgs),
 }
 
-/// Arguments of `keygen`.
-#[derive(Debug, clap::Args)]
-pub struct KeygenArgs {
-    /// Write the key into FILE (created with mode 0600; an existing file is never overwritten)
-    /// instead of printing it.
-    #[arg(long, value_name = "FILE")]
-    pub out: Option<PathBuf>,
-}
-
-/// Arguments of `keys`.
-#[derive(Debug, clap::Args)]
-pub struct KeysArgs {
-    /// The keys directory (files enc_key_v1, enc_key_v2, …) [default: $ENCRYPTED_FIELD_KEYS_DIR].
-    #[arg(long, value_name = "DIR", global = true)]
-    pub keys_dir: Option<PathBuf>,
-    /// Print JSON instead of text.
-    #[arg(long, global = true)]
-    pub json: bool,
-    /// What to do with the keys.
-    #[command(subcommand)]
-    pub action: KeysAction,
-}
-
-/// The subcommands of `keys`.
-#[derive(Debug, Subcommand)]
-#[non_exhaustive]
-pub enum KeysAction {
-    /// List the key versions, which one is active, and their files (never the keys themselves).
-    List,
-    /// Generate a key as the next version. The active version stays as it is unless --activate.
-    Add {
-        /// Make the new key the active one at once (otherwise: `keys activate N` once every
-        /// reader has it).
-        #[arg(long)]
-        activate: bool,
-    },
-    /// Make version N the active one (pinned in the directory's `active_version` file).
-    Activate {
-        /// The version, as `2` or `v2`.
-        #[arg(value_name = "N", value_parser = parse_version)]
-        version: KeyVersion,
-    },
-    /// Move version N's key file into retired/ under the keys directory, once no value of the
-    /// database's encrypted columns uses it (it is then no longer loaded, but not destroyed).
-    #[cfg(feature = "_database")]
-    Retire {
-        /// The version, as `2` or `v2`.
-        #[arg(value_name = "N", value_parser = parse_version)]
-        version: KeyVersion,
-        /// The database whose values must no longer use the version.
-        #[command(flatten)]
-        database: DatabaseArgs,
-    },
-}
-
-/// Where `encrypt` and `decrypt` take their keys from, when not from the environment.
-#[derive(Debug, Clone, Default, clap::Args)]
-pub struct KeySourceArgs {
-    /// Use the keys directory DIR instead of the environment's keys.
-    #[arg(long, value_name = "DIR", conflicts_with = "key_file")]
-    pub keys_dir: Option<PathBuf>,
-    /// Use the one key in FILE (as version 1) instead of the environment's keys; for
-    /// `decrypt --from`, the key of that legacy system.
-    #[arg(long, value_name = "FILE")]
-    pub key_file: Option<PathBuf>,
-    /// Use the blind-index key in FILE instead of $DB_BLIND_INDEX_KEY_FILE or
-    /// $DB_BLIND_INDEX_KEY (for `migrate`, `reindex` and `verify` on columns with a blind index).
-    #[arg(long, value_name = "FILE")]
-    pub blind_index_key_file: Option<PathBuf>,
-}
-
-/// Arguments of `encrypt`.
-#[derive(Debug, clap::Args)]
-pub struct EncryptArgs {
-    /// Where the keys come from.
-    #[command(flatten)]
-    pub keys: KeySourceArgs,
-    /// Bind the value to this column identity (`table.column`); decrypt needs the same.
-    #[arg(long, value_name = "C")]
-    pub context: Option<String>,
-    /// Write the raw value bytes instead of base64 and a newline.
-    #[arg(long)]
-    pub binary: bool,
-}
-
-/// Arguments of `decrypt`.
-#[derive(Debug, clap::Args)]
-pub struct DecryptArgs {
-    /// Where the keys come from.
-    #[command(flatten)]
-    pub keys: KeySourceArgs,
-    /// The column identity the value was encrypted with.
-    #[arg(long, value_name = "C")]
-    pub context: Option<String>,
-    /// Read raw value bytes instead of base64 text.
-    #[arg(long)]
-    pub binary: bool,
-    /// Read a value of a legacy system instead of format v1 (needs --key-file).
-    #[arg(
-        long,
-        value_name = "FORMAT",
-        requires = "key_file",
-        conflicts_with_all = ["keys_dir", "context", "binary"]
-    )]
-    pub from: Option<LegacySource>,
-}
-
-/// The legacy formats `decrypt --from` reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-#[non_exhaustive]
-pub enum LegacySource {
-    /// A Fernet token, with a Fernet key (url-safe base64 of 32 bytes): the Django module.
-    Fernet,
-    /// `hex(iv):hex(ciphertext)` AES-256-CBC, with a base64 key of 32 bytes: the Node backend.
-    NodeCbc,
-}
-
-impl From<LegacySource> for crate::format::legacy::LegacyFormat {
-    fn from(source: LegacySource) -> Self {
-        match source {
-            LegacySource::Fernet => Self::Fernet,
-            LegacySource::NodeCbc => Self::NodeCbc,
-        }
-    }
-}
-
-fn parse_version(text: &str) -> Result<KeyVersion, String> {
-    text.parse()
-        .map_err(|_| format!("`{text}` is not a key version (expected a number such as 2 or v2)"))
-}
-
 #[cfg(test)]
 mod tests {
     use clap::CommandFactory as _;
 
     use super::*;
+    use crate::KeyVersion;
 
     #[test]
     fn command_line_definition_is_consistent() {

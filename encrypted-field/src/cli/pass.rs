@@ -1,95 +1,27 @@
-//! What the database commands share: the models, the connection, the confirmation, the
-//! notifiers and the printing of a report.
+//! What the commands that make a pass over a database share: the confirmation, the key backup
+//! directory, the notifiers, and the printing of the report with the exit status it means.
 
 use std::io::{BufRead as _, Read as _};
 use std::path::PathBuf;
 
 use crate::cli::output::render;
-use crate::cli::{Cli, CliError, DatabaseArgs, Exit, Io, Terminal, models};
-use crate::database::{Database, DatabaseUrl};
+use crate::cli::{CliError, Exit, Io, Terminal};
 use crate::model::Registry;
 use crate::notify::notifiers_from_env;
 use crate::rotation::{Operation, Rotation, RotationReport, RotationStatus};
 
-/// The variable `--database-url` defaults to.
-pub(super) const DATABASE_URL_VAR: &str = "DATABASE_URL";
 /// The variable `--backup-dir` defaults to.
-pub(super) const BACKUP_DIR_VAR: &str = "ENCRYPTED_FIELD_BACKUP_DIR";
-
-/// The application's models with those of the flags added.
-pub(super) fn registry(cli: &Cli, args: &DatabaseArgs) -> Result<Registry, CliError> {
-    models::registry(
-        cli.registry.clone(),
-        args.models.as_deref(),
-        &args.columns,
-        &args.primary_keys,
-    )
-}
-
-/// Connects to `--database-url` or `$DATABASE_URL`. A SQLite file that does not exist is an
-/// error (SQLite would silently create an empty database in its place).
-pub(super) fn connect(args: &DatabaseArgs) -> Result<Database, CliError> {
-    let url = match &args.database_url {
-        Some(url) => url.clone(),
-        None => std::env::var(DATABASE_URL_VAR).map_err(|_| {
-            CliError::usage(format!(
-                "no database: pass --database-url URL or set {DATABASE_URL_VAR}"
-            ))
-        })?,
-    };
-    let parsed = DatabaseUrl::parse(&url).map_err(engine)?;
-    if let Some((backend, feature)) = missing_backend(&parsed) {
-        return Err(backend_not_built(&parsed, backend, feature));
-    }
-    if let DatabaseUrl::Sqlite(Some(path)) = &parsed
-        && !path.exists()
-    {
-        return Err(CliError::usage(format!(
-            "database URL `{}`: the SQLite database file {} does not exist",
-            parsed.redacted(),
-            path.display()
-        )));
-    }
-    Database::connect(&url).map_err(engine)
-}
-
-/// The backend `url` names and its cargo feature, when this build lacks it.
-fn missing_backend(url: &DatabaseUrl) -> Option<(&'static str, &'static str)> {
-    let (backend, feature, built) = match url {
-        DatabaseUrl::Sqlite(_) => ("SQLite", "sqlite", cfg!(feature = "sqlite")),
-        DatabaseUrl::Mysql(_) => ("MySQL/MariaDB", "mysql", cfg!(feature = "mysql")),
-        DatabaseUrl::Postgres(_) => ("PostgreSQL", "postgres", cfg!(feature = "postgres")),
-    };
-    (!built).then_some((backend, feature))
-}
-
-/// The error for a URL of a backend this build lacks: it says how to get a tool that has it.
-fn backend_not_built(url: &DatabaseUrl, backend: &str, feature: &str) -> CliError {
-    CliError::usage(format!(
-        "database URL `{}`: this build of encrypted-field has no {backend} support; install the \
-         tool with all three backends: {} (an application embedding the tool enables \
-         encrypted-field's `{feature}` feature)",
-        url.redacted(),
-        crate::cli::INSTALL_COMMAND,
-    ))
-}
+pub(crate) const BACKUP_DIR_VAR: &str = "ENCRYPTED_FIELD_BACKUP_DIR";
 
 /// `--backup-dir`, else `$ENCRYPTED_FIELD_BACKUP_DIR`.
-pub(super) fn backup_dir(flag: Option<PathBuf>) -> Option<PathBuf> {
+pub(crate) fn backup_dir(flag: Option<PathBuf>) -> Option<PathBuf> {
     flag.or_else(|| std::env::var_os(BACKUP_DIR_VAR).map(PathBuf::from))
-}
-
-/// An error of the rotation engine or the database: the command could not run (exit 2). Its
-/// message says what was being done and where (the table and column, the file, the URL with its
-/// password removed).
-pub(super) fn engine(err: crate::Error) -> CliError {
-    CliError::usage(err.to_string())
 }
 
 /// Asks on the terminal whether to go ahead with `action` (which should name what will be
 /// written), unless `--force` or `--dry-run`. Refuses when stdin is not a terminal: a job that
 /// runs unattended must say `--force`.
-pub(super) fn confirm(
+pub(crate) fn confirm(
     terminal: Terminal,
     force: bool,
     dry_run: bool,
@@ -118,7 +50,7 @@ pub(super) fn confirm(
 }
 
 /// `table.column, table.column, …` of every registered column, for prompts.
-pub(super) fn column_list(registry: &Registry) -> String {
+pub(crate) fn column_list(registry: &Registry) -> String {
     registry
         .iter()
         .flat_map(|m| {
@@ -134,19 +66,19 @@ pub(super) fn column_list(registry: &Registry) -> String {
 /// always, and a webhook and an e-mail when the environment configures them
 /// ([`notifiers_from_env`]). A notifier configuration that cannot be used is an error before
 /// anything is written.
-pub(super) fn with_notifiers(rotation: Rotation<'_>) -> Result<Rotation<'_>, CliError> {
+pub(crate) fn with_notifiers(rotation: Rotation<'_>) -> Result<Rotation<'_>, CliError> {
     let notifiers = notifiers_from_env()
         .map_err(|e| CliError::usage(format!("configuring notifications: {e}")))?;
     Ok(notifiers.into_iter().fold(rotation, Rotation::notifier))
 }
 
 /// Prints the report (JSON or text) and says how the command ends: 0 completed, 1 failed.
-pub(super) fn emit_report(
+pub(crate) fn emit_report(
     io: &mut Io<'_>,
     report: &RotationReport,
     json: bool,
 ) -> Result<Exit, CliError> {
-    super::emit(io, render(report, json)?.as_bytes())?;
+    crate::cli::commands::emit(io, render(report, json)?.as_bytes())?;
     if report.status == RotationStatus::Completed {
         return Ok(Exit::Success);
     }
@@ -247,21 +179,5 @@ mod tests {
     fn force_and_dry_run_ask_nothing() {
         assert!(ask(Terminal::default(), true, false, b"").0.is_ok());
         assert!(ask(Terminal::default(), false, true, b"").0.is_ok());
-    }
-
-    #[test]
-    fn a_backend_the_build_lacks_names_the_install_command() {
-        let url = DatabaseUrl::parse("mysql://app:s3cret@db/app").unwrap();
-
-        let err = backend_not_built(&url, "MySQL/MariaDB", "mysql");
-
-        assert_eq!(err.exit(), Exit::Usage);
-        let message = err.to_string();
-        assert!(
-            message.contains("cargo install encrypted-field --features cli-all-backends"),
-            "{message}"
-        );
-        assert!(message.contains("`mysql` feature"), "{message}");
-        assert!(!message.contains("s3cret"), "{message}");
     }
 }

@@ -92,7 +92,7 @@ pub(crate) fn env_active_version(vars: &EnvVars) -> crate::Result<Option<KeyVers
 
 /// The keys directory a command works on: `--keys-dir`, else the keys-directory variable; a usage
 /// error that says what `purpose` needs it for when neither is given.
-pub(super) fn keys_dir_path(
+pub(crate) fn keys_dir_path(
     explicit: Option<PathBuf>,
     vars: &EnvVars,
     purpose: &str,

@@ -1,0 +1,83 @@
+//! Where keys come from, and the arguments of `keygen` and `keys`.
+
+use std::path::PathBuf;
+
+use clap::Subcommand;
+
+use super::DatabaseArgs;
+use crate::KeyVersion;
+
+/// Arguments of `keygen`.
+#[derive(Debug, clap::Args)]
+pub struct KeygenArgs {
+    /// Write the key into FILE (created with mode 0600; an existing file is never overwritten)
+    /// instead of printing it.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+/// Arguments of `keys`.
+#[derive(Debug, clap::Args)]
+pub struct KeysArgs {
+    /// The keys directory (files enc_key_v1, enc_key_v2, …) [default: $ENCRYPTED_FIELD_KEYS_DIR].
+    #[arg(long, value_name = "DIR", global = true)]
+    pub keys_dir: Option<PathBuf>,
+    /// Print JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// What to do with the keys.
+    #[command(subcommand)]
+    pub action: KeysAction,
+}
+
+/// The subcommands of `keys`.
+#[derive(Debug, Subcommand)]
+#[non_exhaustive]
+pub enum KeysAction {
+    /// List the key versions, which one is active, and their files (never the keys themselves).
+    List,
+    /// Generate a key as the next version. The active version stays as it is unless --activate.
+    Add {
+        /// Make the new key the active one at once (otherwise: `keys activate N` once every
+        /// reader has it).
+        #[arg(long)]
+        activate: bool,
+    },
+    /// Make version N the active one (pinned in the directory's `active_version` file).
+    Activate {
+        /// The version, as `2` or `v2`.
+        #[arg(value_name = "N", value_parser = parse_version)]
+        version: KeyVersion,
+    },
+    /// Move version N's key file into retired/ under the keys directory, once no value of the
+    /// database's encrypted columns uses it (it is then no longer loaded, but not destroyed).
+    Retire {
+        /// The version, as `2` or `v2`.
+        #[arg(value_name = "N", value_parser = parse_version)]
+        version: KeyVersion,
+        /// The database whose values must no longer use the version.
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+}
+
+/// Where `encrypt` and `decrypt` take their keys from, when not from the environment.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct KeySourceArgs {
+    /// Use the keys directory DIR instead of the environment's keys.
+    #[arg(long, value_name = "DIR", conflicts_with = "key_file")]
+    pub keys_dir: Option<PathBuf>,
+    /// Use the one key in FILE (as version 1) instead of the environment's keys; for
+    /// `decrypt --from`, the key of that legacy system.
+    #[arg(long, value_name = "FILE")]
+    pub key_file: Option<PathBuf>,
+    /// Use the blind-index key in FILE instead of $DB_BLIND_INDEX_KEY_FILE or
+    /// $DB_BLIND_INDEX_KEY (for `migrate`, `reindex` and `verify` on columns with a blind index).
+    #[arg(long, value_name = "FILE")]
+    pub blind_index_key_file: Option<PathBuf>,
+}
+
+fn parse_version(text: &str) -> Result<KeyVersion, String> {
+    text.parse()
+        .map_err(|_| format!("`{text}` is not a key version (expected a number such as 2 or v2)"))
+}
