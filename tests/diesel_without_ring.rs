@@ -7,25 +7,10 @@
 #[path = "common/mod.rs"]
 mod common;
 
+use common::schema::{PhoneNumber, PhoneRequest, phone_requests};
 use diesel::prelude::*;
 use encrypted_field::Error;
 use encrypted_field::diesel::{ColumnContext as _, Encrypted};
-
-diesel::table! {
-    phone_requests (id) {
-        id -> Integer,
-        phone_number -> Binary,
-    }
-}
-
-encrypted_field::column_context!(PhoneNumber = "phone_requests.phone_number");
-
-#[derive(Debug, Queryable, Selectable, Insertable)]
-#[diesel(table_name = phone_requests)]
-struct PhoneRequest {
-    id: i32,
-    phone_number: Encrypted<String, PhoneNumber>,
-}
 
 /// A connection with one row written by an explicit ring, or `None` when the environment
 /// configures a key (then the process-wide ring would load it, and there is nothing to test).

@@ -16,6 +16,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use base64::Engine as _;
+#[cfg(any(feature = "mysql", feature = "postgres"))]
+use encrypted_field::testing::Backend;
 use example::App;
 use serde_json::Value;
 
@@ -220,18 +222,18 @@ fn sqlite_with_keys_from_the_environment() {
 #[cfg(feature = "mysql")]
 #[test]
 fn mariadb() {
-    on_server("MYSQL_DATABASE_URL");
+    on_server(Backend::Mysql);
 }
 
 #[cfg(feature = "postgres")]
 #[test]
 fn postgres() {
-    on_server("PG_DATABASE_URL");
+    on_server(Backend::Postgres);
 }
 
 #[cfg(any(feature = "mysql", feature = "postgres"))]
-fn on_server(variable: &str) {
-    let Some(database) = servers::FreshDatabase::create(variable) else {
+fn on_server(backend: Backend) {
+    let Some(database) = servers::FreshDatabase::create(backend) else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -393,18 +395,18 @@ fn node_data_is_migrated_and_found_with_development_keys() {
 #[cfg(feature = "mysql")]
 #[test]
 fn node_data_is_migrated_and_found_on_mariadb() {
-    node_data_on_server("MYSQL_DATABASE_URL");
+    node_data_on_server(Backend::Mysql);
 }
 
 #[cfg(feature = "postgres")]
 #[test]
 fn node_data_is_migrated_and_found_on_postgres() {
-    node_data_on_server("PG_DATABASE_URL");
+    node_data_on_server(Backend::Postgres);
 }
 
 #[cfg(any(feature = "mysql", feature = "postgres"))]
-fn node_data_on_server(variable: &str) {
-    let Some(database) = servers::FreshDatabase::create(variable) else {
+fn node_data_on_server(backend: Backend) {
+    let Some(database) = servers::FreshDatabase::create(backend) else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();

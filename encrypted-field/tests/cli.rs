@@ -6,9 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::ffi::OsStr;
-use std::io::Write as _;
 use std::path::Path;
-use std::process::Stdio;
 
 use aes::cipher::{BlockEncryptMut as _, KeyIvInit as _, block_padding::Pkcs7};
 use base64::Engine as _;
@@ -18,58 +16,7 @@ use hmac::Mac as _;
 #[path = "support/binary.rs"]
 mod binary;
 
-#[derive(Debug)]
-struct Run {
-    code: i32,
-    stdout: Vec<u8>,
-    stderr: String,
-}
-
-impl Run {
-    fn stdout_text(&self) -> String {
-        String::from_utf8(self.stdout.clone()).unwrap()
-    }
-
-    fn assert_success(&self) -> &Self {
-        assert_eq!(self.code, 0, "{self:?}");
-        self
-    }
-
-    /// Failed with `code`, one `error: …` line on stderr, nothing on stdout.
-    fn assert_failed(&self, code: i32) -> &Self {
-        assert_eq!(self.code, code, "{self:?}");
-        assert!(
-            self.stdout.is_empty(),
-            "stdout must stay empty on failure: {self:?}"
-        );
-        assert!(self.stderr.starts_with("error: "), "{self:?}");
-        assert!(
-            !self.stderr.contains("panicked") && !self.stderr.contains("RUST_BACKTRACE"),
-            "{self:?}"
-        );
-        self
-    }
-}
-
-/// Runs the binary with `args`, the key variables in `env` only, and `stdin`.
-fn run(args: &[&str], env: &[(&str, &OsStr)], stdin: &[u8]) -> Run {
-    let mut command = binary::command(args, env);
-    command.stdin(Stdio::piped());
-    let mut child = command.spawn().unwrap();
-    let mut pipe = child.stdin.take().unwrap();
-    // The command may exit before reading stdin (a usage error): a broken pipe is not a failure here.
-    let _ = pipe.write_all(stdin);
-    drop(pipe);
-    let output = child.wait_with_output().unwrap();
-    Run {
-        code: output
-            .status
-            .code()
-            .expect("the binary exits, it is not killed by a signal"),
-        stdout: output.stdout,
-        stderr: String::from_utf8(output.stderr).unwrap(),
-    }
-}
+use binary::run_with_stdin;
 
 fn key_text(byte: u8) -> String {
     STANDARD.encode([byte; 32])
@@ -92,14 +39,14 @@ fn os(path: &Path) -> &OsStr {
 
 #[test]
 fn keygen_prints_44_characters_of_standard_base64_and_a_newline() {
-    let first = run(&["keygen"], &[], b"");
+    let first = run_with_stdin(&["keygen"], &[], b"");
     first.assert_success();
     let text = first.stdout_text();
     assert_eq!(text.len(), 45, "{text:?}");
     assert!(text.ends_with('\n') && text.ends_with("=\n"), "{text:?}");
     assert_eq!(STANDARD.decode(text.trim_end()).unwrap().len(), 32);
     assert_ne!(
-        run(&["keygen"], &[], b"").stdout,
+        run_with_stdin(&["keygen"], &[], b"").stdout,
         first.stdout,
         "two keys must differ"
     );
@@ -111,7 +58,7 @@ fn keygen_out_writes_a_private_key_file() {
     use std::os::unix::fs::PermissionsExt as _;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("enc_key.txt");
-    let result = run(&["keygen", "--out", path.to_str().unwrap()], &[], b"");
+    let result = run_with_stdin(&["keygen", "--out", path.to_str().unwrap()], &[], b"");
     result.assert_success();
     assert!(
         result.stdout.is_empty(),
@@ -131,7 +78,7 @@ fn keygen_out_refuses_to_overwrite_an_existing_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("enc_key.txt");
     std::fs::write(&path, "precious\n").unwrap();
-    let result = run(&["keygen", "--out", path.to_str().unwrap()], &[], b"");
+    let result = run_with_stdin(&["keygen", "--out", path.to_str().unwrap()], &[], b"");
     result.assert_failed(2);
     assert!(
         result.stderr.contains(path.to_str().unwrap()) && result.stderr.contains("exists"),
@@ -147,13 +94,13 @@ fn keys_add_keeps_the_active_version_and_list_shows_versions_and_files_but_no_ke
     let dir = tempfile::tempdir().unwrap();
     let keys = dir.path().join("keys");
     let env = [("ENCRYPTED_FIELD_KEYS_DIR", os(&keys))];
-    run(&["keys", "add"], &env, b"").assert_success();
-    let added = run(&["keys", "add"], &env, b"");
+    run_with_stdin(&["keys", "add"], &env, b"").assert_success();
+    let added = run_with_stdin(&["keys", "add"], &env, b"");
     added.assert_success();
     assert!(added.stdout_text().contains("added key v2"), "{added:?}");
     assert!(added.stdout_text().contains("active: v1"), "{added:?}");
 
-    let listed = run(&["keys", "list"], &env, b"");
+    let listed = run_with_stdin(&["keys", "list"], &env, b"");
     listed.assert_success();
     let text = listed.stdout_text();
     let v1 = keys.join("enc_key_v1");
@@ -181,7 +128,7 @@ fn keys_list_json_names_the_active_version_and_why() {
     write_key(&dir.path().join("enc_key_v1"), 1);
     write_key(&dir.path().join("enc_key_v2.txt"), 2);
     std::fs::write(dir.path().join("enc_key_v3"), STANDARD.encode([3u8; 31])).unwrap();
-    let listed = run(
+    let listed = run_with_stdin(
         &[
             "keys",
             "list",
@@ -218,17 +165,18 @@ fn keys_list_json_names_the_active_version_and_why() {
 fn keys_activate_pins_the_version_that_encrypt_then_uses() {
     let dir = tempfile::tempdir().unwrap();
     let env = [("ENCRYPTED_FIELD_KEYS_DIR", os(dir.path()))];
-    run(&["keys", "add"], &env, b"").assert_success();
-    run(&["keys", "add"], &env, b"").assert_success();
-    let before = run(&["encrypt", "--binary"], &env, b"x");
+    run_with_stdin(&["keys", "add"], &env, b"").assert_success();
+    run_with_stdin(&["keys", "add"], &env, b"").assert_success();
+    let before = run_with_stdin(&["encrypt", "--binary"], &env, b"x");
     assert_eq!(&before.assert_success().stdout[3..7], &1u32.to_be_bytes());
 
-    run(&["keys", "activate", "2"], &env, b"").assert_success();
+    run_with_stdin(&["keys", "activate", "2"], &env, b"").assert_success();
     let json: serde_json::Value =
-        serde_json::from_slice(&run(&["keys", "list", "--json"], &env, b"").stdout).unwrap();
+        serde_json::from_slice(&run_with_stdin(&["keys", "list", "--json"], &env, b"").stdout)
+            .unwrap();
     assert_eq!(json["active_version"], 2);
     assert_eq!(json["active_from"], "active_version_file");
-    let after = run(&["encrypt", "--binary"], &env, b"x");
+    let after = run_with_stdin(&["encrypt", "--binary"], &env, b"x");
     assert_eq!(&after.assert_success().stdout[3..7], &2u32.to_be_bytes());
 }
 
@@ -236,16 +184,16 @@ fn keys_activate_pins_the_version_that_encrypt_then_uses() {
 fn keys_add_activate_makes_the_new_key_active_and_old_values_stay_readable() {
     let dir = tempfile::tempdir().unwrap();
     let env = [("ENCRYPTED_FIELD_KEYS_DIR", os(dir.path()))];
-    run(&["keys", "add"], &env, b"").assert_success();
-    let old = run(&["encrypt"], &env, b"written under v1");
+    run_with_stdin(&["keys", "add"], &env, b"").assert_success();
+    let old = run_with_stdin(&["encrypt"], &env, b"written under v1");
     old.assert_success();
-    let added = run(&["keys", "add", "--activate", "--json"], &env, b"");
+    let added = run_with_stdin(&["keys", "add", "--activate", "--json"], &env, b"");
     let json: serde_json::Value = serde_json::from_slice(&added.assert_success().stdout).unwrap();
     assert_eq!(
         (json["version"].as_u64(), json["active_version"].as_u64()),
         (Some(2), Some(2))
     );
-    let read = run(&["decrypt"], &env, &old.stdout);
+    let read = run_with_stdin(&["decrypt"], &env, &old.stdout);
     assert_eq!(read.assert_success().stdout, b"written under v1");
 }
 
@@ -253,7 +201,7 @@ fn keys_add_activate_makes_the_new_key_active_and_old_values_stay_readable() {
 fn keys_activate_of_a_missing_version_exits_2() {
     let dir = tempfile::tempdir().unwrap();
     write_key(&dir.path().join("enc_key_v1"), 1);
-    let result = run(
+    let result = run_with_stdin(
         &[
             "keys",
             "activate",
@@ -274,7 +222,7 @@ fn keys_activate_of_a_missing_version_exits_2() {
 
 #[test]
 fn keys_without_a_directory_exits_2_naming_the_variable() {
-    let result = run(&["keys", "list"], &[], b"");
+    let result = run_with_stdin(&["keys", "list"], &[], b"");
     result.assert_failed(2);
     assert!(
         result.stderr.contains("ENCRYPTED_FIELD_KEYS_DIR") && result.stderr.contains("--keys-dir"),
@@ -290,11 +238,11 @@ fn encrypt_prints_base64_and_decrypt_reads_it_back_without_context() {
     let key = dir.path().join("enc_key.txt");
     write_key(&key, 7);
     let env = [("DB_ENCRYPTION_KEY_FILE", os(&key))];
-    let sealed = run(&["encrypt"], &env, b"+1 555 0100\n");
+    let sealed = run_with_stdin(&["encrypt"], &env, b"+1 555 0100\n");
     let text = sealed.assert_success().stdout_text();
     assert!(text.starts_with("RUYB") && text.ends_with('\n'), "{text:?}");
     assert_eq!(text.trim_end().len(), text.len() - 1);
-    let opened = run(&["decrypt"], &env, &sealed.stdout);
+    let opened = run_with_stdin(&["decrypt"], &env, &sealed.stdout);
     assert_eq!(
         opened.assert_success().stdout,
         b"+1 555 0100\n",
@@ -307,7 +255,7 @@ fn encrypt_and_decrypt_round_trip_with_context_and_keys_dir_flag() {
     let dir = tempfile::tempdir().unwrap();
     write_key(&dir.path().join("enc_key_v1"), 1);
     let keys_dir = dir.path().to_str().unwrap();
-    let sealed = run(
+    let sealed = run_with_stdin(
         &[
             "encrypt",
             "--keys-dir",
@@ -319,7 +267,7 @@ fn encrypt_and_decrypt_round_trip_with_context_and_keys_dir_flag() {
         b"078-05-1120",
     );
     sealed.assert_success();
-    let opened = run(
+    let opened = run_with_stdin(
         &[
             "decrypt",
             "--keys-dir",
@@ -337,10 +285,10 @@ fn encrypt_and_decrypt_round_trip_with_context_and_keys_dir_flag() {
 fn binary_flag_writes_and_reads_raw_envelope_bytes() {
     let key = key_text(3);
     let env = [("DB_ENCRYPTION_KEY", OsStr::new(&key))];
-    let sealed = run(&["encrypt", "--binary"], &env, &[0, 159, 255]);
+    let sealed = run_with_stdin(&["encrypt", "--binary"], &env, &[0, 159, 255]);
     let bytes = &sealed.assert_success().stdout;
     assert!(bytes.starts_with(b"EF\x01"), "{bytes:?}");
-    let opened = run(&["decrypt", "--binary"], &env, bytes);
+    let opened = run_with_stdin(&["decrypt", "--binary"], &env, bytes);
     assert_eq!(opened.assert_success().stdout, [0, 159, 255]);
 }
 
@@ -348,13 +296,13 @@ fn binary_flag_writes_and_reads_raw_envelope_bytes() {
 fn decrypt_with_the_wrong_context_exits_1_with_a_message_and_empty_stdout() {
     let key = key_text(4);
     let env = [("DB_ENCRYPTION_KEY", OsStr::new(&key))];
-    let sealed = run(
+    let sealed = run_with_stdin(
         &["encrypt", "--context", "customers._ssn"],
         &env,
         b"078-05-1120",
     );
     sealed.assert_success();
-    let result = run(
+    let result = run_with_stdin(
         &["decrypt", "--context", "customers._phone"],
         &env,
         &sealed.stdout,
@@ -371,20 +319,20 @@ fn decrypt_with_the_wrong_context_exits_1_with_a_message_and_empty_stdout() {
 fn decrypt_of_a_tampered_value_exits_1() {
     let key = key_text(5);
     let env = [("DB_ENCRYPTION_KEY", OsStr::new(&key))];
-    let sealed = run(&["encrypt", "--binary"], &env, b"078-05-1120");
+    let sealed = run_with_stdin(&["encrypt", "--binary"], &env, b"078-05-1120");
     let mut bytes = sealed.assert_success().stdout.clone();
     let middle = bytes.len() / 2;
     bytes[middle] ^= 0x01;
-    run(&["decrypt", "--binary"], &env, &bytes).assert_failed(1);
+    run_with_stdin(&["decrypt", "--binary"], &env, &bytes).assert_failed(1);
     let mut text = STANDARD.encode(&bytes).into_bytes();
     text.truncate(text.len() - 8);
-    run(&["decrypt"], &env, &text).assert_failed(1);
+    run_with_stdin(&["decrypt"], &env, &text).assert_failed(1);
 }
 
 #[test]
 fn decrypt_of_text_that_is_not_base64_exits_1_and_suggests_binary() {
     let key = key_text(5);
-    let result = run(
+    let result = run_with_stdin(
         &["decrypt"],
         &[("DB_ENCRYPTION_KEY", OsStr::new(&key))],
         b"not a value!",
@@ -395,7 +343,7 @@ fn decrypt_of_text_that_is_not_base64_exits_1_and_suggests_binary() {
 
 #[test]
 fn encrypt_without_any_key_configured_exits_2_naming_the_variables() {
-    let result = run(&["encrypt"], &[], b"secret");
+    let result = run_with_stdin(&["encrypt"], &[], b"secret");
     result.assert_failed(2);
     for name in [
         "ENCRYPTED_FIELD_KEYS_DIR",
@@ -418,13 +366,13 @@ fn key_file_of_31_bytes_exits_2_naming_the_path_and_not_the_key() {
         path.display()
     );
 
-    let by_flag = run(
+    let by_flag = run_with_stdin(
         &["encrypt", "--key-file", path.to_str().unwrap()],
         &[],
         b"x",
     );
-    let by_env = run(&["encrypt"], &[("DB_ENCRYPTION_KEY_FILE", os(&path))], b"x");
-    let in_dir = run(
+    let by_env = run_with_stdin(&["encrypt"], &[("DB_ENCRYPTION_KEY_FILE", os(&path))], b"x");
+    let in_dir = run_with_stdin(
         &["decrypt"],
         &[("ENCRYPTED_FIELD_KEYS_DIR", os(dir.path()))],
         b"RUYB",
@@ -438,7 +386,7 @@ fn key_file_of_31_bytes_exits_2_naming_the_path_and_not_the_key() {
 
 #[test]
 fn missing_key_file_exits_2_naming_the_path() {
-    let result = run(
+    let result = run_with_stdin(
         &["encrypt", "--key-file", "/nonexistent/enc_key.txt"],
         &[],
         b"x",
@@ -457,13 +405,13 @@ fn value_under_a_key_version_that_is_not_loaded_exits_1() {
     let dir = tempfile::tempdir().unwrap();
     write_key(&dir.path().join("enc_key_v1"), 1);
     write_key(&dir.path().join("enc_key_v2"), 2);
-    let sealed = run(
+    let sealed = run_with_stdin(
         &["encrypt", "--keys-dir", dir.path().to_str().unwrap()],
         &[],
         b"x",
     );
     let only_v1 = dir.path().join("enc_key_v1");
-    let result = run(
+    let result = run_with_stdin(
         &["decrypt", "--key-file", only_v1.to_str().unwrap()],
         &[],
         &sealed.assert_success().stdout,
@@ -476,7 +424,7 @@ fn value_under_a_key_version_that_is_not_loaded_exits_1() {
 
 #[test]
 fn unknown_flag_exits_2() {
-    let result = run(&["encrypt", "--no-such-flag"], &[], b"");
+    let result = run_with_stdin(&["encrypt", "--no-such-flag"], &[], b"");
     assert_eq!(result.code, 2, "{result:?}");
     assert!(
         result.stdout.is_empty() && result.stderr.contains("--no-such-flag"),
@@ -486,17 +434,20 @@ fn unknown_flag_exits_2() {
 
 #[test]
 fn missing_subcommand_exits_2_and_help_exits_0() {
-    assert_eq!(run(&[], &[], b"").code, 2);
-    let help = run(&["encrypt", "--help"], &[], b"");
+    assert_eq!(run_with_stdin(&[], &[], b"").code, 2);
+    let help = run_with_stdin(&["encrypt", "--help"], &[], b"");
     help.assert_success();
     assert!(help.stdout_text().contains("--binary"), "{help:?}");
 }
 
 #[test]
 fn from_needs_a_key_file_and_excludes_context() {
-    assert_eq!(run(&["decrypt", "--from", "fernet"], &[], b"").code, 2);
     assert_eq!(
-        run(
+        run_with_stdin(&["decrypt", "--from", "fernet"], &[], b"").code,
+        2
+    );
+    assert_eq!(
+        run_with_stdin(
             &[
                 "decrypt",
                 "--from",
@@ -513,7 +464,7 @@ fn from_needs_a_key_file_and_excludes_context() {
         2
     );
     assert_eq!(
-        run(&["decrypt", "--from", "rot13", "--key-file", "k"], &[], b"").code,
+        run_with_stdin(&["decrypt", "--from", "rot13", "--key-file", "k"], &[], b"").code,
         2
     );
 }
@@ -553,12 +504,12 @@ fn decrypt_from_fernet_reads_a_token_with_a_fernet_key_file() {
         key_file.to_str().unwrap(),
     ];
 
-    let read = run(&args, &[], format!("{token}\n").as_bytes());
+    let read = run_with_stdin(&args, &[], format!("{token}\n").as_bytes());
     assert_eq!(read.assert_success().stdout, b"078-05-1120");
 
     let mut tampered = token.into_bytes();
     tampered[30] = if tampered[30] == b'A' { b'B' } else { b'A' };
-    let result = run(&args, &[], &tampered);
+    let result = run_with_stdin(&args, &[], &tampered);
     result.assert_failed(1);
     assert!(
         result.stderr.contains("fernet") && result.stderr.contains("HMAC"),
@@ -576,7 +527,7 @@ fn decrypt_from_node_cbc_reads_hex_iv_colon_hex_ciphertext() {
         .unwrap()
         .encrypt_padded_vec_mut::<Pkcs7>(b"+1 555 0100");
     let value = format!("{}:{}", hex::encode(iv), hex::encode(ciphertext));
-    let read = run(
+    let read = run_with_stdin(
         &[
             "decrypt",
             "--from",
@@ -595,7 +546,7 @@ fn decrypt_from_fernet_with_a_bad_key_file_exits_2_naming_it() {
     let dir = tempfile::tempdir().unwrap();
     let key_file = dir.path().join("fernet.key");
     std::fs::write(&key_file, "too short").unwrap();
-    let result = run(
+    let result = run_with_stdin(
         &[
             "decrypt",
             "--from",

@@ -144,13 +144,16 @@ fn rotate_prints_a_text_report_by_default() {
     f.workspace.keys().add(true).unwrap();
     let done = f.run(&["rotate", "--force"], &[]).expect(0);
     assert!(
-        done.stdout.starts_with(&format!(
+        done.stdout_text().starts_with(&format!(
             "completed: {n} of {n} values re-encrypted to key v2",
             n = f.non_null_values()
         )),
         "{done:#?}"
     );
-    assert!(done.stdout.contains("customers.note: 60 rows"), "{done:#?}");
+    assert!(
+        done.stdout_text().contains("customers.note: 60 rows"),
+        "{done:#?}"
+    );
     assert!(
         done.stderr.is_empty(),
         "no progress bar off a terminal: {done:#?}"
@@ -294,8 +297,11 @@ fn if_due_skips_a_recently_activated_key_and_rotates_an_old_one() {
         )
         .expect(0);
     assert!(
-        text.stdout.starts_with("not due: key v2 was activated at ")
-            && text.stdout.contains("the next monthly rotation is due at "),
+        text.stdout_text()
+            .starts_with("not due: key v2 was activated at ")
+            && text
+                .stdout_text()
+                .contains("the next monthly rotation is due at "),
         "{text:#?}"
     );
 
@@ -362,7 +368,7 @@ fn verify_passes_when_every_value_opens_on_the_active_key() {
     );
     let text = f.run(&["verify"], &[]).expect(1);
     assert!(
-        text.stdout.starts_with(&format!(
+        text.stdout_text().starts_with(&format!(
             "failed: {} values verified against key v2",
             f.non_null_values()
         )),
@@ -858,8 +864,12 @@ fn reindex_rewrites_a_stale_blind_index_and_verify_reports_it_until_then() {
     );
     let unchecked = phones.run(&["verify"], false).expect(0);
     assert!(
-        unchecked.stdout.contains("blind indexes NOT checked")
-            && unchecked.stdout.contains("phone_requests.phone_bidx"),
+        unchecked
+            .stdout_text()
+            .contains("blind indexes NOT checked")
+            && unchecked
+                .stdout_text()
+                .contains("phone_requests.phone_bidx"),
         "{unchecked:#?}"
     );
 
@@ -877,7 +887,7 @@ fn reindex_rewrites_a_stale_blind_index_and_verify_reports_it_until_then() {
     assert_eq!(phones.indexes()[1].as_deref(), Some("stale"));
     let text = phones.run(&["reindex", "--force"], true).expect(0);
     assert!(
-        text.stdout
+        text.stdout_text()
             .starts_with("completed: 1 of 2 blind indexes rewritten"),
         "{text:#?}"
     );

@@ -14,6 +14,8 @@ mod harness;
 use std::time::{Duration, Instant};
 
 use encrypted_field::database::Database;
+#[cfg(feature = "postgres")]
+use harness::ServerTable;
 use harness::{Table, Workspace, command, env_refs, plaintexts, run};
 use rand::Rng as _;
 
@@ -36,40 +38,16 @@ fn sqlite_rotation_killed_at_random_instants_loses_nothing() {
 #[cfg(feature = "postgres")]
 #[test]
 fn postgres_rotation_killed_at_random_instants_loses_nothing() {
-    let Some(url) = encrypted_field::testing::server_url("PG_DATABASE_URL") else {
+    let Some(url) = encrypted_field::testing::Backend::Postgres.url() else {
         return;
     };
     let workspace = Workspace::new();
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    let table = Table::new(format!("crash_{}_{nanos}", std::process::id()));
-    let _drop = DropTable {
-        url: url.clone(),
-        table: table.name.clone(),
-    };
-    crash_and_recover(&workspace, &url, table);
+    let server_table = ServerTable::new(&url, "crash");
+    crash_and_recover(&workspace, &url, server_table.table.clone());
 }
 
 fn argv(args: &[String]) -> Vec<&str> {
     args.iter().map(String::as_str).collect()
-}
-
-/// Drops the server-side table at the end of the test, passed or failed.
-#[cfg(feature = "postgres")]
-struct DropTable {
-    url: String,
-    table: String,
-}
-
-#[cfg(feature = "postgres")]
-impl Drop for DropTable {
-    fn drop(&mut self) {
-        if let Ok(mut db) = Database::connect(&self.url) {
-            let _ = db.execute(&format!("DROP TABLE IF EXISTS {}", self.table));
-        }
-    }
 }
 
 /// Fills `table` with values on key v1, provisions v2, kills rotations (every other one also

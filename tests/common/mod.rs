@@ -1,9 +1,13 @@
-//! Shared harness of the integration tests: the one process-wide key ring of a test binary, and
-//! connections to each backend (SQLite always; MySQL/MariaDB and PostgreSQL when their URL is set).
+//! Shared harness of the integration tests: the one process-wide key ring of a test binary,
+//! connections to each backend (SQLite always; MySQL/MariaDB and PostgreSQL when their URL is set),
+//! and the tables and models of every test (`schema`).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+pub mod schema;
 
 use std::sync::OnceLock;
 
+use encrypted_field::testing::Backend;
 use encrypted_field::{KeyRing, MasterKey};
 
 /// The master key of version 1: the "old" key.
@@ -45,59 +49,44 @@ pub fn unknown_ring() -> KeyRing {
         .unwrap()
 }
 
-// Used by the server backends' connections below, and by tests that need a URL themselves.
-#[cfg_attr(
-    not(any(feature = "mysql", feature = "postgres")),
-    allow(unused_imports)
-)]
-pub use encrypted_field::testing::server_url;
-
-/// A backend under test: how to reach it and the parts of its SQL dialect the tests need.
+/// A backend under test: its connection type, how to reach it, and the parts of its SQL dialect
+/// the tests need.
 pub trait TestBackend: diesel::Connection + Sized {
-    /// A fresh connection, or `None` when the backend is not configured (see [`server_url`]).
-    fn connect() -> Option<Self>;
+    /// Which backend this connection type talks to.
+    const BACKEND: Backend;
     /// The type of a binary column large enough for a 4 KiB value's envelope.
     const BINARY: &'static str;
     /// The bind parameter placeholders of a statement with `n` parameters, e.g. `?, ?`.
-    fn placeholders(n: usize) -> String;
+    fn placeholders(n: usize) -> String {
+        vec!["?"; n].join(", ")
+    }
+
+    /// A fresh connection, or `None` when the backend is not configured (see [`Backend::url`];
+    /// SQLite's is in memory, so every connection is its own database).
+    fn connect() -> Option<Self> {
+        let url = Self::BACKEND.url()?;
+        Some(
+            diesel::Connection::establish(&url)
+                .unwrap_or_else(|e| panic!("connecting to {}: {e}", Self::BACKEND.name())),
+        )
+    }
 }
 
 #[cfg(feature = "sqlite")]
 impl TestBackend for diesel::SqliteConnection {
-    fn connect() -> Option<Self> {
-        // In memory: every connection is its own database.
-        Some(diesel::Connection::establish(":memory:").unwrap())
-    }
+    const BACKEND: Backend = Backend::Sqlite;
     const BINARY: &'static str = "BLOB";
-    fn placeholders(n: usize) -> String {
-        vec!["?"; n].join(", ")
-    }
 }
 
 #[cfg(feature = "mysql")]
 impl TestBackend for diesel::MysqlConnection {
-    fn connect() -> Option<Self> {
-        let url = server_url("MYSQL_DATABASE_URL")?;
-        Some(
-            diesel::Connection::establish(&url)
-                .unwrap_or_else(|e| panic!("connecting to MYSQL_DATABASE_URL: {e}")),
-        )
-    }
+    const BACKEND: Backend = Backend::Mysql;
     const BINARY: &'static str = "MEDIUMBLOB";
-    fn placeholders(n: usize) -> String {
-        vec!["?"; n].join(", ")
-    }
 }
 
 #[cfg(feature = "postgres")]
 impl TestBackend for diesel::PgConnection {
-    fn connect() -> Option<Self> {
-        let url = server_url("PG_DATABASE_URL")?;
-        Some(
-            diesel::Connection::establish(&url)
-                .unwrap_or_else(|e| panic!("connecting to PG_DATABASE_URL: {e}")),
-        )
-    }
+    const BACKEND: Backend = Backend::Postgres;
     const BINARY: &'static str = "BYTEA";
     fn placeholders(n: usize) -> String {
         (1..=n)

@@ -5,50 +5,11 @@
 use diesel::prelude::*;
 use diesel::sql_types::{Binary, Integer, Nullable};
 use encrypted_field::model::Storage;
-use encrypted_field::{EncryptedModel, Error};
+use encrypted_field::{EncryptedModel as _, Error};
 
 use super::Conn;
 use crate::common::TestBackend;
-
-diesel::table! {
-    customers (id) {
-        id -> Integer,
-        name -> Text,
-        _ssn -> Nullable<Binary>,
-        phone -> Binary,
-        phone_bidx -> Binary,
-        _email -> Nullable<Text>,
-        email_bidx -> Nullable<Text>,
-    }
-}
-
-/// The Django seed's `_ssn` BinaryField + `ssn` property, and more: a renamed column with a
-/// binary blind index, and a base64 TEXT column with a text blind index.
-#[derive(
-    Debug,
-    Default,
-    Clone,
-    Queryable,
-    Selectable,
-    Insertable,
-    AsChangeset,
-    Identifiable,
-    EncryptedModel,
-)]
-#[diesel(table_name = customers)]
-struct Customer {
-    id: i32,
-    name: String,
-    #[encrypted]
-    _ssn: Option<Vec<u8>>,
-    #[encrypted(name = "phone", blind_index = "phone_bidx", normalize = digits)]
-    #[diesel(column_name = phone)]
-    _phone: Vec<u8>,
-    phone_bidx: Vec<u8>,
-    #[encrypted(blind_index = "email_bidx", normalize = lowercase)]
-    _email: Option<String>,
-    email_bidx: Option<String>,
-}
+use crate::common::schema::{Customer, customers};
 
 /// A connection with the process-wide ring installed, as an application has at start-up, and an
 /// empty `customers` table; `None` when this backend is not configured.

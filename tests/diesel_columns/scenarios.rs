@@ -11,32 +11,8 @@ use encrypted_field::envelope::is_envelope;
 use encrypted_field::{Error, KeyRing, KeyVersion, MalformedReason};
 
 use super::Conn;
+use crate::common::schema::{MaybeBin, Secret, SecretText, secrets};
 use crate::common::{self, TestBackend, encrypted_field_error};
-
-diesel::table! {
-    secrets (id) {
-        id -> Integer,
-        secret_bin -> Binary,
-        secret_text -> Text,
-        maybe_bin -> Nullable<Binary>,
-        maybe_text -> Nullable<Text>,
-    }
-}
-
-encrypted_field::column_context!(SecretBin = "secrets.secret_bin");
-encrypted_field::column_context!(SecretText = "secrets.secret_text");
-encrypted_field::column_context!(MaybeBin = "secrets.maybe_bin");
-encrypted_field::column_context!(MaybeText = "secrets.maybe_text");
-
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, AsChangeset, Identifiable)]
-#[diesel(table_name = secrets, treat_none_as_null = true)]
-struct Secret {
-    id: i32,
-    secret_bin: Encrypted<String, SecretBin>,
-    secret_text: Encrypted<String, SecretText>,
-    maybe_bin: Option<Encrypted<Vec<u8>, MaybeBin>>,
-    maybe_text: Option<Encrypted<i64, MaybeText>>,
-}
 
 /// A row as plain SQL sees it: whatever bytes and text the columns hold.
 #[derive(Debug, QueryableByName)]
@@ -426,30 +402,8 @@ mod json {
     use encrypted_field::diesel::Encrypted;
 
     use super::Conn;
+    use crate::common::schema::{PostalAddress, Profile, profiles};
     use crate::common::{self, TestBackend};
-
-    diesel::table! {
-        profiles (id) {
-            id -> Integer,
-            address -> Nullable<Text>,
-        }
-    }
-
-    encrypted_field::column_context!(Address = "profiles.address");
-
-    #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-    struct PostalAddress {
-        street: String,
-        city: String,
-        lines: Vec<String>,
-    }
-
-    #[derive(Debug, PartialEq, Queryable, Selectable, Insertable)]
-    #[diesel(table_name = profiles)]
-    struct Profile {
-        id: i32,
-        address: Option<Encrypted<Json<PostalAddress>, Address>>,
-    }
 
     #[test]
     fn json_values_round_trip_encrypted() {

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use encrypted_field::database::Database;
+use encrypted_field::testing::{Backend, with_database};
 
 /// A database created for one scenario; dropped with it.
 pub struct FreshDatabase {
@@ -15,11 +16,11 @@ pub struct FreshDatabase {
 }
 
 impl FreshDatabase {
-    /// Creates a database on the server that `variable` names, or returns `None` (after printing
-    /// `skipped: …`) when it is not set. With `ENCRYPTED_FIELD_REQUIRE_BACKENDS=1`, as in CI, a
-    /// missing variable fails the test instead.
-    pub fn create(variable: &str) -> Option<Self> {
-        let admin_url = encrypted_field::testing::server_url(variable)?;
+    /// Creates a database on the server `backend`, or returns `None` (after printing
+    /// `skipped: …`) when its URL is not set. With `ENCRYPTED_FIELD_REQUIRE_BACKENDS=1`, as in
+    /// CI, a missing URL fails the test instead (see [`Backend::url`]).
+    pub fn create(backend: Backend) -> Option<Self> {
+        let admin_url = backend.url()?;
         static RUNS: AtomicUsize = AtomicUsize::new(0);
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -54,33 +55,4 @@ impl Drop for FreshDatabase {
             let _ = admin.execute(&format!("DROP DATABASE IF EXISTS {}", self.name));
         }
     }
-}
-
-/// `scheme://user@host:port/db?options` with its database replaced by `name`.
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url, None), |(b, q)| (b, Some(q)));
-    let authority_start = base.find("://").map_or(0, |i| i + 3);
-    let base = match base[authority_start..].find('/') {
-        Some(slash) => &base[..authority_start + slash],
-        None => base,
-    };
-    match query {
-        Some(query) => format!("{base}/{name}?{query}"),
-        None => format!("{base}/{name}"),
-    }
-}
-
-#[test]
-fn database_is_replaced_in_urls() {
-    assert_eq!(
-        with_database("mysql://root@127.0.0.1:3306/test", "x"),
-        "mysql://root@127.0.0.1:3306/x"
-    );
-    assert_eq!(
-        with_database("postgres://u:p@h/test?sslmode=disable", "x"),
-        "postgres://u:p@h/x?sslmode=disable"
-    );
-    assert_eq!(with_database("mysql://root@h", "x"), "mysql://root@h/x");
 }

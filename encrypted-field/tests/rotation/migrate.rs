@@ -588,7 +588,7 @@ per_backend!(
 #[cfg(feature = "sqlite")]
 #[test]
 fn sqlite_text_values_in_a_blob_column_are_migrated() {
-    crate::support::run(crate::support::Kind::Sqlite, |backend| {
+    crate::support::run(encrypted_field::testing::Backend::Sqlite, |backend| {
         let ring = Keys::generate().ring_v1();
         let mut db = backend.connect();
         let table = backend.create_table(&mut db, "text_in_blob", "id INTEGER PRIMARY KEY, c BLOB");

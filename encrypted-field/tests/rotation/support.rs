@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 
 use encrypted_field::Error;
 use encrypted_field::database::Database;
+// Which of the three backends; `Backend` below is a scenario's database on one of them.
+use encrypted_field::testing::Backend as Kind;
 
 #[path = "support/expect.rs"]
 mod expect;
@@ -32,31 +34,19 @@ macro_rules! per_backend {
     ($($scenario:ident),* $(,)?) => {
         #[cfg(feature = "sqlite")]
         mod sqlite {
-            $(#[test] fn $scenario() { crate::support::run(crate::support::Kind::Sqlite, super::$scenario) })*
+            $(#[test] fn $scenario() { crate::support::run(encrypted_field::testing::Backend::Sqlite, super::$scenario) })*
         }
         #[cfg(feature = "mysql")]
         mod mysql {
-            $(#[test] fn $scenario() { crate::support::run(crate::support::Kind::Mysql, super::$scenario) })*
+            $(#[test] fn $scenario() { crate::support::run(encrypted_field::testing::Backend::Mysql, super::$scenario) })*
         }
         #[cfg(feature = "postgres")]
         mod postgres {
-            $(#[test] fn $scenario() { crate::support::run(crate::support::Kind::Postgres, super::$scenario) })*
+            $(#[test] fn $scenario() { crate::support::run(encrypted_field::testing::Backend::Postgres, super::$scenario) })*
         }
     };
 }
 pub(crate) use per_backend;
-
-/// A backend of the three (only those of the enabled features are run).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(
-    not(all(feature = "sqlite", feature = "mysql", feature = "postgres")),
-    allow(dead_code)
-)]
-pub enum Kind {
-    Sqlite,
-    Mysql,
-    Postgres,
-}
 
 /// Runs `scenario` against `kind`, or prints `skipped: set X` when its server's URL is not set
 /// (and fails instead when `ENCRYPTED_FIELD_REQUIRE_BACKENDS=1`, as in CI).
@@ -83,28 +73,18 @@ const LOCK_PATIENCE: Duration = Duration::from_secs(120);
 
 impl Backend {
     fn open(kind: Kind) -> Option<Self> {
-        let server = encrypted_field::testing::server_url;
-        match kind {
-            Kind::Sqlite => {
-                let dir = tempfile::tempdir().unwrap();
-                let url = dir.path().join("rotation.db").display().to_string();
-                Some(Self {
-                    kind,
-                    url,
-                    _dir: Some(dir),
-                })
-            }
-            Kind::Mysql => server("MYSQL_DATABASE_URL").map(|url| Self {
-                kind,
-                url,
-                _dir: None,
-            }),
-            Kind::Postgres => server("PG_DATABASE_URL").map(|url| Self {
-                kind,
-                url,
-                _dir: None,
-            }),
-        }
+        // A file rather than `Kind::url`'s `:memory:`: a scenario opens several connections to
+        // one database.
+        let dir = (kind == Kind::Sqlite).then(|| tempfile::tempdir().unwrap());
+        let url = match &dir {
+            Some(dir) => dir.path().join("rotation.db").display().to_string(),
+            None => kind.url()?,
+        };
+        Some(Self {
+            kind,
+            url,
+            _dir: dir,
+        })
     }
 
     /// A new connection.

@@ -8,7 +8,9 @@ use std::path::Path;
 use encrypted_field::cli::INSTALL_COMMAND;
 
 #[cfg(any(feature = "mysql", feature = "postgres"))]
-use crate::harness::{Run, Table, Workspace, env_refs, plaintexts, run};
+use crate::harness::{Run, ServerTable, Workspace, env_refs, plaintexts, run};
+#[cfg(any(feature = "mysql", feature = "postgres"))]
+use encrypted_field::testing::{Backend, with_database};
 
 /// The features `name` turns on, itself included, following `[features]` of `Cargo.toml`
 /// (optional dependencies and other packages' features left out).
@@ -86,67 +88,18 @@ fn the_documented_install_command_builds_the_tool_with_all_three_backends() {
     );
 }
 
-/// The URL of the server `variable` names, or `None` (and a note) when it is not set; a failure
-/// when `ENCRYPTED_FIELD_REQUIRE_BACKENDS=1`.
+/// `status` through the binary on the server `backend` counts the table's values.
 #[cfg(any(feature = "mysql", feature = "postgres"))]
-fn server(variable: &str) -> Option<String> {
-    match std::env::var(variable) {
-        Ok(url) if !url.trim().is_empty() => Some(url),
-        _ => {
-            assert_ne!(
-                std::env::var("ENCRYPTED_FIELD_REQUIRE_BACKENDS").as_deref(),
-                Ok("1"),
-                "ENCRYPTED_FIELD_REQUIRE_BACKENDS=1 but {variable} is not set"
-            );
-            println!("skipped: set {variable}");
-            None
-        }
-    }
-}
-
-/// A table of its own on a server, dropped at the end of the test.
-#[cfg(any(feature = "mysql", feature = "postgres"))]
-struct ServerTable {
-    url: String,
-    table: Table,
-}
-
-#[cfg(any(feature = "mysql", feature = "postgres"))]
-impl ServerTable {
-    fn new(url: &str, workspace: &Workspace, rows: i64) -> Self {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos();
-        let table = Table::new(format!("cli_backend_{}_{nanos}", std::process::id()));
-        let mut db = encrypted_field::database::Database::connect(url).unwrap();
-        table.create(&mut db);
-        let made = Self {
-            url: url.to_owned(),
-            table,
-        };
-        made.table
-            .insert(&mut db, &workspace.ring(), &plaintexts(rows, 11));
-        made
-    }
-}
-
-#[cfg(any(feature = "mysql", feature = "postgres"))]
-impl Drop for ServerTable {
-    fn drop(&mut self) {
-        if let Ok(mut db) = encrypted_field::database::Database::connect(&self.url) {
-            let _ = db.execute(&format!("DROP TABLE IF EXISTS {}", self.table.name));
-        }
-    }
-}
-
-/// `status` through the binary on the server `variable` names counts the table's values.
-#[cfg(any(feature = "mysql", feature = "postgres"))]
-fn status_runs_on(variable: &str) {
+fn status_runs_on(backend: Backend) {
     const ROWS: i64 = 30;
-    let Some(url) = server(variable) else { return };
+    let Some(url) = backend.url() else { return };
     let workspace = Workspace::new();
-    let server_table = ServerTable::new(&url, &workspace, ROWS);
+    let server_table = ServerTable::new(&url, "cli_backend");
+    let mut db = encrypted_field::database::Database::connect(&url).unwrap();
+    server_table.table.create(&mut db);
+    server_table
+        .table
+        .insert(&mut db, &workspace.ring(), &plaintexts(ROWS, 11));
     let mut args = vec!["status", "--json", "--database-url", url.as_str()];
     let flags = server_table.table.column_flags();
     args.extend(flags.iter().map(String::as_str));
@@ -170,29 +123,16 @@ fn unreachable(url: &str) -> Run {
     failed
 }
 
-/// `url` with its database replaced by `database`.
-#[cfg(any(feature = "mysql", feature = "postgres"))]
-fn with_database(url: &str, database: &str) -> String {
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url, None), |(b, q)| (b, Some(q)));
-    let (server, _) = base.rsplit_once('/').unwrap();
-    match query {
-        Some(query) => format!("{server}/{database}?{query}"),
-        None => format!("{server}/{database}"),
-    }
-}
-
 #[cfg(feature = "mysql")]
 #[test]
 fn the_binary_runs_on_mariadb() {
-    status_runs_on("MYSQL_DATABASE_URL");
+    status_runs_on(Backend::Mysql);
 }
 
 #[cfg(feature = "postgres")]
 #[test]
 fn the_binary_runs_on_postgres() {
-    status_runs_on("PG_DATABASE_URL");
+    status_runs_on(Backend::Postgres);
 }
 
 #[cfg(feature = "postgres")]
@@ -208,7 +148,7 @@ fn a_postgres_connection_error_is_one_line() {
     // libpq's hint, which it puts on a line of its own, is kept on the same line.
     assert!(refused.stderr.contains("; "), "{refused:#?}");
 
-    if let Some(url) = server("PG_DATABASE_URL") {
+    if let Some(url) = Backend::Postgres.url() {
         let missing = unreachable(&with_database(&url, "no_such_database_ef"));
         assert!(
             missing.stderr.contains("no_such_database_ef"),
@@ -227,7 +167,7 @@ fn a_mariadb_connection_error_is_one_line() {
             .starts_with("error: connecting to mysql://root@127.0.0.1:1/test: "),
         "{refused:#?}"
     );
-    if let Some(url) = server("MYSQL_DATABASE_URL") {
+    if let Some(url) = Backend::Mysql.url() {
         let missing = unreachable(&with_database(&url, "no_such_database_ef"));
         assert!(
             missing.stderr.contains("no_such_database_ef"),

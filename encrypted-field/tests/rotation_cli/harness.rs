@@ -1,6 +1,6 @@
-//! What the rotation CLI tests share: running the binary, a table of encrypted rows on a real
-//! database (set up through `Database::execute`, read back through Diesel), and reading key
-//! versions out of stored values.
+//! What the rotation CLI tests share: the binary's harness (`support/binary.rs`), a table of
+//! encrypted rows on a real database (set up through `Database::execute`, read back through
+//! Diesel), and reading key versions out of stored values.
 #![allow(dead_code)]
 
 use std::ffi::OsStr;
@@ -15,42 +15,29 @@ use encrypted_field::{KeyRing, KeysDir};
 
 #[path = "../support/binary.rs"]
 mod binary;
-pub use binary::command;
-
-/// A finished run of the binary.
-#[derive(Debug)]
-pub struct Run {
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl Run {
-    /// Asserts the exit status, showing the whole run when it differs.
-    pub fn expect(self, code: i32) -> Self {
-        assert_eq!(self.code, code, "{self:#?}");
-        self
-    }
-
-    /// stdout as JSON.
-    pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {self:#?}"))
-    }
-}
-
-/// Runs the binary to the end.
-pub fn run(args: &[&str], env: &[(&str, &OsStr)]) -> Run {
-    let output = command(args, env).output().unwrap();
-    Run {
-        code: output.status.code().expect("the binary exits by itself"),
-        stdout: String::from_utf8(output.stdout).unwrap(),
-        stderr: String::from_utf8(output.stderr).unwrap(),
-    }
-}
+#[allow(
+    unused_imports,
+    reason = "not every test binary that includes this harness reads a `Run`"
+)]
+pub use binary::{Run, command, run};
 
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The rows of the query `$sql`, loaded through Diesel from whichever backend `$db` is on.
+macro_rules! load_rows {
+    ($db:expr, $sql:expr) => {
+        match $db.connection() {
+            #[cfg(feature = "sqlite")]
+            Connection::Sqlite(conn) => diesel::RunQueryDsl::load(diesel::sql_query($sql), conn),
+            #[cfg(feature = "postgres")]
+            Connection::Postgres(conn) => diesel::RunQueryDsl::load(diesel::sql_query($sql), conn),
+            #[allow(unreachable_patterns)]
+            _ => panic!("no loader for this backend"),
+        }
+        .unwrap()
+    };
 }
 
 /// One row of a test table: a NOT NULL binary column and a nullable TEXT column (base64).
@@ -155,15 +142,7 @@ impl Table {
     /// Every row, by id.
     pub fn load(&self, db: &mut Database) -> Vec<Row> {
         let sql = format!("SELECT id, secret, note FROM {} ORDER BY id", self.name);
-        match db.connection() {
-            #[cfg(feature = "sqlite")]
-            Connection::Sqlite(conn) => diesel::RunQueryDsl::load(diesel::sql_query(sql), conn),
-            #[cfg(feature = "postgres")]
-            Connection::Postgres(conn) => diesel::RunQueryDsl::load(diesel::sql_query(sql), conn),
-            #[allow(unreachable_patterns)]
-            _ => panic!("no loader for this backend"),
-        }
-        .unwrap()
+        load_rows!(db, sql)
     }
 
     /// Asserts that every row opens with `ring` to the plaintexts it was created with.
@@ -201,6 +180,38 @@ impl Table {
     }
 }
 
+/// A table of its own on the server at `url`, `{prefix}_{process}_{nanos}` (created by the
+/// test), dropped at the end of the test, passed or failed.
+#[cfg(any(feature = "mysql", feature = "postgres"))]
+#[derive(Debug)]
+pub struct ServerTable {
+    url: String,
+    pub table: Table,
+}
+
+#[cfg(any(feature = "mysql", feature = "postgres"))]
+impl ServerTable {
+    pub fn new(url: &str, prefix: &str) -> Self {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        Self {
+            url: url.to_owned(),
+            table: Table::new(format!("{prefix}_{}_{nanos}", std::process::id())),
+        }
+    }
+}
+
+#[cfg(any(feature = "mysql", feature = "postgres"))]
+impl Drop for ServerTable {
+    fn drop(&mut self) {
+        if let Ok(mut db) = Database::connect(&self.url) {
+            let _ = db.execute(&format!("DROP TABLE IF EXISTS {}", self.table.name));
+        }
+    }
+}
+
 #[derive(QueryableByName)]
 struct TextValue {
     #[diesel(sql_type = Nullable<Text>)]
@@ -209,15 +220,7 @@ struct TextValue {
 
 /// The `value` column of a query's rows.
 pub fn load_text(db: &mut Database, sql: &str) -> Vec<Option<String>> {
-    let rows: Vec<TextValue> = match db.connection() {
-        #[cfg(feature = "sqlite")]
-        Connection::Sqlite(conn) => diesel::RunQueryDsl::load(diesel::sql_query(sql), conn),
-        #[cfg(feature = "postgres")]
-        Connection::Postgres(conn) => diesel::RunQueryDsl::load(diesel::sql_query(sql), conn),
-        #[allow(unreachable_patterns)]
-        _ => panic!("no loader for this backend"),
-    }
-    .unwrap();
+    let rows: Vec<TextValue> = load_rows!(db, sql);
     rows.into_iter().map(|r| r.value).collect()
 }
 
