@@ -1,4 +1,6 @@
-//! The one error type of the crate.
+//! The error of the key and format layer: loading keys, sealing and opening values, reading
+//! legacy values. The operations on a database (rotation, migration, verification) have their own
+//! error, `rotation::Error`, which wraps this one, as Diesel's errors wrap a driver's.
 //!
 //! Every variant says *what* went wrong and *where* (which key source, which key version, which
 //! column), and none of them ever carries key material.
@@ -13,6 +15,10 @@ use crate::keys::version::KeyVersion;
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Everything that can go wrong while loading keys, encrypting or decrypting.
+///
+/// What can go wrong on a database (a rotation, a migration, a lock) is a
+/// [`rotation::Error`](crate::rotation::Error) instead, which holds this one as
+/// `rotation::Error::Crypto`.
 ///
 /// Callers can match on the variant; the `Display` text is meant for operators.
 ///
@@ -108,138 +114,6 @@ pub enum Error {
          (a key of its own, never the encryption key)"
     )]
     NoBlindIndexKey,
-
-    /// A database operation failed: `action` says what was being done (and on which table and
-    /// column), `source` is the driver's error. It is shown on one line whatever the driver
-    /// wrote (libpq adds a tab-indented hint on a line of its own), so every backend's error
-    /// reads alike in a log or on a terminal; `source` keeps the driver's text as it was.
-    #[error("{action}: {}", one_line(&source.to_string()))]
-    Database {
-        /// What was being done, e.g. `reading customers._ssn after primary key 1000`.
-        action: String,
-        /// The underlying error.
-        #[source]
-        source: Box<dyn std::error::Error + Send + Sync>,
-    },
-
-    /// A database URL could not be used. The URL is shown with any password removed.
-    #[error("database URL `{url}`: {reason}")]
-    DatabaseUrl {
-        /// The URL, password redacted.
-        url: String,
-        /// What is wrong with it.
-        reason: String,
-    },
-
-    /// Another rotation (or migration) holds the database's rotation lock.
-    #[error(
-        "another rotation is running on this database (it holds the rotation lock); nothing was written"
-    )]
-    RotationInProgress,
-
-    /// A key version cannot be retired because values still use it.
-    #[error(
-        "key version {version} is still used by {values} values; rotate them first (encrypted-field rotate)"
-    )]
-    KeyVersionInUse {
-        /// The version.
-        version: KeyVersion,
-        /// How many values use it.
-        values: u64,
-    },
-
-    /// The active key version cannot be retired: new values are written with it.
-    #[error(
-        "key version {0} is the active one (new values are written with it); activate another version and rotate before retiring it"
-    )]
-    ActiveKeyVersion(KeyVersion),
-
-    /// A pass that writes blind indexes (migration, reindex) was given a column with a blind index
-    /// and a ring with no blind-index key. Reported before anything is written.
-    #[error(
-        "cannot compute the blind index `{blind_index}` of `{column}`: no blind-index key is configured \
-         (set DB_BLIND_INDEX_KEY_FILE or DB_BLIND_INDEX_KEY, a key of its own); nothing was written"
-    )]
-    BlindIndexKeyMissing {
-        /// The encrypted column (`table.column`).
-        column: String,
-        /// Its blind-index column.
-        blind_index: String,
-    },
-
-    /// A legacy plaintext fails a plausibility check (see `rotation::LegacyChecks`): the legacy
-    /// key is probably wrong. Never holds the plaintext.
-    #[cfg(feature = "_database")]
-    #[error("{0} (a wrong legacy key, or a value of another kind)")]
-    Implausible(crate::rotation::Implausible),
-
-    /// A migration found a legacy value it cannot prove it read correctly and wrote nothing for
-    /// it: `nothing_written` says whether the refusal came before any write (the preflight), or
-    /// stopped the writing pass before the batch holding the value (earlier batches are written
-    /// and their legacy bytes kept, so `migrate --undo` restores them).
-    #[error(
-        "{}: {table}.{column} at primary key {primary_key}: {reason}{}",
-        if *nothing_written { "migration refused, nothing was written" }
-        else { "migration stopped before writing this batch (earlier batches can be undone with `migrate --undo`)" },
-        if *others > 0 { format!(" (and {others} more values fail)") } else { String::new() }
-    )]
-    MigrationRefused {
-        /// The table.
-        table: String,
-        /// The column.
-        column: String,
-        /// The primary key of the value, as displayed in reports.
-        primary_key: String,
-        /// Which check the value failed (padding, UTF-8, pattern, …); never the value.
-        reason: String,
-        /// How many other values failed too.
-        others: u64,
-        /// Whether nothing at all was written.
-        nothing_written: bool,
-    },
-
-    /// A key of the new key ring is the legacy system's key: the migrated values would stay
-    /// readable by anyone holding the old key.
-    #[error(
-        "key version {version} of the key ring is the legacy key itself; the new key ring must hold \
-         new keys only (make one with `encrypted-field keygen`; DB_ENCRYPTION_KEY is never the \
-         Django module's Fernet key or the Node backend's enc_key.txt)"
-    )]
-    LegacyKeyReused {
-        /// The version whose key equals the legacy key.
-        version: KeyVersion,
-    },
-
-    /// A `--expect` pattern does not compile.
-    #[error("the expected-plaintext pattern is not a valid regular expression: {reason}")]
-    InvalidPattern {
-        /// The regex compiler's message.
-        reason: String,
-    },
-
-    /// `migrate --finalize` found a problem and deleted no legacy value.
-    #[error("refusing to finalize the migration, every legacy value is kept: {reason}")]
-    FinalizeRefused {
-        /// What verification found.
-        reason: String,
-    },
-    /// A value opens, but the blind index stored beside it is not the index of that value (empty,
-    /// stale, or computed with another key or normalizer): lookups by it miss the row.
-    #[error(
-        "blind index does not match the value (`{blind_index}` is empty or stale; reindex rewrites it)"
-    )]
-    BlindIndexMismatch {
-        /// The blind-index column.
-        blind_index: String,
-    },
-
-    /// `reindex` was given models none of whose columns has a blind index.
-    #[error("no registered column has a blind index: nothing to reindex")]
-    NoBlindIndexedColumn,
-
-    /// A model description cannot be used (see [`SpecError`](crate::model::SpecError)).
-    #[error(transparent)]
-    Model(#[from] crate::model::SpecError),
 
     /// The operating system's random number generator failed, so no key or IV was made.
     #[error("the operating system's random number generator failed: {0}")]
@@ -423,50 +297,5 @@ impl fmt::Display for MalformedReason {
             ),
             Self::NotBase64 => f.write_str("the text is not standard base64"),
         }
-    }
-}
-
-/// `text` on one line: trimmed, its lines trimmed and joined with `; `, runs of white space
-/// squeezed to one space, empty lines dropped.
-fn one_line(text: &str) -> String {
-    text.lines()
-        .map(|line| line.split_whitespace().collect::<Vec<_>>().join(" "))
-        .filter(|line| !line.is_empty())
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_database_error_is_shown_on_one_line() {
-        // What libpq says when nothing listens on the port.
-        let libpq = "connection to server at \"127.0.0.1\", port 1 failed: Connection refused\n\
-                     \tIs the server running on that host and accepting TCP/IP connections?\n\n";
-        let err = Error::Database {
-            action: "connecting to postgres://postgres@127.0.0.1:1/test".to_owned(),
-            source: libpq.into(),
-        };
-
-        assert_eq!(
-            err.to_string(),
-            "connecting to postgres://postgres@127.0.0.1:1/test: connection to server at \
-             \"127.0.0.1\", port 1 failed: Connection refused; Is the server running on that host \
-             and accepting TCP/IP connections?"
-        );
-    }
-
-    #[test]
-    fn a_one_line_database_error_is_shown_as_it_is() {
-        let err = Error::Database {
-            action: "reading customers._ssn".to_owned(),
-            source: "Unknown database 'nope'".into(),
-        };
-        assert_eq!(
-            err.to_string(),
-            "reading customers._ssn: Unknown database 'nope'"
-        );
     }
 }

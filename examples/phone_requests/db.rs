@@ -81,8 +81,8 @@ impl Location {
                 return Err(AppError::usage("DATABASE_URL is not valid UTF-8"));
             }
         };
-        let parsed =
-            DatabaseUrl::parse(&url).map_err(|e| AppError::library("reading DATABASE_URL", &e))?;
+        let parsed = DatabaseUrl::parse(&url)
+            .map_err(|e| AppError::usage(format!("reading DATABASE_URL: {e}")))?;
         Ok(Self { url, parsed })
     }
 

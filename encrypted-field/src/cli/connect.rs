@@ -70,8 +70,8 @@ fn backend_not_built(url: &DatabaseUrl, backend: &str, feature: &str) -> CliErro
 /// An error of the rotation engine or the database: the command could not run (exit 2). Its
 /// message says what was being done and where (the table and column, the file, the URL with its
 /// password removed).
-pub(crate) fn engine(err: crate::Error) -> CliError {
-    CliError::usage(err.to_string())
+pub(crate) fn engine(err: impl Into<crate::rotation::Error>) -> CliError {
+    CliError::usage(err.into().to_string())
 }
 
 #[cfg(test)]

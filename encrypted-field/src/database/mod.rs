@@ -7,8 +7,8 @@
 
 use std::fmt;
 
-use crate::error::{Error, Result};
 use crate::model::{KeyKind, ModelSpec, Storage};
+use crate::rotation::error::{Error, Result};
 
 mod rows;
 mod url;
@@ -217,7 +217,7 @@ pub(crate) const MAX_BYTES_PER_STATEMENT: usize = 4 << 20;
 /// let db = Database::connect(":memory:")?;
 /// assert_eq!(db.backend_name(), "sqlite");
 /// # }
-/// # Ok::<(), encrypted_field::Error>(())
+/// # Ok::<(), encrypted_field::rotation::Error>(())
 /// ```
 pub struct Database {
     backend: Backend,

@@ -9,8 +9,8 @@ use ::diesel::{PgConnection, QueryableByName, RunQueryDsl as _};
 use super::{
     Backend, ColumnTarget, Database, Dialect, LEGACY_VALUES_TABLE, RotationLock, db_error,
 };
-use crate::error::Result;
 use crate::model::{KeyKind, Storage};
+use crate::rotation::error::Result;
 
 /// The backend's name, as [`Database::backend_name`] gives it.
 pub(super) const NAME: &str = "postgres";

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use ::diesel::{Connection as _, ConnectionError, RunQueryDsl as _, SqliteConnection};
 
 use super::{Backend, ColumnTarget, Database, Dialect, LEGACY_VALUES_TABLE, RotationLock};
-use crate::error::{Error, Result};
 use crate::model::{KeyKind, Storage};
+use crate::rotation::error::{Error, Result};
 
 /// How long a statement waits for another connection's write lock before failing.
 const BUSY_TIMEOUT_MS: u32 = 10_000;

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use crate::error::{Error, Result};
+use crate::rotation::error::{Error, Result};
 
 /// Which backend a URL names, and where.
 #[derive(Clone, PartialEq, Eq)]
@@ -43,7 +43,7 @@ impl DatabaseUrl {
     /// assert!(DatabaseUrl::parse("sqlite://").is_err()); // no path: not silently in memory
     /// assert!(matches!(DatabaseUrl::parse("postgresql://u@h/db")?, DatabaseUrl::Postgres(_)));
     /// assert!(DatabaseUrl::parse("oracle://h/db").is_err());
-    /// # Ok::<(), encrypted_field::Error>(())
+    /// # Ok::<(), encrypted_field::rotation::Error>(())
     /// ```
     pub fn parse(url: &str) -> Result<Self> {
         let url = url.trim();

@@ -53,6 +53,19 @@ pub enum Error {
         reason: String,
     },
 
+    /// A file the operation needs besides the key files (the SQLite rotation lock file) could
+    /// not be used.
+    #[error("{action} {path}: {source}")]
+    Io {
+        /// What was being done, e.g. `opening the rotation lock file`.
+        action: &'static str,
+        /// The path involved.
+        path: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+
     /// Another rotation (or migration) holds the database's rotation lock.
     #[error(
         "another rotation is running on this database (it holds the rotation lock); nothing was written"

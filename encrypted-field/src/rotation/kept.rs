@@ -11,8 +11,8 @@ use super::Rotation;
 use super::report::{FailedValue, MAX_LISTED_FAILURES, Verification};
 use super::scan::{Failures, target};
 use crate::database::Database;
-use crate::error::{Error, Result};
 use crate::keys::ring::KeyRing;
+use crate::rotation::error::{Error, Result};
 
 /// What `migrate --undo` did.
 #[derive(Debug, Clone, Default, Serialize)]

@@ -42,12 +42,13 @@ use std::path::PathBuf;
 use std::time::{Instant, SystemTime};
 
 use crate::database::Database;
-use crate::error::{Error, Result};
 use crate::format::legacy::LegacyKey;
 use crate::keys::ring::KeyRing;
 use crate::model::{BlindIndexSpec, ColumnSpec, Registry};
 use crate::notify::Notifier;
 
+pub(crate) mod error;
+mod implausible;
 mod kept;
 mod new_key;
 mod plan;
@@ -61,8 +62,10 @@ mod status;
 
 pub use crate::keys::backup::{BACKUP_FORMAT, check_backup_dir, restore_ring, write_backup};
 pub use crate::keys::retire::{RETIRED_DIR, RetiredKey};
+pub use error::{Error, Result};
+pub use implausible::Implausible;
 pub use kept::{FinalizeReport, UndoReport};
-pub use plausibility::{Implausible, LegacyChecks};
+pub use plausibility::LegacyChecks;
 pub use preflight::check_columns;
 pub use report::{
     ColumnReport, FailedValue, MAX_LISTED_FAILURES, ModelReport, NewKey, Operation, RotationReport,
@@ -402,11 +405,14 @@ impl<'a> Rotation<'a> {
 
     fn write_backup(&self, db: &Database, ring: &KeyRing) -> Result<Option<PathBuf>> {
         match (&self.backup_dir, self.dry_run) {
-            (Some(dir), false) => {
-                write_backup(ring, dir, db.sqlite_directory().as_deref()).map(Some)
-            }
+            (Some(dir), false) => Ok(Some(write_backup(
+                ring,
+                dir,
+                db.sqlite_directory().as_deref(),
+            )?)),
             (Some(dir), true) => {
-                check_backup_dir(dir, db.sqlite_directory().as_deref()).map(|()| None)
+                check_backup_dir(dir, db.sqlite_directory().as_deref())?;
+                Ok(None)
             }
             (None, _) => Ok(None),
         }

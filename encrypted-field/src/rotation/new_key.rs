@@ -17,12 +17,12 @@ use std::path::Path;
 use std::time::Instant;
 
 use crate::database::Database;
-use crate::error::{Error, Result};
 use crate::keys::dir::KeysDir;
 use crate::keys::master_key::MasterKey;
 use crate::keys::ring::KeyRing;
 use crate::keys::secret_file::create_private_dir;
 use crate::keys::version::KeyVersion;
+use crate::rotation::error::Result;
 use crate::rotation::report::{NewKey, RotationReport};
 use crate::rotation::{Rotation, check_columns, schedule};
 
@@ -98,7 +98,7 @@ impl Rotation<'_> {
 
 /// One above the highest version of the ring and of the directory (which may hold keys not
 /// loaded, e.g. when the active version is pinned by the environment).
-fn next_version(ring: &KeyRing, keys_dir: &KeysDir) -> Result<KeyVersion> {
+fn next_version(ring: &KeyRing, keys_dir: &KeysDir) -> crate::error::Result<KeyVersion> {
     let in_dir = match keys_dir.list() {
         Ok(files) => files.last().map(|f| f.version),
         // A directory that does not exist yet is created with the key file.
@@ -110,16 +110,22 @@ fn next_version(ring: &KeyRing, keys_dir: &KeysDir) -> Result<KeyVersion> {
         .chain(in_dir)
         .max()
         .map_or(0, KeyVersion::get);
-    let next = highest.checked_add(1).ok_or_else(|| Error::Io {
-        action: "choosing the next key version in",
-        path: keys_dir.path().display().to_string(),
-        source: std::io::Error::other("the highest version is already u32::MAX"),
-    })?;
+    let next = highest
+        .checked_add(1)
+        .ok_or_else(|| crate::error::Error::Io {
+            action: "choosing the next key version in",
+            path: keys_dir.path().display().to_string(),
+            source: std::io::Error::other("the highest version is already u32::MAX"),
+        })?;
     Ok(KeyVersion::new(next))
 }
 
 /// `ring`'s keys and blind-index key, with `key` added as `version` and active.
-fn ring_with(ring: &KeyRing, version: KeyVersion, key: &MasterKey) -> Result<KeyRing> {
+fn ring_with(
+    ring: &KeyRing,
+    version: KeyVersion,
+    key: &MasterKey,
+) -> crate::error::Result<KeyRing> {
     let mut builder = KeyRing::builder()
         .origin("the new key ring")
         .key(version, key.clone())
@@ -137,7 +143,7 @@ fn ring_with(ring: &KeyRing, version: KeyVersion, key: &MasterKey) -> Result<Key
 
 /// Writes `key` into the new file `path` (mode 0600), creating its directory (mode 0700): the
 /// name appears only once the content is complete, and never replaces another file.
-fn write_key_file(path: &Path, key: &MasterKey) -> Result<()> {
+fn write_key_file(path: &Path, key: &MasterKey) -> crate::error::Result<()> {
     create_private_dir(path.parent().unwrap_or(Path::new(".")))?;
     key.write_to_new_file(path)
 }
@@ -200,7 +206,7 @@ mod tests {
         assert_eq!(names, ["enc_key_v2"], "no temporary file is left behind");
         let err = write_key_file(&path, &MasterKey::generate()).unwrap_err();
         assert!(
-            matches!(err, Error::Io { ref source, .. } if source.kind() == ErrorKind::AlreadyExists),
+            matches!(err, crate::Error::Io { ref source, .. } if source.kind() == ErrorKind::AlreadyExists),
             "{err}"
         );
         assert_eq!(MasterKey::from_file(&path).unwrap(), key);

@@ -8,12 +8,13 @@ use std::collections::BTreeMap;
 use zeroize::Zeroizing;
 
 use crate::codec::{self, open};
-use crate::error::{Error, MalformedReason};
+use crate::error::MalformedReason;
 use crate::format::envelope::Envelope;
 use crate::format::legacy::{self, LegacyKey, StoredForm};
 use crate::format::stored::{Storage, envelope_bytes};
 use crate::keys::ring::KeyRing;
 use crate::model::BlindIndexSpec;
+use crate::rotation::error::Error;
 use crate::rotation::plausibility::LegacyChecks;
 
 /// The decision for one stored value.
@@ -89,7 +90,7 @@ fn reseal(
         });
     match sealed {
         Ok((value, blind_index)) => Plan::Rewrite { value, blind_index },
-        Err(error) => Plan::Fail(error),
+        Err(error) => Plan::Fail(error.into()),
     }
 }
 
@@ -102,18 +103,20 @@ impl ValueAction for Reencrypt<'_> {
     fn plan(&self, storage: Storage, context: &str, stored: &[u8]) -> Plan {
         let envelope = match envelope_bytes(storage, stored) {
             Ok(bytes) => bytes,
-            Err(error) => return Plan::Fail(error),
+            Err(error) => return Plan::Fail(error.into()),
         };
         match Envelope::parse(&envelope) {
             Ok(parsed) if parsed.key_version() == self.ring.active_version() => return Plan::Keep,
             Ok(_) => {}
-            Err(error) => return Plan::Fail(error),
+            Err(error) => return Plan::Fail(error.into()),
         }
         reseal(
             self.ring,
             storage,
             context,
-            self.ring.decrypt_with_context(&envelope, context),
+            self.ring
+                .decrypt_with_context(&envelope, context)
+                .map_err(Error::from),
             None,
         )
     }
@@ -136,7 +139,7 @@ impl Migrate<'_> {
             StoredForm::Envelope if storage == Storage::Binary => Ok(None),
             StoredForm::EnvelopeBase64 if storage == Storage::Text => Ok(None),
             StoredForm::Envelope | StoredForm::EnvelopeBase64 => {
-                Err(Error::Malformed(MalformedReason::NotAnEnvelope))
+                Err(crate::error::Error::Malformed(MalformedReason::NotAnEnvelope).into())
             }
             StoredForm::Legacy => {
                 let plaintext = Zeroizing::new(legacy::read(self.legacy_key, stored)?);
@@ -241,7 +244,7 @@ impl ValueAction for Reindex<'_> {
                 value: stored.to_vec(),
                 blind_index: Some(computed),
             },
-            Err(error) => Plan::Fail(error),
+            Err(error) => Plan::Fail(error.into()),
         }
     }
 }
@@ -313,7 +316,7 @@ impl ValueAction for Open<'_> {
                 blind_index: index.column().to_owned(),
             },
             // A plaintext no index can be computed of (not UTF-8) has no matching index either.
-            Err(error) => error,
+            Err(error) => error.into(),
         };
         self.stale_blind_indexes
             .set(self.stale_blind_indexes.get() + 1);
@@ -383,7 +386,7 @@ mod tests {
         stored[last] ^= 1;
         assert!(matches!(
             Reencrypt { ring: &new }.plan(Storage::Binary, "t.c", &stored),
-            Plan::Fail(Error::Authentication { .. })
+            Plan::Fail(Error::Crypto(crate::Error::Authentication { .. }))
         ));
     }
 

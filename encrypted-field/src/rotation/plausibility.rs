@@ -3,12 +3,11 @@
 //! `plaintext`): a value that fails them is never sealed, so a wrong key cannot turn the only copy
 //! of a value into an envelope of garbage.
 
-use std::fmt;
-
 use regex::Regex;
 
-use crate::error::{Error, Result};
 use crate::format::legacy::LegacyFormat;
+use crate::rotation::error::{Error, Result};
+use crate::rotation::implausible::Implausible;
 
 /// What every legacy plaintext must look like before migration seals it.
 ///
@@ -24,36 +23,12 @@ use crate::format::legacy::LegacyFormat;
 /// assert_eq!(checks.check(&[0xff, 0x31]), Err(Implausible::NotUtf8));
 /// assert_eq!(LegacyChecks::new().check(b"a\x07b"), Err(Implausible::ControlCharacter));
 /// assert_eq!(LegacyChecks::new().allow_bytes(true).check(&[0xff, 0x07]), Ok(()));
-/// # Ok::<(), encrypted_field::Error>(())
+/// # Ok::<(), encrypted_field::rotation::Error>(())
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct LegacyChecks {
     allow_bytes: bool,
     expect: Option<Regex>,
-}
-
-/// Why a legacy plaintext is not plausible. Never holds the plaintext.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Implausible {
-    /// It is not valid UTF-8.
-    NotUtf8,
-    /// It holds a control character other than tab, CR and LF.
-    ControlCharacter,
-    /// It does not match the expected pattern as a whole.
-    NoMatch,
-}
-
-impl fmt::Display for Implausible {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::NotUtf8 => "the plaintext is not valid UTF-8 text",
-            Self::ControlCharacter => {
-                "the plaintext holds a control character other than tab, CR or LF"
-            }
-            Self::NoMatch => "the plaintext does not match the expected pattern (--expect)",
-        })
-    }
 }
 
 impl LegacyChecks {

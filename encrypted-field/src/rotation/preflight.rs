@@ -3,8 +3,8 @@
 //! created or a single value rewritten.
 
 use crate::database::Database;
-use crate::error::Result;
 use crate::model::Registry;
+use crate::rotation::error::Result;
 
 /// Validates every model of `registry` and reads one row of it (every encrypted column). An
 /// unknown table or column, or a primary key that cannot be read as its declared kind, is the

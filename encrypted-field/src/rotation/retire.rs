@@ -5,12 +5,12 @@
 use std::io::ErrorKind;
 
 use crate::database::Database;
-use crate::error::{Error, Result};
 use crate::keys::dir::KeysDir;
 use crate::keys::retire::{RetiredKey, move_into_retired};
 use crate::keys::secret_file::io_error;
 use crate::keys::version::KeyVersion;
 use crate::model::Registry;
+use crate::rotation::error::{Error, Result};
 use crate::rotation::{DEFAULT_BATCH_SIZE, ensure_unused, status};
 
 /// Retires `version` of `keys_dir`: refuses if it is the active version (the directory's, or
@@ -26,7 +26,8 @@ use crate::rotation::{DEFAULT_BATCH_SIZE, ensure_unused, status};
 /// use encrypted_field::database::Database;
 /// use encrypted_field::model::{ColumnSpec, ModelSpec, Registry};
 /// use encrypted_field::rotation::{Rotation, retire_key};
-/// use encrypted_field::{Error, KeyVersion, KeysDir};
+/// use encrypted_field::rotation::Error;
+/// use encrypted_field::{KeyVersion, KeysDir};
 ///
 /// let tmp = tempfile::tempdir()?;
 /// let keys = KeysDir::new(tmp.path().join("keys"));
@@ -72,7 +73,7 @@ pub fn retire_key(
     let lock = db.try_lock()?.ok_or(Error::RotationInProgress)?;
     let result = status(db, registry, DEFAULT_BATCH_SIZE)
         .and_then(|counts| ensure_unused(&counts, version))
-        .and_then(|()| move_into_retired(file, keys_dir.path()));
+        .and_then(|()| Ok(move_into_retired(file, keys_dir.path())?));
     let released = db.unlock(lock);
     let retired = result?;
     released?;

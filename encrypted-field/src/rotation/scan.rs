@@ -4,8 +4,8 @@
 //! at any instant leaves every value either old-and-readable or new-and-readable.
 
 use crate::database::{ColumnTarget, Database, PrimaryKey, StoredRow, Swap};
-use crate::error::{Error, Result};
 use crate::model::{ColumnSpec, ModelSpec};
+use crate::rotation::error::{Error, Result};
 use crate::rotation::plan::{Plan, ValueAction};
 use crate::rotation::report::{ColumnReport, FailedValue, MAX_LISTED_FAILURES};
 

@@ -6,8 +6,8 @@ use std::str::FromStr;
 use std::time::{Duration, SystemTime};
 
 use crate::database::Database;
-use crate::error::Result;
 use crate::keys::version::KeyVersion;
+use crate::rotation::error::Result;
 
 /// How often keys are rotated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

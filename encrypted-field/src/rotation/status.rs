@@ -8,8 +8,8 @@ use serde::Serialize;
 
 use crate::codec::stored_version;
 use crate::database::Database;
-use crate::error::{Error, Result};
 use crate::model::{Registry, Storage};
+use crate::rotation::error::{Error, Result};
 use crate::rotation::plan::{Plan, ValueAction};
 use crate::rotation::scan::{Failures, NoProgress, ScanSettings, scan_model};
 
@@ -67,7 +67,7 @@ impl ValueAction for CountVersions {
                     .or_default() += 1;
                 Plan::Keep
             }
-            Err(error) => Plan::Fail(error),
+            Err(error) => Plan::Fail(error.into()),
         }
     }
 }

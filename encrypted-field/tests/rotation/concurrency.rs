@@ -4,10 +4,11 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 
+use encrypted_field::KeyRing;
 use encrypted_field::database::{Database, PrimaryKey};
 use encrypted_field::model::{ColumnSpec, KeyKind, ModelSpec, Registry, Storage};
+use encrypted_field::rotation::Error;
 use encrypted_field::rotation::{Progress, Rotation, RotationReport, RotationStatus};
-use encrypted_field::{Error, KeyRing};
 
 use crate::support::{
     Backend, Cell, Counts, Expected, Keys, Table, assert_totals_match_columns, column_report,

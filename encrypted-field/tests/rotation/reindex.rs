@@ -5,9 +5,10 @@
 
 use std::cell::RefCell;
 
+use encrypted_field::KeyRing;
 use encrypted_field::database::{Database, PrimaryKey};
+use encrypted_field::rotation::Error;
 use encrypted_field::rotation::{Operation, Progress, Rotation, RotationStatus};
-use encrypted_field::{Error, KeyRing};
 
 use crate::support::{
     Backend, Cell, Counts, Keys, PEOPLE_COLUMNS, People, assert_totals_match_columns,

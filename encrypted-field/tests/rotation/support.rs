@@ -5,8 +5,8 @@
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use encrypted_field::Error;
 use encrypted_field::database::Database;
+use encrypted_field::rotation::Error;
 // Which of the three backends; `Backend` below is a scenario's database on one of them.
 use encrypted_field::testing::Backend as Kind;
 
@@ -96,8 +96,8 @@ impl Backend {
     /// server's lock, and again while another process holds it.
     pub fn rotate<T>(
         &self,
-        mut work: impl FnMut() -> encrypted_field::Result<T>,
-    ) -> encrypted_field::Result<T> {
+        mut work: impl FnMut() -> encrypted_field::rotation::Result<T>,
+    ) -> encrypted_field::rotation::Result<T> {
         let _turn = self.turn();
         let started = Instant::now();
         loop {

@@ -4,10 +4,11 @@
 
 use std::collections::BTreeMap;
 
+use encrypted_field::KeyVersion;
 use encrypted_field::database::{Database, PrimaryKey};
 use encrypted_field::model::{ColumnSpec, KeyKind, ModelSpec, Registry, Storage};
+use encrypted_field::rotation::Error;
 use encrypted_field::rotation::{Operation, Rotation, RotationStatus, ensure_unused, status};
-use encrypted_field::{Error, KeyVersion};
 
 use crate::support::{Backend, Cell, Keys, Table, insert, per_backend, read_column, seal};
 

@@ -72,7 +72,7 @@ pub(super) fn run(cli: &Cli, args: KeysArgs, io: &mut Io<'_>) -> Result<(), CliE
             let retired =
                 crate::rotation::retire_key(&mut db, &registry, &dir, version, env_active)
                     .map_err(|e| match e {
-                        Error::BadKey { .. } => keys_error(e),
+                        crate::rotation::Error::Crypto(e @ Error::BadKey { .. }) => keys_error(e),
                         other => engine(other),
                     })?;
             render(&retired, args.json)?

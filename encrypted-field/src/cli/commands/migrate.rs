@@ -4,7 +4,6 @@
 use std::fmt::Write as _;
 
 use super::emit;
-use crate::Error;
 use crate::cli::connect::{connect, engine, registry};
 use crate::cli::error::{CliError, KeySources};
 use crate::cli::key_ring as ring;
@@ -13,6 +12,7 @@ use crate::cli::pass::{backup_dir, column_list, confirm, emit_report, with_notif
 use crate::cli::progress::ProgressLine;
 use crate::cli::{Cli, Exit, Io, MigrateArgs, Terminal};
 use crate::format::legacy::{LegacyFormat, LegacyKey};
+use crate::rotation::Error as RotationError;
 use crate::rotation::{FinalizeReport, LegacyChecks, Rotation, UndoReport, check_columns};
 
 /// `migrate --from FORMAT`: legacy values into format v1 with the active key; `--undo` and
@@ -120,9 +120,9 @@ fn end_migration(
 
 /// A migration that refused a value, or a finalize whose verification failed, ends with exit
 /// status 1 (data needs attention); any other error is bad usage or configuration.
-fn migration_error(err: Error) -> CliError {
+fn migration_error(err: RotationError) -> CliError {
     match err {
-        Error::MigrationRefused { .. } | Error::FinalizeRefused { .. } => {
+        RotationError::MigrationRefused { .. } | RotationError::FinalizeRefused { .. } => {
             CliError::failure(err.to_string())
         }
         other => engine(other),
