@@ -278,7 +278,7 @@ fn node_data_is_migrated_and_found(app: &App, database_url: &str, dir: &Path) {
     let (legacy_key, values) = node_fixture(&NODE_PHONES.map(|(phone, _)| phone));
     let key_file = dir.join("node_enc_key.txt");
     std::fs::write(&key_file, format!("{legacy_key}\n")).unwrap();
-    let mut db = encrypted_field::database::Database::connect(database_url).unwrap();
+    let mut db = encrypted_field::rotation::database::Database::connect(database_url).unwrap();
     for (id, value) in (1..).zip(&values) {
         let bytes = |b: &[u8]| bytes_literal(database_url, b);
         db.execute(&format!(
@@ -520,7 +520,7 @@ fn a_tampered_value_is_status_1_and_names_the_row_and_column() {
     let app = App::new(dir.path());
     app.ok(["create", "--name", "Ada", "--phone", ADA.0]);
     let id = created_id(&app.ok(["create", "--name", "Alan", "--phone", ALAN.0]));
-    let mut db = encrypted_field::database::Database::connect(
+    let mut db = encrypted_field::rotation::database::Database::connect(
         &dir.path()
             .join("phone_requests.sqlite3")
             .display()

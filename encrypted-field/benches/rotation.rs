@@ -15,8 +15,8 @@
 use std::process::Command;
 use std::time::Instant;
 
-use encrypted_field::database::Database;
 use encrypted_field::model::{ColumnSpec, ModelSpec, Registry};
+use encrypted_field::rotation::database::Database;
 use encrypted_field::rotation::{Progress, Rotation};
 use encrypted_field::{KeyRing, MasterKey};
 

@@ -25,7 +25,7 @@ pub fn global() -> Result<&'static KeyRing> {
 /// goes through the crate's one codec of the stored form (`crate::codec`), as `Encrypted<T, C>`
 /// and rotation do.
 ///
-/// Generated code gets them from [`codec`], the only item with a `T: Plaintext` bound, called with
+/// Generated code gets them from `codec()`, the only item with a `T: Plaintext` bound, called with
 /// the user's `ty = ..` tokens: a type that is not [`Plaintext`] is then one error at that token
 /// (identical errors are merged), rather than one per generated method.
 #[allow(clippy::type_complexity)]

@@ -37,8 +37,6 @@ compile_error!(
 pub mod cli;
 mod codec;
 #[cfg(feature = "_database")]
-pub mod database;
-#[cfg(feature = "_database")]
 pub mod diesel;
 mod error;
 mod format;

@@ -18,7 +18,7 @@ mod listen;
 use std::ffi::OsStr;
 use std::path::Path;
 
-use encrypted_field::database::Database;
+use encrypted_field::rotation::database::Database;
 use encrypted_field::{KeyRing, KeyVersion};
 use harness::{Plain, Run, Table, Workspace, env_refs, plaintexts, run};
 

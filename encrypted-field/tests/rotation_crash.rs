@@ -13,7 +13,7 @@ mod harness;
 
 use std::time::{Duration, Instant};
 
-use encrypted_field::database::Database;
+use encrypted_field::rotation::database::Database;
 #[cfg(feature = "postgres")]
 use harness::ServerTable;
 use harness::{Table, Workspace, command, env_refs, plaintexts, run};

@@ -4,7 +4,7 @@
 //!
 //! The backend is chosen from the URL at run time: the application's [`Connection`] holds one of
 //! Diesel's connections, and [`with_connection!`] runs the same Diesel code on whichever one it
-//! is. The library's own connection (`encrypted_field::database::Database`) stays inside the
+//! is. The library's own connection (`encrypted_field::rotation::database::Database`) stays inside the
 //! library: the embedded `encryption` commands open it from the same URL.
 
 use std::path::{Path, PathBuf};
@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use diesel::Connection as _;
 use diesel::{RunQueryDsl as _, SqliteConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
-use encrypted_field::database::DatabaseUrl;
+use encrypted_field::rotation::database::DatabaseUrl;
 
 use crate::error::AppError;
 

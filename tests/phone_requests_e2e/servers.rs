@@ -5,7 +5,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use encrypted_field::database::Database;
+use encrypted_field::rotation::database::Database;
 use encrypted_field::testing::{Backend, with_database};
 
 /// A database created for one scenario; dropped with it.

@@ -3,8 +3,8 @@
 //! that has the backend.
 
 use crate::cli::{Cli, CliError, DatabaseArgs, models};
-use crate::database::{Database, DatabaseUrl};
 use crate::model::Registry;
+use crate::rotation::database::{Database, DatabaseUrl};
 
 /// The variable `--database-url` defaults to.
 pub(crate) const DATABASE_URL_VAR: &str = "DATABASE_URL";

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::database::PrimaryKey;
 use crate::rotation::Progress;
+use crate::rotation::database::PrimaryKey;
 
 /// Rows handled so far in the column being scanned, and their rate.
 #[derive(Debug)]

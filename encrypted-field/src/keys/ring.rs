@@ -158,13 +158,17 @@ impl KeyRing {
     pub fn try_encrypt_with_context(&self, plaintext: &[u8], context: &str) -> Result<Vec<u8>> {
         let mut iv = [0u8; IV_LEN];
         crate::keys::os_random::fill_from_os(&mut iv)?;
-        Ok(self.seal_with_iv(plaintext, context, &iv))
+        Ok(self.seal_with(plaintext, context, &iv))
     }
 
-    /// Seals with a caller-chosen IV: only for known-answer tests. A reused IV leaks equality of
-    /// plaintext prefixes.
-    #[doc(hidden)]
+    /// Seals with a caller-chosen IV (feature `internals`): only for the format's known-answer
+    /// tests. A reused IV leaks equality of plaintext prefixes.
+    #[cfg(feature = "internals")]
     pub fn seal_with_iv(&self, plaintext: &[u8], context: &str, iv: &[u8; IV_LEN]) -> Vec<u8> {
+        self.seal_with(plaintext, context, iv)
+    }
+
+    fn seal_with(&self, plaintext: &[u8], context: &str, iv: &[u8; IV_LEN]) -> Vec<u8> {
         self.active_key()
             .sealing
             .seal(self.active, iv, context.as_bytes(), plaintext)

@@ -15,7 +15,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 ///
 /// ```
 /// # #[cfg(feature = "sqlite")] {
-/// use encrypted_field::database::Database;
+/// use encrypted_field::rotation::database::Database;
 /// use encrypted_field::rotation::Error;
 ///
 /// // An empty SQLite path names no database: nothing is created.

@@ -10,8 +10,8 @@ use serde::Serialize;
 use super::Rotation;
 use super::report::{FailedValue, MAX_LISTED_FAILURES, Verification};
 use super::scan::{Failures, target};
-use crate::database::Database;
 use crate::keys::ring::KeyRing;
+use crate::rotation::database::Database;
 use crate::rotation::error::{Error, Result};
 
 /// What `migrate --undo` did.
@@ -83,15 +83,17 @@ impl Rotation<'_> {
     ///
     /// ```
     /// # #[cfg(feature = "sqlite")] {
-    /// use encrypted_field::database::Database;
+    /// use diesel::{Connection as _, RunQueryDsl as _, SqliteConnection};
+    /// use encrypted_field::rotation::database::Database;
     /// use encrypted_field::legacy::LegacyKey;
     /// use encrypted_field::model::{ColumnSpec, ModelSpec, Registry};
     /// use encrypted_field::rotation::Rotation;
     /// use encrypted_field::{KeyRing, MasterKey};
     ///
-    /// let mut db = Database::connect(":memory:")?;
-    /// db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, email TEXT)")?;
-    /// db.execute("INSERT INTO t VALUES (1, 'ada@example.com')")?;
+    /// let mut conn = SqliteConnection::establish(":memory:")?;
+    /// diesel::sql_query("CREATE TABLE t (id INTEGER PRIMARY KEY, email TEXT)").execute(&mut conn)?;
+    /// diesel::sql_query("INSERT INTO t VALUES (1, 'ada@example.com')").execute(&mut conn)?;
+    /// let mut db = Database::from(conn);
     /// let registry = Registry::new()
     ///     .register_spec(ModelSpec::new("t", "id").column(ColumnSpec::text("email")))?;
     /// let ring = KeyRing::builder().key(1, MasterKey::generate()).build()?;
@@ -155,15 +157,17 @@ impl Rotation<'_> {
     ///
     /// ```
     /// # #[cfg(feature = "sqlite")] {
-    /// use encrypted_field::database::Database;
+    /// use diesel::{Connection as _, RunQueryDsl as _, SqliteConnection};
+    /// use encrypted_field::rotation::database::Database;
     /// use encrypted_field::legacy::LegacyKey;
     /// use encrypted_field::model::{ColumnSpec, ModelSpec, Registry};
     /// use encrypted_field::rotation::Rotation;
     /// use encrypted_field::{KeyRing, MasterKey};
     ///
-    /// let mut db = Database::connect(":memory:")?;
-    /// db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, email TEXT)")?;
-    /// db.execute("INSERT INTO t VALUES (1, 'ada@example.com'), (2, 'alan@example.com')")?;
+    /// let mut conn = SqliteConnection::establish(":memory:")?;
+    /// diesel::sql_query("CREATE TABLE t (id INTEGER PRIMARY KEY, email TEXT)").execute(&mut conn)?;
+    /// diesel::sql_query("INSERT INTO t VALUES (1, 'ada@example.com'), (2, 'alan@example.com')").execute(&mut conn)?;
+    /// let mut db = Database::from(conn);
     /// let registry = Registry::new()
     ///     .register_spec(ModelSpec::new("t", "id").column(ColumnSpec::text("email")))?;
     /// let ring = KeyRing::builder().key(1, MasterKey::generate()).build()?;

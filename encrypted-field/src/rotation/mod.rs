@@ -15,17 +15,19 @@
 //!
 //! ```
 //! # #[cfg(feature = "sqlite")] {
-//! use encrypted_field::database::Database;
+//! use diesel::{Connection as _, RunQueryDsl as _, SqliteConnection};
+//! use encrypted_field::rotation::database::Database;
 //! use encrypted_field::model::{ColumnSpec, ModelSpec, Registry};
 //! use encrypted_field::rotation::{Rotation, RotationStatus};
 //! use encrypted_field::{KeyRing, MasterKey};
 //!
 //! let (v1, v2) = (MasterKey::generate(), MasterKey::generate());
 //! let old = KeyRing::builder().key(1, v1.clone()).build()?;
-//! let mut db = Database::connect(":memory:")?;
-//! db.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, _ssn BLOB)")?;
+//! let mut conn = SqliteConnection::establish(":memory:")?;
+//! diesel::sql_query("CREATE TABLE customers (id INTEGER PRIMARY KEY, _ssn BLOB)").execute(&mut conn)?;
 //! let sealed = old.encrypt_with_context(b"078-05-1120", "customers._ssn");
-//! db.execute(&format!("INSERT INTO customers VALUES (1, x'{}'), (2, NULL)", hex(&sealed)))?;
+//! diesel::sql_query(&format!("INSERT INTO customers VALUES (1, x'{}'), (2, NULL)", hex(&sealed))).execute(&mut conn)?;
+//! let mut db = Database::from(conn);
 //!
 //! let registry = Registry::new().register_spec(ModelSpec::new("customers", "id").column(ColumnSpec::binary("_ssn").nullable()))?;
 //! let ring = KeyRing::builder().key(1, v1).key(2, v2).build()?; // v2 is active
@@ -41,12 +43,13 @@
 use std::path::PathBuf;
 use std::time::{Instant, SystemTime};
 
-use crate::database::Database;
 use crate::format::legacy::LegacyKey;
 use crate::keys::ring::KeyRing;
 use crate::model::{BlindIndexSpec, ColumnSpec, Registry};
 use crate::notify::Notifier;
+use crate::rotation::database::Database;
 
+pub mod database;
 pub(crate) mod error;
 mod implausible;
 mod kept;
@@ -227,7 +230,7 @@ impl<'a> Rotation<'a> {
     ///   migration ([`Error::MigrationRefused`]) before anything is written; the writing pass
     ///   checks each batch again and stops before writing a batch that fails;
     /// - the bytes each value held before are kept in
-    ///   [`LEGACY_VALUES_TABLE`](crate::database::LEGACY_VALUES_TABLE), in the same transaction
+    ///   [`LEGACY_VALUES_TABLE`](crate::rotation::database::LEGACY_VALUES_TABLE), in the same transaction
     ///   as the value's rewrite, until [`finalize_migration`](Self::finalize_migration); until
     ///   then [`undo_migration`](Self::undo_migration) puts them back.
     ///
@@ -305,7 +308,8 @@ impl<'a> Rotation<'a> {
     ///
     /// ```
     /// # #[cfg(feature = "sqlite")] {
-    /// use encrypted_field::database::Database;
+    /// use diesel::{Connection as _, RunQueryDsl as _, SqliteConnection};
+    /// use encrypted_field::rotation::database::Database;
     /// use encrypted_field::model::{BlindIndexSpec, ColumnSpec, ModelSpec, Registry};
     /// use encrypted_field::rotation::{Rotation, RotationStatus};
     /// use encrypted_field::{BlindIndexKey, KeyRing, MasterKey};
@@ -314,11 +318,12 @@ impl<'a> Rotation<'a> {
     ///     .key(1, MasterKey::generate())
     ///     .blind_index_key(BlindIndexKey::new(MasterKey::generate()))
     ///     .build()?;
-    /// let mut db = Database::connect(":memory:")?;
-    /// db.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, email BLOB, email_bidx BLOB)")?;
+    /// let mut conn = SqliteConnection::establish(":memory:")?;
+    /// diesel::sql_query("CREATE TABLE users (id INTEGER PRIMARY KEY, email BLOB, email_bidx BLOB)").execute(&mut conn)?;
     /// let sealed = ring.encrypt_with_context(b"ada@example.org", "users.email");
     /// let hex: String = sealed.iter().map(|b| format!("{b:02x}")).collect();
-    /// db.execute(&format!("INSERT INTO users VALUES (1, x'{hex}', NULL)"))?; // no index yet
+    /// diesel::sql_query(&format!("INSERT INTO users VALUES (1, x'{hex}', NULL)")).execute(&mut conn)?; // no index yet
+    /// let mut db = Database::from(conn);
     ///
     /// let index = BlindIndexSpec::binary("email_bidx").with_builtin_normalizer("lowercase")?;
     /// let registry = Registry::new().register_spec(

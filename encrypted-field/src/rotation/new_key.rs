@@ -16,12 +16,12 @@
 use std::path::Path;
 use std::time::Instant;
 
-use crate::database::Database;
 use crate::keys::dir::KeysDir;
 use crate::keys::master_key::MasterKey;
 use crate::keys::ring::KeyRing;
 use crate::keys::secret_file::create_private_dir;
 use crate::keys::version::KeyVersion;
+use crate::rotation::database::Database;
 use crate::rotation::error::Result;
 use crate::rotation::report::{NewKey, RotationReport};
 use crate::rotation::{Rotation, check_columns, schedule};
@@ -40,7 +40,8 @@ impl Rotation<'_> {
     ///
     /// ```
     /// # #[cfg(feature = "sqlite")] {
-    /// use encrypted_field::database::Database;
+    /// use diesel::{Connection as _, RunQueryDsl as _, SqliteConnection};
+    /// use encrypted_field::rotation::database::Database;
     /// use encrypted_field::model::{ColumnSpec, ModelSpec, Registry};
     /// use encrypted_field::rotation::{Rotation, RotationStatus};
     /// use encrypted_field::{KeyVersion, KeysDir};
@@ -49,10 +50,11 @@ impl Rotation<'_> {
     /// let keys = KeysDir::new(tmp.path().join("keys"));
     /// keys.add(true)?; // v1
     /// let ring = keys.load(None)?;
-    /// let mut db = Database::connect(":memory:")?;
-    /// db.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, _ssn BLOB)")?;
+    /// let mut conn = SqliteConnection::establish(":memory:")?;
+    /// diesel::sql_query("CREATE TABLE customers (id INTEGER PRIMARY KEY, _ssn BLOB)").execute(&mut conn)?;
     /// let sealed: String = ring.encrypt_with_context(b"078-05-1120", "customers._ssn").iter().map(|b| format!("{b:02x}")).collect();
-    /// db.execute(&format!("INSERT INTO customers VALUES (1, x'{sealed}')"))?;
+    /// diesel::sql_query(&format!("INSERT INTO customers VALUES (1, x'{sealed}')")).execute(&mut conn)?;
+    /// let mut db = Database::from(conn);
     ///
     /// let registry = Registry::new().register_spec(ModelSpec::new("customers", "id").column(ColumnSpec::binary("_ssn").nullable()))?;
     /// let report = Rotation::new(&registry)

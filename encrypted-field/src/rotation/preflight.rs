@@ -2,8 +2,8 @@
 //! typo in a table or column name is reported (by the database, naming it) before a key is
 //! created or a single value rewritten.
 
-use crate::database::Database;
 use crate::model::Registry;
+use crate::rotation::database::Database;
 use crate::rotation::error::Result;
 
 /// Validates every model of `registry` and reads one row of it (every encrypted column). An
@@ -12,12 +12,14 @@ use crate::rotation::error::Result;
 ///
 /// ```
 /// # #[cfg(feature = "sqlite")] {
-/// use encrypted_field::database::Database;
+/// use diesel::{Connection as _, RunQueryDsl as _, SqliteConnection};
+/// use encrypted_field::rotation::database::Database;
 /// use encrypted_field::model::{ColumnSpec, ModelSpec, Registry};
 /// use encrypted_field::rotation::check_columns;
 ///
-/// let mut db = Database::connect(":memory:")?;
-/// db.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, _ssn BLOB)")?;
+/// let mut conn = SqliteConnection::establish(":memory:")?;
+/// diesel::sql_query("CREATE TABLE customers (id INTEGER PRIMARY KEY, _ssn BLOB)").execute(&mut conn)?;
+/// let mut db = Database::from(conn);
 /// let good = Registry::new().register_spec(ModelSpec::new("customers", "id").column(ColumnSpec::binary("_ssn")))?;
 /// check_columns(&mut db, &good)?;
 /// let typo = Registry::new().register_spec(ModelSpec::new("customers", "id").column(ColumnSpec::binary("_snn")))?;

@@ -4,12 +4,12 @@
 
 use std::io::ErrorKind;
 
-use crate::database::Database;
 use crate::keys::dir::KeysDir;
 use crate::keys::retire::{RetiredKey, move_into_retired};
 use crate::keys::secret_file::io_error;
 use crate::keys::version::KeyVersion;
 use crate::model::Registry;
+use crate::rotation::database::Database;
 use crate::rotation::error::{Error, Result};
 use crate::rotation::{DEFAULT_BATCH_SIZE, ensure_unused, status};
 
@@ -23,7 +23,8 @@ use crate::rotation::{DEFAULT_BATCH_SIZE, ensure_unused, status};
 ///
 /// ```
 /// # #[cfg(feature = "sqlite")] {
-/// use encrypted_field::database::Database;
+/// use diesel::{Connection as _, RunQueryDsl as _, SqliteConnection};
+/// use encrypted_field::rotation::database::Database;
 /// use encrypted_field::model::{ColumnSpec, ModelSpec, Registry};
 /// use encrypted_field::rotation::{Rotation, retire_key};
 /// use encrypted_field::rotation::Error;
@@ -32,10 +33,11 @@ use crate::rotation::{DEFAULT_BATCH_SIZE, ensure_unused, status};
 /// let tmp = tempfile::tempdir()?;
 /// let keys = KeysDir::new(tmp.path().join("keys"));
 /// keys.add(true)?;
-/// let mut db = Database::connect(":memory:")?;
-/// db.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, _ssn BLOB)")?;
+/// let mut conn = SqliteConnection::establish(":memory:")?;
+/// diesel::sql_query("CREATE TABLE customers (id INTEGER PRIMARY KEY, _ssn BLOB)").execute(&mut conn)?;
 /// let sealed: String = keys.load(None)?.encrypt_with_context(b"078-05-1120", "customers._ssn").iter().map(|b| format!("{b:02x}")).collect();
-/// db.execute(&format!("INSERT INTO customers VALUES (1, x'{sealed}')"))?;
+/// diesel::sql_query(&format!("INSERT INTO customers VALUES (1, x'{sealed}')")).execute(&mut conn)?;
+/// let mut db = Database::from(conn);
 /// let registry = Registry::new().register_spec(ModelSpec::new("customers", "id").column(ColumnSpec::binary("_ssn")))?;
 ///
 /// keys.add(true)?; // v2 is active, the value still uses v1

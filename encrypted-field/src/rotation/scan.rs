@@ -3,8 +3,8 @@
 //! transaction with compare-and-swap, so an application's concurrent write always wins and a kill
 //! at any instant leaves every value either old-and-readable or new-and-readable.
 
-use crate::database::{ColumnTarget, Database, PrimaryKey, StoredRow, Swap};
 use crate::model::{ColumnSpec, ModelSpec};
+use crate::rotation::database::{ColumnTarget, Database, PrimaryKey, StoredRow, Swap};
 use crate::rotation::error::{Error, Result};
 use crate::rotation::plan::{Plan, ValueAction};
 use crate::rotation::report::{ColumnReport, FailedValue, MAX_LISTED_FAILURES};

@@ -5,8 +5,8 @@
 use std::str::FromStr;
 use std::time::{Duration, SystemTime};
 
-use crate::database::Database;
 use crate::keys::version::KeyVersion;
+use crate::rotation::database::Database;
 use crate::rotation::error::Result;
 
 /// How often keys are rotated.

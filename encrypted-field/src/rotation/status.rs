@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::codec::stored_version;
-use crate::database::Database;
 use crate::model::{Registry, Storage};
+use crate::rotation::database::Database;
 use crate::rotation::error::{Error, Result};
 use crate::rotation::plan::{Plan, ValueAction};
 use crate::rotation::scan::{Failures, NoProgress, ScanSettings, scan_model};

@@ -5,8 +5,8 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 
-use encrypted_field::database::{Database, PrimaryKey};
 use encrypted_field::model::{ColumnSpec, KeyKind, ModelSpec, Registry, Storage};
+use encrypted_field::rotation::database::{Database, PrimaryKey};
 use encrypted_field::rotation::{Progress, Rotation, RotationStatus};
 
 use crate::support::{

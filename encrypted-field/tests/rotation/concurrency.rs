@@ -5,9 +5,9 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 use encrypted_field::KeyRing;
-use encrypted_field::database::{Database, PrimaryKey};
 use encrypted_field::model::{ColumnSpec, KeyKind, ModelSpec, Registry, Storage};
 use encrypted_field::rotation::Error;
+use encrypted_field::rotation::database::{Database, PrimaryKey};
 use encrypted_field::rotation::{Progress, Rotation, RotationReport, RotationStatus};
 
 use crate::support::{

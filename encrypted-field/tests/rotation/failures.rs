@@ -1,8 +1,8 @@
 //! Values that cannot be read: each is reported (table, primary key, column, reason), left byte
 //! for byte as it was, and makes the status `failed`; every other value still rotates.
 
-use encrypted_field::database::PrimaryKey;
 use encrypted_field::model::{ColumnSpec, KeyKind, ModelSpec, Registry, Storage};
+use encrypted_field::rotation::database::PrimaryKey;
 use encrypted_field::rotation::{Rotation, RotationReport, RotationStatus};
 
 use crate::support::{

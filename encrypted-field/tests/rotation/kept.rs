@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
 
 use encrypted_field::MasterKey;
-use encrypted_field::database::PrimaryKey;
 use encrypted_field::legacy::{LegacyKey, node_cbc};
 use encrypted_field::rotation::Error;
+use encrypted_field::rotation::database::PrimaryKey;
 use encrypted_field::rotation::{LegacyChecks, Progress, Rotation, RotationStatus};
 
 use crate::migrate::{assert_unchanged, node_cbc_value, node_phone_table, phone_registry, phones};

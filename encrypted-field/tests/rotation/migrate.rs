@@ -9,10 +9,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use encrypted_field::MasterKey;
-use encrypted_field::database::{Database, PrimaryKey};
 use encrypted_field::legacy::{LegacyFormat, LegacyKey};
 use encrypted_field::model::{ColumnSpec, KeyKind, ModelSpec, Registry, Storage};
 use encrypted_field::rotation::Error;
+use encrypted_field::rotation::database::{Database, PrimaryKey};
 use encrypted_field::rotation::{LegacyChecks, Operation, Progress, Rotation, RotationStatus};
 
 use crate::support::{
@@ -627,9 +627,9 @@ fn sqlite_text_values_in_a_blob_column_are_migrated() {
 /// the index the application's setter computes, so lookups find it.
 #[cfg(feature = "derive")]
 mod blind_indexes {
-    use encrypted_field::database::PrimaryKey;
     use encrypted_field::legacy::{LegacyFormat, LegacyKey};
     use encrypted_field::rotation::Error;
+    use encrypted_field::rotation::database::PrimaryKey;
     use encrypted_field::rotation::{Rotation, RotationStatus};
 
     use super::fixture;

@@ -6,8 +6,8 @@
 use std::cell::RefCell;
 
 use encrypted_field::KeyRing;
-use encrypted_field::database::{Database, PrimaryKey};
 use encrypted_field::rotation::Error;
+use encrypted_field::rotation::database::{Database, PrimaryKey};
 use encrypted_field::rotation::{Operation, Progress, Rotation, RotationStatus};
 
 use crate::support::{

@@ -1,8 +1,8 @@
 //! Crash safety: a rotation stopped at any point (here, between two batches, as a kill would)
 //! leaves every value readable, and the next run finishes the job.
 
-use encrypted_field::database::PrimaryKey;
 use encrypted_field::model::{ColumnSpec, KeyKind, ModelSpec, Registry, Storage};
+use encrypted_field::rotation::database::PrimaryKey;
 use encrypted_field::rotation::{Progress, Rotation, RotationStatus};
 
 use crate::support::{

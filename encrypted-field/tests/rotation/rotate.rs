@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use encrypted_field::KeyRing;
-use encrypted_field::database::{Database, PrimaryKey};
 use encrypted_field::model::{ColumnSpec, KeyKind, ModelSpec, Registry, Storage};
+use encrypted_field::rotation::database::{Database, PrimaryKey};
 use encrypted_field::rotation::{Operation, Rotation, RotationStatus};
 
 use crate::support::{

@@ -5,8 +5,8 @@
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use encrypted_field::database::Database;
 use encrypted_field::rotation::Error;
+use encrypted_field::rotation::database::Database;
 // Which of the three backends; `Backend` below is a scenario's database on one of them.
 use encrypted_field::testing::Backend as Kind;
 

@@ -5,9 +5,9 @@
 use std::collections::BTreeMap;
 
 use encrypted_field::KeyVersion;
-use encrypted_field::database::{Database, PrimaryKey};
 use encrypted_field::model::{ColumnSpec, KeyKind, ModelSpec, Registry, Storage};
 use encrypted_field::rotation::Error;
+use encrypted_field::rotation::database::{Database, PrimaryKey};
 use encrypted_field::rotation::{Operation, Rotation, RotationStatus, ensure_unused, status};
 
 use crate::support::{Backend, Cell, Keys, Table, insert, per_backend, read_column, seal};
@@ -228,7 +228,7 @@ per_backend!(
 #[cfg(feature = "derive")]
 mod blind_indexes {
     use encrypted_field::KeyRing;
-    use encrypted_field::database::Database;
+    use encrypted_field::rotation::database::Database;
     use encrypted_field::rotation::{Rotation, RotationStatus};
 
     use crate::support::{

@@ -95,7 +95,7 @@ fn status_runs_on(backend: Backend) {
     let Some(url) = backend.url() else { return };
     let workspace = Workspace::new();
     let server_table = ServerTable::new(&url, "cli_backend");
-    let mut db = encrypted_field::database::Database::connect(&url).unwrap();
+    let mut db = encrypted_field::rotation::database::Database::connect(&url).unwrap();
     server_table.table.create(&mut db);
     server_table
         .table

@@ -10,7 +10,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Binary, Nullable, Text};
-use encrypted_field::database::{Connection, Database};
+use encrypted_field::rotation::database::{Connection, Database};
 use encrypted_field::{KeyRing, KeysDir};
 
 #[path = "../support/binary.rs"]

@@ -41,7 +41,10 @@ impl std::fmt::Debug for DatabaseArgs {
         f.debug_struct("DatabaseArgs")
             .field(
                 "database_url",
-                &self.database_url.as_deref().map(crate::database::redact),
+                &self
+                    .database_url
+                    .as_deref()
+                    .map(crate::rotation::database::redact),
             )
             .field("models", &self.models)
             .field("columns", &self.columns)

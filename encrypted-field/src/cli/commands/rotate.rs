@@ -11,7 +11,7 @@ use crate::cli::output::{NotDue, render};
 use crate::cli::pass::{backup_dir, column_list, confirm, emit_report, with_notifiers};
 use crate::cli::progress::ProgressLine;
 use crate::cli::{Cli, Exit, Io, RotateArgs, Terminal};
-use crate::database::Database;
+use crate::rotation::database::Database;
 use crate::rotation::{Rotation, RotationPeriod, check_columns, check_due};
 use crate::{EnvVars, KeyRing, KeysDir};
 

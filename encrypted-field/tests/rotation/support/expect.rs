@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use encrypted_field::database::{Database, PrimaryKey};
 use encrypted_field::model::{KeyKind, Storage};
+use encrypted_field::rotation::database::{Database, PrimaryKey};
 use encrypted_field::rotation::{ColumnReport, RotationReport};
 use encrypted_field::{KeyRing, MasterKey};
 

@@ -6,8 +6,8 @@
 
 use std::collections::BTreeMap;
 
-use encrypted_field::database::{Database, PrimaryKey};
 use encrypted_field::model::{KeyKind, ModelSpec, Registry, Storage};
+use encrypted_field::rotation::database::{Database, PrimaryKey};
 use encrypted_field::{BlindIndexKey, EncryptedModel, KeyRing, MasterKey};
 
 use super::{Backend, Table, read_column, seal};

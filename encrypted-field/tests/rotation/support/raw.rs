@@ -12,8 +12,8 @@ use diesel::query_dsl::methods::{ExecuteDsl, LoadQuery};
 use diesel::result::QueryResult;
 use diesel::serialize::ToSql;
 use diesel::sql_types::{BigInt, Binary, HasSqlType, Nullable, Text};
-use encrypted_field::database::{Database, PrimaryKey};
 use encrypted_field::model::{KeyKind, Storage};
+use encrypted_field::rotation::database::{Database, PrimaryKey};
 
 use super::Table;
 
@@ -22,11 +22,11 @@ macro_rules! on_connection {
     ($db:expr, |$conn:ident| $body:expr) => {
         match $db.connection() {
             #[cfg(feature = "sqlite")]
-            encrypted_field::database::Connection::Sqlite($conn) => $body,
+            encrypted_field::rotation::database::Connection::Sqlite($conn) => $body,
             #[cfg(feature = "mysql")]
-            encrypted_field::database::Connection::Mysql($conn) => $body,
+            encrypted_field::rotation::database::Connection::Mysql($conn) => $body,
             #[cfg(feature = "postgres")]
-            encrypted_field::database::Connection::Postgres($conn) => $body,
+            encrypted_field::rotation::database::Connection::Postgres($conn) => $body,
             _ => unreachable!("a backend this build does not support"),
         }
     };

@@ -213,7 +213,7 @@ pub(crate) const MAX_BYTES_PER_STATEMENT: usize = 4 << 20;
 ///
 /// ```
 /// # #[cfg(feature = "sqlite")] {
-/// use encrypted_field::database::Database;
+/// use encrypted_field::rotation::database::Database;
 /// let db = Database::connect(":memory:")?;
 /// assert_eq!(db.backend_name(), "sqlite");
 /// # }

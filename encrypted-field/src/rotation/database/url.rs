@@ -36,7 +36,7 @@ impl DatabaseUrl {
     /// Parses a URL as `DATABASE_URL` or `--database-url` gives it.
     ///
     /// ```
-    /// use encrypted_field::database::DatabaseUrl;
+    /// use encrypted_field::rotation::database::DatabaseUrl;
     /// assert_eq!(DatabaseUrl::parse("sqlite://app.db")?, DatabaseUrl::Sqlite(Some("app.db".into())));
     /// assert_eq!(DatabaseUrl::parse("data/app.sqlite3")?, DatabaseUrl::Sqlite(Some("data/app.sqlite3".into())));
     /// assert_eq!(DatabaseUrl::parse(":memory:")?, DatabaseUrl::Sqlite(None));
