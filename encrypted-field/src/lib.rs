@@ -40,7 +40,7 @@ mod codec;
 pub mod diesel;
 mod error;
 mod format;
-mod keys;
+pub mod keys;
 pub mod model;
 #[cfg(feature = "_database")]
 pub mod notify;
@@ -55,13 +55,11 @@ pub use format::blind_index::{BlindIndexKey, Normalizer, normalize};
 pub use format::json::Json;
 pub use format::plaintext::Plaintext;
 pub use format::{blind_index, envelope, legacy};
-pub use keys::dir::{ACTIVE_VERSION_FILE, KeyFile, KeysDir};
-pub use keys::env::EnvVars;
 pub use keys::global::{
     decrypt, decrypt_with_context, encrypt, encrypt_with_context, global, install,
 };
-pub use keys::master_key::{KEY_LEN, MasterKey};
-pub use keys::ring::{KeyRing, KeyRingBuilder};
+pub use keys::master_key::MasterKey;
+pub use keys::ring::KeyRing;
 pub use keys::version::KeyVersion;
 // The derive (feature `derive`) and the trait of the same name, as serde does.
 #[cfg(feature = "derive")]

@@ -245,7 +245,7 @@ fn new_key_is_backed_up_privately_written_activated_and_used() {
     );
     assert_eq!(harness::mode(&backup), 0o600);
     assert_eq!(harness::mode(&backups), 0o700);
-    let restored = encrypted_field::rotation::restore_ring(&backup).unwrap();
+    let restored = encrypted_field::keys::restore_ring(&backup).unwrap();
     assert_eq!(restored.active_version(), KeyVersion::new(2));
     f.assert_plaintexts(&restored);
 }

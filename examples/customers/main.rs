@@ -18,11 +18,12 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use diesel::prelude::*;
+use encrypted_field::keys::{EnvVars, KeysDir};
 use encrypted_field::model::Registry;
 use encrypted_field::notify::{LogNotifier, Notifier};
 use encrypted_field::rotation::database::Database;
 use encrypted_field::rotation::{Rotation, RotationReport};
-use encrypted_field::{BlindIndexKey, EncryptedModel, EnvVars, KeyRing, KeysDir, MasterKey};
+use encrypted_field::{BlindIndexKey, EncryptedModel, KeyRing, MasterKey};
 
 diesel::table! {
     customers (id) {

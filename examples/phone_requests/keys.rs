@@ -5,7 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
-use encrypted_field::{BlindIndexKey, EnvVars, KeyRing, KeysDir, MasterKey};
+use encrypted_field::keys::{EnvVars, KeysDir};
+use encrypted_field::{BlindIndexKey, KeyRing, MasterKey};
 
 use crate::db::Location;
 use crate::error::AppError;

@@ -4,7 +4,9 @@ use std::fmt;
 use std::path::Path;
 
 use super::Exit;
-use crate::{ACTIVE_VERSION_FILE, EnvVars, Error};
+use crate::error::Error;
+use crate::keys::dir::ACTIVE_VERSION_FILE;
+use crate::keys::env::EnvVars;
 
 /// A command that could not finish: the exit status and the message for stderr, which says what
 /// was being done and why it failed, and never holds key bytes.
@@ -109,7 +111,7 @@ impl KeySources<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::BadKeyReason;
+    use crate::error::BadKeyReason;
 
     fn bad_key(origin: &str) -> Error {
         Error::BadKey {

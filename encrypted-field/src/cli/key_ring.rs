@@ -6,7 +6,13 @@ use std::path::PathBuf;
 
 use crate::cli::KeySourceArgs;
 use crate::cli::error::{CliError, KeySources};
-use crate::{BadKeyReason, BlindIndexKey, EnvVars, Error, KeyRing, KeyVersion, KeysDir, MasterKey};
+use crate::error::{BadKeyReason, Error};
+use crate::format::blind_index::BlindIndexKey;
+use crate::keys::dir::KeysDir;
+use crate::keys::env::EnvVars;
+use crate::keys::master_key::MasterKey;
+use crate::keys::ring::KeyRing;
+use crate::keys::version::KeyVersion;
 
 /// Loads the ring. A flag replaces the environment's source of encryption keys; the
 /// active-version variable (`ENCRYPTED_FIELD_ACTIVE_VERSION`) and the blind-index key
@@ -74,7 +80,7 @@ fn load_encryption_keys(vars: &EnvVars, flags: &KeySourceArgs) -> Result<KeyRing
 }
 
 /// The active version named by the environment (`ENCRYPTED_FIELD_ACTIVE_VERSION`), if any.
-pub(crate) fn env_active_version(vars: &EnvVars) -> crate::Result<Option<KeyVersion>> {
+pub(crate) fn env_active_version(vars: &EnvVars) -> crate::error::Result<Option<KeyVersion>> {
     let Some(value) = std::env::var_os(&vars.active_version) else {
         return Ok(None);
     };

@@ -145,7 +145,7 @@ pub use args::{
 pub use error::CliError;
 pub use models::{ColumnArg, PrimaryKeyArg};
 
-use crate::EnvVars;
+use crate::keys::env::EnvVars;
 
 /// How to install the standalone tool with all three backends (SQLite, MySQL/MariaDB,
 /// PostgreSQL): what the README says, and what the tool says when it meets a URL of a backend
@@ -214,7 +214,7 @@ impl fmt::Debug for Io<'_> {
 /// configures them once (`--column` and `--models` add to them).
 ///
 /// ```
-/// use encrypted_field::EnvVars;
+/// use encrypted_field::keys::EnvVars;
 /// use encrypted_field::cli::Cli;
 /// // A tool for the application's second ring, read from PAYLOAD_KEYS_DIR, PAYLOAD_ENCRYPTION_KEY, …
 /// let payload = Cli::new().env_vars(EnvVars::with_prefix("PAYLOAD"));

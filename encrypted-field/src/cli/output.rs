@@ -200,7 +200,7 @@ impl Report for crate::rotation::StatusReport {
     }
 }
 
-impl Report for crate::rotation::RetiredKey {
+impl Report for crate::keys::retire::RetiredKey {
     fn human(&self, out: &mut String) {
         let _ = writeln!(
             out,

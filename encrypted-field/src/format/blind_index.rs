@@ -26,7 +26,7 @@ pub const BLIND_INDEX_INFO_PREFIX: &[u8] = b"encrypted-field v1 blind-index ";
 pub const BLIND_INDEX_LEN: usize = 32;
 
 /// The secret from which every column's blind-index key is derived. It must never be an
-/// encryption key; [`KeyRingBuilder::build`](crate::KeyRingBuilder::build) refuses that.
+/// encryption key; [`KeyRingBuilder::build`](crate::keys::KeyRingBuilder::build) refuses that.
 ///
 /// ```
 /// use encrypted_field::{BlindIndexKey, MasterKey, normalize};

@@ -139,7 +139,7 @@ pub fn write_backup(ring: &KeyRing, dir: &Path, database_dir: Option<&Path>) -> 
 /// ```
 /// # #[cfg(feature = "sqlite")] {
 /// use encrypted_field::{KeyRing, MasterKey};
-/// use encrypted_field::rotation::{restore_ring, write_backup};
+/// use encrypted_field::keys::{restore_ring, write_backup};
 /// let ring = KeyRing::builder().key(1, MasterKey::generate()).key(2, MasterKey::generate()).build()?;
 /// let dir = tempfile::tempdir()?;
 /// let path = write_backup(&ring, &dir.path().join("keys"), None)?;

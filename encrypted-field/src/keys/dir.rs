@@ -28,7 +28,8 @@ pub struct KeyFile {
 /// A directory of versioned key files.
 ///
 /// ```
-/// use encrypted_field::{KeysDir, KeyVersion};
+/// use encrypted_field::KeyVersion;
+/// use encrypted_field::keys::KeysDir;
 /// let dir = tempfile::tempdir()?;
 /// let keys = KeysDir::new(dir.path());
 /// keys.add(false)?;                       // v1, active (the only one)

@@ -17,7 +17,7 @@ use crate::keys::version::KeyVersion;
 /// so an application can keep a second ring apart (the Django module's `PAYLOAD_ENCRYPTION_KEY`).
 ///
 /// ```
-/// use encrypted_field::EnvVars;
+/// use encrypted_field::keys::EnvVars;
 /// let payload = EnvVars::with_prefix("PAYLOAD");
 /// assert_eq!(payload.key, "PAYLOAD_ENCRYPTION_KEY");
 /// assert_eq!(payload.keys_dir, "PAYLOAD_KEYS_DIR");
@@ -88,7 +88,7 @@ impl KeyRing {
     /// Loads the ring from the environment, as `DESIGN.md` orders the sources:
     /// `ENCRYPTED_FIELD_KEYS_DIR`, then `DB_ENCRYPTION_KEY_FILE`, then `DB_ENCRYPTION_KEY`;
     /// `ENCRYPTED_FIELD_ACTIVE_VERSION` picks the active version and `DB_BLIND_INDEX_KEY(_FILE)`
-    /// the blind-index key. See [`EnvVars`](crate::EnvVars) for other variable names.
+    /// the blind-index key. See [`EnvVars`](crate::keys::EnvVars) for other variable names.
     pub fn from_env() -> Result<Self> {
         load(&EnvVars::default(), &|name| std::env::var_os(name))
     }

@@ -1,10 +1,20 @@
-//! Everything about keys: the key material and its version number, the ring that holds the
-//! versions, where keys come from (the environment, a keys directory), the process-wide ring,
-//! backups of a ring, and retiring a version's file.
+//! Everything about keys beyond the everyday [`KeyRing`], [`MasterKey`] and [`KeyVersion`]
+//! (which the crate root re-exports): building a ring in code, the environment and keys-directory
+//! sources, backups of a ring, and retired key files.
 //!
-//! The layers, from the bottom: [`version`] and [`master_key`] need nothing but the error type;
-//! the format layer (`crate::format`) builds on them; [`ring`] seals and opens with the format;
-//! the sources ([`env`], [`dir`]), [`global`] and [`backup`] build rings.
+//! ```
+//! use encrypted_field::keys::KeysDir;
+//! let tmp = tempfile::tempdir()?;
+//! let keys = KeysDir::new(tmp.path());
+//! keys.add(true)?; // enc_key_v1, active
+//! assert_eq!(keys.load(None)?.active_version().get(), 1);
+//! # Ok::<(), encrypted_field::Error>(())
+//! ```
+//!
+//! Inside the crate the files are layered, from the bottom: `version`, `os_random` and
+//! `master_key` need nothing but the error type; the format layer (`crate::format`) builds on
+//! them; `ring` seals and opens with the format; the sources (`env`, `dir`), `global` and
+//! `backup` build rings.
 
 pub(crate) mod dir;
 pub(crate) mod env;
@@ -20,3 +30,13 @@ mod version_setting;
 
 #[cfg(feature = "_database")]
 pub(crate) mod backup;
+
+#[cfg(feature = "_database")]
+pub use backup::{BACKUP_FORMAT, check_backup_dir, restore_ring, write_backup};
+pub use dir::{ACTIVE_VERSION_FILE, KeyFile, KeysDir};
+pub use env::EnvVars;
+pub use master_key::{KEY_LEN, MasterKey};
+#[cfg(feature = "_database")]
+pub use retire::{RETIRED_DIR, RetiredKey};
+pub use ring::{KeyRing, KeyRingBuilder};
+pub use version::KeyVersion;

@@ -17,7 +17,7 @@ use crate::keys::secret_file::{
 /// The subdirectory of a keys directory that retired key files are moved into.
 pub const RETIRED_DIR: &str = "retired";
 
-/// A key file that [`retire_key`](crate::rotation::retire_key) moved.
+/// A key file that [`Rotation::retire_key`](crate::rotation::Rotation::retire_key) moved.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RetiredKey {
     /// The version retired.

@@ -109,7 +109,7 @@ impl KeyRing {
         &self,
         context: &str,
         value: &str,
-        normalize: crate::Normalizer,
+        normalize: crate::format::blind_index::Normalizer,
     ) -> Result<[u8; crate::format::blind_index::BLIND_INDEX_LEN]> {
         let key = self.blind_index.as_ref().ok_or(Error::NoBlindIndexKey)?;
         Ok(key.compute(context, normalize(value).as_bytes()))

@@ -341,9 +341,12 @@ pub struct BlindIndexSpec {
 
 /// The normalizers known by name, for descriptions built at run time.
 const BUILTIN_NORMALIZERS: [(&str, Normalizer); 3] = [
-    ("exact", crate::normalize::exact),
-    ("digits", crate::normalize::digits),
-    ("lowercase", crate::normalize::lowercase),
+    ("exact", crate::format::blind_index::normalize::exact),
+    ("digits", crate::format::blind_index::normalize::digits),
+    (
+        "lowercase",
+        crate::format::blind_index::normalize::lowercase,
+    ),
 ];
 
 impl BlindIndexSpec {
@@ -354,7 +357,7 @@ impl BlindIndexSpec {
             column: column.into(),
             storage,
             normalizer_name: Cow::Borrowed("exact"),
-            normalizer: crate::normalize::exact,
+            normalizer: crate::format::blind_index::normalize::exact,
         }
     }
 
@@ -578,7 +581,8 @@ mod tests {
             .unwrap();
         assert_eq!(
             digits,
-            BlindIndexSpec::binary("b").with_normalizer("digits", crate::normalize::digits)
+            BlindIndexSpec::binary("b")
+                .with_normalizer("digits", crate::format::blind_index::normalize::digits)
         );
         assert_ne!(digits, BlindIndexSpec::binary("b"));
         assert_eq!(

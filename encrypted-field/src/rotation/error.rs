@@ -29,7 +29,7 @@ pub enum Error {
     /// A key could not be loaded, or a value could not be sealed or opened (see
     /// [`crate::Error`]).
     #[error(transparent)]
-    Crypto(#[from] crate::Error),
+    Crypto(#[from] crate::error::Error),
 
     /// A database operation failed: `action` says what was being done (and on which table and
     /// column), `source` is the driver's error. It is shown on one line whatever the driver

@@ -44,6 +44,7 @@ use std::path::PathBuf;
 use std::time::{Instant, SystemTime};
 
 use crate::format::legacy::LegacyKey;
+use crate::keys::backup::{check_backup_dir, write_backup};
 use crate::keys::ring::KeyRing;
 use crate::model::{BlindIndexSpec, ColumnSpec, Registry};
 use crate::notify::Notifier;
@@ -63,21 +64,17 @@ mod scan;
 mod schedule;
 mod status;
 
-pub use crate::keys::backup::{BACKUP_FORMAT, check_backup_dir, restore_ring, write_backup};
-pub use crate::keys::retire::{RETIRED_DIR, RetiredKey};
 pub use error::{Error, Result};
 pub use implausible::Implausible;
 pub use kept::{FinalizeReport, UndoReport};
 pub use plausibility::LegacyChecks;
-pub use preflight::check_columns;
 pub use report::{
     ColumnReport, FailedValue, MAX_LISTED_FAILURES, ModelReport, NewKey, Operation, RotationReport,
     RotationStatus, Verification,
 };
-pub use retire::retire_key;
 pub use scan::{NoProgress, Progress};
-pub use schedule::{Due, RotationPeriod, SCHEDULE_SLACK, check_due};
-pub use status::{ColumnStatus, StatusReport, ensure_unused, status};
+pub use schedule::{Due, RotationPeriod, SCHEDULE_SLACK};
+pub use status::{ColumnStatus, StatusReport};
 
 use plan::{Migrate, Open, Preflight, Reencrypt, Reindex, ValueAction};
 use scan::{Failures, ScanSettings, scan_model};

@@ -24,7 +24,7 @@ use crate::keys::version::KeyVersion;
 use crate::rotation::database::Database;
 use crate::rotation::error::Result;
 use crate::rotation::report::{NewKey, RotationReport};
-use crate::rotation::{Rotation, check_columns, schedule};
+use crate::rotation::{Rotation, schedule};
 
 impl Rotation<'_> {
     /// Rotates to a new key kept in `keys_dir`: generates the next version (one above every
@@ -44,7 +44,8 @@ impl Rotation<'_> {
     /// use encrypted_field::rotation::database::Database;
     /// use encrypted_field::model::{ColumnSpec, ModelSpec, Registry};
     /// use encrypted_field::rotation::{Rotation, RotationStatus};
-    /// use encrypted_field::{KeyVersion, KeysDir};
+    /// use encrypted_field::KeyVersion;
+    /// use encrypted_field::keys::KeysDir;
     ///
     /// let tmp = tempfile::tempdir()?;
     /// let keys = KeysDir::new(tmp.path().join("keys"));
@@ -76,7 +77,7 @@ impl Rotation<'_> {
     ) -> Result<RotationReport> {
         self.locked(db, |db| {
             let started = Instant::now();
-            check_columns(db, self.registry)?;
+            self.check_columns(db)?;
             let version = next_version(ring, keys_dir)?;
             let key = MasterKey::try_generate()?;
             let new_ring = ring_with(ring, version, &key)?;
@@ -208,7 +209,7 @@ mod tests {
         assert_eq!(names, ["enc_key_v2"], "no temporary file is left behind");
         let err = write_key_file(&path, &MasterKey::generate()).unwrap_err();
         assert!(
-            matches!(err, crate::Error::Io { ref source, .. } if source.kind() == ErrorKind::AlreadyExists),
+            matches!(err, crate::error::Error::Io { ref source, .. } if source.kind() == ErrorKind::AlreadyExists),
             "{err}"
         );
         assert_eq!(MasterKey::from_file(&path).unwrap(), key);

@@ -386,7 +386,7 @@ mod tests {
         stored[last] ^= 1;
         assert!(matches!(
             Reencrypt { ring: &new }.plan(Storage::Binary, "t.c", &stored),
-            Plan::Fail(Error::Crypto(crate::Error::Authentication { .. }))
+            Plan::Fail(Error::Crypto(crate::error::Error::Authentication { .. }))
         ));
     }
 

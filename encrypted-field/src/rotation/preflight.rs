@@ -2,36 +2,38 @@
 //! typo in a table or column name is reported (by the database, naming it) before a key is
 //! created or a single value rewritten.
 
-use crate::model::Registry;
+use crate::rotation::Rotation;
 use crate::rotation::database::Database;
 use crate::rotation::error::Result;
 
-/// Validates every model of `registry` and reads one row of it (every encrypted column). An
-/// unknown table or column, or a primary key that cannot be read as its declared kind, is the
-/// database's error, which names the table and the column.
-///
-/// ```
-/// # #[cfg(feature = "sqlite")] {
-/// use diesel::{Connection as _, RunQueryDsl as _, SqliteConnection};
-/// use encrypted_field::rotation::database::Database;
-/// use encrypted_field::model::{ColumnSpec, ModelSpec, Registry};
-/// use encrypted_field::rotation::check_columns;
-///
-/// let mut conn = SqliteConnection::establish(":memory:")?;
-/// diesel::sql_query("CREATE TABLE customers (id INTEGER PRIMARY KEY, _ssn BLOB)").execute(&mut conn)?;
-/// let mut db = Database::from(conn);
-/// let good = Registry::new().register_spec(ModelSpec::new("customers", "id").column(ColumnSpec::binary("_ssn")))?;
-/// check_columns(&mut db, &good)?;
-/// let typo = Registry::new().register_spec(ModelSpec::new("customers", "id").column(ColumnSpec::binary("_snn")))?;
-/// let err = check_columns(&mut db, &typo).unwrap_err().to_string();
-/// assert!(err.starts_with("reading customers: ") && err.contains("_snn"), "{err}");
-/// # }
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-pub fn check_columns(db: &mut Database, registry: &Registry) -> Result<()> {
-    for model in registry {
-        model.validate()?;
-        db.read_batch(model, None, 1)?;
+impl Rotation<'_> {
+    /// Validates every model of the registry and reads one row of it (every encrypted column). An
+    /// unknown table or column, or a primary key that cannot be read as its declared kind, is the
+    /// database's error, which names the table and the column.
+    ///
+    /// ```
+    /// # #[cfg(feature = "sqlite")] {
+    /// use diesel::{Connection as _, RunQueryDsl as _, SqliteConnection};
+    /// use encrypted_field::rotation::database::Database;
+    /// use encrypted_field::model::{ColumnSpec, ModelSpec, Registry};
+    /// use encrypted_field::rotation::Rotation;
+    ///
+    /// let mut conn = SqliteConnection::establish(":memory:")?;
+    /// diesel::sql_query("CREATE TABLE customers (id INTEGER PRIMARY KEY, _ssn BLOB)").execute(&mut conn)?;
+    /// let mut db = Database::from(conn);
+    /// let good = Registry::new().register_spec(ModelSpec::new("customers", "id").column(ColumnSpec::binary("_ssn")))?;
+    /// Rotation::new(&good).check_columns(&mut db)?;
+    /// let typo = Registry::new().register_spec(ModelSpec::new("customers", "id").column(ColumnSpec::binary("_snn")))?;
+    /// let err = Rotation::new(&typo).check_columns(&mut db).unwrap_err().to_string();
+    /// assert!(err.starts_with("reading customers: ") && err.contains("_snn"), "{err}");
+    /// # }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn check_columns(&self, db: &mut Database) -> Result<()> {
+        for model in self.registry {
+            model.validate()?;
+            db.read_batch(model, None, 1)?;
+        }
+        Ok(())
     }
-    Ok(())
 }

@@ -74,34 +74,32 @@ pub(crate) fn record_activation(db: &mut Database, version: KeyVersion) -> Resul
     db.record_metadata_if_absent(&activation_record(version), &now)
 }
 
-/// Whether a rotation is due at `now` for a key `active` activated per the database's record. An
-/// active version with no record (never rotated by this tool) is due.
-pub fn check_due(
-    db: &mut Database,
-    active: KeyVersion,
-    period: RotationPeriod,
-    now: SystemTime,
-) -> Result<Due> {
-    // A record that does not parse, or lies in the future (a clock gone wrong, or an edited
-    // table), is no evidence of a recent activation: the rotation is due.
-    let activated_at = db
-        .metadata(&activation_record(active))?
-        .and_then(|text| humantime::parse_rfc3339(&text).ok())
-        .filter(|at| *at <= now + SCHEDULE_SLACK);
-    let Some(activated_at) = activated_at else {
-        return Ok(Due {
-            due: true,
-            activated_at: None,
-            next_due: None,
-        });
-    };
-    let due_at = activated_at + period.length();
-    let due = now + SCHEDULE_SLACK >= due_at;
-    Ok(Due {
-        due,
-        activated_at: Some(activated_at),
-        next_due: (!due).then_some(due_at),
-    })
+impl RotationPeriod {
+    /// Whether a rotation is due at `now` for a key `active` activated per the database's record. An
+    /// active version with no record (never rotated by this tool) is due.
+    pub fn check_due(self, db: &mut Database, active: KeyVersion, now: SystemTime) -> Result<Due> {
+        let period = self;
+        // A record that does not parse, or lies in the future (a clock gone wrong, or an edited
+        // table), is no evidence of a recent activation: the rotation is due.
+        let activated_at = db
+            .metadata(&activation_record(active))?
+            .and_then(|text| humantime::parse_rfc3339(&text).ok())
+            .filter(|at| *at <= now + SCHEDULE_SLACK);
+        let Some(activated_at) = activated_at else {
+            return Ok(Due {
+                due: true,
+                activated_at: None,
+                next_due: None,
+            });
+        };
+        let due_at = activated_at + period.length();
+        let due = now + SCHEDULE_SLACK >= due_at;
+        Ok(Due {
+            due,
+            activated_at: Some(activated_at),
+            next_due: (!due).then_some(due_at),
+        })
+    }
 }
 
 #[cfg(test)]
@@ -128,7 +126,9 @@ mod tests {
         let version = KeyVersion::new(1);
         db.record_metadata_if_absent(&activation_record(version), "9999-12-31T23:59:59Z")
             .unwrap();
-        let due = check_due(&mut db, version, RotationPeriod::Monthly, SystemTime::now()).unwrap();
+        let due = RotationPeriod::Monthly
+            .check_due(&mut db, version, SystemTime::now())
+            .unwrap();
         assert!(due.due && due.next_due.is_none());
     }
 
@@ -140,13 +140,15 @@ mod tests {
         record_activation(&mut db, version).unwrap();
         let now = SystemTime::now();
         assert!(
-            !check_due(&mut db, version, RotationPeriod::Weekly, now)
+            !RotationPeriod::Weekly
+                .check_due(&mut db, version, now)
                 .unwrap()
                 .due
         );
         let later = now + RotationPeriod::Weekly.length();
         assert!(
-            check_due(&mut db, version, RotationPeriod::Weekly, later)
+            RotationPeriod::Weekly
+                .check_due(&mut db, version, later)
                 .unwrap()
                 .due
         );

@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::codec::stored_version;
-use crate::model::{Registry, Storage};
+use crate::keys::version::KeyVersion;
+use crate::model::Storage;
+use crate::rotation::Rotation;
 use crate::rotation::database::Database;
 use crate::rotation::error::{Error, Result};
 use crate::rotation::plan::{Plan, ValueAction};
@@ -41,7 +43,7 @@ pub struct ColumnStatus {
 
 impl StatusReport {
     /// How many values use `version`, over every column.
-    pub fn count_for(&self, version: crate::KeyVersion) -> u64 {
+    pub fn count_for(&self, version: KeyVersion) -> u64 {
         self.columns
             .iter()
             .filter_map(|c| c.values_by_version.get(&version.to_string()))
@@ -72,43 +74,48 @@ impl ValueAction for CountVersions {
     }
 }
 
-/// Counts the values per key version in every column of every model of `registry`.
-pub fn status(db: &mut Database, registry: &Registry, batch_size: usize) -> Result<StatusReport> {
-    let mut columns = Vec::new();
-    let settings = ScanSettings {
-        batch_size: batch_size.max(1),
-        write: false,
-        progress: &NoProgress,
-    };
-    for model in registry.iter() {
-        let action = CountVersions {
-            counts: RefCell::new(BTreeMap::new()),
+impl Rotation<'_> {
+    /// Counts the values per key version in every column of every model of the registry, reading
+    /// [`batch_size`](Self::batch_size) rows at a time. Nothing is decrypted: no key is needed.
+    pub fn status(&self, db: &mut Database) -> Result<StatusReport> {
+        let mut columns = Vec::new();
+        let settings = ScanSettings {
+            batch_size: self.batch_size.max(1),
+            write: false,
+            progress: &NoProgress,
         };
-        let reports = scan_model(db, model, &action, &settings, &mut Failures::default())?;
-        let mut counts = action.counts.into_inner();
-        for (column, report) in model.columns().iter().zip(reports) {
-            columns.push(ColumnStatus {
-                table: model.table().to_owned(),
-                column: column.column().to_owned(),
-                rows: report.rows,
-                null: report.null,
-                values_by_version: counts.remove(column.context()).unwrap_or_default(),
-                not_envelopes: report.failed,
-                legacy_values_kept: db.count_kept(model.table(), column.column())?,
-            });
+        for model in self.registry.iter() {
+            let action = CountVersions {
+                counts: RefCell::new(BTreeMap::new()),
+            };
+            let reports = scan_model(db, model, &action, &settings, &mut Failures::default())?;
+            let mut counts = action.counts.into_inner();
+            for (column, report) in model.columns().iter().zip(reports) {
+                columns.push(ColumnStatus {
+                    table: model.table().to_owned(),
+                    column: column.column().to_owned(),
+                    rows: report.rows,
+                    null: report.null,
+                    values_by_version: counts.remove(column.context()).unwrap_or_default(),
+                    not_envelopes: report.failed,
+                    legacy_values_kept: db.count_kept(model.table(), column.column())?,
+                });
+            }
         }
+        Ok(StatusReport { columns })
     }
-    Ok(StatusReport { columns })
 }
 
-/// Refuses to retire `version` while any value still uses it ([`Error::KeyVersionInUse`]).
-pub fn ensure_unused(status: &StatusReport, version: crate::KeyVersion) -> Result<()> {
-    let left = status.count_for(version);
-    if left > 0 {
-        return Err(Error::KeyVersionInUse {
-            version,
-            values: left,
-        });
+impl StatusReport {
+    /// Refuses to retire `version` while any value still uses it ([`Error::KeyVersionInUse`]).
+    pub fn ensure_unused(&self, version: KeyVersion) -> Result<()> {
+        let left = self.count_for(version);
+        if left > 0 {
+            return Err(Error::KeyVersionInUse {
+                version,
+                values: left,
+            });
+        }
+        Ok(())
     }
-    Ok(())
 }

@@ -8,7 +8,7 @@ use encrypted_field::KeyVersion;
 use encrypted_field::model::{ColumnSpec, KeyKind, ModelSpec, Registry, Storage};
 use encrypted_field::rotation::Error;
 use encrypted_field::rotation::database::{Database, PrimaryKey};
-use encrypted_field::rotation::{Operation, Rotation, RotationStatus, ensure_unused, status};
+use encrypted_field::rotation::{Operation, Rotation, RotationStatus};
 
 use crate::support::{Backend, Cell, Keys, Table, insert, per_backend, read_column, seal};
 
@@ -158,7 +158,10 @@ fn status_counts_values_per_version_per_column(backend: &Backend) {
     let mut db = backend.connect();
     let mixed = Mixed::create(backend, &mut db, &keys);
 
-    let report = status(&mut db, &mixed.registry, 3).unwrap();
+    let report = Rotation::new(&mixed.registry)
+        .batch_size(3)
+        .status(&mut db)
+        .unwrap();
 
     let by_column: BTreeMap<&str, _> = report
         .columns
@@ -194,24 +197,30 @@ fn ensure_unused_refuses_a_version_still_in_use(backend: &Backend) {
     let mut db = backend.connect();
     let mixed = Mixed::create(backend, &mut db, &keys);
 
-    let before = status(&mut db, &mixed.registry, 100).unwrap();
-    match ensure_unused(&before, KeyVersion::new(1)) {
+    let before = Rotation::new(&mixed.registry)
+        .batch_size(100)
+        .status(&mut db)
+        .unwrap();
+    match before.ensure_unused(KeyVersion::new(1)) {
         Err(Error::KeyVersionInUse { version, values }) => {
             assert_eq!((version, values), (KeyVersion::new(1), 3));
         }
         other => panic!("expected KeyVersionInUse, got {other:?}"),
     }
-    assert!(ensure_unused(&before, KeyVersion::new(4)).is_ok());
+    assert!(before.ensure_unused(KeyVersion::new(4)).is_ok());
 
     // Once rotated (the unreadable values fail and stay), nothing uses v1 any more.
     let rotated = backend
         .rotate(|| Rotation::new(&mixed.registry).run(&mut db, &keys.ring_v2()))
         .unwrap();
     assert_eq!(rotated.records_rewritten, 3, "{rotated}");
-    let after = status(&mut db, &mixed.registry, 100).unwrap();
-    assert!(ensure_unused(&after, KeyVersion::new(1)).is_ok());
+    let after = Rotation::new(&mixed.registry)
+        .batch_size(100)
+        .status(&mut db)
+        .unwrap();
+    assert!(after.ensure_unused(KeyVersion::new(1)).is_ok());
     assert!(matches!(
-        ensure_unused(&after, KeyVersion::new(3)),
+        after.ensure_unused(KeyVersion::new(3)),
         Err(Error::KeyVersionInUse { values: 1, .. })
     ));
 }

@@ -10,8 +10,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Binary, Nullable, Text};
+use encrypted_field::KeyRing;
+use encrypted_field::keys::KeysDir;
 use encrypted_field::rotation::database::{Connection, Database};
-use encrypted_field::{KeyRing, KeysDir};
 
 #[path = "../support/binary.rs"]
 mod binary;

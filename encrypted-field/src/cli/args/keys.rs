@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Subcommand;
 
 use super::DatabaseArgs;
-use crate::KeyVersion;
+use crate::keys::version::KeyVersion;
 
 /// Arguments of `keygen`.
 #[derive(Debug, clap::Args)]

@@ -121,7 +121,7 @@ mod tests {
     use clap::CommandFactory as _;
 
     use super::*;
-    use crate::KeyVersion;
+    use crate::keys::version::KeyVersion;
 
     #[test]
     fn command_line_definition_is_consistent() {

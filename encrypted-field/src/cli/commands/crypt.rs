@@ -6,9 +6,10 @@ use super::emit;
 use crate::cli::error::{CliError, KeySources};
 use crate::cli::key_ring as ring;
 use crate::cli::{DecryptArgs, EncryptArgs, Io, LegacySource};
+use crate::error::Error;
 use crate::format::legacy::{self, LegacyFormat, LegacyKey};
 use crate::format::stored::{decode_base64, encode_base64};
-use crate::{EnvVars, Error};
+use crate::keys::env::EnvVars;
 
 /// Seals stdin with the active key; prints base64 and a newline, or the raw bytes with `--binary`.
 pub(super) fn encrypt(vars: &EnvVars, args: &EncryptArgs, io: &mut Io<'_>) -> Result<(), CliError> {

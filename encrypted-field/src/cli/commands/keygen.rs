@@ -6,7 +6,8 @@ use zeroize::Zeroizing;
 
 use super::emit;
 use crate::cli::{CliError, Io, KeygenArgs};
-use crate::{Error, MasterKey};
+use crate::error::Error;
+use crate::keys::master_key::MasterKey;
 
 /// Prints a new key (44 characters of standard base64 and a newline), or writes it into a new
 /// file with mode 0600, never over an existing one.

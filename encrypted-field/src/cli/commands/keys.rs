@@ -6,7 +6,11 @@ use crate::cli::error::{CliError, KeySources};
 use crate::cli::key_ring::{env_active_version, keys_dir_path};
 use crate::cli::output::{ActivatedKey, ActiveFrom, AddedKey, KeyListing, ListedKey, render};
 use crate::cli::{Cli, Io, KeysAction, KeysArgs};
-use crate::{ACTIVE_VERSION_FILE, EnvVars, Error, KeyVersion, KeysDir, MasterKey};
+use crate::error::Error;
+use crate::keys::dir::{ACTIVE_VERSION_FILE, KeysDir};
+use crate::keys::env::EnvVars;
+use crate::keys::master_key::MasterKey;
+use crate::keys::version::KeyVersion;
 
 /// Runs a `keys` subcommand on the directory of `--keys-dir` or of the keys-directory variable.
 pub(super) fn run(cli: &Cli, args: KeysArgs, io: &mut Io<'_>) -> Result<(), CliError> {
@@ -69,12 +73,12 @@ pub(super) fn run(cli: &Cli, args: KeysArgs, io: &mut Io<'_>) -> Result<(), CliE
             use crate::cli::connect::{connect, engine, registry};
             let registry = registry(cli, &database)?;
             let mut db = connect(&database)?;
-            let retired =
-                crate::rotation::retire_key(&mut db, &registry, &dir, version, env_active)
-                    .map_err(|e| match e {
-                        crate::rotation::Error::Crypto(e @ Error::BadKey { .. }) => keys_error(e),
-                        other => engine(other),
-                    })?;
+            let retired = crate::rotation::Rotation::new(&registry)
+                .retire_key(&mut db, &dir, version, env_active)
+                .map_err(|e| match e {
+                    crate::rotation::Error::Crypto(e @ Error::BadKey { .. }) => keys_error(e),
+                    other => engine(other),
+                })?;
             render(&retired, args.json)?
         }
     };
@@ -86,7 +90,7 @@ fn list(
     dir: &KeysDir,
     env_active: Option<KeyVersion>,
     vars: &EnvVars,
-) -> crate::Result<KeyListing> {
+) -> crate::error::Result<KeyListing> {
     let files = dir.list()?;
     let pinned = dir.pinned_active()?;
     let (active, active_from, active_pinned_by) = match (env_active, pinned, files.last()) {
@@ -133,7 +137,7 @@ fn list(
     })
 }
 
-fn key_file_path(dir: &KeysDir, version: KeyVersion) -> crate::Result<String> {
+fn key_file_path(dir: &KeysDir, version: KeyVersion) -> crate::error::Result<String> {
     let files = dir.list()?;
     let path = files.iter().find(|f| f.version == version).map_or_else(
         || dir.path().join(format!("enc_key_v{}", version.get())),

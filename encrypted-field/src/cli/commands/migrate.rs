@@ -13,7 +13,7 @@ use crate::cli::progress::ProgressLine;
 use crate::cli::{Cli, Exit, Io, MigrateArgs, Terminal};
 use crate::format::legacy::{LegacyFormat, LegacyKey};
 use crate::rotation::Error as RotationError;
-use crate::rotation::{FinalizeReport, LegacyChecks, Rotation, UndoReport, check_columns};
+use crate::rotation::{FinalizeReport, LegacyChecks, Rotation, UndoReport};
 
 /// `migrate --from FORMAT`: legacy values into format v1 with the active key; `--undo` and
 /// `--finalize` end a migration one way or the other.
@@ -56,7 +56,9 @@ pub(super) fn run(
     let registry = registry(cli, &args.database)?;
     let mut db = connect(&args.database)?;
     let ring = ring::load(&cli.env, &args.keys)?;
-    check_columns(&mut db, &registry).map_err(engine)?;
+    Rotation::new(&registry)
+        .check_columns(&mut db)
+        .map_err(engine)?;
     let action = format!(
         "encrypt every {format} value of {} with key {}",
         column_list(&registry),
@@ -94,7 +96,9 @@ fn end_migration(
     }
     let registry = registry(cli, &args.database)?;
     let mut db = connect(&args.database)?;
-    check_columns(&mut db, &registry).map_err(engine)?;
+    Rotation::new(&registry)
+        .check_columns(&mut db)
+        .map_err(engine)?;
     let columns = column_list(&registry);
     let rotation = Rotation::new(&registry).batch_size(args.write.batch_size);
     if args.undo {

@@ -7,7 +7,7 @@ use crate::cli::pass::{confirm, emit_report, with_notifiers};
 use crate::cli::progress::ProgressLine;
 use crate::cli::{Cli, CliError, Exit, Io, ReindexArgs, Terminal};
 use crate::model::Registry;
-use crate::rotation::{Rotation, check_columns};
+use crate::rotation::Rotation;
 
 /// Rewrites stale blind indexes; exit 1 if any value could not be read.
 pub(super) fn run(
@@ -19,7 +19,9 @@ pub(super) fn run(
     let registry = registry(cli, &args.database)?;
     let mut db = connect(&args.database)?;
     let ring = ring::load(&cli.env, &args.keys)?;
-    check_columns(&mut db, &registry).map_err(engine)?;
+    Rotation::new(&registry)
+        .check_columns(&mut db)
+        .map_err(engine)?;
     let action = format!(
         "rewrite the stale blind indexes of {}",
         index_list(&registry)

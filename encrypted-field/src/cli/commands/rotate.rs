@@ -11,9 +11,11 @@ use crate::cli::output::{NotDue, render};
 use crate::cli::pass::{backup_dir, column_list, confirm, emit_report, with_notifiers};
 use crate::cli::progress::ProgressLine;
 use crate::cli::{Cli, Exit, Io, RotateArgs, Terminal};
+use crate::keys::dir::KeysDir;
+use crate::keys::env::EnvVars;
+use crate::keys::ring::KeyRing;
 use crate::rotation::database::Database;
-use crate::rotation::{Rotation, RotationPeriod, check_columns, check_due};
-use crate::{EnvVars, KeyRing, KeysDir};
+use crate::rotation::{Rotation, RotationPeriod};
 
 /// Runs `rotate`.
 pub(super) fn run(
@@ -31,7 +33,9 @@ pub(super) fn run(
     } else {
         None
     };
-    check_columns(&mut db, &registry).map_err(engine)?;
+    Rotation::new(&registry)
+        .check_columns(&mut db)
+        .map_err(engine)?;
     if let Some(period) = args.if_due
         && let Some(not_due) = not_due(&mut db, &ring, period.into())?
     {
@@ -113,7 +117,9 @@ fn not_due(
     ring: &KeyRing,
     period: RotationPeriod,
 ) -> Result<Option<NotDue>, CliError> {
-    let due = check_due(db, ring.active_version(), period, SystemTime::now()).map_err(engine)?;
+    let due = period
+        .check_due(db, ring.active_version(), SystemTime::now())
+        .map_err(engine)?;
     if due.due {
         return Ok(None);
     }

@@ -5,13 +5,14 @@ use crate::cli::connect::{connect, engine, registry};
 use crate::cli::error::CliError;
 use crate::cli::output::render;
 use crate::cli::{Cli, Io, StatusArgs};
-use crate::rotation::check_columns;
+use crate::rotation::Rotation;
 
 /// `status`: values per key version in every column, from the envelopes' headers (no key).
 pub(super) fn run(cli: &Cli, args: StatusArgs, io: &mut Io<'_>) -> Result<(), CliError> {
     let registry = registry(cli, &args.database)?;
     let mut db = connect(&args.database)?;
-    check_columns(&mut db, &registry).map_err(engine)?;
-    let report = crate::rotation::status(&mut db, &registry, args.batch_size).map_err(engine)?;
+    let counting = Rotation::new(&registry).batch_size(args.batch_size);
+    counting.check_columns(&mut db).map_err(engine)?;
+    let report = counting.status(&mut db).map_err(engine)?;
     emit(io, render(&report, args.json)?.as_bytes())
 }

@@ -7,7 +7,7 @@ use crate::cli::key_ring as ring;
 use crate::cli::pass::{emit_report, with_notifiers};
 use crate::cli::progress::ProgressLine;
 use crate::cli::{Cli, Exit, Io, Terminal, VerifyArgs};
-use crate::rotation::{Rotation, check_columns};
+use crate::rotation::Rotation;
 
 /// `verify`: opens every value; exit 1 if any does not open or is not on the active key.
 pub(super) fn run(
@@ -19,7 +19,9 @@ pub(super) fn run(
     let registry = registry(cli, &args.database)?;
     let mut db = connect(&args.database)?;
     let ring = ring::load(&cli.env, &args.keys)?;
-    check_columns(&mut db, &registry).map_err(engine)?;
+    Rotation::new(&registry)
+        .check_columns(&mut db)
+        .map_err(engine)?;
     let progress = ProgressLine::new(terminal.stderr && !args.json);
     let verification = Rotation::new(&registry)
         .batch_size(args.batch_size)
