@@ -8,7 +8,7 @@ use crate::cli::output::render;
 use crate::cli::{CliError, Exit, Io, Terminal};
 use crate::model::Registry;
 use crate::notify::notifiers_from_env;
-use crate::rotation::{Operation, Rotation, RotationReport, RotationStatus};
+use crate::rotation::{Rotation, RotationReport, RotationStatus};
 
 /// The variable `--backup-dir` defaults to.
 pub(crate) const BACKUP_DIR_VAR: &str = "ENCRYPTED_FIELD_BACKUP_DIR";
@@ -84,15 +84,8 @@ pub(crate) fn emit_report(
     }
     if !json {
         let mut why = Vec::new();
-        let stale = report
-            .verification
-            .as_ref()
-            .map_or(0, |v| v.stale_blind_indexes);
-        // A verification lists its stale blind indexes among its failures; those values did open.
-        let unreadable = match report.operation {
-            Operation::Verify => report.failed_records.saturating_sub(stale),
-            _ => report.failed_records,
-        };
+        let stale = report.stale_blind_indexes();
+        let unreadable = report.unreadable_values();
         if unreadable > 0 {
             why.push(format!(
                 "{unreadable} values could not be read (they are listed above and were left untouched)"

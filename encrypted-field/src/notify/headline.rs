@@ -78,15 +78,8 @@ pub fn headline(report: &RotationReport) -> String {
 /// The problems of a failed pass, most important first. Values that could not be read are also
 /// found again by the verification, so they are counted once.
 fn what_failed(report: &RotationReport) -> String {
-    let stale = report
-        .verification
-        .as_ref()
-        .map_or(0, |v| v.stale_blind_indexes);
-    // A verification counts its stale blind indexes among its failed records; they did open.
-    let unreadable = match report.operation {
-        Operation::Verify => report.failed_records.saturating_sub(stale),
-        _ => report.failed_records,
-    };
+    let stale = report.stale_blind_indexes();
+    let unreadable = report.unreadable_values();
     if unreadable > 0 {
         return format!("{} could not be read", values(unreadable));
     }

@@ -165,6 +165,24 @@ pub struct Verification {
 }
 
 impl RotationReport {
+    /// How many values could not be read. A verification counts its stale blind indexes among
+    /// its failed records, but those values did open, so they are left out here.
+    pub fn unreadable_values(&self) -> u64 {
+        match self.operation {
+            Operation::Verify => self
+                .failed_records
+                .saturating_sub(self.stale_blind_indexes()),
+            _ => self.failed_records,
+        }
+    }
+
+    /// How many blind indexes a verification found stale (0 without a verification).
+    pub fn stale_blind_indexes(&self) -> u64 {
+        self.verification
+            .as_ref()
+            .map_or(0, |v| v.stale_blind_indexes)
+    }
+
     /// The report as pretty-printed JSON.
     pub fn to_json(&self) -> String {
         // Serializing plain strings and numbers cannot fail.
