@@ -49,8 +49,8 @@ pub mod rotation;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use blind_index::{BlindIndexKey, Normalizer, normalize};
 pub use error::{BadKeyReason, Error, MalformedReason, Result};
-pub use format::blind_index::{BlindIndexKey, Normalizer, normalize};
 #[cfg(feature = "json")]
 pub use format::json::Json;
 pub use format::plaintext::Plaintext;
@@ -58,9 +58,7 @@ pub use format::{blind_index, envelope, legacy};
 pub use keys::global::{
     decrypt, decrypt_with_context, encrypt, encrypt_with_context, global, install,
 };
-pub use keys::master_key::MasterKey;
-pub use keys::ring::KeyRing;
-pub use keys::version::KeyVersion;
+pub use keys::{KeyRing, KeyVersion, MasterKey};
 // The derive (feature `derive`) and the trait of the same name, as serde does.
 #[cfg(feature = "derive")]
 pub use encrypted_field_derive::EncryptedModel;
