@@ -18,6 +18,17 @@
 //! assert_eq!(read, b"+1 555 0100");
 //! # Ok::<(), encrypted_field::Error>(())
 //! ```
+//!
+//! # Where things are
+//!
+//! - `diesel::Encrypted<T, C>` and `#[derive(EncryptedModel)]`: the encrypted columns of an
+//!   application's Diesel models.
+//! - [`KeyRing`], [`MasterKey`], [`KeyVersion`], the process-wide ring ([`install`], [`global`]) and
+//!   [`keys`]: keys, where they come from (the environment, a keys directory), backups.
+//! - `rotation`: rotation, migration, reindexing, verification and status, for operators; what
+//!   can go wrong there is a `rotation::Error`, which wraps this crate's [`Error`].
+//! - `cli` (feature `cli`): the `encrypted-field` subcommands, to embed in an application's tool.
+//! - [`envelope`], [`blind_index`], [`legacy`]: the stored formats, as `FORMAT.md` specifies them.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]

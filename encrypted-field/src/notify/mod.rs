@@ -9,7 +9,7 @@
 //! Secrets never travel in clear text to another machine: the webhook refuses `http://` to a
 //! host that is not this one unless told otherwise, and e-mail goes through STARTTLS unless the
 //! relay is this machine or the SMTP URL says `tls=none`. A private CA is trusted through
-//! [`TrustedRoots`] (in place of the Mozilla roots).
+//! `TrustedRoots` (in place of the Mozilla roots).
 //!
 //! A notifier failure is logged beside the rotation's result; it never fails or undoes the
 //! rotation. No notifier puts a secret (a header value, an SMTP password, the path of a webhook
