@@ -53,7 +53,7 @@ impl<T> fmt::Debug for Codec<T> {
 /// Opens what a column of `storage` stores as a `T`, errors naming the column.
 fn open<T: Plaintext>(ring: &KeyRing, storage: Storage, stored: &[u8], context: &str) -> Result<T> {
     codec::open(ring, storage, context, stored)
-        .and_then(|(_, plaintext)| T::from_plaintext(plaintext.to_vec()))
+        .and_then(|(_, mut plaintext)| T::from_plaintext(std::mem::take(&mut *plaintext)))
         .map_err(|e| e.in_column(context))
 }
 

@@ -227,7 +227,7 @@ impl<T: Plaintext, C: ColumnContext> Encrypted<T, C> {
     fn open(storage: Storage, stored: &[u8]) -> Result<Self> {
         let ring = global().map_err(in_column::<C>)?;
         codec::open(ring, storage, C::CONTEXT, stored)
-            .and_then(|(_, plaintext)| T::from_plaintext(plaintext.to_vec()))
+            .and_then(|(_, mut plaintext)| T::from_plaintext(std::mem::take(&mut *plaintext)))
             .map(Self::new)
             .map_err(in_column::<C>)
     }
