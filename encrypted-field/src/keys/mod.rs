@@ -8,7 +8,7 @@
 //! let keys = KeysDir::new(tmp.path());
 //! keys.add(true)?; // enc_key_v1, active
 //! assert_eq!(keys.load(None)?.active_version().get(), 1);
-//! # Ok::<(), encrypted_field::Error>(())
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
 //! Inside the crate the files are layered, from the bottom: `version`, `os_random` and
