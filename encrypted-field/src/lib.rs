@@ -30,6 +30,8 @@
 //! - `cli` (feature `cli`): the `encrypted-field` subcommands, to embed in an application's tool.
 //! - [`envelope`], [`blind_index`], [`legacy`]: the stored formats, as `FORMAT.md` specifies them.
 #![forbid(unsafe_code)]
+// docs.rs (nightly, `--cfg docsrs`): a badge on each item naming the feature it needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
@@ -45,24 +47,39 @@ compile_error!(
 );
 
 #[cfg(feature = "cli")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cli")))]
 pub mod cli;
 mod codec;
 #[cfg(feature = "_database")]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(any(feature = "sqlite", feature = "mysql", feature = "postgres")))
+)]
 pub mod diesel;
 mod error;
 mod format;
 pub mod keys;
 pub mod model;
 #[cfg(feature = "_database")]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(any(feature = "sqlite", feature = "mysql", feature = "postgres")))
+)]
 pub mod notify;
 #[cfg(feature = "_database")]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(any(feature = "sqlite", feature = "mysql", feature = "postgres")))
+)]
 pub mod rotation;
 #[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 
 pub use blind_index::{BlindIndexKey, Normalizer, normalize};
 pub use error::{BadKeyReason, Error, MalformedReason, Result};
 #[cfg(feature = "json")]
+#[cfg_attr(docsrs, doc(cfg(feature = "json")))]
 pub use format::json::Json;
 pub use format::plaintext::Plaintext;
 pub use format::{blind_index, envelope, legacy};
@@ -72,5 +89,6 @@ pub use keys::global::{
 pub use keys::{KeyRing, KeyVersion, MasterKey};
 // The derive (feature `derive`) and the trait of the same name, as serde does.
 #[cfg(feature = "derive")]
+#[cfg_attr(docsrs, doc(cfg(feature = "derive")))]
 pub use encrypted_field_derive::EncryptedModel;
 pub use model::EncryptedModel;

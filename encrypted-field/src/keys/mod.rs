@@ -22,6 +22,10 @@ pub(crate) mod global;
 pub(crate) mod master_key;
 pub(crate) mod os_random;
 #[cfg(feature = "_database")]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(any(feature = "sqlite", feature = "mysql", feature = "postgres")))
+)]
 pub(crate) mod retire;
 pub(crate) mod ring;
 pub(crate) mod secret_file;
@@ -29,14 +33,26 @@ pub(crate) mod version;
 mod version_setting;
 
 #[cfg(feature = "_database")]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(any(feature = "sqlite", feature = "mysql", feature = "postgres")))
+)]
 pub(crate) mod backup;
 
 #[cfg(feature = "_database")]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(any(feature = "sqlite", feature = "mysql", feature = "postgres")))
+)]
 pub use backup::{BACKUP_FORMAT, check_backup_dir, restore_ring, write_backup};
 pub use dir::{ACTIVE_VERSION_FILE, KeyFile, KeysDir};
 pub use env::EnvVars;
 pub use master_key::{KEY_LEN, MasterKey};
 #[cfg(feature = "_database")]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(any(feature = "sqlite", feature = "mysql", feature = "postgres")))
+)]
 pub use retire::{RETIRED_DIR, RetiredKey};
 pub use ring::{KeyRing, KeyRingBuilder};
 pub use version::KeyVersion;

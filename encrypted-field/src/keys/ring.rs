@@ -164,6 +164,7 @@ impl KeyRing {
     /// Seals with a caller-chosen IV (feature `internals`): only for the format's known-answer
     /// tests. A reused IV leaks equality of plaintext prefixes.
     #[cfg(feature = "internals")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "internals")))]
     pub fn seal_with_iv(&self, plaintext: &[u8], context: &str, iv: &[u8; IV_LEN]) -> Vec<u8> {
         self.seal_with(plaintext, context, iv)
     }

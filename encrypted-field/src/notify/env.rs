@@ -96,6 +96,7 @@ pub fn notifiers_from_env() -> Result<Vec<Box<dyn Notifier>>, ConfigError> {
 /// configuration file's values).
 ///
 /// ```
+/// # #[cfg(feature = "email")] { // without it, the error names the missing feature instead
 /// use std::collections::HashMap;
 /// use std::ffi::OsString;
 /// use encrypted_field::notify::{ConfigError, notifiers_from_lookup};
@@ -103,6 +104,7 @@ pub fn notifiers_from_env() -> Result<Vec<Box<dyn Notifier>>, ConfigError> {
 /// let vars = HashMap::from([("ENCRYPTED_FIELD_EMAIL_TO", "security@example.com")]);
 /// let err = notifiers_from_lookup(|name| vars.get(name).map(OsString::from)).unwrap_err();
 /// assert!(matches!(err, ConfigError::Incomplete { missing, .. } if missing == "ENCRYPTED_FIELD_SMTP_URL"));
+/// # }
 /// ```
 pub fn notifiers_from_lookup(
     get: impl Fn(&str) -> Option<OsString>,

@@ -29,12 +29,15 @@ mod roots;
 mod webhook;
 
 #[cfg(feature = "email")]
+#[cfg_attr(docsrs, doc(cfg(feature = "email")))]
 pub use email::{EmailError, EmailNotifier, SmtpSecurity};
 pub use env::{ConfigError, notifiers_from_env, notifiers_from_lookup};
 pub use headline::headline;
 #[cfg(any(feature = "webhook", feature = "email"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "webhook", feature = "email"))))]
 pub use roots::{TrustedRoots, TrustedRootsError};
 #[cfg(feature = "webhook")]
+#[cfg_attr(docsrs, doc(cfg(feature = "webhook")))]
 pub use webhook::{WebhookError, WebhookNotifier};
 
 /// How long the webhook and email notifiers wait for their server, unless told otherwise: a

@@ -245,6 +245,7 @@ mod connection {
 }
 use connection::Connection as Backend;
 #[cfg(feature = "internals")]
+#[cfg_attr(docsrs, doc(cfg(feature = "internals")))]
 pub use connection::Connection;
 
 impl fmt::Debug for Database {
@@ -341,6 +342,7 @@ impl Database {
 
     /// The Diesel connection inside (feature `internals`: a hook for this crate's tests, not API).
     #[cfg(feature = "internals")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "internals")))]
     pub fn connection(&mut self) -> &mut Connection {
         &mut self.backend
     }
@@ -359,6 +361,7 @@ impl Database {
     /// Runs one SQL statement with no result (feature `internals`: a hook for this crate's tests
     /// and benchmarks to set tables up, not API).
     #[cfg(feature = "internals")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "internals")))]
     pub fn execute(&mut self, sql: &str) -> Result<usize> {
         use ::diesel::RunQueryDsl as _;
         with_backend!(&mut self.backend, |conn, _dialect, _module| {
