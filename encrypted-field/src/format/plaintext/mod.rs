@@ -26,8 +26,8 @@ mod uuid;
 /// column can move between `String` and an integer type), `bool` is `true`/`false`, dates are
 /// ISO 8601 text (`2024-02-29`, `2024-02-29T13:45:07.250000000`, with `Z` for a UTC instant; a
 /// `chrono` value and the `time` value of the same date or instant are the same bytes), a UUID
-/// is its lowercase hyphenated text and a decimal its plain text with its scale. Every type but
-/// `String` and `Vec<u8>` reads back only the exact bytes it writes.
+/// is its lowercase hyphenated text and a decimal its plain text with its scale. Dates, UUIDs and
+/// decimals read back only the exact bytes they write.
 ///
 /// ```
 /// use encrypted_field::Plaintext;
