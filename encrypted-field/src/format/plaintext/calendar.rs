@@ -31,9 +31,22 @@ pub(crate) enum Zone {
     Utc,
 }
 
+/// What a date reader expects, for [`Error::InvalidPlaintext`](crate::Error::InvalidPlaintext).
+pub(crate) const EXPECTED_DATE: &str = "ISO 8601 date (YYYY-MM-DD)";
+/// What a naive date-time reader expects.
+pub(crate) const EXPECTED_DATE_TIME: &str = "ISO 8601 date-time (YYYY-MM-DDTHH:MM:SS.nnnnnnnnn)";
+/// What a UTC date-time reader expects.
+pub(crate) const EXPECTED_UTC: &str = "RFC 3339 UTC date-time (YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ)";
+
 /// `YYYY-MM-DD`; a year outside 0..=9999 gets a sign and at least four digits (`-0001`,
 /// `+10000`).
-pub(crate) fn encode_date(out: &mut Vec<u8>, date: CivilDate) {
+pub(crate) fn encode_date(date: CivilDate) -> Vec<u8> {
+    let mut out = Vec::with_capacity(10);
+    write_date(&mut out, date);
+    out
+}
+
+fn write_date(out: &mut Vec<u8>, date: CivilDate) {
     let year = date.year;
     let digits = if (0..=9999).contains(&year) {
         format!("{year:04}")
@@ -49,7 +62,7 @@ pub(crate) fn encode_date(out: &mut Vec<u8>, date: CivilDate) {
 /// `YYYY-MM-DDTHH:MM:SS.nnnnnnnnn`, always nine fractional digits, then `Z` for a UTC instant.
 pub(crate) fn encode_date_time(date: CivilDate, time: ClockTime, zone: Zone) -> Vec<u8> {
     let mut out = Vec::with_capacity(30);
-    encode_date(&mut out, date);
+    write_date(&mut out, date);
     out.extend_from_slice(
         format!(
             "T{:02}:{:02}:{:02}.{:09}",
@@ -196,9 +209,7 @@ mod tests {
             (10_000, "+10000-01-02"),
             (-262_143, "-262143-01-02"),
         ] {
-            let mut out = Vec::new();
-            encode_date(&mut out, date(year, 1, 2));
-            assert_eq!(out, text.as_bytes());
+            assert_eq!(encode_date(date(year, 1, 2)), text.as_bytes());
             assert_eq!(decode_date(text.as_bytes()), Some(date(year, 1, 2)));
         }
     }

@@ -5,7 +5,9 @@ use std::borrow::Cow;
 
 use ::chrono::{DateTime, Datelike as _, NaiveDate, NaiveDateTime, NaiveTime, Timelike as _, Utc};
 
-use super::calendar::{self, CivilDate, ClockTime, Zone};
+use super::calendar::{
+    self, CivilDate, ClockTime, EXPECTED_DATE, EXPECTED_DATE_TIME, EXPECTED_UTC, Zone,
+};
 use super::{Plaintext, canonical};
 use crate::error::Result;
 
@@ -50,20 +52,14 @@ fn naive_date_time((date, time): (CivilDate, ClockTime)) -> Option<NaiveDateTime
     Some(naive_date(date)?.and_time(time))
 }
 
-const DATE: &str = "ISO 8601 date (YYYY-MM-DD)";
-const DATE_TIME: &str = "ISO 8601 date-time (YYYY-MM-DDTHH:MM:SS.nnnnnnnnn)";
-const UTC: &str = "RFC 3339 UTC date-time (YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ)";
-
 impl Plaintext for NaiveDate {
     fn to_plaintext(&self) -> Cow<'_, [u8]> {
-        let mut out = Vec::with_capacity(10);
-        calendar::encode_date(&mut out, civil_date(*self));
-        Cow::Owned(out)
+        Cow::Owned(calendar::encode_date(civil_date(*self)))
     }
 
     fn from_plaintext(bytes: Vec<u8>) -> Result<Self> {
         let value = calendar::decode_date(&bytes).and_then(naive_date);
-        canonical(value, &bytes, DATE)
+        canonical(value, &bytes, EXPECTED_DATE)
     }
 }
 
@@ -78,7 +74,7 @@ impl Plaintext for NaiveDateTime {
 
     fn from_plaintext(bytes: Vec<u8>) -> Result<Self> {
         let value = calendar::decode_date_time(&bytes, Zone::Local).and_then(naive_date_time);
-        canonical(value, &bytes, DATE_TIME)
+        canonical(value, &bytes, EXPECTED_DATE_TIME)
     }
 }
 
@@ -96,7 +92,7 @@ impl Plaintext for DateTime<Utc> {
         let value = calendar::decode_date_time(&bytes, Zone::Utc)
             .and_then(naive_date_time)
             .map(|naive| naive.and_utc());
-        canonical(value, &bytes, UTC)
+        canonical(value, &bytes, EXPECTED_UTC)
     }
 }
 

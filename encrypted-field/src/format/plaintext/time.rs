@@ -6,7 +6,9 @@ use std::borrow::Cow;
 
 use ::time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time};
 
-use super::calendar::{self, CivilDate, ClockTime, Zone};
+use super::calendar::{
+    self, CivilDate, ClockTime, EXPECTED_DATE, EXPECTED_DATE_TIME, EXPECTED_UTC, Zone,
+};
 use super::{Plaintext, canonical};
 use crate::error::Result;
 
@@ -39,19 +41,17 @@ fn date_time((civil, clock): (CivilDate, ClockTime)) -> Option<PrimitiveDateTime
     Some(PrimitiveDateTime::new(date(civil)?, time))
 }
 
-const DATE: &str = "ISO 8601 date (YYYY-MM-DD)";
-const DATE_TIME: &str = "ISO 8601 date-time (YYYY-MM-DDTHH:MM:SS.nnnnnnnnn)";
-const UTC: &str = "RFC 3339 UTC date-time (YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ)";
-
 impl Plaintext for Date {
     fn to_plaintext(&self) -> Cow<'_, [u8]> {
-        let mut out = Vec::with_capacity(10);
-        calendar::encode_date(&mut out, civil_date(*self));
-        Cow::Owned(out)
+        Cow::Owned(calendar::encode_date(civil_date(*self)))
     }
 
     fn from_plaintext(bytes: Vec<u8>) -> Result<Self> {
-        canonical(calendar::decode_date(&bytes).and_then(date), &bytes, DATE)
+        canonical(
+            calendar::decode_date(&bytes).and_then(date),
+            &bytes,
+            EXPECTED_DATE,
+        )
     }
 }
 
@@ -66,7 +66,7 @@ impl Plaintext for PrimitiveDateTime {
 
     fn from_plaintext(bytes: Vec<u8>) -> Result<Self> {
         let value = calendar::decode_date_time(&bytes, Zone::Local).and_then(date_time);
-        canonical(value, &bytes, DATE_TIME)
+        canonical(value, &bytes, EXPECTED_DATE_TIME)
     }
 }
 
@@ -84,7 +84,7 @@ impl Plaintext for OffsetDateTime {
         let value = calendar::decode_date_time(&bytes, Zone::Utc)
             .and_then(date_time)
             .map(PrimitiveDateTime::assume_utc);
-        canonical(value, &bytes, UTC)
+        canonical(value, &bytes, EXPECTED_UTC)
     }
 }
 
