@@ -39,7 +39,7 @@ mod uuid;
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be encrypted: it does not implement `encrypted_field::Plaintext`",
     label = "not a plaintext type",
-    note = "plaintext types are `String`, `Vec<u8>`, the integer types, `bool`, and types that implement `Plaintext`"
+    note = "plaintext types are `String`, `Vec<u8>`, the integer types, `bool`, dates, UUIDs and decimals (features `chrono`, `time`, `uuid`, `rust_decimal`), and types that implement `Plaintext`"
 )]
 pub trait Plaintext: Sized {
     /// The bytes that are encrypted.
