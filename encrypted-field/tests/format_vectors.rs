@@ -1,17 +1,20 @@
 //! Known-answer tests: the envelope and blind-index vectors of `vectors/format_v1.txt` (computed by
-//! an independent implementation) and the primitives' published vectors in `vectors/primitives.txt`.
+//! an independent implementation), the primitives' published vectors in `vectors/primitives.txt`,
+//! and the plaintext encodings of the typed values in `vectors/plaintext_v1.txt` (computed with
+//! Python's datetime, uuid and decimal modules).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
 
 use aes::cipher::{BlockEncryptMut as _, KeyIvInit as _, block_padding::NoPadding};
 use base64::Engine as _;
-use encrypted_field::{BlindIndexKey, KeyRing, KeyVersion, MasterKey};
+use encrypted_field::{BlindIndexKey, Error, KeyRing, KeyVersion, MasterKey, Plaintext};
 use hmac::Mac as _;
 use support::vectors::{Vector, parse};
 
 const FORMAT_V1: &str = include_str!("vectors/format_v1.txt");
 const PRIMITIVES: &str = include_str!("vectors/primitives.txt");
+const PLAINTEXT_V1: &str = include_str!("vectors/plaintext_v1.txt");
 
 fn of_kind<'a>(vectors: &'a [Vector], kind: &'a str) -> impl Iterator<Item = &'a Vector> + 'a {
     vectors.iter().filter(move |v| v.kind == kind)
@@ -42,6 +45,17 @@ fn every_vector_file_has_vectors() {
     assert_eq!(of_kind(&format, "envelope").count(), 6);
     assert_eq!(of_kind(&format, "blind_index").count(), 3);
     assert_eq!(parse(PRIMITIVES).len(), 5);
+    let plaintext = parse(PLAINTEXT_V1);
+    for (kind, count) in [
+        ("date", 6),
+        ("date_time", 5),
+        ("utc_date_time", 5),
+        ("uuid", 3),
+        ("decimal", 8),
+        ("rejected", 28),
+    ] {
+        assert_eq!(of_kind(&plaintext, kind).count(), count, "{kind}");
+    }
 }
 
 #[test]
@@ -153,5 +167,150 @@ fn hkdf_sha256_matches_rfc_5869() {
         hkdf.expand(&v.bytes("info"), &mut okm)
             .expect("length within limit");
         assert_eq!(hex::encode(okm), v.text("okm"), "vector `{}`", v.name);
+    }
+}
+
+/// `value` encodes to the vector's plaintext and decodes from it; `None` (a value the type cannot
+/// hold, e.g. a leap second in `time`) must be refused.
+fn check_plaintext<T>(v: &Vector, value: Option<T>)
+where
+    T: Plaintext + PartialEq + std::fmt::Debug,
+{
+    let bytes = v.bytes("plaintext");
+    let read = T::from_plaintext(bytes.clone());
+    match value {
+        Some(value) => {
+            assert_eq!(
+                value.to_plaintext().as_ref(),
+                &bytes[..],
+                "vector `{}`",
+                v.name
+            );
+            assert_eq!(read.ok(), Some(value), "vector `{}`", v.name);
+        }
+        None => assert!(
+            matches!(read, Err(Error::InvalidPlaintext { .. })),
+            "vector `{}` is outside {}, so it must be refused",
+            v.name,
+            std::any::type_name::<T>()
+        ),
+    }
+}
+
+fn number<N: std::str::FromStr>(v: &Vector, field: &str) -> N {
+    v.text(field)
+        .parse()
+        .unwrap_or_else(|_| panic!("vector `{}`: `{field}` is a number", v.name))
+}
+
+fn chrono_date_time(v: &Vector) -> chrono::NaiveDateTime {
+    let (second, nano) = match number::<u32>(v, "second") {
+        60 => (59, number::<u32>(v, "nanosecond") + 1_000_000_000),
+        second => (second, number(v, "nanosecond")),
+    };
+    chrono::NaiveDate::from_ymd_opt(number(v, "year"), number(v, "month"), number(v, "day"))
+        .and_then(|d| d.and_hms_nano_opt(number(v, "hour"), number(v, "minute"), second, nano))
+        .expect("every vector is a chrono value")
+}
+
+fn time_date(v: &Vector) -> Option<time::Date> {
+    let month = time::Month::try_from(number::<u8>(v, "month")).ok()?;
+    time::Date::from_calendar_date(number(v, "year"), month, number(v, "day")).ok()
+}
+
+fn time_date_time(v: &Vector) -> Option<time::PrimitiveDateTime> {
+    let time = time::Time::from_hms_nano(
+        number(v, "hour"),
+        number(v, "minute"),
+        number(v, "second"),
+        number(v, "nanosecond"),
+    )
+    .ok()?;
+    Some(time::PrimitiveDateTime::new(time_date(v)?, time))
+}
+
+#[test]
+fn dates_match_the_vectors_in_chrono_and_time() {
+    for v in of_kind(&parse(PLAINTEXT_V1), "date") {
+        let date = chrono::NaiveDate::from_ymd_opt(
+            number(v, "year"),
+            number(v, "month"),
+            number(v, "day"),
+        );
+        check_plaintext(v, Some(date.expect("every vector is a chrono date")));
+        check_plaintext(v, time_date(v));
+    }
+}
+
+#[test]
+fn date_times_match_the_vectors_in_chrono_and_time() {
+    for v in of_kind(&parse(PLAINTEXT_V1), "date_time") {
+        check_plaintext(v, Some(chrono_date_time(v)));
+        check_plaintext(v, time_date_time(v));
+    }
+}
+
+#[test]
+fn utc_date_times_match_the_vectors_in_chrono_and_time() {
+    for v in of_kind(&parse(PLAINTEXT_V1), "utc_date_time") {
+        check_plaintext(v, Some(chrono_date_time(v).and_utc()));
+        check_plaintext(
+            v,
+            time_date_time(v).map(time::PrimitiveDateTime::assume_utc),
+        );
+    }
+}
+
+#[test]
+fn uuids_match_the_vectors() {
+    for v in of_kind(&parse(PLAINTEXT_V1), "uuid") {
+        let bytes: [u8; 16] = v.bytes("bytes").try_into().expect("16 bytes");
+        check_plaintext(v, Some(uuid::Uuid::from_bytes(bytes)));
+    }
+}
+
+#[test]
+fn decimals_match_the_vectors_and_keep_their_scale() {
+    for v in of_kind(&parse(PLAINTEXT_V1), "decimal") {
+        let (mantissa, scale) = (number::<i128>(v, "mantissa"), number::<u32>(v, "scale"));
+        let value = rust_decimal::Decimal::try_from_i128_with_scale(mantissa, scale)
+            .expect("every vector is a Decimal");
+        check_plaintext(v, Some(value));
+        let read = rust_decimal::Decimal::from_plaintext(v.bytes("plaintext")).unwrap();
+        assert_eq!((read.mantissa(), read.scale()), (mantissa, scale));
+    }
+}
+
+#[test]
+fn every_rejected_vector_is_refused_by_every_type_of_its_kind() {
+    fn refused<T: Plaintext>(v: &Vector) {
+        assert!(
+            matches!(
+                T::from_plaintext(v.bytes("plaintext")),
+                Err(Error::InvalidPlaintext { .. })
+            ),
+            "`{}` must be refused by {}",
+            v.name,
+            std::any::type_name::<T>()
+        );
+    }
+    for v in of_kind(&parse(PLAINTEXT_V1), "rejected") {
+        match v.text("type") {
+            "date" => {
+                refused::<chrono::NaiveDate>(v);
+                refused::<time::Date>(v);
+            }
+            "date_time" => {
+                refused::<chrono::NaiveDateTime>(v);
+                refused::<time::PrimitiveDateTime>(v);
+            }
+            "utc_date_time" => {
+                refused::<chrono::DateTime<chrono::Utc>>(v);
+                refused::<time::OffsetDateTime>(v);
+            }
+            "uuid" => refused::<uuid::Uuid>(v),
+            "decimal" => refused::<rust_decimal::Decimal>(v),
+            other => panic!("vector `{}`: unknown type `{other}`", v.name),
+        }
     }
 }

@@ -5,12 +5,29 @@ use std::borrow::Cow;
 
 use crate::error::{Error, Result};
 
+#[cfg(any(feature = "chrono", feature = "time"))]
+mod calendar;
+#[cfg(feature = "chrono")]
+mod chrono;
+#[cfg(feature = "rust_decimal")]
+mod decimal;
+#[cfg(feature = "time")]
+mod time;
+#[cfg(feature = "uuid")]
+mod uuid;
+
 /// A type that can be encrypted: it turns itself into bytes, and back.
 ///
-/// Implemented for `String`, `Vec<u8>`, the integer types and `bool`. The byte form is part of the
-/// stored format, so it never changes: strings are UTF-8, byte vectors are themselves, integers are
-/// their decimal text (so that a column can move between `String` and an integer type), and `bool`
-/// is `true`/`false`.
+/// Implemented for `String`, `Vec<u8>`, the integer types and `bool`, and behind features of the
+/// same names for `chrono`'s `NaiveDate`, `NaiveDateTime` and `DateTime<Utc>`, `time`'s `Date`,
+/// `PrimitiveDateTime` and `OffsetDateTime`, `uuid::Uuid` and `rust_decimal::Decimal`. The byte
+/// form is part of the stored format (FORMAT.md, "Plaintext encodings"), so it never changes:
+/// strings are UTF-8, byte vectors are themselves, integers are their decimal text (so that a
+/// column can move between `String` and an integer type), `bool` is `true`/`false`, dates are
+/// ISO 8601 text (`2024-02-29`, `2024-02-29T13:45:07.250000000`, with `Z` for a UTC instant; a
+/// `chrono` value and the `time` value of the same date or instant are the same bytes), a UUID
+/// is its lowercase hyphenated text and a decimal its plain text with its scale. Dates, UUIDs and
+/// decimals read back only the exact bytes they write.
 ///
 /// ```
 /// use encrypted_field::Plaintext;
@@ -22,7 +39,7 @@ use crate::error::{Error, Result};
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be encrypted: it does not implement `encrypted_field::Plaintext`",
     label = "not a plaintext type",
-    note = "plaintext types are `String`, `Vec<u8>`, the integer types, `bool`, and types that implement `Plaintext`"
+    note = "plaintext types are `String`, `Vec<u8>`, the integer types, `bool`, dates, UUIDs and decimals (features `chrono`, `time`, `uuid`, `rust_decimal`), and types that implement `Plaintext`"
 )]
 pub trait Plaintext: Sized {
     /// The bytes that are encrypted.
@@ -86,6 +103,22 @@ macro_rules! integer_plaintext {
 }
 
 integer_plaintext!(i16, i32, i64, u16, u32, u64);
+
+/// `value` if `bytes` are exactly its encoding, else [`Error::InvalidPlaintext`]: the types whose
+/// text has a single canonical form (dates, UUIDs, decimals) read back only that form, so that
+/// one value is one byte string, forever.
+#[cfg(any(
+    feature = "chrono",
+    feature = "time",
+    feature = "uuid",
+    feature = "rust_decimal"
+))]
+fn canonical<T: Plaintext>(value: Option<T>, bytes: &[u8], expected: &'static str) -> Result<T> {
+    match value {
+        Some(value) if value.to_plaintext().as_ref() == bytes => Ok(value),
+        _ => Err(Error::InvalidPlaintext { expected }),
+    }
+}
 
 /// The plaintext as a `String`, or [`Error::InvalidPlaintext`] (the bytes wiped) when it is not
 /// UTF-8.

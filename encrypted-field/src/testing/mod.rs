@@ -1,6 +1,54 @@
 //! Helpers for testing models against real databases, as this crate tests its own (feature
 //! `testing`; for `[dev-dependencies]`, never for production builds).
 //!
+//! A key ring in one line ([`ring`], or [`install_ring`] for the process-wide ring that
+//! `Encrypted<T, C>` columns and derived models use), and [`assert_no_plaintext`] to check that
+//! what a column holds is ciphertext:
+//!
+//! ```
+//! # #[cfg(feature = "sqlite")] mod example {
+//! use diesel::prelude::*;
+//! use encrypted_field::diesel::Encrypted;
+//! use encrypted_field::testing;
+//!
+//! diesel::table! {
+//!     customers (id) {
+//!         id -> Integer,
+//!         ssn -> Text,
+//!     }
+//! }
+//! encrypted_field::column_context!(Ssn = "customers.ssn");
+//!
+//! #[derive(Insertable)]
+//! #[diesel(table_name = customers)]
+//! struct Customer {
+//!     id: i32,
+//!     ssn: Encrypted<String, Ssn>,
+//! }
+//!
+//! pub fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     testing::install_ring();
+//!     let conn = &mut SqliteConnection::establish(":memory:")?;
+//!     diesel::sql_query("CREATE TABLE customers (id INTEGER PRIMARY KEY, ssn TEXT NOT NULL)")
+//!         .execute(conn)?;
+//!     let ssns = ["078-05-1120", "219-09-9999"];
+//!     for (id, ssn) in (1..).zip(ssns) {
+//!         let row = Customer { id, ssn: Encrypted::new(ssn.to_owned()) };
+//!         diesel::insert_into(customers::table).values(&row).execute(conn)?;
+//!     }
+//!
+//!     // The column as the database holds it (`Vec<u8>` for a binary column).
+//!     let stored: Vec<String> = customers::table.select(customers::ssn).load(conn)?;
+//!     testing::assert_no_plaintext(&stored, ssns);
+//!     Ok(())
+//! }
+//! # }
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! #     #[cfg(feature = "sqlite")] example::main()?;
+//! #     Ok(())
+//! # }
+//! ```
+//!
 //! A test picks its database with [`Backend`]: SQLite is embedded and always there; the server
 //! backends are named by environment variables holding their URL, e.g.
 //! `MYSQL_DATABASE_URL=mysql://root@127.0.0.1:3306/test` and
@@ -25,8 +73,14 @@
     reason = "test helpers fail the test that calls them by panicking"
 )]
 
+mod no_plaintext;
+mod ring;
+
 use std::io::Write as _;
 use std::sync::Mutex;
+
+pub use no_plaintext::{MIN_PLAINTEXT_LEN, assert_no_plaintext};
+pub use ring::{blind_index_key, install_ring, ring};
 
 /// The environment variable that, set to `1`, turns a skipped backend into a failed test.
 pub const REQUIRE_BACKENDS: &str = "ENCRYPTED_FIELD_REQUIRE_BACKENDS";
