@@ -36,7 +36,7 @@ compile_error!(
 #[cfg(feature = "cli")]
 pub mod cli;
 mod codec;
-#[cfg(feature = "_database")]
+#[cfg(feature = "_diesel")]
 pub mod diesel;
 mod error;
 mod format;
