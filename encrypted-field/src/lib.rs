@@ -50,10 +50,16 @@ compile_error!(
 #[cfg_attr(docsrs, doc(cfg(feature = "cli")))]
 pub mod cli;
 mod codec;
-#[cfg(feature = "_database")]
+#[cfg(feature = "_diesel")]
 #[cfg_attr(
     docsrs,
-    doc(cfg(any(feature = "sqlite", feature = "mysql", feature = "postgres")))
+    doc(cfg(any(
+        feature = "sqlite",
+        feature = "mysql",
+        feature = "postgres",
+        feature = "postgres-backend",
+        feature = "mysql-backend"
+    )))
 )]
 pub mod diesel;
 mod error;

@@ -7,6 +7,12 @@
 //! PostgreSQL, and works with `Queryable`, `Selectable`, `Insertable` and `AsChangeset`; a
 //! `Nullable` column is an `Option<Encrypted<T, C>>`.
 //!
+//! The impls for a backend come with its feature (`sqlite`, `mysql`, `postgres`). For MySQL and
+//! PostgreSQL they also come alone, without Diesel's connections and their C client libraries,
+//! with `mysql-backend` and `postgres-backend`: what connections that bring their own driver need,
+//! such as diesel-async's `AsyncMysqlConnection` (mysql_async) and `AsyncPgConnection`
+//! (tokio-postgres), which use Diesel's `Mysql` and `Pg` backends.
+//!
 //! The smallest complete model, on SQLite:
 //!
 //! ```
@@ -102,9 +108,9 @@ use crate::format::stored::Storage;
 use crate::keys::global::global;
 
 mod context;
-#[cfg(feature = "mysql")]
+#[cfg(feature = "mysql-backend")]
 mod mysql;
-#[cfg(feature = "postgres")]
+#[cfg(feature = "postgres-backend")]
 mod pg;
 #[cfg(feature = "sqlite")]
 mod sqlite;
