@@ -4,6 +4,7 @@
 
 use crate::cli::{Cli, CliError, DatabaseArgs, models};
 use crate::model::Registry;
+use crate::rotation::Rotation;
 use crate::rotation::database::{Database, DatabaseUrl};
 
 /// The variable `--database-url` defaults to.
@@ -17,6 +18,12 @@ pub(crate) fn registry(cli: &Cli, args: &DatabaseArgs) -> Result<Registry, CliEr
         &args.columns,
         &args.primary_keys,
     )
+}
+
+/// Checks before anything is written that every table and column of `registry` can be read
+/// (a typo is the database's error, naming it).
+pub(crate) fn check_columns(db: &mut Database, registry: &Registry) -> Result<(), CliError> {
+    Rotation::new(registry).check_columns(db).map_err(engine)
 }
 
 /// Connects to `--database-url` or `$DATABASE_URL`. A SQLite file that does not exist is an

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use super::emit;
-use crate::cli::connect::{connect, engine, registry};
+use crate::cli::connect::{check_columns, connect, engine, registry};
 use crate::cli::error::{CliError, KeySources};
 use crate::cli::key_ring as ring;
 use crate::cli::output::{Report, render};
@@ -56,9 +56,7 @@ pub(super) fn run(
     let registry = registry(cli, &args.database)?;
     let mut db = connect(&args.database)?;
     let ring = ring::load(&cli.env, &args.keys)?;
-    Rotation::new(&registry)
-        .check_columns(&mut db)
-        .map_err(engine)?;
+    check_columns(&mut db, &registry)?;
     let action = format!(
         "encrypt every {format} value of {} with key {}",
         column_list(&registry),
@@ -96,9 +94,7 @@ fn end_migration(
     }
     let registry = registry(cli, &args.database)?;
     let mut db = connect(&args.database)?;
-    Rotation::new(&registry)
-        .check_columns(&mut db)
-        .map_err(engine)?;
+    check_columns(&mut db, &registry)?;
     let columns = column_list(&registry);
     let rotation = Rotation::new(&registry).batch_size(args.write.batch_size);
     if args.undo {

@@ -1,7 +1,7 @@
 //! `reindex`: the blind index of every value of every column that has one, rewritten where it is
 //! empty or stale (see [`Rotation::reindex`]).
 
-use crate::cli::connect::{connect, engine, registry};
+use crate::cli::connect::{check_columns, connect, engine, registry};
 use crate::cli::key_ring as ring;
 use crate::cli::pass::{confirm, emit_report, with_notifiers};
 use crate::cli::progress::ProgressLine;
@@ -19,9 +19,7 @@ pub(super) fn run(
     let registry = registry(cli, &args.database)?;
     let mut db = connect(&args.database)?;
     let ring = ring::load(&cli.env, &args.keys)?;
-    Rotation::new(&registry)
-        .check_columns(&mut db)
-        .map_err(engine)?;
+    check_columns(&mut db, &registry)?;
     let action = format!(
         "rewrite the stale blind indexes of {}",
         index_list(&registry)

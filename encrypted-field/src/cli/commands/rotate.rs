@@ -4,7 +4,7 @@
 use std::time::SystemTime;
 
 use super::emit;
-use crate::cli::connect::{connect, engine, registry};
+use crate::cli::connect::{check_columns, connect, engine, registry};
 use crate::cli::error::{CliError, KeySources};
 use crate::cli::key_ring::{self as ring, env_active_version, keys_dir_path};
 use crate::cli::output::{NotDue, render};
@@ -33,9 +33,7 @@ pub(super) fn run(
     } else {
         None
     };
-    Rotation::new(&registry)
-        .check_columns(&mut db)
-        .map_err(engine)?;
+    check_columns(&mut db, &registry)?;
     if let Some(period) = args.if_due
         && let Some(not_due) = not_due(&mut db, &ring, period.into())?
     {

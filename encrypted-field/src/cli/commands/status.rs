@@ -1,7 +1,7 @@
 //! `status`: values per key version in every column, read from the envelopes' headers (no key).
 
 use super::emit;
-use crate::cli::connect::{connect, engine, registry};
+use crate::cli::connect::{check_columns, connect, engine, registry};
 use crate::cli::error::CliError;
 use crate::cli::output::render;
 use crate::cli::{Cli, Io, StatusArgs};
@@ -11,8 +11,10 @@ use crate::rotation::Rotation;
 pub(super) fn run(cli: &Cli, args: StatusArgs, io: &mut Io<'_>) -> Result<(), CliError> {
     let registry = registry(cli, &args.database)?;
     let mut db = connect(&args.database)?;
-    let counting = Rotation::new(&registry).batch_size(args.batch_size);
-    counting.check_columns(&mut db).map_err(engine)?;
-    let report = counting.status(&mut db).map_err(engine)?;
+    check_columns(&mut db, &registry)?;
+    let report = Rotation::new(&registry)
+        .batch_size(args.batch_size)
+        .status(&mut db)
+        .map_err(engine)?;
     emit(io, render(&report, args.json)?.as_bytes())
 }

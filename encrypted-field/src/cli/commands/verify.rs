@@ -1,7 +1,7 @@
 //! `verify`: opens every value of every encrypted column; exit 1 if any does not open or is not on
 //! the active key.
 
-use crate::cli::connect::{connect, engine, registry};
+use crate::cli::connect::{check_columns, connect, engine, registry};
 use crate::cli::error::CliError;
 use crate::cli::key_ring as ring;
 use crate::cli::pass::{emit_report, with_notifiers};
@@ -19,9 +19,7 @@ pub(super) fn run(
     let registry = registry(cli, &args.database)?;
     let mut db = connect(&args.database)?;
     let ring = ring::load(&cli.env, &args.keys)?;
-    Rotation::new(&registry)
-        .check_columns(&mut db)
-        .map_err(engine)?;
+    check_columns(&mut db, &registry)?;
     let progress = ProgressLine::new(terminal.stderr && !args.json);
     let verification = Rotation::new(&registry)
         .batch_size(args.batch_size)
