@@ -17,7 +17,7 @@ use std::time::Instant;
 
 use encrypted_field::model::{ColumnSpec, ModelSpec, Registry};
 use encrypted_field::rotation::database::Database;
-use encrypted_field::rotation::{Progress, Rotation};
+use encrypted_field::rotation::{Pacing, Progress, Rotation};
 use encrypted_field::{KeyRing, MasterKey};
 
 const TABLE: &str = "ef_rotation_bench";
@@ -79,6 +79,16 @@ fn batch_size() -> usize {
         .ok()
         .and_then(|b| b.parse().ok())
         .unwrap_or(encrypted_field::rotation::DEFAULT_BATCH_SIZE)
+}
+
+/// Fixed batches of [`batch_size`] rows, as the first release wrote them, unless
+/// `ROTATION_BENCH_PACED=1` asks for the default pacing (batches sized by time, with pauses).
+fn pacing() -> Pacing {
+    if std::env::var("ROTATION_BENCH_PACED").is_ok_and(|v| v == "1") {
+        Pacing::default().with_max_rows(batch_size())
+    } else {
+        Pacing::fixed(batch_size())
+    }
 }
 
 fn setup(db: &mut Database, backend: &str, rows: usize, ring: &KeyRing) {
@@ -152,13 +162,13 @@ fn child(backend: &str, rows: usize) {
     // (flip, flip back) leave the table as it was.
     let started = Instant::now();
     for _ in 0..2 {
-        encrypted_field::rotation::bench_plain_pass(&mut db, &registry, batch_size()).unwrap();
+        encrypted_field::rotation::bench_plain_pass(&mut db, &registry, pacing()).unwrap();
     }
     let plain = (2 * rows) as f64 / started.elapsed().as_secs_f64();
 
     let started = Instant::now();
     let report = Rotation::new(&registry)
-        .batch_size(batch_size())
+        .pacing(pacing())
         .verify(false)
         .progress(&Quiet)
         .run(&mut db, &new)

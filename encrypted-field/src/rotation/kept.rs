@@ -122,7 +122,8 @@ impl Rotation<'_> {
                     let target = target(model, column);
                     let mut after: Option<String> = None;
                     loop {
-                        let kept = db.read_kept(&target, after.as_deref(), self.batch_size)?;
+                        let kept =
+                            db.read_kept(&target, after.as_deref(), self.pacing.max_rows())?;
                         let Some(last) = kept.last() else { break };
                         after = Some(last.key.as_text());
                         let left = db.restore_kept(&target, &kept)?;
@@ -138,7 +139,7 @@ impl Rotation<'_> {
                                 });
                             }
                         }
-                        if kept.len() < self.batch_size {
+                        if kept.len() < self.pacing.max_rows() {
                             break;
                         }
                     }

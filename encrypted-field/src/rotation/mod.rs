@@ -55,6 +55,7 @@ pub(crate) mod error;
 mod implausible;
 mod kept;
 mod new_key;
+mod pacing;
 mod plan;
 mod plausibility;
 mod preflight;
@@ -67,6 +68,9 @@ mod status;
 pub use error::{Error, Result};
 pub use implausible::Implausible;
 pub use kept::{FinalizeReport, UndoReport};
+pub use pacing::{
+    DEFAULT_BATCH_SIZE, DEFAULT_TRANSACTION_TIME, Pacing, SERVER_PAUSE_RATIO, SQLITE_PAUSE_RATIO,
+};
 pub use plausibility::LegacyChecks;
 pub use report::{
     ColumnReport, FailedValue, MAX_LISTED_FAILURES, ModelReport, NewKey, Operation, RotationReport,
@@ -79,9 +83,6 @@ pub use status::{ColumnStatus, StatusReport};
 use plan::{Migrate, Open, Preflight, Reencrypt, Reindex, ValueAction};
 use scan::{Failures, ScanSettings, scan_model};
 
-/// The default number of rows read and written per batch.
-pub const DEFAULT_BATCH_SIZE: usize = 1000;
-
 /// How many rewrite passes a rotation makes at most: values that an application wrote with an
 /// older key during a pass are picked up by the next.
 const MAX_PASSES: usize = 3;
@@ -89,7 +90,7 @@ const MAX_PASSES: usize = 3;
 /// A configured rotation (or migration, or verification) over the models of a registry.
 pub struct Rotation<'a> {
     registry: &'a Registry,
-    batch_size: usize,
+    pacing: Pacing,
     dry_run: bool,
     verify: bool,
     backup_dir: Option<PathBuf>,
@@ -102,7 +103,7 @@ impl std::fmt::Debug for Rotation<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Rotation")
             .field("models", &self.registry.len())
-            .field("batch_size", &self.batch_size)
+            .field("pacing", &self.pacing)
             .field("dry_run", &self.dry_run)
             .field("verify", &self.verify)
             .field("backup_dir", &self.backup_dir)
@@ -119,12 +120,13 @@ impl std::fmt::Debug for Rotation<'_> {
 }
 
 impl<'a> Rotation<'a> {
-    /// A rotation of every model in `registry`, with [`DEFAULT_BATCH_SIZE`], verification after
+    /// A rotation of every model in `registry`, with the default [`Pacing`] (batches sized to
+    /// write transactions of about 50 ms, at most [`DEFAULT_BATCH_SIZE`] rows), verification after
     /// the rewrite, no key backup and no notifier.
     pub fn new(registry: &'a Registry) -> Self {
         Self {
             registry,
-            batch_size: DEFAULT_BATCH_SIZE,
+            pacing: Pacing::default(),
             dry_run: false,
             verify: true,
             backup_dir: None,
@@ -134,9 +136,18 @@ impl<'a> Rotation<'a> {
         }
     }
 
-    /// Rows per batch (at least 1).
+    /// The longest batch, in rows (at least 1): what a pass that only reads takes at a time,
+    /// and the most a writing pass's time-sized batches grow to.
     pub fn batch_size(mut self, rows: usize) -> Self {
-        self.batch_size = rows.max(1);
+        self.pacing = self.pacing.with_max_rows(rows);
+        self
+    }
+
+    /// How writing passes size their batches and pause between them (see [`Pacing`]); keeps
+    /// the longest batch already set with [`batch_size`](Self::batch_size) unless `pacing` was
+    /// built with another.
+    pub fn pacing(mut self, pacing: Pacing) -> Self {
+        self.pacing = pacing;
         self
     }
 
@@ -279,7 +290,7 @@ impl<'a> Rotation<'a> {
     fn preflight(&self, db: &mut Database, migration: &Migrate<'_>) -> Result<()> {
         let action = Preflight(Migrate { ..*migration });
         let settings = ScanSettings {
-            batch_size: self.batch_size,
+            pacing: self.pacing,
             write: false,
             progress: &NoProgress,
         };
@@ -429,7 +440,7 @@ impl<'a> Rotation<'a> {
         operation: Operation,
     ) -> Result<RotationReport> {
         let settings = ScanSettings {
-            batch_size: self.batch_size,
+            pacing: self.pacing,
             write: !self.dry_run,
             progress: self.progress,
         };
@@ -507,7 +518,7 @@ impl<'a> Rotation<'a> {
     ) -> Result<Verification> {
         let action = Open::new(ring);
         let settings = ScanSettings {
-            batch_size: self.batch_size,
+            pacing: self.pacing,
             write: false,
             progress: &NoProgress,
         };
@@ -598,7 +609,7 @@ fn empty_report(
 /// twice restores every value. Feature `internals`: a benchmark hook, not API.
 #[cfg(feature = "internals")]
 #[doc(hidden)]
-pub fn bench_plain_pass(db: &mut Database, registry: &Registry, batch_size: usize) -> Result<u64> {
+pub fn bench_plain_pass(db: &mut Database, registry: &Registry, pacing: Pacing) -> Result<u64> {
     use crate::model::Storage;
     use plan::Plan;
 
@@ -616,7 +627,7 @@ pub fn bench_plain_pass(db: &mut Database, registry: &Registry, batch_size: usiz
         }
     }
     let settings = ScanSettings {
-        batch_size,
+        pacing,
         write: true,
         progress: &NoProgress,
     };

@@ -3,9 +3,12 @@
 //! transaction with compare-and-swap, so an application's concurrent write always wins and a kill
 //! at any instant leaves every value either old-and-readable or new-and-readable.
 
+use std::time::Instant;
+
 use crate::model::{ColumnSpec, ModelSpec};
 use crate::rotation::database::{ColumnTarget, Database, PrimaryKey, StoredRow, Swap};
 use crate::rotation::error::{Error, Result};
+use crate::rotation::pacing::Pacing;
 use crate::rotation::plan::{Plan, ValueAction};
 use crate::rotation::report::{ColumnReport, FailedValue, MAX_LISTED_FAILURES};
 
@@ -28,7 +31,9 @@ impl Progress for NoProgress {}
 
 /// Settings of one scan.
 pub(crate) struct ScanSettings<'a> {
-    pub batch_size: usize,
+    /// How batches are sized and paced when the scan writes; a scan that only reads takes
+    /// batches of [`Pacing::max_rows`] and never pauses.
+    pub pacing: Pacing,
     pub write: bool,
     pub progress: &'a dyn Progress,
 }
@@ -115,9 +120,16 @@ pub(crate) fn scan_model(
             }
         })
         .collect();
+    let backend = db.backend_name();
+    let mut pacer = if settings.write {
+        settings.pacing.start(backend)
+    } else {
+        Pacing::fixed(settings.pacing.max_rows()).start(backend)
+    };
     let mut after: Option<PrimaryKey> = None;
     loop {
-        let rows = db.read_batch(model, after.as_ref(), settings.batch_size)?;
+        let batch_rows = pacer.rows();
+        let rows = db.read_batch(model, after.as_ref(), batch_rows)?;
         let Some(last) = rows.last() else { break };
         if after
             .as_ref()
@@ -159,12 +171,16 @@ pub(crate) fn scan_model(
         if action.stops_at_failure() && failures.seen > failures_before {
             return Err(failures.refusal(failures.seen - failures_before, !settings.write));
         }
+        let mut pause = std::time::Duration::ZERO;
         if settings.write {
+            let written: usize = swaps.iter().map(|(_, swaps)| swaps.len()).sum();
+            let transaction = Instant::now();
             let updated = if action.keeps_replaced_bytes() {
                 db.swap_batch_keeping_replaced(&swaps)?
             } else {
                 db.swap_batch(&swaps)?
             };
+            pause = pacer.written(rows.len(), written, transaction.elapsed());
             for ((_, swaps), (updated, report)) in
                 swaps.iter().zip(updated.into_iter().zip(&mut reports))
             {
@@ -174,8 +190,12 @@ pub(crate) fn scan_model(
             }
         }
         settings.progress.batch_done(rows.len() as u64);
-        if rows.len() < settings.batch_size {
+        if rows.len() < batch_rows {
             break;
+        }
+        // Leave the application a window to take the locks this batch held.
+        if !pause.is_zero() {
+            std::thread::sleep(pause);
         }
     }
     Ok(reports)

@@ -80,7 +80,7 @@ impl Rotation<'_> {
     pub fn status(&self, db: &mut Database) -> Result<StatusReport> {
         let mut columns = Vec::new();
         let settings = ScanSettings {
-            batch_size: self.batch_size.max(1),
+            pacing: self.pacing,
             write: false,
             progress: &NoProgress,
         };

@@ -4,10 +4,11 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use encrypted_field::model::{ColumnSpec, KeyKind, ModelSpec, Registry, Storage};
 use encrypted_field::rotation::database::{Database, PrimaryKey};
-use encrypted_field::rotation::{Progress, Rotation, RotationStatus};
+use encrypted_field::rotation::{Pacing, Progress, Rotation, RotationStatus};
 
 use crate::support::{
     Backend, Cell, Counts, Expected, Keys, Table, column_report, insert, per_backend, seal,
@@ -354,7 +355,52 @@ fn a_primary_key_named_like_the_scan_columns_still_orders_the_batches(backend: &
     }
 }
 
+/// Writing batches are sized by the time their transactions take: they grow from 64 rows by at
+/// most a factor of two while transactions are far below the target, and halve while above it,
+/// down to one row; every row is still visited exactly once.
+fn writing_batches_are_sized_by_their_transaction_time(backend: &Backend) {
+    let keys = Keys::generate();
+    let mut db = backend.connect();
+    let rows: Vec<PrimaryKey> = (1..=300).map(PrimaryKey::Integer).collect();
+    let ring = keys.ring_v2();
+    for (name, target, batches) in [
+        // Every transaction is far below an hour: 64, 128, then the 108 left.
+        ("slowgrow", Duration::from_secs(3600), vec![64, 128, 108]),
+        // Every transaction is above a nanosecond: halving down to one row a batch.
+        (
+            "shrink",
+            Duration::from_nanos(1),
+            [64, 32, 16, 8, 4, 2]
+                .into_iter()
+                .chain(std::iter::repeat_n(1, 300 - 126))
+                .collect(),
+        ),
+    ] {
+        let table = keyed_table(backend, &mut db, &keys, name, backend.serial_key(), &rows);
+        let registry = Registry::new()
+            .register_spec(spec(&table, KeyKind::Integer))
+            .unwrap();
+        let progress = BatchSizes::default();
+        let pacing = Pacing::default()
+            .with_transaction_time(target)
+            .with_pause_ratio(0.0);
+        let report = backend
+            .rotate(|| {
+                Rotation::new(&registry)
+                    .pacing(pacing)
+                    .progress(&progress)
+                    .verify(false)
+                    .run(&mut db, &ring)
+            })
+            .unwrap();
+        assert_eq!(report.status, RotationStatus::Completed, "{report}");
+        assert_eq!(progress.sizes.borrow()[&table.name], batches, "{name}");
+        expected(&table, KeyKind::Integer, &rows).assert_all_on(&mut db, &ring, 2);
+    }
+}
+
 per_backend!(
+    writing_batches_are_sized_by_their_transaction_time,
     a_batch_too_big_for_one_statement_is_written_in_several,
     a_primary_key_named_like_the_scan_columns_still_orders_the_batches,
     row_counts_around_the_batch_size_all_rotate,

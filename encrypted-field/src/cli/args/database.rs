@@ -2,9 +2,10 @@
 //! writes shares.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use crate::cli::models::{ColumnArg, PrimaryKeyArg};
-use crate::rotation::DEFAULT_BATCH_SIZE;
+use crate::rotation::{DEFAULT_BATCH_SIZE, Pacing};
 
 /// Where the database is, and which of its columns are encrypted.
 #[derive(Clone, Default, clap::Args)]
@@ -62,9 +63,12 @@ pub struct WriteArgs {
     /// Do not ask for confirmation (needed when stdin is not a terminal, e.g. in cron).
     #[arg(long)]
     pub force: bool,
-    /// Rows read and written per batch (one transaction each).
+    /// The most rows read and written per batch (one transaction each).
     #[arg(long, value_name = "N", default_value_t = DEFAULT_BATCH_SIZE, value_parser = parse_batch_size)]
     pub batch_size: usize,
+    /// How batches are sized by time and paced.
+    #[command(flatten)]
+    pub pacing: PacingArgs,
     /// Write a key backup (encryption_key_{timestamp}.json, mode 0600, directory 0700) into DIR
     /// first; keep it apart from database backups [default: $ENCRYPTED_FIELD_BACKUP_DIR].
     #[arg(long, value_name = "DIR")]
@@ -72,6 +76,53 @@ pub struct WriteArgs {
     /// Print the report as JSON (and draw no progress bar).
     #[arg(long)]
     pub json: bool,
+}
+
+/// How a writing pass sizes its batches by time and yields to the application between them.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PacingArgs {
+    /// Size batches so that each write transaction lasts about this long (`50ms`, `0.2s`; `0`
+    /// writes fixed batches of --batch-size rows): short transactions keep the application's
+    /// writes from waiting on rotation's locks.
+    #[arg(long, value_name = "DURATION", default_value = "50ms", value_parser = parse_duration)]
+    pub batch_time: Duration,
+    /// After each batch, pause for this multiple of its write transaction's time (0 = never;
+    /// at most 1 s a pause), leaving the application a window to take the locks [default: 0.5
+    /// on SQLite, whose one write lock stops every writer; 0.1 on MySQL and PostgreSQL].
+    #[arg(long, value_name = "RATIO", value_parser = parse_pause_ratio)]
+    pub pause_ratio: Option<f64>,
+}
+
+impl PacingArgs {
+    /// The pacing these options ask for, with batches of at most `max_rows` rows.
+    pub fn pacing(&self, max_rows: usize) -> Pacing {
+        let pacing = Pacing::default()
+            .with_max_rows(max_rows)
+            .with_transaction_time(self.batch_time);
+        match self.pause_ratio {
+            Some(ratio) => pacing.with_pause_ratio(ratio),
+            None => pacing,
+        }
+    }
+}
+
+/// A `--batch-time`: a duration as humantime reads it (`50ms`), or `0`.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    if text.trim() == "0" {
+        return Ok(Duration::ZERO);
+    }
+    humantime::parse_duration(text)
+        .map_err(|e| format!("`{text}` is not a duration like 50ms: {e}"))
+}
+
+/// A `--pause-ratio`: a finite number, zero or more.
+fn parse_pause_ratio(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(r) if r.is_finite() && r >= 0.0 => Ok(r),
+        _ => Err(format!(
+            "`{text}` is not a ratio of zero or more (like 0.5)"
+        )),
+    }
 }
 
 /// A `--batch-size`: a positive number of rows.

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::ValueEnum;
 
 use super::database::parse_batch_size;
-use super::{DatabaseArgs, KeySourceArgs, WriteArgs};
+use super::{DatabaseArgs, KeySourceArgs, PacingArgs, WriteArgs};
 use crate::format::legacy::LegacyFormat;
 use crate::rotation::{DEFAULT_BATCH_SIZE, RotationPeriod};
 
@@ -124,9 +124,12 @@ pub struct ReindexArgs {
     /// Do not ask for confirmation (needed when stdin is not a terminal, e.g. in cron).
     #[arg(long)]
     pub force: bool,
-    /// Rows read and written per batch (one transaction each).
+    /// The most rows read and written per batch (one transaction each).
     #[arg(long, value_name = "N", default_value_t = DEFAULT_BATCH_SIZE, value_parser = parse_batch_size)]
     pub batch_size: usize,
+    /// How batches are sized by time and paced.
+    #[command(flatten)]
+    pub pacing: PacingArgs,
     /// Print the report as JSON (and draw no progress bar).
     #[arg(long)]
     pub json: bool,

@@ -66,7 +66,7 @@ pub(super) fn run(
 
     let progress = ProgressLine::new(terminal.stderr && !args.write.json);
     let mut migration = Rotation::new(&registry)
-        .batch_size(args.write.batch_size)
+        .pacing(args.write.pacing.pacing(args.write.batch_size))
         .dry_run(args.write.dry_run)
         .legacy_checks(checks)
         .progress(&progress);
@@ -96,7 +96,7 @@ fn end_migration(
     let mut db = connect(&args.database)?;
     check_columns(&mut db, &registry)?;
     let columns = column_list(&registry);
-    let rotation = Rotation::new(&registry).batch_size(args.write.batch_size);
+    let rotation = Rotation::new(&registry).pacing(args.write.pacing.pacing(args.write.batch_size));
     if args.undo {
         let action = format!("put the kept legacy values of {columns} back");
         confirm(terminal, args.write.force, false, &action, io)?;

@@ -28,7 +28,7 @@ pub(super) fn run(
 
     let progress = ProgressLine::new(terminal.stderr && !args.json);
     let reindex = Rotation::new(&registry)
-        .batch_size(args.batch_size)
+        .pacing(args.pacing.pacing(args.batch_size))
         .dry_run(args.dry_run)
         .progress(&progress);
     let reindex = with_notifiers(reindex)?;

@@ -56,7 +56,7 @@ pub(super) fn run(
 
     let progress = ProgressLine::new(terminal.stderr && !args.write.json);
     let mut rotation = Rotation::new(&registry)
-        .batch_size(args.write.batch_size)
+        .pacing(args.write.pacing.pacing(args.write.batch_size))
         .dry_run(args.write.dry_run)
         .progress(&progress);
     if let Some(dir) = backup_dir {
