@@ -32,5 +32,7 @@ mod reindex;
 mod resume;
 #[path = "rotation/rotate.rs"]
 mod rotate;
+#[path = "rotation/unique_keys.rs"]
+mod unique_keys;
 #[path = "rotation/verify.rs"]
 mod verify;

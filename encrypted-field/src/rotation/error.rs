@@ -83,6 +83,21 @@ pub enum Error {
         values: u64,
     },
 
+    /// A model's primary key is not a unique, non-NULL column: rotation reads rows in key order
+    /// after the last key seen, so rows sharing a key (or with none) would be skipped silently,
+    /// and `status` and `verify` would miss them too.
+    #[error(
+        "{table}.{column} cannot be the primary key of a rotation: {reason}; rows sharing a key or without one would be skipped. Name a column with a unique index (--primary-key), or add one (CREATE UNIQUE INDEX … ON {table} ({column}))"
+    )]
+    PrimaryKeyNotUnique {
+        /// The table.
+        table: String,
+        /// The column named as its primary key.
+        column: String,
+        /// What is wrong: no unique index on the column alone, or rows with a NULL key.
+        reason: String,
+    },
+
     /// The active key version cannot be retired: new values are written with it.
     #[error(
         "key version {0} is the active one (new values are written with it); activate another version and rotate before retiring it"

@@ -107,6 +107,7 @@ pub(crate) fn scan_model(
     settings: &ScanSettings<'_>,
     failures: &mut Failures,
 ) -> Result<Vec<ColumnReport>> {
+    db.check_unique_key(model)?;
     let mut reports: Vec<ColumnReport> = model
         .columns()
         .iter()

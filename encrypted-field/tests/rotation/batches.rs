@@ -112,7 +112,7 @@ fn rotate_and_check(
     let report = backend
         .rotate(|| {
             Rotation::new(&registry)
-                .batch_size(BATCH)
+                .pacing(Pacing::fixed(BATCH))
                 .progress(&progress)
                 .verify(false)
                 .run(db, &ring)
@@ -267,7 +267,7 @@ fn a_batch_too_big_for_one_statement_is_written_in_several(backend: &Backend) {
     let report = backend
         .rotate(|| {
             Rotation::new(&registry)
-                .batch_size(2_100)
+                .pacing(Pacing::fixed(2_100))
                 .run(&mut db, &ring)
         })
         .unwrap();
@@ -326,7 +326,11 @@ fn a_primary_key_named_like_the_scan_columns_still_orders_the_batches(backend: &
     let ring = keys.ring_v2();
 
     let report = backend
-        .rotate(|| Rotation::new(&registry).batch_size(2).run(&mut db, &ring))
+        .rotate(|| {
+            Rotation::new(&registry)
+                .pacing(Pacing::fixed(2))
+                .run(&mut db, &ring)
+        })
         .unwrap();
 
     assert_eq!(

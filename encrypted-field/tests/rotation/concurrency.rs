@@ -8,7 +8,7 @@ use encrypted_field::KeyRing;
 use encrypted_field::model::{ColumnSpec, KeyKind, ModelSpec, Registry, Storage};
 use encrypted_field::rotation::Error;
 use encrypted_field::rotation::database::{Database, PrimaryKey};
-use encrypted_field::rotation::{Progress, Rotation, RotationReport, RotationStatus};
+use encrypted_field::rotation::{Pacing, Progress, Rotation, RotationReport, RotationStatus};
 
 use crate::support::{
     Backend, Cell, Counts, Expected, Keys, Table, assert_totals_match_columns, column_report,
@@ -136,7 +136,7 @@ fn rotate_beside_application(backend: &Backend, app_version: u32) -> Outcome {
     let report = backend
         .rotate(|| {
             Rotation::new(&registry)
-                .batch_size(BATCH)
+                .pacing(Pacing::fixed(BATCH))
                 .progress(&application)
                 .run(&mut db, &ring)
         })
@@ -307,7 +307,7 @@ fn a_second_rotation_is_refused_while_one_runs(backend: &Backend) {
     let report = backend
         .rotate(|| {
             Rotation::new(&registry)
-                .batch_size(BATCH)
+                .pacing(Pacing::fixed(BATCH))
                 .progress(&second)
                 .run(&mut db, &keys.ring_v2())
         })

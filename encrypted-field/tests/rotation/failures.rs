@@ -3,7 +3,7 @@
 
 use encrypted_field::model::{ColumnSpec, KeyKind, ModelSpec, Registry, Storage};
 use encrypted_field::rotation::database::PrimaryKey;
-use encrypted_field::rotation::{Rotation, RotationReport, RotationStatus};
+use encrypted_field::rotation::{Pacing, Rotation, RotationReport, RotationStatus};
 
 use crate::support::{
     Backend, Cell, Counts, Expected, Keys, assert_totals_match_columns, column_report, envelope,
@@ -152,7 +152,11 @@ fn a_tampered_value_is_reported_left_untouched_and_every_other_value_rotates(bac
         .unwrap();
 
     let report = backend
-        .rotate(|| Rotation::new(&registry).batch_size(2).run(&mut db, &ring))
+        .rotate(|| {
+            Rotation::new(&registry)
+                .pacing(Pacing::fixed(2))
+                .run(&mut db, &ring)
+        })
         .unwrap();
 
     assert_eq!(report.status, RotationStatus::Failed, "{report}");

@@ -10,7 +10,7 @@ use encrypted_field::MasterKey;
 use encrypted_field::legacy::{LegacyKey, node_cbc};
 use encrypted_field::rotation::Error;
 use encrypted_field::rotation::database::PrimaryKey;
-use encrypted_field::rotation::{LegacyChecks, Progress, Rotation, RotationStatus};
+use encrypted_field::rotation::{LegacyChecks, Pacing, Progress, Rotation, RotationStatus};
 
 use crate::migrate::{assert_unchanged, node_cbc_value, node_phone_table, phone_registry, phones};
 use crate::support::{Backend, Cell, Keys, Table, insert_rows, per_backend, update};
@@ -39,7 +39,7 @@ fn a_wrong_key_that_passes_the_checks_is_undone_byte_for_byte(backend: &Backend)
     let registry = phone_registry(&table);
     let ring = Keys::generate().ring_v1();
     let migration = Rotation::new(&registry)
-        .batch_size(5)
+        .pacing(Pacing::fixed(5))
         .legacy_checks(LegacyChecks::new().allow_bytes(true));
 
     let report = backend
@@ -68,7 +68,7 @@ fn finalize_after_a_good_migration_deletes_the_kept_values(backend: &Backend) {
     let table = node_phone_table(backend, &mut db, &key, 30);
     let registry = phone_registry(&table);
     let ring = Keys::generate().ring_v1();
-    let migration = Rotation::new(&registry).batch_size(7);
+    let migration = Rotation::new(&registry).pacing(Pacing::fixed(7));
     let report = backend
         .rotate(|| migration.migrate(&mut db, &ring, &LegacyKey::NodeCbc(key.clone())))
         .unwrap();
@@ -127,7 +127,7 @@ fn undo_leaves_a_value_changed_since_the_migration(backend: &Backend) {
     let before = phones(&mut db, &table);
     let registry = phone_registry(&table);
     let ring = Keys::generate().ring_v1();
-    let migration = Rotation::new(&registry).batch_size(6);
+    let migration = Rotation::new(&registry).pacing(Pacing::fixed(6));
     backend
         .rotate(|| migration.migrate(&mut db, &ring, &LegacyKey::NodeCbc(key.clone())))
         .unwrap();
@@ -183,14 +183,14 @@ fn a_killed_migration_run_again_keeps_each_legacy_value_once(backend: &Backend) 
         let mut killed = backend.connect();
         let crashed = std::panic::catch_unwind(AssertUnwindSafe(|| {
             Rotation::new(&registry)
-                .batch_size(10)
+                .pacing(Pacing::fixed(10))
                 .progress(&kill)
                 .migrate(&mut killed, &ring, &legacy)
         }));
         assert!(crashed.is_err(), "the first run was killed");
         // The killed run's connection (and its session lock) goes away with it.
     }
-    let migration = Rotation::new(&registry).batch_size(10);
+    let migration = Rotation::new(&registry).pacing(Pacing::fixed(10));
     assert_eq!(
         migration.legacy_values_kept(&mut db).unwrap(),
         10,

@@ -13,7 +13,9 @@ use encrypted_field::legacy::{LegacyFormat, LegacyKey};
 use encrypted_field::model::{ColumnSpec, KeyKind, ModelSpec, Registry, Storage};
 use encrypted_field::rotation::Error;
 use encrypted_field::rotation::database::{Database, PrimaryKey};
-use encrypted_field::rotation::{LegacyChecks, Operation, Progress, Rotation, RotationStatus};
+use encrypted_field::rotation::{
+    LegacyChecks, Operation, Pacing, Progress, Rotation, RotationStatus,
+};
 
 use crate::support::{
     Backend, Cell, Counts, Expected, Keys, Table, assert_totals_match_columns, column_report,
@@ -119,7 +121,7 @@ fn migrate_and_check(backend: &Backend, legacy: Legacy) {
         )
         .unwrap();
     let migration = Rotation::new(&registry)
-        .batch_size(3)
+        .pacing(Pacing::fixed(3))
         .legacy_checks(legacy.checks.clone());
 
     let report = backend
@@ -315,7 +317,7 @@ fn a_node_cbc_value_with_bad_padding_refuses_the_migration(backend: &Backend) {
     let err = backend
         .rotate(|| {
             Rotation::new(&registry)
-                .batch_size(4)
+                .pacing(Pacing::fixed(4))
                 .legacy_checks(LegacyChecks::new().allow_bytes(true))
                 .migrate(&mut db, &ring, &key)
         })
@@ -509,7 +511,7 @@ fn a_value_that_fails_the_checks_after_the_preflight_stops_before_its_batch(back
     let err = backend
         .rotate(|| {
             Rotation::new(&registry)
-                .batch_size(5)
+                .pacing(Pacing::fixed(5))
                 .progress(&change)
                 .migrate(&mut db, &ring, &LegacyKey::NodeCbc(key.clone()))
         })
@@ -630,7 +632,7 @@ mod blind_indexes {
     use encrypted_field::legacy::{LegacyFormat, LegacyKey};
     use encrypted_field::rotation::Error;
     use encrypted_field::rotation::database::PrimaryKey;
-    use encrypted_field::rotation::{Rotation, RotationStatus};
+    use encrypted_field::rotation::{Pacing, Rotation, RotationStatus};
 
     use super::fixture;
     use crate::support::{
@@ -687,7 +689,7 @@ mod blind_indexes {
         let report = backend
             .rotate(|| {
                 Rotation::new(&people.registry)
-                    .batch_size(3)
+                    .pacing(Pacing::fixed(3))
                     .migrate(&mut db, &ring, legacy_key)
             })
             .unwrap();

@@ -8,7 +8,7 @@ use std::cell::RefCell;
 use encrypted_field::KeyRing;
 use encrypted_field::rotation::Error;
 use encrypted_field::rotation::database::{Database, PrimaryKey};
-use encrypted_field::rotation::{Operation, Progress, Rotation, RotationStatus};
+use encrypted_field::rotation::{Operation, Pacing, Progress, Rotation, RotationStatus};
 
 use crate::support::{
     Backend, Cell, Counts, Keys, PEOPLE_COLUMNS, People, assert_totals_match_columns,
@@ -89,12 +89,12 @@ fn reindex_fills_empty_indexes_fixes_stale_ones_and_changes_no_value(backend: &B
     let mut db = backend.connect();
     let people = stale_people(backend, &mut db, &ring);
     let before = people.stored(&mut db);
-    let reindex = Rotation::new(&people.registry).batch_size(4);
+    let reindex = Rotation::new(&people.registry).pacing(Pacing::fixed(4));
 
     let dry = backend
         .rotate(|| {
             Rotation::new(&people.registry)
-                .batch_size(4)
+                .pacing(Pacing::fixed(4))
                 .dry_run(true)
                 .reindex(&mut db, &ring)
         })
@@ -217,7 +217,7 @@ fn reindex_never_overwrites_what_the_application_writes_meanwhile(backend: &Back
     let report = backend
         .rotate(|| {
             Rotation::new(&people.registry)
-                .batch_size(2)
+                .pacing(Pacing::fixed(2))
                 .progress(&application)
                 .reindex(&mut db, &ring)
         })

@@ -3,7 +3,7 @@
 
 use encrypted_field::model::{ColumnSpec, KeyKind, ModelSpec, Registry, Storage};
 use encrypted_field::rotation::database::PrimaryKey;
-use encrypted_field::rotation::{Progress, Rotation, RotationStatus};
+use encrypted_field::rotation::{Pacing, Progress, Rotation, RotationStatus};
 
 use crate::support::{
     Backend, Cell, Counts, Expected, Keys, column_report, insert, per_backend, seal,
@@ -65,7 +65,7 @@ fn an_interrupted_rotation_loses_nothing_and_the_next_run_finishes_it(backend: &
     let crashed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         backend.rotate(|| {
             Rotation::new(&registry)
-                .batch_size(3)
+                .pacing(Pacing::fixed(3))
                 .progress(&crash)
                 .run(&mut db, &ring)
         })
@@ -87,7 +87,11 @@ fn an_interrupted_rotation_loses_nothing_and_the_next_run_finishes_it(backend: &
     expected.assert_rows_on_any_version(&mut db, &ring);
 
     let report = backend
-        .rotate(|| Rotation::new(&registry).batch_size(3).run(&mut db, &ring))
+        .rotate(|| {
+            Rotation::new(&registry)
+                .pacing(Pacing::fixed(3))
+                .run(&mut db, &ring)
+        })
         .unwrap();
     assert_eq!(report.status, RotationStatus::Completed, "{report}");
     assert_eq!(

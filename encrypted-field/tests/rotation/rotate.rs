@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use encrypted_field::KeyRing;
 use encrypted_field::model::{ColumnSpec, KeyKind, ModelSpec, Registry, Storage};
 use encrypted_field::rotation::database::{Database, PrimaryKey};
-use encrypted_field::rotation::{Operation, Rotation, RotationStatus};
+use encrypted_field::rotation::{Operation, Pacing, Rotation, RotationStatus};
 
 use crate::support::{
     Backend, Cell, Counts, Expected, Keys, Table, assert_totals_match_columns, column_report,
@@ -250,7 +250,7 @@ fn rotation_of_several_models_leaves_every_value_on_the_active_key_with_exact_co
     let report = backend
         .rotate(|| {
             Rotation::new(&fixture.registry)
-                .batch_size(3)
+                .pacing(Pacing::fixed(3))
                 .run(&mut db, &ring)
         })
         .unwrap();
@@ -306,7 +306,7 @@ fn a_second_rotation_rewrites_nothing(backend: &Backend) {
     let mut db = backend.connect();
     let fixture = SeveralModels::create(backend, &mut db, &keys);
     let ring = keys.ring_v2();
-    let rotation = Rotation::new(&fixture.registry).batch_size(3);
+    let rotation = Rotation::new(&fixture.registry).pacing(Pacing::fixed(3));
     backend.rotate(|| rotation.run(&mut db, &ring)).unwrap();
     let after_first = fixture.snapshot(&mut db);
 
@@ -346,7 +346,7 @@ fn a_dry_run_writes_nothing_and_reports_what_would_change(backend: &Backend) {
     let dry = backend
         .rotate(|| {
             Rotation::new(&fixture.registry)
-                .batch_size(3)
+                .pacing(Pacing::fixed(3))
                 .dry_run(true)
                 .run(&mut db, &ring)
         })

@@ -8,7 +8,7 @@ use encrypted_field::KeyVersion;
 use encrypted_field::model::{ColumnSpec, KeyKind, ModelSpec, Registry, Storage};
 use encrypted_field::rotation::Error;
 use encrypted_field::rotation::database::{Database, PrimaryKey};
-use encrypted_field::rotation::{Operation, Rotation, RotationStatus};
+use encrypted_field::rotation::{Operation, Pacing, Rotation, RotationStatus};
 
 use crate::support::{Backend, Cell, Keys, Table, insert, per_backend, read_column, seal};
 
@@ -102,7 +102,7 @@ fn verify_only_reports_undecryptable_values_and_values_on_other_versions(backend
     let before = mixed.snapshot(&mut db);
 
     let report = Rotation::new(&mixed.registry)
-        .batch_size(2)
+        .pacing(Pacing::fixed(2))
         .verify_only(&mut db, &keys.ring_v2())
         .unwrap();
 
@@ -159,7 +159,7 @@ fn status_counts_values_per_version_per_column(backend: &Backend) {
     let mixed = Mixed::create(backend, &mut db, &keys);
 
     let report = Rotation::new(&mixed.registry)
-        .batch_size(3)
+        .pacing(Pacing::fixed(3))
         .status(&mut db)
         .unwrap();
 
@@ -198,7 +198,7 @@ fn ensure_unused_refuses_a_version_still_in_use(backend: &Backend) {
     let mixed = Mixed::create(backend, &mut db, &keys);
 
     let before = Rotation::new(&mixed.registry)
-        .batch_size(100)
+        .pacing(Pacing::fixed(100))
         .status(&mut db)
         .unwrap();
     match before.ensure_unused(KeyVersion::new(1)) {
@@ -215,7 +215,7 @@ fn ensure_unused_refuses_a_version_still_in_use(backend: &Backend) {
         .unwrap();
     assert_eq!(rotated.records_rewritten, 3, "{rotated}");
     let after = Rotation::new(&mixed.registry)
-        .batch_size(100)
+        .pacing(Pacing::fixed(100))
         .status(&mut db)
         .unwrap();
     assert!(after.ensure_unused(KeyVersion::new(1)).is_ok());

@@ -121,6 +121,10 @@ pub(crate) trait Dialect {
     /// `target.blind_index` is set, per row, in order), updating a row only where the column
     /// still holds `old`.
     fn swap_statement(&self, target: &ColumnTarget<'_>, rows: usize) -> String;
+    /// One row (`n`) counting the unique indexes (primary key included) of exactly one column,
+    /// with no predicate, on the table and column bound in that order: 0 when the column is not
+    /// unique on its own.
+    fn unique_single_column_indexes(&self) -> &'static str;
     /// The statement that creates the metadata table if it is missing.
     fn create_metadata_table(&self) -> &'static str {
         "CREATE TABLE IF NOT EXISTS encrypted_field_metadata (\
@@ -428,6 +432,30 @@ impl Database {
             rows::swap_batch_keeping_replaced(conn, dialect, swaps, &when)
         })
         .map_err(db_error(action))
+    }
+
+    /// Refuses a model whose primary key is not unique on its own, or has NULL keys: a keyset scan
+    /// over it would skip rows without a word ([`Error::PrimaryKeyNotUnique`]).
+    pub(crate) fn check_unique_key(&mut self, model: &ModelSpec) -> Result<()> {
+        let (table, column) = (model.table(), model.primary_key());
+        let (unique, null_keys) = with_backend!(&mut self.backend, |conn, dialect, _module| {
+            rows::unique_key(conn, dialect, table, column)
+        })
+        .map_err(db_error(format!(
+            "checking that {table}.{column} is a unique key"
+        )))?;
+        let reason = if !unique {
+            "no unique index or primary key covers that column alone".to_owned()
+        } else if null_keys > 0 {
+            format!("{null_keys} rows have a NULL {column}")
+        } else {
+            return Ok(());
+        };
+        Err(Error::PrimaryKeyNotUnique {
+            table: table.to_owned(),
+            column: column.to_owned(),
+            reason,
+        })
     }
 
     /// Creates [`LEGACY_VALUES_TABLE`] if it is missing.

@@ -83,6 +83,16 @@ impl Dialect for MysqlDialect {
          migrated_at VARCHAR(40) NOT NULL, PRIMARY KEY (table_name, column_name, primary_key))"
     }
 
+    /// The primary key or a unique index of exactly that one column (a prefix of it is unique
+    /// too: equal values have equal prefixes).
+    fn unique_single_column_indexes(&self) -> &'static str {
+        "SELECT COUNT(*) AS n FROM (\
+           SELECT index_name FROM information_schema.statistics \
+            WHERE table_schema = DATABASE() AND table_name = ? AND non_unique = 0 \
+            GROUP BY index_name \
+           HAVING COUNT(*) = 1 AND LOWER(MAX(column_name)) = LOWER(?)) AS u"
+    }
+
     fn legacy_values_table_exists(&self) -> &'static str {
         "SELECT COUNT(*) AS n FROM information_schema.tables \
          WHERE table_schema = DATABASE() AND table_name = 'encrypted_field_legacy_values'"

@@ -94,6 +94,15 @@ impl Dialect for PgDialect {
          migrated_at VARCHAR(40) NOT NULL, PRIMARY KEY (table_name, column_name, primary_key))"
     }
 
+    /// The primary key or a unique index of exactly that one column, with no predicate (a partial
+    /// index is unique only where its predicate holds), of the table the search path finds.
+    fn unique_single_column_indexes(&self) -> &'static str {
+        "SELECT COUNT(*) AS n FROM pg_index AS i \
+           JOIN pg_attribute AS a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0] \
+          WHERE i.indrelid = to_regclass(quote_ident($1)) AND i.indisunique AND i.indnkeyatts = 1 \
+            AND i.indpred IS NULL AND a.attname = $2"
+    }
+
     fn legacy_values_table_exists(&self) -> &'static str {
         "SELECT COUNT(*) AS n FROM information_schema.tables \
          WHERE table_schema = current_schema() AND table_name = 'encrypted_field_legacy_values'"

@@ -313,6 +313,40 @@ where
     Ok(rows.first().is_some_and(|r| r.n > 0))
 }
 
+/// Whether `table.column` has a unique index of its own, and how many rows have a NULL there.
+pub(super) fn unique_key<C, D>(
+    conn: &mut C,
+    dialect: &D,
+    table: &str,
+    column: &str,
+) -> QueryResult<(bool, i64)>
+where
+    C: Connection,
+    C::Backend: SupportedBackend,
+    D: Dialect,
+    i64: FromSql<BigInt, C::Backend>,
+    String: ToSql<Text, C::Backend>,
+    for<'q> Query<'q, C::Backend>: LoadQuery<'q, C, Count>,
+{
+    // The NULL count first: on a missing table or column it is the database's own error, which
+    // names them.
+    let sql = format!(
+        "SELECT COUNT(*) AS n FROM {} WHERE {} IS NULL",
+        dialect.quote(table),
+        dialect.quote(column)
+    );
+    let nulls = ::diesel::sql_query(sql)
+        .into_boxed::<C::Backend>()
+        .load::<Count>(conn)?;
+    let indexes = ::diesel::sql_query(dialect.unique_single_column_indexes())
+        .into_boxed::<C::Backend>()
+        .bind::<Text, _>(table.to_owned())
+        .bind::<Text, _>(column.to_owned())
+        .load::<Count>(conn)?;
+    let unique = indexes.first().is_some_and(|r| r.n > 0);
+    Ok((unique, nulls.first().map_or(0, |r| r.n)))
+}
+
 /// How many values of `table.column` are kept (0 when the table does not exist).
 pub(super) fn count_kept<C, D>(
     conn: &mut C,

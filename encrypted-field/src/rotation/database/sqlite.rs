@@ -69,6 +69,20 @@ impl Dialect for SqliteDialect {
          migrated_at VARCHAR(40) NOT NULL, PRIMARY KEY (table_name, column_name, primary_key))"
     }
 
+    /// The table's one-column primary key (an `INTEGER PRIMARY KEY` has no index of its own), or
+    /// a unique, non-partial index of that column alone.
+    fn unique_single_column_indexes(&self) -> &'static str {
+        "SELECT COUNT(*) AS n FROM (\
+           SELECT 1 FROM pragma_table_info(?1) AS c \
+            WHERE c.name = ?2 AND c.pk = 1 \
+              AND (SELECT COUNT(*) FROM pragma_table_info(?1) WHERE pk > 0) = 1 \
+           UNION ALL \
+           SELECT 1 FROM pragma_index_list(?1) AS i \
+            WHERE i.\"unique\" = 1 AND i.partial = 0 \
+              AND (SELECT COUNT(*) FROM pragma_index_info(i.name)) = 1 \
+              AND (SELECT name FROM pragma_index_info(i.name)) = ?2)"
+    }
+
     fn legacy_values_table_exists(&self) -> &'static str {
         "SELECT COUNT(*) AS n FROM sqlite_master \
          WHERE type = 'table' AND name = 'encrypted_field_legacy_values'"
