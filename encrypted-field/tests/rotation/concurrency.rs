@@ -9,6 +9,7 @@ use encrypted_field::model::{ColumnSpec, KeyKind, ModelSpec, Registry, Storage};
 use encrypted_field::rotation::Error;
 use encrypted_field::rotation::database::{Database, PrimaryKey};
 use encrypted_field::rotation::{Pacing, Progress, Rotation, RotationReport, RotationStatus};
+use encrypted_field::testing::Backend as Kind;
 
 use crate::support::{
     Backend, Cell, Counts, Expected, Keys, Table, assert_totals_match_columns, column_report,
@@ -257,7 +258,7 @@ fn a_concurrent_write_with_the_old_key_is_kept_counted_and_rotated_by_the_next_p
 /// A second rotation, tried from another connection while the first is between its read and its
 /// write.
 struct SecondRotation<'a> {
-    backend: &'a Backend,
+    connect: &'a dyn Fn() -> Database,
     registry: &'a Registry,
     ring: KeyRing,
     table: &'a Table,
@@ -269,7 +270,7 @@ impl Progress for SecondRotation<'_> {
         if self.outcome.borrow().is_some() {
             return;
         }
-        let mut other = self.backend.connect();
+        let mut other = (self.connect)();
         let snapshot = |db: &mut Database| {
             COLUMNS
                 .iter()
@@ -292,12 +293,13 @@ impl Progress for SecondRotation<'_> {
     }
 }
 
-fn a_second_rotation_is_refused_while_one_runs(backend: &Backend) {
+/// Runs a rotation during which a second one, connected by `connect`, is tried and refused.
+fn second_rotation_is_refused(backend: &Backend, connect: &dyn Fn() -> Database) {
     let keys = Keys::generate();
     let mut db = backend.connect();
     let (table, registry) = table_of_secrets(backend, &mut db, &keys);
     let second = SecondRotation {
-        backend,
+        connect,
         registry: &registry,
         ring: keys.ring_v3(),
         table: &table,
@@ -340,8 +342,38 @@ fn a_second_rotation_is_refused_while_one_runs(backend: &Backend) {
     assert_eq!(next.records_rewritten, 2 * ROWS as u64);
 }
 
+fn a_second_rotation_is_refused_while_one_runs(backend: &Backend) {
+    second_rotation_is_refused(backend, &|| backend.connect());
+}
+
+/// The lock holds for the database, not for one spelling of its path: a second rotation through
+/// a symbolic link to the SQLite file, or through `..`, is refused too.
+fn a_second_rotation_through_another_path_to_the_file_is_refused(backend: &Backend) {
+    for spelling in 0..2 {
+        second_rotation_is_refused(backend, &|| backend.connect_spelled_otherwise(spelling));
+    }
+}
+
+/// A database name as long as the server allows (64 characters on MariaDB, 63 on PostgreSQL)
+/// still gets a lock of its own that holds: MariaDB's lock names are limited to 64 characters.
+fn a_database_with_the_longest_name_still_locks(backend: &Backend) {
+    let length = if backend.kind == Kind::Postgres {
+        63
+    } else {
+        64
+    };
+    let name = format!("ef_{:08x}_", rand::random::<u32>());
+    let name = format!("{name}{}", "l".repeat(length - name.len()));
+    let Some(long) = backend.with_new_database(&name) else {
+        return; // SQLite has no database names; its file lock is tested above
+    };
+    second_rotation_is_refused(&long, &|| long.connect());
+}
+
 per_backend!(
+    a_database_with_the_longest_name_still_locks,
     a_concurrent_write_with_the_new_key_is_kept_and_counted,
     a_concurrent_write_with_the_old_key_is_kept_counted_and_rotated_by_the_next_pass,
     a_second_rotation_is_refused_while_one_runs,
+    a_second_rotation_through_another_path_to_the_file_is_refused,
 );

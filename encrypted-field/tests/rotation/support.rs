@@ -62,6 +62,20 @@ pub struct Backend {
     pub kind: Kind,
     url: String,
     _dir: Option<tempfile::TempDir>,
+    /// A database this backend created for its scenario, dropped with it: (server URL, name).
+    created_database: Option<(String, String)>,
+}
+
+impl Drop for Backend {
+    fn drop(&mut self) {
+        if let Some((server, name)) = &self.created_database {
+            let dropped = Database::connect(server)
+                .and_then(|mut db| db.execute(&format!("DROP DATABASE IF EXISTS {name}")));
+            if let Err(e) = dropped {
+                eprintln!("could not drop the test database {name}: {e}");
+            }
+        }
+    }
 }
 
 /// One lock per server: rotations in this process take turns for the database-wide lock instead
@@ -84,12 +98,55 @@ impl Backend {
             kind,
             url,
             _dir: dir,
+            created_database: None,
+        })
+    }
+
+    /// The same server with a new database of its own named `name` (a server backend), dropped
+    /// when the returned backend is; `None` for SQLite.
+    pub fn with_new_database(&self, name: &str) -> Option<Backend> {
+        if self.kind == Kind::Sqlite {
+            return None;
+        }
+        let mut db = self.connect();
+        db.execute(&format!("DROP DATABASE IF EXISTS {name}"))
+            .unwrap();
+        db.execute(&format!("CREATE DATABASE {name}")).unwrap();
+        let (server, _database) = self.url.rsplit_once('/').unwrap();
+        Some(Backend {
+            kind: self.kind,
+            url: format!("{server}/{name}"),
+            _dir: None,
+            created_database: Some((self.url.clone(), name.to_owned())),
         })
     }
 
     /// A new connection.
     pub fn connect(&self) -> Database {
         Database::connect(&self.url).unwrap()
+    }
+
+    /// A new connection to the same database through other spellings of its path where it is a
+    /// file (a symbolic link to it, then a path through `..`); the plain URL for a server.
+    pub fn connect_spelled_otherwise(&self, spelling: usize) -> Database {
+        let Some(dir) = &self._dir else {
+            return self.connect();
+        };
+        let path = match spelling % 2 {
+            0 => {
+                let link = dir.path().join("link-to-rotation.db");
+                if !link.exists() {
+                    #[cfg(unix)]
+                    std::os::unix::fs::symlink(dir.path().join("rotation.db"), &link).unwrap();
+                }
+                link
+            }
+            _ => {
+                let name = dir.path().file_name().unwrap();
+                dir.path().join("..").join(name).join("rotation.db")
+            }
+        };
+        Database::connect(&path.display().to_string()).unwrap()
     }
 
     /// Runs `work` (a rotation or migration) when no other rotation of this process holds the

@@ -18,8 +18,11 @@ pub(super) const NAME: &str = "mysql";
 pub(super) struct MysqlDialect;
 
 /// The lock's name: per database, so rotations of two databases on one server do not block each
-/// other.
-const LOCK_NAME: &str = "CONCAT('encrypted_field_rotation:', DATABASE())";
+/// other. A lock name has at most 64 characters: a database name longer than the 39 that fit
+/// after the prefix is replaced by the first 39 hex digits of its SHA-256 (shorter names keep the
+/// name itself, so that releases before this one still exclude each other).
+const LOCK_NAME: &str = "CONCAT('encrypted_field_rotation:', \
+     IF(CHAR_LENGTH(DATABASE()) <= 39, DATABASE(), LEFT(SHA2(DATABASE(), 256), 39)))";
 
 impl Dialect for MysqlDialect {
     fn quote(&self, identifier: &str) -> String {

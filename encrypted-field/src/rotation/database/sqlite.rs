@@ -151,6 +151,10 @@ fn try_lock_file(path: Option<&Path>) -> Result<Option<RotationLock>> {
     let Some(path) = path else {
         return Ok(Some(RotationLock::File { _file: None }));
     };
+    // One lock per database file, however its path is spelled (a symbolic link, `..`, a relative
+    // path): the lock file is named after the file's canonical path.
+    let canonical = std::fs::canonicalize(path);
+    let path = canonical.as_deref().unwrap_or(path);
     let mut lock_path = path.as_os_str().to_owned();
     lock_path.push(".encrypted-field.lock");
     let lock_path = PathBuf::from(lock_path);
