@@ -34,7 +34,7 @@ pub(crate) fn load(vars: &EnvVars, flags: &KeySourceArgs) -> Result<KeyRing, Cli
     if flags.keys_dir.is_none() && flags.key_file.is_none() {
         return Ok(ring); // the environment's ring has its blind-index key already
     }
-    vars.add_blind_index_key(ring)
+    vars.add_blind_index_key(ring, flags.keys_dir.as_deref())
         .map_err(|e| CliError::keys(&e, &KeySources::default()))
 }
 
