@@ -134,6 +134,19 @@ impl KeyRing {
         })
     }
 
+    /// A copy of this ring with every blind-index key version of `other` and its active one (in
+    /// place of this ring's): for a ring rebuilt with new encryption keys. Refused if one equals an
+    /// encryption key of this ring.
+    pub fn with_blind_index_keys_of(&self, other: &KeyRing) -> Result<Self> {
+        if let Some(keys) = &other.blind_index {
+            keys.check_distinct_from(self.keys.values().map(|k| &k.master))?;
+        }
+        Ok(Self {
+            blind_index: other.blind_index.clone(),
+            ..self.clone()
+        })
+    }
+
     /// A copy of this ring whose new blind indexes are computed with blind-index `version`
     /// (which must be loaded). Lookups still match every loaded version.
     ///
@@ -523,6 +536,33 @@ mod tests {
         let (a, b) = (r.encrypt(b"same"), r.encrypt_to_base64(b"same", ""));
         assert_eq!(crate::keys::os_random::os_draws::so_far(), before + 2);
         assert_ne!(encode_base64(&a), b, "two IVs");
+    }
+
+    #[test]
+    fn a_ring_rebuilt_with_new_encryption_keys_keeps_every_blind_index_version() {
+        let old = ring(&[1], 1)
+            .with_blind_index_key(BlindIndexKey::new(MasterKey::from_bytes([7; 32])))
+            .unwrap()
+            .with_blind_index_key_version(2, BlindIndexKey::new(MasterKey::from_bytes([8; 32])))
+            .unwrap()
+            .with_active_blind_index(KeyVersion::new(1))
+            .unwrap();
+        let rebuilt = ring(&[1, 2], 2).with_blind_index_keys_of(&old).unwrap();
+        assert_eq!(rebuilt.blind_index_versions().count(), 2);
+        assert_eq!(rebuilt.active_blind_index_version(), Some(KeyVersion::new(1)));
+        let normalize = crate::format::blind_index::normalize::exact;
+        assert_eq!(
+            rebuilt.blind_index("t.c", "v", normalize).unwrap(),
+            old.blind_index("t.c", "v", normalize).unwrap()
+        );
+        let clash = ring(&[7], 7).with_blind_index_keys_of(&old);
+        assert!(matches!(
+            clash,
+            Err(Error::BadKey {
+                reason: BadKeyReason::SameAsEncryptionKey,
+                ..
+            })
+        ));
     }
 
     #[test]
