@@ -101,10 +101,7 @@ impl BlindIndexKeys {
 
     /// The stored (binary) index of `normalized` in `context` under the active version.
     pub(crate) fn stored_active(&self, context: &str, normalized: &[u8]) -> Vec<u8> {
-        stored_index(
-            self.active,
-            &self.active_key().compute(context, normalized),
-        )
+        stored_index(self.active, &self.active_key().compute(context, normalized))
     }
 
     /// The stored (binary) index under every version: the active one first, then the others from
@@ -183,7 +180,10 @@ mod tests {
     #[test]
     fn a_blind_index_key_equal_to_an_encryption_key_is_refused() {
         let bidx = keys(&[1, 2], None).unwrap();
-        let enc = [MasterKey::from_bytes([9; 32]), MasterKey::from_bytes([2; 32])];
+        let enc = [
+            MasterKey::from_bytes([9; 32]),
+            MasterKey::from_bytes([2; 32]),
+        ];
         assert!(bidx.check_distinct_from(enc[..1].iter()).is_ok());
         assert!(bidx.check_distinct_from(enc.iter()).is_err());
     }

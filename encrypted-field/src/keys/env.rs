@@ -401,18 +401,30 @@ mod tests {
         let keys_dir = ("ENCRYPTED_FIELD_KEYS_DIR", dir.path().display().to_string());
         let ring = load_from(&[keys_dir.clone(), ("DB_BLIND_INDEX_KEY", key_text(7))]).unwrap();
         assert_eq!(
-            ring.blind_index_versions().map(KeyVersion::get).collect::<Vec<_>>(),
+            ring.blind_index_versions()
+                .map(KeyVersion::get)
+                .collect::<Vec<_>>(),
             [1, 2, 3]
         );
         assert_eq!(ring.active_blind_index_version(), Some(KeyVersion::new(3)));
-        assert_eq!(ring.versions().count(), 1, "bidx files are not encryption keys");
+        assert_eq!(
+            ring.versions().count(),
+            1,
+            "bidx files are not encryption keys"
+        );
 
         let pinned = load_from(&[
             keys_dir.clone(),
-            ("ENCRYPTED_FIELD_ACTIVE_BLIND_INDEX_VERSION", "v2".to_owned()),
+            (
+                "ENCRYPTED_FIELD_ACTIVE_BLIND_INDEX_VERSION",
+                "v2".to_owned(),
+            ),
         ])
         .unwrap();
-        assert_eq!(pinned.active_blind_index_version(), Some(KeyVersion::new(2)));
+        assert_eq!(
+            pinned.active_blind_index_version(),
+            Some(KeyVersion::new(2))
+        );
 
         let missing = load_from(&[
             keys_dir,
@@ -436,7 +448,10 @@ mod tests {
         );
         std::fs::write(dir.path().join("bidx_key_v2"), key_text(7)).unwrap();
         assert!(matches!(
-            reason(load_from(&[keys_dir.clone(), ("DB_BLIND_INDEX_KEY", key_text(7))])),
+            reason(load_from(&[
+                keys_dir.clone(),
+                ("DB_BLIND_INDEX_KEY", key_text(7))
+            ])),
             BadKeyReason::SameKeyTwice(..)
         ));
         std::fs::write(dir.path().join("bidx_key_v1"), key_text(6)).unwrap();

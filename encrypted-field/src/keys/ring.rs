@@ -5,9 +5,9 @@ use std::fmt;
 
 use crate::error::{BadKeyReason, Error, MalformedReason, Result};
 use crate::format::blind_index::BlindIndexKey;
-use crate::keys::blind_index_keys::BlindIndexKeys;
 use crate::format::envelope::{Envelope, IV_LEN, SealingKeys};
 use crate::format::stored::{decode_base64, encode_base64};
+use crate::keys::blind_index_keys::BlindIndexKeys;
 use crate::keys::master_key::MasterKey;
 use crate::keys::version::KeyVersion;
 
@@ -549,7 +549,10 @@ mod tests {
             .unwrap();
         let rebuilt = ring(&[1, 2], 2).with_blind_index_keys_of(&old).unwrap();
         assert_eq!(rebuilt.blind_index_versions().count(), 2);
-        assert_eq!(rebuilt.active_blind_index_version(), Some(KeyVersion::new(1)));
+        assert_eq!(
+            rebuilt.active_blind_index_version(),
+            Some(KeyVersion::new(1))
+        );
         let normalize = crate::format::blind_index::normalize::exact;
         assert_eq!(
             rebuilt.blind_index("t.c", "v", normalize).unwrap(),

@@ -172,9 +172,15 @@ mod tests {
         assert_eq!(index_version_label(Storage::Binary, Some(&bare)), "v1");
         assert_eq!(index_version_label(Storage::Binary, Some(&v2)), "v2");
         let hex: String = v2.iter().map(|b| format!("{b:02x}")).collect();
-        assert_eq!(index_version_label(Storage::Text, Some(hex.as_bytes())), "v2");
+        assert_eq!(
+            index_version_label(Storage::Text, Some(hex.as_bytes())),
+            "v2"
+        );
         assert_eq!(index_version_label(Storage::Binary, None), "none");
         assert_eq!(index_version_label(Storage::Text, Some(b"")), "none");
-        assert_eq!(index_version_label(Storage::Binary, Some(b"abc")), "invalid");
+        assert_eq!(
+            index_version_label(Storage::Binary, Some(b"abc")),
+            "invalid"
+        );
     }
 }

@@ -83,7 +83,11 @@ fn bare_indexes_keep_matching_and_any_lookups_find_both_versions(backend: &Backe
         .into_iter()
         .map(Cell::Text)
         .collect();
-    assert_eq!(phones.len(), 2, "one candidate per loaded blind-index version");
+    assert_eq!(
+        phones.len(),
+        2,
+        "one candidate per loaded blind-index version"
+    );
     assert_eq!(
         ids_where_in(&mut db, &people.table, "phone_bidx", &phones),
         [1, 3]
@@ -147,7 +151,11 @@ fn rotating_the_blind_index_key_puts_every_index_on_the_active_version(backend: 
             &rotated[&PrimaryKey::Integer(id)],
             &before[&PrimaryKey::Integer(id)],
         );
-        assert_eq!((&row[0], &row[2]), (&was[0], &was[2]), "row {id}: values kept");
+        assert_eq!(
+            (&row[0], &row[2]),
+            (&was[0], &was[2]),
+            "row {id}: values kept"
+        );
         assert_eq!(
             (row[1].as_deref(), row[3].as_deref()),
             (

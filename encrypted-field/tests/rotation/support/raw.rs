@@ -183,7 +183,12 @@ pub fn read_one(
 
 /// The ids of the rows whose `column` is one of `candidates`, ascending: an application's
 /// `WHERE column IN (…)` lookup, the candidates bound as parameters.
-pub fn ids_where_in(db: &mut Database, table: &Table, column: &str, candidates: &[Cell]) -> Vec<i64> {
+pub fn ids_where_in(
+    db: &mut Database,
+    table: &Table,
+    column: &str,
+    candidates: &[Cell],
+) -> Vec<i64> {
     let key_sql = match db.backend_name() {
         "mysql" => "CAST(id AS SIGNED)",
         "postgres" => "CAST(id AS BIGINT)",
