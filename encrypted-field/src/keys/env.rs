@@ -443,7 +443,7 @@ mod tests {
         std::fs::write(dir.path().join("bidx_key_v2"), key_text(1)).unwrap();
         let keys_dir = ("ENCRYPTED_FIELD_KEYS_DIR", dir.path().display().to_string());
         assert_eq!(
-            reason(load_from(&[keys_dir.clone()])),
+            reason(load_from(std::slice::from_ref(&keys_dir))),
             BadKeyReason::SameAsEncryptionKey
         );
         std::fs::write(dir.path().join("bidx_key_v2"), key_text(7)).unwrap();
