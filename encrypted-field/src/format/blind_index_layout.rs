@@ -2,8 +2,10 @@
 //! "Blind-index key versions"): version 1 is the bare 32-byte index, as every index written before
 //! versions existed; versions 2 and higher are `"BI" || u32_be(version) || index`, 38 bytes.
 
-use crate::format::blind_index::BLIND_INDEX_LEN;
 use crate::keys::version::KeyVersion;
+
+/// The length of a blind index, in bytes.
+pub const BLIND_INDEX_LEN: usize = 32;
 
 /// The first two bytes of a prefixed (version 2 or higher) blind index: `BI`.
 pub const BLIND_INDEX_MAGIC: [u8; 2] = *b"BI";
