@@ -917,6 +917,14 @@ fn rotate_blind_index_moves_every_index_to_the_new_version_and_status_counts_the
         verify["verification"]["stale_blind_indexes"], 2,
         "{verify:#}"
     );
+    assert_eq!(
+        verify["failures"][0]["reason"].as_str(),
+        Some(
+            "blind index is on blind-index key v1, not the active v2 (`phone_bidx` is stale; \
+             `rotate --blind-index` rewrites it)"
+        ),
+        "{verify:#}"
+    );
 
     let dry = phones
         .run(&["rotate", "--blind-index", "--dry-run", "--json"], true)
