@@ -982,6 +982,32 @@ fn rotate_blind_index_moves_every_index_to_the_new_version_and_status_counts_the
 }
 
 #[test]
+fn blind_index_key_file_is_version_one_beside_the_keys_directorys_versions() {
+    let phones = IndexedPhones::new();
+    let file = phones.bidx_file.to_str().unwrap().to_owned();
+    let with_file = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--blind-index-key-file", file.as_str()]);
+        phones.run(&all, false)
+    };
+    with_file(&["migrate", "--from", "plaintext", "--force"]).expect(0);
+    assert_eq!(phones.indexes()[0], Some(phones.index_of(PHONES[0])));
+
+    let v2 = phones.workspace.keys_path().join("bidx_key_v2.txt");
+    std::fs::write(&v2, encrypted_field::MasterKey::generate().to_base64()).unwrap();
+    #[cfg(unix)]
+    std::fs::set_permissions(&v2, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    with_file(&["verify"]).expect(1);
+    with_file(&["rotate", "--blind-index", "--force"]).expect(0);
+    let indexes = phones.indexes();
+    assert!(
+        indexes[0].as_deref().unwrap().starts_with("424900000002"),
+        "{indexes:?}"
+    );
+    with_file(&["verify"]).expect(0);
+}
+
+#[test]
 fn the_blind_index_key_comes_from_the_environment_with_keys_dir_too() {
     let phones = IndexedPhones::new();
     let url = format!("sqlite://{}", phones.workspace.sqlite_path().display());
