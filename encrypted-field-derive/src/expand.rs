@@ -162,7 +162,7 @@ fn methods(model: &Model<'_>, column: &Column<'_>) -> TokenStream {
     let sealed = wrap(quote!(#seal(ring, &value, #context)?), nullable);
     let (index_ty, compute_index, store_index, clear_index) = match &column.blind_index {
         Some(blind) => {
-            let index = blind_index_call(column, blind);
+            let index = blind_index_call(column, blind, false);
             let target = blind.field;
             let stored = wrap(quote!(index), blind.shape.nullable);
             (
@@ -224,7 +224,10 @@ fn methods(model: &Model<'_>, column: &Column<'_>) -> TokenStream {
     let index_fns = column.blind_index.as_ref().map(|blind| {
         let index = format_ident!("{}_index", accessor, span = span);
         let index_with = format_ident!("{}_index_with", accessor, span = span);
-        let call = blind_index_call(column, blind);
+        let index_any = format_ident!("{}_index_any", accessor, span = span);
+        let index_any_with = format_ident!("{}_index_any_with", accessor, span = span);
+        let call = blind_index_call(column, blind, false);
+        let call_any = blind_index_call(column, blind, true);
         let doc = [
             format!(" The blind index of `value` as stored in `{}`, computed with the process-wide key ring: what", blind.field),
             format!(" to filter by, e.g. `.filter({table}::{column}.eq({ident}::{index}(\"..\")?))`.",
@@ -235,6 +238,17 @@ fn methods(model: &Model<'_>, column: &Column<'_>) -> TokenStream {
             " When no key ring or no blind-index key is configured.".to_owned(),
         ];
         let doc_with = format!(" The blind index of `value` as stored in `{}`, computed with `ring`; see [`Self::{index}`].", blind.field);
+        let doc_any = [
+            " The blind index of `value` under every loaded blind-index key version (the active one first),".to_owned(),
+            format!(" as `{}` may store it while indexes move between versions: what to look up with, e.g.", blind.field),
+            format!(" `.filter({table}::{column}.eq_any({ident}::{index_any}(\"..\")?))`.",
+                table = model.table, column = blind.column, ident = model.ident),
+            String::new(),
+            " # Errors".to_owned(),
+            String::new(),
+            " When no key ring or no blind-index key is configured.".to_owned(),
+        ];
+        let doc_any_with = format!(" The blind index of `value` under every loaded blind-index key version of `ring`; see [`Self::{index_any}`].");
         quote! {
             #(#[doc = #doc])*
             #vis fn #index(value: impl ::core::convert::Into<#plaintext>) -> ::core::result::Result<#index_ty, ::encrypted_field::__private::Error> {
@@ -248,6 +262,20 @@ fn methods(model: &Model<'_>, column: &Column<'_>) -> TokenStream {
             ) -> ::core::result::Result<#index_ty, ::encrypted_field::__private::Error> {
                 let value: #plaintext = ::core::convert::Into::into(value);
                 #call
+            }
+
+            #(#[doc = #doc_any])*
+            #vis fn #index_any(value: impl ::core::convert::Into<#plaintext>) -> ::core::result::Result<::std::vec::Vec<#index_ty>, ::encrypted_field::__private::Error> {
+                Self::#index_any_with(::encrypted_field::__private::global()?, value)
+            }
+
+            #[doc = #doc_any_with]
+            #vis fn #index_any_with(
+                ring: &::encrypted_field::__private::KeyRing,
+                value: impl ::core::convert::Into<#plaintext>,
+            ) -> ::core::result::Result<::std::vec::Vec<#index_ty>, ::encrypted_field::__private::Error> {
+                let value: #plaintext = ::core::convert::Into::into(value);
+                #call_any
             }
         }
     });
@@ -292,12 +320,15 @@ fn methods(model: &Model<'_>, column: &Column<'_>) -> TokenStream {
     }
 }
 
-/// `blind_index_binary(ring, context, &value, normalizer)`, a `Result` of the stored index.
-fn blind_index_call(column: &Column<'_>, blind: &BlindIndex<'_>) -> TokenStream {
+/// `blind_index_binary(ring, context, &value, normalizer)`, a `Result` of the stored index (or,
+/// `any`, of the stored index under every loaded blind-index version).
+fn blind_index_call(column: &Column<'_>, blind: &BlindIndex<'_>, any: bool) -> TokenStream {
     let (context, plaintext) = (&column.context, &column.plaintext);
-    let compute = match blind.shape.storage {
-        Storage::Binary => quote!(blind_index_binary),
-        Storage::Text => quote!(blind_index_text),
+    let compute = match (blind.shape.storage, any) {
+        (Storage::Binary, false) => quote!(blind_index_binary),
+        (Storage::Text, false) => quote!(blind_index_text),
+        (Storage::Binary, true) => quote!(blind_indexes_any_binary),
+        (Storage::Text, true) => quote!(blind_indexes_any_text),
     };
     let codec = codec(plaintext);
     let normalizer = normalizer_const(column);

@@ -38,10 +38,18 @@ pub struct Codec<T> {
     pub seal_binary: fn(&KeyRing, &T, &str) -> Result<Vec<u8>>,
     /// Seals a value for a text column.
     pub seal_text: fn(&KeyRing, &T, &str) -> Result<String>,
-    /// The blind index of a value (context, value, normalizer), as 32 raw bytes.
+    /// The blind index of a value (context, value, normalizer) under the active blind-index
+    /// version, as raw bytes.
     pub blind_index_binary: fn(&KeyRing, &str, &T, Normalizer) -> Result<Vec<u8>>,
-    /// The blind index of a value (context, value, normalizer), as 64 lowercase hex digits.
+    /// The blind index of a value (context, value, normalizer) under the active blind-index
+    /// version, as lowercase hex digits.
     pub blind_index_text: fn(&KeyRing, &str, &T, Normalizer) -> Result<String>,
+    /// The blind index of a value under every loaded blind-index version, the active one first,
+    /// as raw bytes.
+    pub blind_indexes_any_binary: fn(&KeyRing, &str, &T, Normalizer) -> Result<Vec<Vec<u8>>>,
+    /// The blind index of a value under every loaded blind-index version, the active one first,
+    /// as lowercase hex digits.
+    pub blind_indexes_any_text: fn(&KeyRing, &str, &T, Normalizer) -> Result<Vec<String>>,
 }
 
 impl<T> fmt::Debug for Codec<T> {
@@ -96,6 +104,28 @@ pub fn codec<T: Plaintext>() -> Codec<T> {
                 normalizer,
             )
             .and_then(string_from_plaintext)
+        },
+        blind_indexes_any_binary: |ring, context, value, normalizer| {
+            codec::blind_indexes_any(
+                ring,
+                Storage::Binary,
+                context,
+                &value.to_plaintext(),
+                normalizer,
+            )
+        },
+        // Hex digits are ASCII: the conversions cannot fail.
+        blind_indexes_any_text: |ring, context, value, normalizer| {
+            codec::blind_indexes_any(
+                ring,
+                Storage::Text,
+                context,
+                &value.to_plaintext(),
+                normalizer,
+            )?
+            .into_iter()
+            .map(string_from_plaintext)
+            .collect()
         },
     }
 }

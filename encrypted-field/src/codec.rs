@@ -49,7 +49,8 @@ pub(crate) fn stored_version(storage: Storage, stored: &[u8]) -> Result<KeyVersi
 }
 
 /// What a blind-index column of `storage` stores for `plaintext` in the column named by
-/// `context`: the 32 bytes of its index or their 64 lowercase hex digits, after `normalize`. The
+/// `context`: the bytes of its index under the active blind-index version (32, or 38 with a
+/// version prefix) or their lowercase hex digits, after `normalize`. The
 /// derive's setters and the migration and reindex passes all call this, so an index written by
 /// one is the index the others compute. Fails when the plaintext is not UTF-8 (a blind index is
 /// computed over text) or the ring has no blind-index key.
@@ -64,7 +65,26 @@ pub(crate) fn blind_index(
         expected: "UTF-8 text (a blind index is computed over text)",
     })?;
     let index = ring.blind_index(context, text, normalize)?;
-    Ok(stored_blind_index(storage, &index))
+    Ok(stored_blind_index(storage, index))
+}
+
+/// What a blind-index column of `storage` may store for `plaintext` while indexes move between
+/// blind-index versions: [`blind_index`] under every loaded version, the active one first.
+pub(crate) fn blind_indexes_any(
+    ring: &KeyRing,
+    storage: Storage,
+    context: &str,
+    plaintext: &[u8],
+    normalize: Normalizer,
+) -> Result<Vec<Vec<u8>>> {
+    let text = std::str::from_utf8(plaintext).map_err(|_| Error::InvalidPlaintext {
+        expected: "UTF-8 text (a blind index is computed over text)",
+    })?;
+    Ok(ring
+        .blind_indexes_any(context, text, normalize)?
+        .into_iter()
+        .map(|index| stored_blind_index(storage, index))
+        .collect())
 }
 
 #[cfg(test)]

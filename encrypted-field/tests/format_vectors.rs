@@ -44,6 +44,7 @@ fn every_vector_file_has_vectors() {
     let format = parse(FORMAT_V1);
     assert_eq!(of_kind(&format, "envelope").count(), 6);
     assert_eq!(of_kind(&format, "blind_index").count(), 3);
+    assert_eq!(of_kind(&format, "blind_index_versioned").count(), 3);
     assert_eq!(parse(PRIMITIVES).len(), 5);
     let plaintext = parse(PLAINTEXT_V1);
     for (kind, count) in [
@@ -117,6 +118,37 @@ fn blind_indexes_match_the_vectors() {
         let key = BlindIndexKey::new(key32(v.bytes("blind_index_key")));
         let index = key.compute(&context_of(v), &v.bytes("value"));
         assert_eq!(hex::encode(index), v.text("index"), "vector `{}`", v.name);
+    }
+}
+
+#[test]
+fn versioned_blind_indexes_match_the_vectors() {
+    for v in of_kind(&parse(FORMAT_V1), "blind_index_versioned") {
+        let version: u32 = v.text("blind_index_version").parse().expect("a number");
+        let ring = KeyRing::builder()
+            .key(1, MasterKey::from_bytes([0xee; 32]))
+            .blind_index_key_version(
+                version,
+                BlindIndexKey::new(key32(v.bytes("blind_index_key"))),
+            )
+            .build()
+            .expect("valid ring");
+        let value = String::from_utf8(v.bytes("value")).expect("vector values are text");
+        let stored = ring
+            .blind_index(&context_of(v), &value, encrypted_field::normalize::exact)
+            .unwrap();
+        assert_eq!(
+            hex::encode(&stored),
+            v.text("stored"),
+            "vector `{}`",
+            v.name
+        );
+        assert_eq!(
+            encrypted_field::blind_index::stored_index_version(&stored),
+            Some(KeyVersion::new(version)),
+            "vector `{}`",
+            v.name
+        );
     }
 }
 

@@ -17,6 +17,9 @@ mod support;
 
 #[path = "rotation/batches.rs"]
 mod batches;
+#[cfg(feature = "derive")]
+#[path = "rotation/blind_index_versions.rs"]
+mod blind_index_versions;
 #[path = "rotation/concurrency.rs"]
 mod concurrency;
 #[path = "rotation/failures.rs"]

@@ -896,6 +896,118 @@ fn reindex_rewrites_a_stale_blind_index_and_verify_reports_it_until_then() {
 }
 
 #[test]
+fn rotate_blind_index_moves_every_index_to_the_new_version_and_status_counts_them() {
+    let phones = IndexedPhones::new();
+    phones
+        .run(&["migrate", "--from", "plaintext", "--force"], true)
+        .expect(0);
+    let blind_indexes = |phones: &IndexedPhones| {
+        let status = phones.run(&["status", "--json"], true).expect(0).json();
+        status["columns"][0]["blind_indexes_by_version"].clone()
+    };
+    assert_eq!(blind_indexes(&phones), serde_json::json!({"v1": 2}));
+
+    // Blind-index version 2 is provisioned in the keys directory: it becomes the active one.
+    let v2 = phones.workspace.keys_path().join("bidx_key_v2");
+    std::fs::write(&v2, encrypted_field::MasterKey::generate().to_base64()).unwrap();
+    #[cfg(unix)]
+    std::fs::set_permissions(&v2, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let verify = phones.run(&["verify", "--json"], true).expect(1).json();
+    assert_eq!(
+        verify["verification"]["stale_blind_indexes"], 2,
+        "{verify:#}"
+    );
+    assert_eq!(
+        verify["failures"][0]["reason"].as_str(),
+        Some(
+            "blind index is on blind-index key v1, not the active v2 (`phone_bidx` is stale; \
+             `rotate --blind-index` rewrites it)"
+        ),
+        "{verify:#}"
+    );
+
+    let dry = phones
+        .run(&["rotate", "--blind-index", "--dry-run", "--json"], true)
+        .expect(0)
+        .json();
+    assert_eq!(dry["records_rewritten"], 2, "{dry:#}");
+    phones
+        .run(&["rotate", "--blind-index", "--force"], true)
+        .expect(0);
+    let indexes = phones.indexes();
+    for index in indexes.iter().take(2) {
+        let index = index.as_deref().unwrap();
+        assert!(
+            index.starts_with("424900000002") && index.len() == 76,
+            "{index}"
+        );
+    }
+    assert_eq!(blind_indexes(&phones), serde_json::json!({"v2": 2}));
+    let text = phones.run(&["status"], true).expect(0).stdout_text();
+    assert!(text.contains("blind indexes v2: 2"), "{text}");
+    phones.run(&["verify"], true).expect(0);
+    // Pinned back to version 1, every index is stale again: the pin is what `verify` checks by.
+    let url = format!("sqlite://{}", phones.workspace.sqlite_path().display());
+    let pinned_back = run(
+        &[
+            "verify",
+            "--json",
+            "--database-url",
+            &url,
+            "--column",
+            PHONES_COLUMN,
+        ],
+        &[
+            (
+                "ENCRYPTED_FIELD_KEYS_DIR",
+                phones.workspace.keys_path().as_os_str(),
+            ),
+            ("DB_BLIND_INDEX_KEY_FILE", phones.bidx_file.as_os_str()),
+            (
+                "ENCRYPTED_FIELD_ACTIVE_BLIND_INDEX_VERSION",
+                OsStr::new("1"),
+            ),
+        ],
+    )
+    .expect(1)
+    .json();
+    assert_eq!(
+        pinned_back["verification"]["stale_blind_indexes"], 2,
+        "{pinned_back:#}"
+    );
+    let refused = phones
+        .run(&["rotate", "--blind-index", "--new-key", "--force"], true)
+        .expect(2);
+    assert!(refused.stderr.contains("--new-key"), "{refused:#?}");
+}
+
+#[test]
+fn blind_index_key_file_is_version_one_beside_the_keys_directorys_versions() {
+    let phones = IndexedPhones::new();
+    let file = phones.bidx_file.to_str().unwrap().to_owned();
+    let with_file = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--blind-index-key-file", file.as_str()]);
+        phones.run(&all, false)
+    };
+    with_file(&["migrate", "--from", "plaintext", "--force"]).expect(0);
+    assert_eq!(phones.indexes()[0], Some(phones.index_of(PHONES[0])));
+
+    let v2 = phones.workspace.keys_path().join("bidx_key_v2.txt");
+    std::fs::write(&v2, encrypted_field::MasterKey::generate().to_base64()).unwrap();
+    #[cfg(unix)]
+    std::fs::set_permissions(&v2, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    with_file(&["verify"]).expect(1);
+    with_file(&["rotate", "--blind-index", "--force"]).expect(0);
+    let indexes = phones.indexes();
+    assert!(
+        indexes[0].as_deref().unwrap().starts_with("424900000002"),
+        "{indexes:?}"
+    );
+    with_file(&["verify"]).expect(0);
+}
+
+#[test]
 fn the_blind_index_key_comes_from_the_environment_with_keys_dir_too() {
     let phones = IndexedPhones::new();
     let url = format!("sqlite://{}", phones.workspace.sqlite_path().display());

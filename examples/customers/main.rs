@@ -217,11 +217,7 @@ fn add_new_key(ring: &KeyRing) -> Result<KeyRing, Box<dyn Error>> {
     let keys = KeysDir::new(DEV_KEYS_DIR);
     let version = keys.add(false)?;
     println!("added key {version} in ./{DEV_KEYS_DIR}/");
-    let mut rotated = keys.load(Some(version))?;
-    if let Some(blind_index) = ring.blind_index_key() {
-        rotated = rotated.with_blind_index_key(blind_index.clone())?;
-    }
-    Ok(rotated)
+    Ok(keys.load(Some(version))?.with_blind_index_keys_of(ring)?)
 }
 
 /// Makes the new key the active one in the development keys directory.

@@ -113,6 +113,45 @@ fn a_row_is_found_by_a_blind_index_filter_whatever_the_formatting() {
 }
 
 #[test]
+fn an_eq_any_lookup_finds_rows_indexed_under_either_blind_index_version() {
+    let Some(conn) = &mut database() else { return };
+    let global = encrypted_field::global().unwrap();
+    let with_v2 = global
+        .with_blind_index_key_version(
+            2,
+            encrypted_field::BlindIndexKey::new(encrypted_field::MasterKey::generate()),
+        )
+        .unwrap();
+    let mut bob = customer(2, "Bob", "+1 (555) 010-0100"); // version 1, bare
+    bob.set_phone_with(&with_v2, "+1 (555) 010-0100").unwrap();
+    insert(
+        conn,
+        &[
+            customer(1, "Ada", "1 555 010 0100"),
+            bob,
+            customer(3, "Cy", "555 0199"),
+        ],
+    );
+    let candidates = Customer::phone_index_any_with(&with_v2, "15550100100").unwrap();
+    assert_eq!(candidates.len(), 2);
+
+    let names: Vec<String> = customers::table
+        .filter(customers::phone_bidx.eq_any(candidates))
+        .order(customers::id)
+        .select(customers::name)
+        .load(conn)
+        .unwrap();
+    assert_eq!(names, ["Ada", "Bob"]);
+    // The process-wide ring knows version 1 only: its lookups find the bare index, as before.
+    let old: Vec<String> = customers::table
+        .filter(customers::phone_bidx.eq_any(Customer::phone_index_any("15550100100").unwrap()))
+        .select(customers::name)
+        .load(conn)
+        .unwrap();
+    assert_eq!(old, ["Ada"]);
+}
+
+#[test]
 fn a_text_blind_index_finds_a_row_too() {
     let Some(conn) = &mut database() else { return };
     let mut ada = customer(1, "Ada", "555 0100");

@@ -113,5 +113,37 @@ const _: () = {
                 __ENCRYPTED_FIELD_NORMALIZE_PHONE,
             )
         }
+        /// The blind index of `value` under every loaded blind-index key version (the active one first),
+        /// as `phone_bidx` may store it while indexes move between versions: what to look up with, e.g.
+        /// `.filter(customers::phone_bidx.eq_any(Customer::phone_index_any("..")?))`.
+        ///
+        /// # Errors
+        ///
+        /// When no key ring or no blind-index key is configured.
+        fn phone_index_any(
+            value: impl ::core::convert::Into<::std::string::String>,
+        ) -> ::core::result::Result<
+            ::std::vec::Vec<::std::vec::Vec<u8>>,
+            ::encrypted_field::__private::Error,
+        > {
+            Self::phone_index_any_with(::encrypted_field::__private::global()?, value)
+        }
+        /// The blind index of `value` under every loaded blind-index key version of `ring`; see [`Self::phone_index_any`].
+        fn phone_index_any_with(
+            ring: &::encrypted_field::__private::KeyRing,
+            value: impl ::core::convert::Into<::std::string::String>,
+        ) -> ::core::result::Result<
+            ::std::vec::Vec<::std::vec::Vec<u8>>,
+            ::encrypted_field::__private::Error,
+        > {
+            let value: ::std::string::String = ::core::convert::Into::into(value);
+            (::encrypted_field::__private::codec::<::std::string::String>()
+                .blind_indexes_any_binary)(
+                ring,
+                "customers._phone",
+                &value,
+                __ENCRYPTED_FIELD_NORMALIZE_PHONE,
+            )
+        }
     }
 };

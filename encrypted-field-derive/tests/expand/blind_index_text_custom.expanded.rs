@@ -130,5 +130,37 @@ const _: () = {
                 __ENCRYPTED_FIELD_NORMALIZE_EMAIL,
             )
         }
+        /// The blind index of `value` under every loaded blind-index key version (the active one first),
+        /// as `email_bidx` may store it while indexes move between versions: what to look up with, e.g.
+        /// `.filter(customers::email_bidx.eq_any(Customer::email_index_any("..")?))`.
+        ///
+        /// # Errors
+        ///
+        /// When no key ring or no blind-index key is configured.
+        fn email_index_any(
+            value: impl ::core::convert::Into<::std::string::String>,
+        ) -> ::core::result::Result<
+            ::std::vec::Vec<::std::string::String>,
+            ::encrypted_field::__private::Error,
+        > {
+            Self::email_index_any_with(::encrypted_field::__private::global()?, value)
+        }
+        /// The blind index of `value` under every loaded blind-index key version of `ring`; see [`Self::email_index_any`].
+        fn email_index_any_with(
+            ring: &::encrypted_field::__private::KeyRing,
+            value: impl ::core::convert::Into<::std::string::String>,
+        ) -> ::core::result::Result<
+            ::std::vec::Vec<::std::string::String>,
+            ::encrypted_field::__private::Error,
+        > {
+            let value: ::std::string::String = ::core::convert::Into::into(value);
+            (::encrypted_field::__private::codec::<::std::string::String>()
+                .blind_indexes_any_text)(
+                ring,
+                "customers._email",
+                &value,
+                __ENCRYPTED_FIELD_NORMALIZE_EMAIL,
+            )
+        }
     }
 };

@@ -15,27 +15,38 @@ use crate::keys::ring::KeyRing;
 use crate::keys::version::KeyVersion;
 
 /// Loads the ring. A flag replaces the environment's source of encryption keys; the
-/// active-version variable (`ENCRYPTED_FIELD_ACTIVE_VERSION`) and the blind-index key
-/// (`DB_BLIND_INDEX_KEY_FILE`, `DB_BLIND_INDEX_KEY`) apply either way, as they do to the
-/// environment's keys.
+/// active-version variable (`ENCRYPTED_FIELD_ACTIVE_VERSION`) and the blind-index keys
+/// (`DB_BLIND_INDEX_KEY_FILE`, `DB_BLIND_INDEX_KEY`, the keys directory's `bidx_key_vN` files,
+/// `ENCRYPTED_FIELD_ACTIVE_BLIND_INDEX_VERSION`) apply either way, as they do to the
+/// environment's keys. `--blind-index-key-file` replaces blind-index version 1.
 pub(crate) fn load(vars: &EnvVars, flags: &KeySourceArgs) -> Result<KeyRing, CliError> {
-    let ring = load_encryption_keys(vars, flags)?;
-    if let Some(file) = &flags.blind_index_key_file {
-        let sources = KeySources {
-            key_file: Some(file),
-            ..KeySources::default()
-        };
-        let keys_error = |e: Error| CliError::keys(&e, &sources);
-        let key = MasterKey::from_file(file).map_err(keys_error)?;
-        return ring
-            .with_blind_index_key(BlindIndexKey::new(key))
-            .map_err(keys_error);
+    let mut ring = load_encryption_keys(vars, flags)?;
+    if flags.keys_dir.is_some() || flags.key_file.is_some() {
+        // The environment's ring has its blind-index keys already; this one not yet.
+        ring = vars
+            .add_blind_index_key(ring, flags.keys_dir.as_deref())
+            .map_err(|e| CliError::keys(&e, &KeySources::default()))?;
     }
-    if flags.keys_dir.is_none() && flags.key_file.is_none() {
-        return Ok(ring); // the environment's ring has its blind-index key already
+    let Some(file) = &flags.blind_index_key_file else {
+        return Ok(ring);
+    };
+    let sources = KeySources {
+        key_file: Some(file),
+        ..KeySources::default()
+    };
+    let keys_error = |e: Error| CliError::keys(&e, &sources);
+    let key = MasterKey::from_file(file).map_err(keys_error)?;
+    let active = ring.active_blind_index_version();
+    let replaced = ring
+        .with_blind_index_key(BlindIndexKey::new(key))
+        .map_err(keys_error)?;
+    // The version the environment made active stays active.
+    match active {
+        Some(version) => replaced
+            .with_active_blind_index(version)
+            .map_err(keys_error),
+        None => Ok(replaced),
     }
-    vars.add_blind_index_key(ring)
-        .map_err(|e| CliError::keys(&e, &KeySources::default()))
 }
 
 /// The encryption keys of [`load`].

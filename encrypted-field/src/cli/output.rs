@@ -195,6 +195,12 @@ impl Report for crate::rotation::StatusReport {
                     column.legacy_values_kept
                 );
             }
+            if !column.blind_indexes_by_version.is_empty() {
+                out.push_str("; blind indexes");
+                for (version, count) in &column.blind_indexes_by_version {
+                    let _ = write!(out, " {version}: {count}");
+                }
+            }
             out.push('\n');
         }
     }

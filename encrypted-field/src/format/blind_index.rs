@@ -19,11 +19,13 @@ use zeroize::Zeroizing;
 use crate::error::Result;
 use crate::keys::master_key::MasterKey;
 
+pub use crate::format::blind_index_layout::{
+    BLIND_INDEX_LEN, BLIND_INDEX_MAGIC, PREFIXED_BLIND_INDEX_LEN, stored_index,
+    stored_index_version,
+};
+
 /// The HKDF `info` prefix of a column's blind-index key; the context follows it.
 pub const BLIND_INDEX_INFO_PREFIX: &[u8] = b"encrypted-field v1 blind-index ";
-
-/// The length of a blind index, in bytes.
-pub const BLIND_INDEX_LEN: usize = 32;
 
 /// The secret from which every column's blind-index key is derived. It must never be an
 /// encryption key; [`KeyRingBuilder::build`](crate::keys::KeyRingBuilder::build) refuses that.

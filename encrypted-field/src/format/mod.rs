@@ -3,6 +3,7 @@
 //! value in a BINARY or TEXT column, and the plaintext types.
 
 pub mod blind_index;
+pub(crate) mod blind_index_layout;
 pub mod envelope;
 #[cfg(feature = "json")]
 pub(crate) mod json;

@@ -10,13 +10,13 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
 use crate::error::{Error, MalformedReason, Result};
-use crate::format::blind_index::BLIND_INDEX_LEN;
 
 /// How a column stores its bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Storage {
-    /// Raw bytes (`BLOB`, `VARBINARY`, `BYTEA`): the envelope itself, or a 32-byte blind index.
+    /// Raw bytes (`BLOB`, `VARBINARY`, `BYTEA`): the envelope itself, or a blind index (32 bytes,
+    /// 38 with a key version prefix).
     Binary,
     /// Text (`TEXT`, `VARCHAR`): the standard base64 of the envelope, or the lowercase hex of a
     /// blind index.
@@ -71,13 +71,40 @@ pub(crate) fn stored_envelope(storage: Storage, envelope: Vec<u8>) -> Vec<u8> {
     }
 }
 
-/// What a blind-index column of `storage` stores for `index`: its 32 bytes, or their 64
-/// lowercase hex digits.
-pub(crate) fn stored_blind_index(storage: Storage, index: &[u8; BLIND_INDEX_LEN]) -> Vec<u8> {
+/// What a blind-index column of `storage` stores for `index` (its binary form, bare or
+/// version-prefixed): those bytes, or their lowercase hex digits.
+pub(crate) fn stored_blind_index(storage: Storage, index: Vec<u8>) -> Vec<u8> {
     match storage {
-        Storage::Binary => index.to_vec(),
-        Storage::Text => lowercase_hex(index).into_bytes(),
+        Storage::Binary => index,
+        Storage::Text => lowercase_hex(&index).into_bytes(),
     }
+}
+
+/// The binary form of what a blind-index column of `storage` stores: the bytes themselves, or
+/// the bytes of its hex digits (either case). `None` when a text column holds something else.
+#[cfg(feature = "_database")]
+pub(crate) fn blind_index_bytes(storage: Storage, stored: &[u8]) -> Option<Cow<'_, [u8]>> {
+    match storage {
+        Storage::Binary => Some(Cow::Borrowed(stored)),
+        Storage::Text => hex_bytes(stored.trim_ascii()).map(Cow::Owned),
+    }
+}
+
+/// The bytes of an even number of hex digits.
+#[cfg(feature = "_database")]
+fn hex_bytes(digits: &[u8]) -> Option<Vec<u8>> {
+    fn value(digit: u8) -> Option<u8> {
+        char::from(digit)
+            .to_digit(16)
+            .and_then(|d| u8::try_from(d).ok())
+    }
+    if !digits.len().is_multiple_of(2) {
+        return None;
+    }
+    digits
+        .chunks_exact(2)
+        .map(|pair| Some(value(pair[0])? << 4 | value(pair[1])?))
+        .collect()
 }
 
 /// The lowercase hex digits of `bytes`.
@@ -120,11 +147,27 @@ mod tests {
             stored_envelope(Storage::Binary, b"EF\x01".to_vec()),
             b"EF\x01"
         );
-        let index = [0xab; BLIND_INDEX_LEN];
+        let index = [0xab; 32];
         assert_eq!(
-            stored_blind_index(Storage::Text, &index),
+            stored_blind_index(Storage::Text, index.to_vec()),
             "ab".repeat(32).as_bytes()
         );
-        assert_eq!(stored_blind_index(Storage::Binary, &index), index);
+        assert_eq!(stored_blind_index(Storage::Binary, index.to_vec()), index);
+    }
+
+    #[cfg(feature = "_database")]
+    #[test]
+    fn a_stored_index_reads_back_as_its_binary_form() {
+        let index = b"BI\0\0\0\x02\xab".to_vec();
+        let text = stored_blind_index(Storage::Text, index.clone());
+        assert_eq!(text, b"424900000002ab");
+        assert_eq!(blind_index_bytes(Storage::Text, &text).unwrap(), index);
+        assert_eq!(
+            blind_index_bytes(Storage::Text, b"424900000002AB\n").unwrap(),
+            index
+        );
+        assert_eq!(blind_index_bytes(Storage::Binary, &index).unwrap(), index);
+        assert_eq!(blind_index_bytes(Storage::Text, b"abc"), None);
+        assert_eq!(blind_index_bytes(Storage::Text, b"zz"), None);
     }
 }

@@ -26,12 +26,22 @@ struct BackupFile {
     active_version: u32,
     /// `"1"` → standard base64 of the master key.
     keys: BTreeMap<u32, String>,
+    /// Blind-index key version 1 (the only one before blind-index versions existed).
     blind_index_key: Option<String>,
+    /// Blind-index key versions 2 and up, `"2"` → standard base64; absent in older backups.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    blind_index_keys: BTreeMap<u32, String>,
+    /// The active blind-index version; absent in older backups (then the highest).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    active_blind_index_version: Option<u32>,
 }
 
 impl Drop for BackupFile {
     fn drop(&mut self) {
         self.keys.values_mut().for_each(Zeroize::zeroize);
+        self.blind_index_keys
+            .values_mut()
+            .for_each(Zeroize::zeroize);
         if let Some(key) = &mut self.blind_index_key {
             key.zeroize();
         }
@@ -94,7 +104,7 @@ fn resolved(path: &Path) -> PathBuf {
     }
 }
 
-/// Writes every key of `ring` (and its blind-index key) into a new
+/// Writes every key of `ring` (and its blind-index key versions) into a new
 /// `encryption_key_{timestamp}.json` in `dir`, creating `dir` with mode 0700 if needed; the file
 /// has mode 0600 and is never overwritten. Returns its path.
 pub fn write_backup(ring: &KeyRing, dir: &Path, database_dir: Option<&Path>) -> Result<PathBuf> {
@@ -117,8 +127,17 @@ pub fn write_backup(ring: &KeyRing, dir: &Path, database_dir: Option<&Path>) -> 
             })
             .collect(),
         blind_index_key: ring
-            .blind_index_key()
+            .blind_index_key_of(KeyVersion::new(1))
             .map(|k| k.master_key().to_base64().to_string()),
+        blind_index_keys: ring
+            .blind_index_versions()
+            .filter(|v| v.get() > 1)
+            .filter_map(|v| {
+                ring.blind_index_key_of(v)
+                    .map(|k| (v.get(), k.master_key().to_base64().to_string()))
+            })
+            .collect(),
+        active_blind_index_version: ring.active_blind_index_version().map(KeyVersion::get),
     };
     let json = Zeroizing::new(
         serde_json::to_string_pretty(&backup).map_err(|e| Error::Io {
@@ -178,6 +197,15 @@ pub fn restore_ring(path: &Path) -> Result<KeyRing> {
             key,
             &format!("{origin} (blind-index key)"),
         )?);
+    }
+    for (version, key) in &backup.blind_index_keys {
+        builder = builder.blind_index_key_version(
+            *version,
+            BlindIndexKey::from_base64(key, &format!("{origin} (blind-index key v{version})"))?,
+        );
+    }
+    if let Some(version) = backup.active_blind_index_version {
+        builder = builder.active_blind_index(version);
     }
     builder.build()
 }
@@ -245,6 +273,38 @@ mod tests {
             .unwrap()
             .encrypt(b"two");
         assert_eq!(restored.decrypt(&v2_value).unwrap(), b"two");
+    }
+
+    #[test]
+    fn backup_holds_every_blind_index_version_and_the_active_one() {
+        let tmp = tempfile::tempdir().unwrap();
+        let ring = KeyRing::builder()
+            .key(1, MasterKey::generate())
+            .blind_index_key(BlindIndexKey::new(MasterKey::generate()))
+            .blind_index_key_version(2, BlindIndexKey::new(MasterKey::generate()))
+            .active_blind_index(1)
+            .build()
+            .unwrap();
+        let path = write_backup(&ring, &tmp.path().join("b"), None).unwrap();
+        let restored = restore_ring(&path).unwrap();
+        assert_eq!(restored.blind_index_versions().count(), 2);
+        assert_eq!(
+            restored.active_blind_index_version(),
+            Some(KeyVersion::new(1))
+        );
+        let exact = crate::format::blind_index::normalize::exact;
+        assert_eq!(
+            restored.blind_indexes_any("t.c", "v", exact).unwrap(),
+            ring.blind_indexes_any("t.c", "v", exact).unwrap()
+        );
+        // `blind_index_key` stays version 1, as a release without versions reads it.
+        let text = std::fs::read_to_string(&path).unwrap();
+        let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let v1 = ring.blind_index_key_of(KeyVersion::new(1)).unwrap();
+        assert_eq!(
+            json["blind_index_key"].as_str(),
+            Some(v1.master_key().to_base64().as_str())
+        );
     }
 
     #[cfg(unix)]

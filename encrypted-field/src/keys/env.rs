@@ -2,10 +2,11 @@
 //! a keys directory, then one key file, then one inline key.
 
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::error::{BadKeyReason, Error, Result};
 use crate::format::blind_index::BlindIndexKey;
+use crate::keys::blind_index_dir::load_blind_index_keys;
 use crate::keys::dir::KeysDir;
 use crate::keys::master_key::MasterKey;
 use crate::keys::ring::KeyRing;
@@ -36,6 +37,9 @@ pub struct EnvVars {
     pub blind_index_key_file: String,
     /// The inline blind-index key (default `DB_BLIND_INDEX_KEY`).
     pub blind_index_key: String,
+    /// The active blind-index key version (default
+    /// `ENCRYPTED_FIELD_ACTIVE_BLIND_INDEX_VERSION`; unset: the highest loaded).
+    pub active_blind_index_version: String,
 }
 
 impl Default for EnvVars {
@@ -47,12 +51,14 @@ impl Default for EnvVars {
             key: "DB_ENCRYPTION_KEY".to_owned(),
             blind_index_key_file: "DB_BLIND_INDEX_KEY_FILE".to_owned(),
             blind_index_key: "DB_BLIND_INDEX_KEY".to_owned(),
+            active_blind_index_version: "ENCRYPTED_FIELD_ACTIVE_BLIND_INDEX_VERSION".to_owned(),
         }
     }
 }
 
 impl EnvVars {
-    /// `{P}_KEYS_DIR`, `{P}_ACTIVE_VERSION`, `{P}_ENCRYPTION_KEY(_FILE)`, `{P}_BLIND_INDEX_KEY(_FILE)`.
+    /// `{P}_KEYS_DIR`, `{P}_ACTIVE_VERSION`, `{P}_ENCRYPTION_KEY(_FILE)`, `{P}_BLIND_INDEX_KEY(_FILE)`,
+    /// `{P}_ACTIVE_BLIND_INDEX_VERSION`.
     pub fn with_prefix(prefix: &str) -> Self {
         Self {
             keys_dir: format!("{prefix}_KEYS_DIR"),
@@ -61,6 +67,7 @@ impl EnvVars {
             key: format!("{prefix}_ENCRYPTION_KEY"),
             blind_index_key_file: format!("{prefix}_BLIND_INDEX_KEY_FILE"),
             blind_index_key: format!("{prefix}_BLIND_INDEX_KEY"),
+            active_blind_index_version: format!("{prefix}_ACTIVE_BLIND_INDEX_VERSION"),
         }
     }
 
@@ -76,19 +83,25 @@ impl EnvVars {
         load(self, &|name| std::env::var_os(name))
     }
 
-    /// `ring` with this process's blind-index key, when one is set (for a ring whose encryption
-    /// keys came from elsewhere, e.g. the CLI's `--keys-dir`).
+    /// `ring` with this process's blind-index keys, when any is set (for a ring whose encryption
+    /// keys came from elsewhere, e.g. the CLI's `--keys-dir`, whose `bidx_key_vN` files count).
     #[cfg(feature = "cli")]
-    pub(crate) fn add_blind_index_key(&self, ring: KeyRing) -> Result<KeyRing> {
-        with_blind_index_key(self, &|name| std::env::var_os(name), ring)
+    pub(crate) fn add_blind_index_key(
+        &self,
+        ring: KeyRing,
+        keys_dir: Option<&Path>,
+    ) -> Result<KeyRing> {
+        with_blind_index_key(self, &|name| std::env::var_os(name), ring, keys_dir)
     }
 }
 
 impl KeyRing {
     /// Loads the ring from the environment, as `DESIGN.md` orders the sources:
     /// `ENCRYPTED_FIELD_KEYS_DIR`, then `DB_ENCRYPTION_KEY_FILE`, then `DB_ENCRYPTION_KEY`;
-    /// `ENCRYPTED_FIELD_ACTIVE_VERSION` picks the active version and `DB_BLIND_INDEX_KEY(_FILE)`
-    /// the blind-index key. See [`EnvVars`](crate::keys::EnvVars) for other variable names.
+    /// `ENCRYPTED_FIELD_ACTIVE_VERSION` picks the active version. The blind-index keys are
+    /// `DB_BLIND_INDEX_KEY(_FILE)` (version 1) and the keys directory's `bidx_key_vN` files;
+    /// `ENCRYPTED_FIELD_ACTIVE_BLIND_INDEX_VERSION` picks the active one (default: the highest).
+    /// See [`EnvVars`](crate::keys::EnvVars) for other variable names.
     pub fn from_env() -> Result<Self> {
         load(&EnvVars::default(), &|name| std::env::var_os(name))
     }
@@ -113,8 +126,9 @@ pub(crate) fn load(vars: &EnvVars, get: &dyn Fn(&str) -> Option<OsString>) -> Re
         .map(|text| KeyVersion::parse_setting(&zeroize::Zeroizing::new(text), &vars.active_version))
         .transpose()?;
 
-    let ring = if let Some(dir) = get(&vars.keys_dir) {
-        KeysDir::new(PathBuf::from(dir)).load(active)?
+    let keys_dir = get(&vars.keys_dir).map(PathBuf::from);
+    let ring = if let Some(dir) = &keys_dir {
+        KeysDir::new(dir).load(active)?
     } else {
         let (origin, key) = if let Some(file) = get(&vars.key_file) {
             let path = PathBuf::from(file);
@@ -135,11 +149,49 @@ pub(crate) fn load(vars: &EnvVars, get: &dyn Fn(&str) -> Option<OsString>) -> Re
         builder.build()?
     };
 
-    with_blind_index_key(vars, get, ring)
+    with_blind_index_key(vars, get, ring, keys_dir.as_deref())
 }
 
-/// `ring` with the blind-index key of `vars` (read through `get`), when one is set.
+/// `ring` with the blind-index keys of `vars` (read through `get`) and the `bidx_key_vN` files
+/// of `keys_dir`, when any is set; the active one pinned by `vars`, else the highest.
 fn with_blind_index_key(
+    vars: &EnvVars,
+    get: &dyn Fn(&str) -> Option<OsString>,
+    ring: KeyRing,
+    keys_dir: Option<&Path>,
+) -> Result<KeyRing> {
+    let active = text_of(get, &vars.active_blind_index_version)?
+        .map(|text| {
+            KeyVersion::parse_setting(
+                &zeroize::Zeroizing::new(text),
+                &vars.active_blind_index_version,
+            )
+        })
+        .transpose()?;
+    let mut ring = with_first_blind_index_key(vars, get, ring)?;
+    let files = keys_dir.map(load_blind_index_keys).transpose()?;
+    for (version, key) in files.into_iter().flatten() {
+        if ring.blind_index_key_of(version).is_some() {
+            return Err(Error::BadKey {
+                origin: vars.blind_index_key.clone(),
+                reason: BadKeyReason::DuplicateVersion(version),
+            });
+        }
+        ring = ring.with_blind_index_key_version(version, key)?;
+    }
+    match active {
+        Some(version) if ring.active_blind_index_version().is_some() => ring
+            .with_active_blind_index(version)
+            .map_err(|_| Error::BadKey {
+                origin: vars.active_blind_index_version.clone(),
+                reason: BadKeyReason::ActiveVersionMissing(version),
+            }),
+        _ => Ok(ring),
+    }
+}
+
+/// `ring` with blind-index version 1 of `vars` (read through `get`), when one is set.
+fn with_first_blind_index_key(
     vars: &EnvVars,
     get: &dyn Fn(&str) -> Option<OsString>,
     ring: KeyRing,
@@ -338,5 +390,74 @@ mod tests {
         ])
         .unwrap();
         assert!(ring.blind_index_key().is_some());
+    }
+
+    #[test]
+    fn blind_index_files_in_the_keys_dir_are_versions_beside_the_variable() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("enc_key_v1"), key_text(1)).unwrap();
+        std::fs::write(dir.path().join("bidx_key_v2"), key_text(8)).unwrap();
+        std::fs::write(dir.path().join("bidx_key_v3.txt"), key_text(9)).unwrap();
+        let keys_dir = ("ENCRYPTED_FIELD_KEYS_DIR", dir.path().display().to_string());
+        let ring = load_from(&[keys_dir.clone(), ("DB_BLIND_INDEX_KEY", key_text(7))]).unwrap();
+        assert_eq!(
+            ring.blind_index_versions()
+                .map(KeyVersion::get)
+                .collect::<Vec<_>>(),
+            [1, 2, 3]
+        );
+        assert_eq!(ring.active_blind_index_version(), Some(KeyVersion::new(3)));
+        assert_eq!(
+            ring.versions().count(),
+            1,
+            "bidx files are not encryption keys"
+        );
+
+        let pinned = load_from(&[
+            keys_dir.clone(),
+            (
+                "ENCRYPTED_FIELD_ACTIVE_BLIND_INDEX_VERSION",
+                "v2".to_owned(),
+            ),
+        ])
+        .unwrap();
+        assert_eq!(
+            pinned.active_blind_index_version(),
+            Some(KeyVersion::new(2))
+        );
+
+        let missing = load_from(&[
+            keys_dir,
+            ("ENCRYPTED_FIELD_ACTIVE_BLIND_INDEX_VERSION", "4".to_owned()),
+        ]);
+        assert_eq!(
+            reason(missing),
+            BadKeyReason::ActiveVersionMissing(KeyVersion::new(4))
+        );
+    }
+
+    #[test]
+    fn a_blind_index_file_equal_to_an_encryption_key_or_to_version_one_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("enc_key_v1"), key_text(1)).unwrap();
+        std::fs::write(dir.path().join("bidx_key_v2"), key_text(1)).unwrap();
+        let keys_dir = ("ENCRYPTED_FIELD_KEYS_DIR", dir.path().display().to_string());
+        assert_eq!(
+            reason(load_from(std::slice::from_ref(&keys_dir))),
+            BadKeyReason::SameAsEncryptionKey
+        );
+        std::fs::write(dir.path().join("bidx_key_v2"), key_text(7)).unwrap();
+        assert!(matches!(
+            reason(load_from(&[
+                keys_dir.clone(),
+                ("DB_BLIND_INDEX_KEY", key_text(7))
+            ])),
+            BadKeyReason::SameKeyTwice(..)
+        ));
+        std::fs::write(dir.path().join("bidx_key_v1"), key_text(6)).unwrap();
+        assert_eq!(
+            reason(load_from(&[keys_dir, ("DB_BLIND_INDEX_KEY", key_text(5))])),
+            BadKeyReason::DuplicateVersion(KeyVersion::new(1))
+        );
     }
 }

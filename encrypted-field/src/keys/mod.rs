@@ -16,6 +16,8 @@
 //! them; `ring` seals and opens with the format; the sources (`env`, `dir`), `global` and
 //! `backup` build rings.
 
+pub(crate) mod blind_index_dir;
+pub(crate) mod blind_index_keys;
 pub(crate) mod dir;
 pub(crate) mod env;
 pub(crate) mod global;

@@ -1,4 +1,4 @@
-//! [`KeyRing`]: numbered key versions, one of them active, plus an optional blind-index key.
+//! [`KeyRing`]: numbered key versions, one of them active, plus optional blind-index key versions.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -7,6 +7,7 @@ use crate::error::{BadKeyReason, Error, MalformedReason, Result};
 use crate::format::blind_index::BlindIndexKey;
 use crate::format::envelope::{Envelope, IV_LEN, SealingKeys};
 use crate::format::stored::{decode_base64, encode_base64};
+use crate::keys::blind_index_keys::BlindIndexKeys;
 use crate::keys::master_key::MasterKey;
 use crate::keys::version::KeyVersion;
 
@@ -41,7 +42,7 @@ struct LoadedKey {
 pub struct KeyRing {
     keys: BTreeMap<KeyVersion, LoadedKey>,
     active: KeyVersion,
-    blind_index: Option<BlindIndexKey>,
+    blind_index: Option<BlindIndexKeys>,
 }
 
 impl fmt::Debug for KeyRing {
@@ -50,9 +51,10 @@ impl fmt::Debug for KeyRing {
             .field("versions", &self.keys.keys().collect::<Vec<_>>())
             .field("active", &self.active)
             .field(
-                "blind_index_key",
-                &self.blind_index.as_ref().map(|_| "<redacted>"),
+                "blind_index_versions",
+                &self.blind_index_versions().collect::<Vec<_>>(),
             )
+            .field("active_blind_index", &self.active_blind_index_version())
             .finish()
     }
 }
@@ -83,36 +85,135 @@ impl KeyRing {
         self.keys.get(&version).map(|k| &k.master)
     }
 
-    /// The blind-index key, if one is configured.
+    /// The active blind-index key (the one new indexes are computed with), if any is configured.
     pub fn blind_index_key(&self) -> Option<&BlindIndexKey> {
-        self.blind_index.as_ref()
+        self.blind_index.as_ref().map(BlindIndexKeys::active_key)
     }
 
-    /// A copy of this ring with a blind-index key (refused if it equals an encryption key).
+    /// The blind-index key of `version`, if it is loaded.
+    pub fn blind_index_key_of(&self, version: KeyVersion) -> Option<&BlindIndexKey> {
+        self.blind_index.as_ref()?.key(version)
+    }
+
+    /// The version of the active blind-index key, if any is configured.
+    pub fn active_blind_index_version(&self) -> Option<KeyVersion> {
+        self.blind_index
+            .as_ref()
+            .map(BlindIndexKeys::active_version)
+    }
+
+    /// Every loaded blind-index key version, in ascending order.
+    pub fn blind_index_versions(&self) -> impl Iterator<Item = KeyVersion> + '_ {
+        self.blind_index.iter().flat_map(BlindIndexKeys::versions)
+    }
+
+    /// A copy of this ring with `key` as blind-index version 1 (replacing a version 1). Refused if
+    /// it equals an encryption key or another blind-index version.
     pub fn with_blind_index_key(&self, key: BlindIndexKey) -> Result<Self> {
-        if self.keys.values().any(|k| key.is_same_secret_as(&k.master)) {
-            return Err(Error::BadKey {
-                origin: "blind-index key".to_owned(),
-                reason: BadKeyReason::SameAsEncryptionKey,
-            });
+        self.with_blind_index_key_version(KeyVersion::new(1), key)
+    }
+
+    /// A copy of this ring with `key` as blind-index `version` (replacing one of that number);
+    /// the highest loaded version becomes active (pin another with
+    /// [`with_active_blind_index`](Self::with_active_blind_index)). Refused if the key equals an
+    /// encryption key or another blind-index version.
+    pub fn with_blind_index_key_version(
+        &self,
+        version: impl Into<KeyVersion>,
+        key: BlindIndexKey,
+    ) -> Result<Self> {
+        let version = version.into();
+        let keys = match &self.blind_index {
+            Some(keys) => keys.with_key(version, key)?,
+            None => BlindIndexKeys::new([(version, key)].into(), None)?,
+        };
+        keys.check_distinct_from(self.keys.values().map(|k| &k.master))?;
+        Ok(Self {
+            blind_index: Some(keys),
+            ..self.clone()
+        })
+    }
+
+    /// A copy of this ring with every blind-index key version of `other` and its active one (in
+    /// place of this ring's): for a ring rebuilt with new encryption keys. Refused if one equals an
+    /// encryption key of this ring.
+    pub fn with_blind_index_keys_of(&self, other: &KeyRing) -> Result<Self> {
+        if let Some(keys) = &other.blind_index {
+            keys.check_distinct_from(self.keys.values().map(|k| &k.master))?;
         }
         Ok(Self {
-            blind_index: Some(key),
+            blind_index: other.blind_index.clone(),
+            ..self.clone()
+        })
+    }
+
+    /// A copy of this ring whose new blind indexes are computed with blind-index `version`
+    /// (which must be loaded). Lookups still match every loaded version.
+    ///
+    /// ```
+    /// use encrypted_field::{BlindIndexKey, KeyRing, KeyVersion, MasterKey};
+    /// let ring = KeyRing::builder()
+    ///     .key(1, MasterKey::generate())
+    ///     .blind_index_key(BlindIndexKey::new(MasterKey::generate()))
+    ///     .blind_index_key_version(2, BlindIndexKey::new(MasterKey::generate()))
+    ///     .build()?;
+    /// assert_eq!(ring.active_blind_index_version(), Some(KeyVersion::new(2)));
+    /// let pinned = ring.with_active_blind_index(KeyVersion::new(1))?;
+    /// assert_eq!(pinned.active_blind_index_version(), Some(KeyVersion::new(1)));
+    /// assert!(ring.with_active_blind_index(KeyVersion::new(3)).is_err());
+    /// # Ok::<(), encrypted_field::Error>(())
+    /// ```
+    pub fn with_active_blind_index(&self, version: KeyVersion) -> Result<Self> {
+        let keys = self.blind_index.as_ref().ok_or(Error::NoBlindIndexKey)?;
+        Ok(Self {
+            blind_index: Some(keys.with_active(version)?),
             ..self.clone()
         })
     }
 
     /// The blind index of `value` in the column named by `context`, after `normalize`
-    /// (see [`normalize`](crate::normalize)). Fails with [`Error::NoBlindIndexKey`] when the ring
-    /// has no blind-index key.
+    /// (see [`normalize`](crate::normalize)), computed with the active blind-index version, as a
+    /// binary column stores it (`FORMAT.md`): 32 bytes for version 1, 38 with its version prefix
+    /// for the others. Fails with [`Error::NoBlindIndexKey`] when the ring has no blind-index key.
     pub fn blind_index(
         &self,
         context: &str,
         value: &str,
         normalize: crate::format::blind_index::Normalizer,
-    ) -> Result<[u8; crate::format::blind_index::BLIND_INDEX_LEN]> {
-        let key = self.blind_index.as_ref().ok_or(Error::NoBlindIndexKey)?;
-        Ok(key.compute(context, normalize(value).as_bytes()))
+    ) -> Result<Vec<u8>> {
+        let keys = self.blind_index.as_ref().ok_or(Error::NoBlindIndexKey)?;
+        Ok(keys.stored_active(context, normalize(value).as_bytes()))
+    }
+
+    /// The blind index of `value` under every loaded blind-index version, the active one first:
+    /// what a lookup matches while indexes move from one version to another
+    /// (`phone_bidx.eq_any(candidates)`). Fails with [`Error::NoBlindIndexKey`] when the ring has
+    /// no blind-index key.
+    ///
+    /// ```
+    /// use encrypted_field::{BlindIndexKey, KeyRing, MasterKey, normalize};
+    /// let (v1, v2) = (MasterKey::generate(), MasterKey::generate());
+    /// let old = KeyRing::builder()
+    ///     .key(1, MasterKey::generate())
+    ///     .blind_index_key(BlindIndexKey::new(v1.clone()))
+    ///     .build()?;
+    /// let stored_long_ago = old.blind_index("t.phone", "+1 555 0100", normalize::digits)?;
+    ///
+    /// let ring = old.with_blind_index_key_version(2, BlindIndexKey::new(v2))?;
+    /// let candidates = ring.blind_indexes_any("t.phone", "15550100", normalize::digits)?;
+    /// assert_eq!(candidates.len(), 2);
+    /// assert_eq!(candidates[0], ring.blind_index("t.phone", "15550100", normalize::digits)?);
+    /// assert!(candidates.contains(&stored_long_ago));
+    /// # Ok::<(), encrypted_field::Error>(())
+    /// ```
+    pub fn blind_indexes_any(
+        &self,
+        context: &str,
+        value: &str,
+        normalize: crate::format::blind_index::Normalizer,
+    ) -> Result<Vec<Vec<u8>>> {
+        let keys = self.blind_index.as_ref().ok_or(Error::NoBlindIndexKey)?;
+        Ok(keys.stored_any(context, normalize(value).as_bytes()))
     }
 
     /// A copy of this ring with another active version.
@@ -242,7 +343,8 @@ pub struct KeyRingBuilder {
     keys: BTreeMap<KeyVersion, MasterKey>,
     duplicate: Option<KeyVersion>,
     active: Option<KeyVersion>,
-    blind_index: Option<BlindIndexKey>,
+    blind_index: BTreeMap<KeyVersion, BlindIndexKey>,
+    active_blind_index: Option<KeyVersion>,
     origin: Option<String>,
 }
 
@@ -262,9 +364,28 @@ impl KeyRingBuilder {
         self
     }
 
-    /// Sets the blind-index key.
-    pub fn blind_index_key(mut self, key: BlindIndexKey) -> Self {
-        self.blind_index = Some(key);
+    /// Sets blind-index key version 1 (what `DB_BLIND_INDEX_KEY` holds).
+    pub fn blind_index_key(self, key: BlindIndexKey) -> Self {
+        self.blind_index_key_version(1, key)
+    }
+
+    /// Adds a blind-index key version (the highest is active unless
+    /// [`active_blind_index`](Self::active_blind_index) picks another).
+    pub fn blind_index_key_version(
+        mut self,
+        version: impl Into<KeyVersion>,
+        key: BlindIndexKey,
+    ) -> Self {
+        let version = version.into();
+        if self.blind_index.insert(version, key).is_some() {
+            self.duplicate.get_or_insert(version);
+        }
+        self
+    }
+
+    /// Chooses the active blind-index version (default: the highest).
+    pub fn active_blind_index(mut self, version: impl Into<KeyVersion>) -> Self {
+        self.active_blind_index = Some(version.into());
         self
     }
 
@@ -306,11 +427,13 @@ impl KeyRingBuilder {
         if let Some((a, b)) = same_key_twice(&self.keys) {
             return Err(bad(BadKeyReason::SameKeyTwice(a, b)));
         }
-        if let Some(bidx) = &self.blind_index
-            && self.keys.values().any(|k| bidx.is_same_secret_as(k))
-        {
-            return Err(bad(BadKeyReason::SameAsEncryptionKey));
-        }
+        let blind_index = if self.blind_index.is_empty() {
+            None
+        } else {
+            let keys = BlindIndexKeys::new(self.blind_index, self.active_blind_index)?;
+            keys.check_distinct_from(self.keys.values())?;
+            Some(keys)
+        };
         let keys = self
             .keys
             .into_iter()
@@ -322,7 +445,7 @@ impl KeyRingBuilder {
         Ok(KeyRing {
             keys,
             active,
-            blind_index: self.blind_index,
+            blind_index,
         })
     }
 }
@@ -413,6 +536,36 @@ mod tests {
         let (a, b) = (r.encrypt(b"same"), r.encrypt_to_base64(b"same", ""));
         assert_eq!(crate::keys::os_random::os_draws::so_far(), before + 2);
         assert_ne!(encode_base64(&a), b, "two IVs");
+    }
+
+    #[test]
+    fn a_ring_rebuilt_with_new_encryption_keys_keeps_every_blind_index_version() {
+        let old = ring(&[1], 1)
+            .with_blind_index_key(BlindIndexKey::new(MasterKey::from_bytes([7; 32])))
+            .unwrap()
+            .with_blind_index_key_version(2, BlindIndexKey::new(MasterKey::from_bytes([8; 32])))
+            .unwrap()
+            .with_active_blind_index(KeyVersion::new(1))
+            .unwrap();
+        let rebuilt = ring(&[1, 2], 2).with_blind_index_keys_of(&old).unwrap();
+        assert_eq!(rebuilt.blind_index_versions().count(), 2);
+        assert_eq!(
+            rebuilt.active_blind_index_version(),
+            Some(KeyVersion::new(1))
+        );
+        let normalize = crate::format::blind_index::normalize::exact;
+        assert_eq!(
+            rebuilt.blind_index("t.c", "v", normalize).unwrap(),
+            old.blind_index("t.c", "v", normalize).unwrap()
+        );
+        let clash = ring(&[7], 7).with_blind_index_keys_of(&old);
+        assert!(matches!(
+            clash,
+            Err(Error::BadKey {
+                reason: BadKeyReason::SameAsEncryptionKey,
+                ..
+            })
+        ));
     }
 
     #[test]

@@ -182,6 +182,21 @@ pub enum Error {
         blind_index: String,
     },
 
+    /// A blind index computed with another blind-index key version than the active one: lookups
+    /// that try every loaded version still find the row, but it is stale.
+    #[error(
+        "blind index is on blind-index key {version}, not the active {active} (`{blind_index}` is \
+         stale; `rotate --blind-index` rewrites it)"
+    )]
+    BlindIndexOnOtherVersion {
+        /// The blind-index column.
+        blind_index: String,
+        /// The version the stored index names.
+        version: KeyVersion,
+        /// The active blind-index version.
+        active: KeyVersion,
+    },
+
     /// `reindex` was given models none of whose columns has a blind index.
     #[error("no registered column has a blind index: nothing to reindex")]
     NoBlindIndexedColumn,

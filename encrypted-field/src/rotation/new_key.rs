@@ -138,10 +138,8 @@ fn ring_with(
             builder = builder.key(old, old_key.clone());
         }
     }
-    if let Some(blind_index) = ring.blind_index_key() {
-        builder = builder.blind_index_key(blind_index.clone());
-    }
-    builder.build()
+    // Every blind-index version comes along, with the same one active.
+    builder.build()?.with_blind_index_keys_of(ring)
 }
 
 /// Writes `key` into the new file `path` (mode 0600), creating its directory (mode 0700): the

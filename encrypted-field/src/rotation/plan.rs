@@ -13,6 +13,7 @@ use crate::format::envelope::Envelope;
 use crate::format::legacy::{self, LegacyKey, StoredForm};
 use crate::format::stored::{Storage, envelope_bytes};
 use crate::keys::ring::KeyRing;
+use crate::keys::version::KeyVersion;
 use crate::model::BlindIndexSpec;
 use crate::rotation::error::Error;
 use crate::rotation::plausibility::LegacyChecks;
@@ -312,8 +313,20 @@ impl ValueAction for Open<'_> {
         }
         let stale = match index.stored_value(self.ring, context, &plaintext) {
             Ok(computed) if stored_index == Some(computed.as_slice()) => return Plan::Keep,
-            Ok(_) => Error::BlindIndexMismatch {
-                blind_index: index.column().to_owned(),
+            Ok(_) => match (
+                stored_index_version_of(index, stored_index),
+                self.ring.active_blind_index_version(),
+            ) {
+                (Some(version), Some(active)) if version != active => {
+                    Error::BlindIndexOnOtherVersion {
+                        blind_index: index.column().to_owned(),
+                        version,
+                        active,
+                    }
+                }
+                _ => Error::BlindIndexMismatch {
+                    blind_index: index.column().to_owned(),
+                },
             },
             // A plaintext no index can be computed of (not UTF-8) has no matching index either.
             Err(error) => error.into(),
@@ -322,6 +335,12 @@ impl ValueAction for Open<'_> {
             .set(self.stale_blind_indexes.get() + 1);
         Plan::Fail(stale)
     }
+}
+
+/// The blind-index key version a stored index of `index` names, if it is a blind index at all.
+fn stored_index_version_of(index: &BlindIndexSpec, stored: Option<&[u8]>) -> Option<KeyVersion> {
+    let bytes = crate::format::stored::blind_index_bytes(index.storage(), stored?)?;
+    crate::format::blind_index::stored_index_version(&bytes)
 }
 
 #[cfg(test)]

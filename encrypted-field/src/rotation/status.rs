@@ -1,5 +1,6 @@
 //! `status`: how many values of each column use each key version, read from the envelopes'
-//! headers without decrypting anything (no key is needed).
+//! headers without decrypting anything (no key is needed), and how many blind indexes each
+//! blind-index key version computed, read from their length and prefix.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -7,8 +8,10 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::codec::stored_version;
+use crate::format::blind_index::stored_index_version;
+use crate::format::stored::blind_index_bytes;
 use crate::keys::version::KeyVersion;
-use crate::model::Storage;
+use crate::model::{BlindIndexSpec, Storage};
 use crate::rotation::Rotation;
 use crate::rotation::database::Database;
 use crate::rotation::error::{Error, Result};
@@ -39,6 +42,10 @@ pub struct ColumnStatus {
     pub not_envelopes: u64,
     /// Legacy values a migration replaced and still keeps (until `migrate --finalize`).
     pub legacy_values_kept: u64,
+    /// For a column with a blind index: its indexes per blind-index key version (`v1`, `v2`, …;
+    /// `none` for NULL or empty, `invalid` for what is not a blind index). Empty otherwise.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub blind_indexes_by_version: BTreeMap<String, u64>,
 }
 
 impl StatusReport {
@@ -54,9 +61,38 @@ impl StatusReport {
 /// Counts versions per column, keyed by the column's context (unique within a model).
 struct CountVersions {
     counts: RefCell<BTreeMap<String, BTreeMap<String, u64>>>,
+    blind_indexes: RefCell<BTreeMap<String, BTreeMap<String, u64>>>,
+}
+
+/// The blind-index version a stored index names, as `status` shows it.
+fn index_version_label(storage: Storage, stored_index: Option<&[u8]>) -> String {
+    match stored_index {
+        None | Some([]) => "none".to_owned(),
+        Some(stored) => blind_index_bytes(storage, stored)
+            .and_then(|bytes| stored_index_version(&bytes))
+            .map_or_else(|| "invalid".to_owned(), |version| version.to_string()),
+    }
 }
 
 impl ValueAction for CountVersions {
+    fn plan_indexed(
+        &self,
+        storage: Storage,
+        context: &str,
+        stored: &[u8],
+        index: &BlindIndexSpec,
+        stored_index: Option<&[u8]>,
+    ) -> Plan {
+        *self
+            .blind_indexes
+            .borrow_mut()
+            .entry(context.to_owned())
+            .or_default()
+            .entry(index_version_label(index.storage(), stored_index))
+            .or_default() += 1;
+        self.plan(storage, context, stored)
+    }
+
     fn plan(&self, storage: Storage, context: &str, stored: &[u8]) -> Plan {
         match stored_version(storage, stored) {
             Ok(version) => {
@@ -87,9 +123,11 @@ impl Rotation<'_> {
         for model in self.registry.iter() {
             let action = CountVersions {
                 counts: RefCell::new(BTreeMap::new()),
+                blind_indexes: RefCell::new(BTreeMap::new()),
             };
             let reports = scan_model(db, model, &action, &settings, &mut Failures::default())?;
             let mut counts = action.counts.into_inner();
+            let mut blind_indexes = action.blind_indexes.into_inner();
             for (column, report) in model.columns().iter().zip(reports) {
                 columns.push(ColumnStatus {
                     table: model.table().to_owned(),
@@ -99,6 +137,9 @@ impl Rotation<'_> {
                     values_by_version: counts.remove(column.context()).unwrap_or_default(),
                     not_envelopes: report.failed,
                     legacy_values_kept: db.count_kept(model.table(), column.column())?,
+                    blind_indexes_by_version: blind_indexes
+                        .remove(column.context())
+                        .unwrap_or_default(),
                 });
             }
         }
@@ -117,5 +158,29 @@ impl StatusReport {
             });
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn indexes_are_labelled_with_their_blind_index_version() {
+        let bare = [7u8; 32];
+        let v2 = crate::format::blind_index::stored_index(KeyVersion::new(2), &bare);
+        assert_eq!(index_version_label(Storage::Binary, Some(&bare)), "v1");
+        assert_eq!(index_version_label(Storage::Binary, Some(&v2)), "v2");
+        let hex: String = v2.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(
+            index_version_label(Storage::Text, Some(hex.as_bytes())),
+            "v2"
+        );
+        assert_eq!(index_version_label(Storage::Binary, None), "none");
+        assert_eq!(index_version_label(Storage::Text, Some(b"")), "none");
+        assert_eq!(
+            index_version_label(Storage::Binary, Some(b"abc")),
+            "invalid"
+        );
     }
 }

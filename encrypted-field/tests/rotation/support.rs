@@ -24,9 +24,10 @@ pub use expect::{
 };
 #[cfg(feature = "derive")]
 pub use indexed::{
-    PEOPLE_COLUMNS, People, email_index, email_value, phone_index, phone_value, with_index_key,
+    PEOPLE_COLUMNS, People, email_index, email_index_any, email_value, phone_index,
+    phone_index_any, phone_value, with_index_key,
 };
-pub use raw::{Cell, insert, insert_rows, read_column, read_one, update};
+pub use raw::{Cell, ids_where_in, insert, insert_rows, read_column, read_one, update};
 
 /// Runs every listed scenario (a `fn(&Backend)` of the enclosing module) as one test per backend
 /// the build supports: `sqlite::name`, `mysql::name`, `postgres::name`.

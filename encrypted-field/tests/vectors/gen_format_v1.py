@@ -52,6 +52,20 @@ ENVELOPES = [
     ("non-UTF-8 bytes", MASTER_1, 1, bytes(range(16, 0, -1)), b"", bytes([0x00, 0xFF, 0xC3, 0x28, 0x80])),
 ]
 
+BIDX_2 = bytes(range(0x60, 0x80))
+
+VERSIONED_BLIND_INDEXES = [
+    ("version 1 is bare", BIDX, 1, b"phone_requests.phone_number", b"15550100"),
+    ("version 2 is prefixed", BIDX_2, 2, b"phone_requests.phone_number", b"15550100"),
+    ("highest version", BIDX_2, 0xFFFFFFFF, b"t.c", b""),
+]
+
+
+def stored_blind_index(master: bytes, version: int, context: bytes, value: bytes) -> bytes:
+    index = blind_index(master, context, value)
+    return index if version == 1 else b"BI" + struct.pack(">I", version) + index
+
+
 BLIND_INDEXES = [
     ("digits of a phone", BIDX, b"phone_requests.phone_number", b"15550100"),
     ("same value, another column", BIDX, b"customers.phone", b"15550100"),
@@ -80,3 +94,11 @@ for name, master, context, value in BLIND_INDEXES:
     print(f"context = {context.hex()}")
     print(f"value = {value.hex()}")
     print(f"index = {blind_index(master, context, value).hex()}")
+for name, master, version, context, value in VERSIONED_BLIND_INDEXES:
+    print()
+    print(f"[blind_index_versioned] {name}")
+    print(f"blind_index_key = {master.hex()}")
+    print(f"blind_index_version = {version}")
+    print(f"context = {context.hex()}")
+    print(f"value = {value.hex()}")
+    print(f"stored = {stored_blind_index(master, version, context, value).hex()}")

@@ -71,8 +71,9 @@ pub struct KeySourceArgs {
     /// `decrypt --from`, the key of that legacy system.
     #[arg(long, value_name = "FILE")]
     pub key_file: Option<PathBuf>,
-    /// Use the blind-index key in FILE instead of $DB_BLIND_INDEX_KEY_FILE or
-    /// $DB_BLIND_INDEX_KEY (for `migrate`, `reindex` and `verify` on columns with a blind index).
+    /// Use the blind-index key in FILE as blind-index version 1 instead of
+    /// $DB_BLIND_INDEX_KEY_FILE or $DB_BLIND_INDEX_KEY (for `migrate`, `reindex` and `verify` on
+    /// columns with a blind index); the keys directory's bidx_key_vN files still count.
     #[arg(long, value_name = "FILE")]
     pub blind_index_key_file: Option<PathBuf>,
 }

@@ -104,9 +104,10 @@ pub enum Command {
     #[command(
         long_about = "Rewrite every blind index that is empty or not its value's.\n\n\
         Every value of a column with a blind index is decrypted and its index computed as the \
-        application computes it (the column's normalizer, the blind-index key from \
-        DB_BLIND_INDEX_KEY_FILE or DB_BLIND_INDEX_KEY); an index that is NULL, empty or different is \
-        rewritten. Online, like rotate: batches in primary-key order, one transaction each, and each \
+        application computes it (the column's normalizer, the active blind-index key: the highest \
+        of DB_BLIND_INDEX_KEY(_FILE) as version 1 and the keys directory's bidx_key_vN files, or \
+        ENCRYPTED_FIELD_ACTIVE_BLIND_INDEX_VERSION); an index that is NULL, empty, different or \
+        computed with another blind-index version is rewritten (also `rotate --blind-index`). Online, like rotate: batches in primary-key order, one transaction each, and each \
         index is written only if its row still holds the value read, so an application's concurrent \
         write wins. Values that cannot be decrypted are listed and left alone.\n\n\
         Without --force it asks for confirmation, and refuses when stdin is not a terminal.\n\

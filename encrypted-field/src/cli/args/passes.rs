@@ -32,6 +32,12 @@ pub struct RotateArgs {
     /// or Kubernetes CronJob.
     #[arg(long, value_name = "PERIOD")]
     pub if_due: Option<Period>,
+    /// Rotate the blind indexes instead of the values: recompute every blind index from its
+    /// decrypted value with the active blind-index key (the highest `bidx_key_vN`, or
+    /// $ENCRYPTED_FIELD_ACTIVE_BLIND_INDEX_VERSION), compare-and-swap on the value, as `reindex`
+    /// does. Lookups match every loaded blind-index version meanwhile.
+    #[arg(long, conflicts_with_all = ["new_key", "if_due", "backup_dir"])]
+    pub blind_index: bool,
 }
 
 /// Arguments of `verify`.

@@ -24,6 +24,9 @@ pub(super) fn run(
     args: RotateArgs,
     io: &mut Io<'_>,
 ) -> Result<Exit, CliError> {
+    if args.blind_index {
+        return super::reindex::run(cli, terminal, blind_index_pass(args), io);
+    }
     let registry = registry(cli, &args.database)?;
     let mut db = connect(&args.database)?;
     let ring = ring::load(&cli.env, &args.keys)?;
@@ -136,5 +139,18 @@ fn period_name(period: RotationPeriod) -> &'static str {
         RotationPeriod::Daily => "daily",
         RotationPeriod::Weekly => "weekly",
         RotationPeriod::Monthly => "monthly",
+    }
+}
+
+/// `rotate --blind-index` is the reindex pass: every index not computed with the active
+/// blind-index key is stale and rewritten with it.
+fn blind_index_pass(args: RotateArgs) -> crate::cli::ReindexArgs {
+    crate::cli::ReindexArgs {
+        database: args.database,
+        keys: args.keys,
+        dry_run: args.write.dry_run,
+        force: args.write.force,
+        batch_size: args.write.batch_size,
+        json: args.write.json,
     }
 }

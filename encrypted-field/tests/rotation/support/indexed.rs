@@ -118,3 +118,13 @@ pub fn email_index(ring: &KeyRing, email: &str) -> Vec<u8> {
         .unwrap()
         .into_bytes()
 }
+
+/// What a lookup for `phone` matches in `phone_bidx`: its index under every blind-index version.
+pub fn phone_index_any(ring: &KeyRing, phone: &str) -> Vec<Vec<u8>> {
+    Person::phone_value_index_any_with(ring, phone).unwrap()
+}
+
+/// What a lookup for `email` matches in `email_bidx` (hex text): under every blind-index version.
+pub fn email_index_any(ring: &KeyRing, email: &str) -> Vec<String> {
+    Person::email_value_index_any_with(ring, email).unwrap()
+}

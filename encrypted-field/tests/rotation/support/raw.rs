@@ -181,6 +181,32 @@ pub fn read_one(
         .unwrap()
 }
 
+/// The ids of the rows whose `column` is one of `candidates`, ascending: an application's
+/// `WHERE column IN (…)` lookup, the candidates bound as parameters.
+pub fn ids_where_in(
+    db: &mut Database,
+    table: &Table,
+    column: &str,
+    candidates: &[Cell],
+) -> Vec<i64> {
+    let key_sql = match db.backend_name() {
+        "mysql" => "CAST(id AS SIGNED)",
+        "postgres" => "CAST(id AS BIGINT)",
+        _ => "id",
+    };
+    let placeholders: Vec<String> = (1..=candidates.len()).map(|n| placeholder(db, n)).collect();
+    let sql = format!(
+        "SELECT {key_sql} AS pk FROM {} WHERE {column} IN ({}) ORDER BY id",
+        table.name,
+        placeholders.join(", ")
+    );
+    on_connection!(db, |conn| load_bound::<_, Id>(conn, &sql, candidates))
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .into_iter()
+        .map(|row| row.pk)
+        .collect()
+}
+
 // --- Diesel plumbing -----------------------------------------------------------------------------
 
 fn placeholder(db: &Database, n: usize) -> String {
@@ -251,3 +277,31 @@ keyed_row!(IntBinary, BigInt, i64, Binary, Vec<u8>);
 keyed_row!(IntText, BigInt, i64, Text, String);
 keyed_row!(TextBinary, Text, String, Binary, Vec<u8>);
 keyed_row!(TextText, Text, String, Text, String);
+
+#[derive(diesel::QueryableByName)]
+struct Id {
+    #[diesel(sql_type = BigInt)]
+    pk: i64,
+}
+
+fn load_bound<C, R>(conn: &mut C, sql: &str, cells: &[Cell]) -> QueryResult<Vec<R>>
+where
+    C: Connection,
+    C::Backend: Sql,
+    i64: ToSql<BigInt, C::Backend>,
+    String: ToSql<Text, C::Backend>,
+    Vec<u8>: ToSql<Binary, C::Backend>,
+    R: QueryableByName<C::Backend>,
+    for<'q> Query<'q, C::Backend>: LoadQuery<'q, C, R>,
+{
+    let mut query = diesel::sql_query(sql).into_boxed::<C::Backend>();
+    for cell in cells {
+        query = match cell {
+            Cell::Int(value) => query.bind::<BigInt, _>(*value),
+            Cell::Text(value) => query.bind::<Text, _>(value.clone()),
+            Cell::Bytes(value) => query.bind::<Binary, _>(value.clone()),
+            Cell::Null => unreachable!("NULL matches nothing"),
+        };
+    }
+    query.load::<R>(conn)
+}
