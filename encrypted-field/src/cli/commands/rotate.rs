@@ -151,6 +151,7 @@ fn blind_index_pass(args: RotateArgs) -> crate::cli::ReindexArgs {
         dry_run: args.write.dry_run,
         force: args.write.force,
         batch_size: args.write.batch_size,
+        pacing: args.write.pacing,
         json: args.write.json,
     }
 }
