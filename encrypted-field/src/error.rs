@@ -77,6 +77,13 @@ pub enum Error {
         context: String,
     },
 
+    /// A context (the column identity a value is bound to) holds a control character.
+    #[error("invalid context: {reason}")]
+    InvalidContext {
+        /// What is wrong and where (a position and a code point, never the context).
+        reason: String,
+    },
+
     /// The value decrypted correctly but is not valid for the requested type (e.g. not UTF-8).
     #[error("decrypted value is not a valid {expected}")]
     InvalidPlaintext {

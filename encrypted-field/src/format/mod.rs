@@ -4,6 +4,7 @@
 
 pub mod blind_index;
 pub(crate) mod blind_index_layout;
+pub(crate) mod context;
 pub mod envelope;
 #[cfg(feature = "json")]
 pub(crate) mod json;

@@ -5,6 +5,7 @@ use std::fmt;
 
 use crate::error::{BadKeyReason, Error, MalformedReason, Result};
 use crate::format::blind_index::BlindIndexKey;
+use crate::format::context::check_context;
 use crate::format::envelope::{Envelope, IV_LEN, SealingKeys};
 use crate::format::stored::{decode_base64, encode_base64};
 use crate::keys::blind_index_keys::BlindIndexKeys;
@@ -240,10 +241,20 @@ impl KeyRing {
     ///
     /// # Panics
     ///
-    /// If the operating system's generator fails (see [`try_encrypt_with_context`](Self::try_encrypt_with_context)).
+    /// If the operating system's generator fails, or `context` holds a control character (see
+    /// [`try_encrypt_with_context`](Self::try_encrypt_with_context), which returns both as errors).
     pub fn encrypt_with_context(&self, plaintext: &[u8], context: &str) -> Vec<u8> {
-        self.try_encrypt_with_context(plaintext, context)
-            .unwrap_or_else(|error| crate::keys::os_random::os_generator_failed(&error))
+        match self.try_encrypt_with_context(plaintext, context) {
+            Ok(sealed) => sealed,
+            Err(error @ Error::InvalidContext { .. }) => {
+                // The context is the caller's own constant: a control character in it is a bug.
+                #[allow(clippy::panic)]
+                {
+                    panic!("{error}")
+                }
+            }
+            Err(error) => crate::keys::os_random::os_generator_failed(&error),
+        }
     }
 
     /// Like [`encrypt_with_context`](Self::encrypt_with_context), with the operating system
@@ -257,6 +268,7 @@ impl KeyRing {
     /// # Ok::<(), encrypted_field::Error>(())
     /// ```
     pub fn try_encrypt_with_context(&self, plaintext: &[u8], context: &str) -> Result<Vec<u8>> {
+        check_context(context)?;
         let mut iv = [0u8; IV_LEN];
         crate::keys::os_random::fill_from_os(&mut iv)?;
         Ok(self.seal_with(plaintext, context, &iv))
@@ -283,6 +295,7 @@ impl KeyRing {
 
     /// Opens a value, checking its tag against `context` in constant time before anything else.
     pub fn decrypt_with_context(&self, envelope: &[u8], context: &str) -> Result<Vec<u8>> {
+        check_context(context)?;
         let parsed = Envelope::parse(envelope)?;
         let key = self
             .keys
@@ -292,6 +305,10 @@ impl KeyRing {
     }
 
     /// Seals and encodes as standard base64, the form stored in TEXT columns.
+    ///
+    /// # Panics
+    ///
+    /// As [`encrypt_with_context`](Self::encrypt_with_context) does.
     pub fn encrypt_to_base64(&self, plaintext: &[u8], context: &str) -> String {
         encode_base64(&self.encrypt_with_context(plaintext, context))
     }
