@@ -63,6 +63,12 @@ mod codec;
 )]
 pub mod diesel;
 mod error;
+#[cfg(feature = "_database")]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(any(feature = "sqlite", feature = "mysql", feature = "postgres")))
+)]
+pub mod fleet;
 mod format;
 pub mod keys;
 pub mod model;

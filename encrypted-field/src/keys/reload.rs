@@ -16,6 +16,7 @@
 //!    reload (a new key file never starts encrypting on its own in a fleet);
 //! 4. otherwise the sources' own choice (the highest version), as without a fleet.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
@@ -222,14 +223,24 @@ impl ReloadableRing {
         *lock(&self.reloads.0)
     }
 
-    /// Waits until the reload count passes `seen`, or `timeout`; returns the count.
-    pub(crate) fn wait_for_reload(&self, seen: u64, timeout: Duration) -> u64 {
+    /// Waits until the reload count passes `seen`, `stop` is set (see
+    /// [`wake_waiters`](Self::wake_waiters)), or `timeout`; returns the count.
+    pub(crate) fn wait_for_reload(&self, seen: u64, timeout: Duration, stop: &AtomicBool) -> u64 {
         let (count, changed) = &self.reloads;
         let guard = lock(count);
         let (guard, _) = changed
-            .wait_timeout_while(guard, timeout, |now| *now <= seen)
+            .wait_timeout_while(guard, timeout, |now| {
+                *now <= seen && !stop.load(Ordering::SeqCst)
+            })
             .unwrap_or_else(PoisonError::into_inner);
         *guard
+    }
+
+    /// Wakes the threads in [`wait_for_reload`](Self::wait_for_reload), so one whose `stop` was
+    /// just set returns.
+    pub(crate) fn wake_waiters(&self) {
+        let _count = lock(&self.reloads.0);
+        self.reloads.1.notify_all();
     }
 
     /// The local pin, if the sources set one.
@@ -266,7 +277,7 @@ fn choose_active(
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::atomic::AtomicUsize;
 
     use super::*;
     use crate::error::Error;
@@ -425,16 +436,32 @@ mod tests {
     fn waiting_for_a_reload_wakes_on_it() {
         let (ring, _, _) = scripted(&[1]);
         let seen = ring.reload_count();
+        let stop = AtomicBool::new(false);
         std::thread::scope(|s| {
-            let waiter = s.spawn(|| ring.wait_for_reload(seen, Duration::from_secs(30)));
+            let waiter = s.spawn(|| ring.wait_for_reload(seen, Duration::from_secs(30), &stop));
             std::thread::sleep(Duration::from_millis(20));
             ring.reload().unwrap();
             assert_eq!(waiter.join().unwrap(), seen + 1);
         });
         assert_eq!(
-            ring.wait_for_reload(seen + 1, Duration::from_millis(1)),
+            ring.wait_for_reload(seen + 1, Duration::from_millis(1), &stop),
             seen + 1
         );
+    }
+
+    #[test]
+    fn a_stopped_waiter_wakes_without_a_reload() {
+        let (ring, _, _) = scripted(&[1]);
+        let stop = AtomicBool::new(false);
+        let started = Instant::now();
+        std::thread::scope(|s| {
+            let waiter = s.spawn(|| ring.wait_for_reload(0, Duration::from_secs(30), &stop));
+            std::thread::sleep(Duration::from_millis(20));
+            stop.store(true, Ordering::SeqCst);
+            ring.wake_waiters();
+            waiter.join().unwrap();
+        });
+        assert!(started.elapsed() < Duration::from_secs(10));
     }
 
     /// The environment loader over a keys directory (the process-wide ring's default source),

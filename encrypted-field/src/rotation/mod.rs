@@ -61,7 +61,7 @@ mod preflight;
 mod report;
 mod retire;
 mod scan;
-mod schedule;
+pub(crate) mod schedule;
 mod status;
 
 pub use error::{Error, Result};
