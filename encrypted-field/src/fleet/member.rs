@@ -44,6 +44,8 @@ struct Shared {
     id: String,
     host: String,
     ring: &'static ReloadableRing,
+    /// Whether each check reloads the ring first (a ring of its own, which no timer reloads).
+    reload_on_check: bool,
     database: Mutex<Database>,
     stop: AtomicBool,
 }
@@ -61,12 +63,12 @@ pub struct FleetMember {
 /// version the fleet has not activated, once this returns), checks in, and starts the thread that
 /// keeps doing so. Call it at start-up, before serving.
 pub fn join(database_url: &str, options: FleetOptions) -> Result<FleetMember> {
-    FleetMember::start(state()?, database_url, options)
+    FleetMember::start(state()?, false, database_url, options)
 }
 
 /// [`join`] with a ring of its own instead of the process-wide one, loaded through `loader`
 /// (feature `internals`: for tests that run several members in one process, not API). The ring
-/// lives as long as the process.
+/// lives as long as the process, and is reloaded at every check (no timer reloads it).
 #[cfg(feature = "internals")]
 #[cfg_attr(docsrs, doc(cfg(feature = "internals")))]
 pub fn join_with_own_ring(
@@ -77,12 +79,13 @@ pub fn join_with_own_ring(
     let ring = ReloadableRing::loaded(Box::new(move || {
         loader().map(|ring| crate::keys::reload::LoadedRing { ring, pinned: None })
     }))?;
-    FleetMember::start(Box::leak(Box::new(ring)), database_url, options)
+    FleetMember::start(Box::leak(Box::new(ring)), true, database_url, options)
 }
 
 impl FleetMember {
     fn start(
         ring: &'static ReloadableRing,
+        reload_on_check: bool,
         database_url: &str,
         options: FleetOptions,
     ) -> Result<Self> {
@@ -92,6 +95,7 @@ impl FleetMember {
             id: new_instance_id()?,
             host: options.host.clone().unwrap_or_else(host_name),
             ring,
+            reload_on_check,
             database: Mutex::new(database),
             stop: AtomicBool::new(false),
         });
@@ -166,19 +170,26 @@ impl Shared {
     fn run(&self, interval: Duration) {
         let mut seen = self.ring.reload_count();
         while !self.stop.load(Ordering::SeqCst) {
-            seen = self.ring.wait_for_reload(seen, interval, &self.stop);
+            self.ring.wait_for_reload(seen, interval, &self.stop);
             if self.stop.load(Ordering::SeqCst) {
                 break;
             }
             if let Err(error) = self.check() {
                 tracing::warn!(%error, instance = %self.id, "fleet check-in failed; trying again on the next turn");
             }
+            // Counted after the check, whose own reloads must not wake the thread again.
+            seen = self.ring.reload_count();
         }
     }
 
     /// Applies the recorded active version (reloading the ring first if it lacks it), then
     /// writes this instance's row.
     fn check(&self) -> Result<()> {
+        if self.reload_on_check
+            && let Err(error) = self.ring.reload()
+        {
+            tracing::warn!(%error, "reloading the key ring failed; the loaded ring stays");
+        }
         let mut database = self.database();
         if let Some(record) = recorded_active(&mut database)? {
             self.apply(record.version);
