@@ -64,7 +64,7 @@ pub fn record_active_if_absent(
 }
 
 /// Who runs this process, for the activation record: `user@host pid N`.
-pub(crate) fn who_am_i() -> String {
+pub fn who_am_i() -> String {
     let user = std::env::var("USER")
         .or_else(|_| std::env::var("LOGNAME"))
         .unwrap_or_else(|_| "unknown user".to_owned());

@@ -28,6 +28,7 @@
 //! ```
 
 pub(crate) mod active;
+pub use active::who_am_i;
 mod instance;
 pub(crate) mod member;
 mod staging;
@@ -40,4 +41,4 @@ pub use instance::{DEFAULT_SEEN_WITHIN, Instance, instances};
 #[cfg(feature = "internals")]
 pub use member::join_with_own_ring;
 pub use member::{FleetMember, FleetOptions, join};
-pub use staging::{Activation, Staging, activate};
+pub use staging::{Activation, Staging, activate, activate_with};

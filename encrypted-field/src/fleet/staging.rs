@@ -59,12 +59,26 @@ pub fn activate(
     who: &str,
     staging: &Staging,
 ) -> Result<Activation> {
+    activate_with(db, version, who, staging, || Ok(()))
+}
+
+/// [`activate`], calling `recorded` right after the version is recorded active and before the
+/// second wait (the command line moves a keys directory's existing `active_version` pin along
+/// there, so the instances that read it can follow).
+pub fn activate_with(
+    db: &mut Database,
+    version: KeyVersion,
+    who: &str,
+    staging: &Staging,
+    recorded: impl FnOnce() -> Result<()>,
+) -> Result<Activation> {
     let previous = recorded_active(db)?.map(|record| record.version);
     if !staging.force {
         wait_for(db, staging, |i| i.has_loaded(version))
             .map_err(|lagging| lagging.into_error(version, false, staging))?;
     }
     record_active(db, version, who)?;
+    recorded()?;
     let instances = if staging.force {
         instances(db, staging.seen_within)?
     } else {

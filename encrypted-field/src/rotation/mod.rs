@@ -54,7 +54,7 @@ pub mod database;
 pub(crate) mod error;
 mod implausible;
 mod kept;
-mod new_key;
+pub(crate) mod new_key;
 mod plan;
 mod plausibility;
 mod preflight;
