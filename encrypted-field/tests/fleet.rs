@@ -6,6 +6,12 @@
 #![cfg(any(feature = "sqlite", feature = "mysql", feature = "postgres"))]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[cfg(feature = "cli")]
+#[path = "support/binary.rs"]
+mod binary;
+#[cfg(feature = "cli")]
+#[path = "fleet/cli.rs"]
+mod cli;
 #[path = "fleet/fresh.rs"]
 mod fresh;
 
