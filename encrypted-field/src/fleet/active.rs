@@ -70,7 +70,7 @@ pub fn who_am_i() -> String {
         .unwrap_or_else(|_| "unknown user".to_owned());
     format!(
         "{user}@{} pid {}",
-        crate::fleet::member::host_name(),
+        crate::fleet::host::host_name(),
         std::process::id()
     )
 }

@@ -7,6 +7,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crate::fleet::active::recorded_active;
+use crate::fleet::host::host_name;
 use crate::fleet::instance::versions_text;
 use crate::keys::global::{DEFAULT_RELOAD_INTERVAL, state};
 use crate::keys::reload::{FleetActive, ReloadableRing};
@@ -234,14 +235,4 @@ fn new_instance_id() -> Result<String> {
     let mut bytes = [0u8; 16];
     crate::keys::os_random::fill_from_os(&mut bytes)?;
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
-}
-
-/// The machine's host name: the kernel's, else `HOSTNAME`, else `unknown-host`.
-pub(crate) fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .map(|name| name.trim().to_owned())
-        .filter(|name| !name.is_empty())
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .unwrap_or_else(|| "unknown-host".to_owned())
 }

@@ -105,6 +105,8 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+// What a fleet member uses (`set_fleet_active`, the reload count) exists without a database too.
+#[cfg_attr(not(feature = "_database"), allow(dead_code))]
 impl ReloadableRing {
     /// A ring that never changes (installed with `install(ring)`).
     pub(crate) fn fixed(ring: KeyRing) -> Self {
