@@ -183,3 +183,28 @@ fn rotate_new_key_stops_before_activating_when_a_member_lacks_the_key() {
         );
     });
 }
+
+#[test]
+fn keys_add_with_a_database_provisions_without_pinning_or_activating() {
+    each_backend(|url| {
+        let mut db = Database::connect(url).unwrap();
+        let (_tmp, dir) = keys_dir(&[1]);
+        let member_b = member(url, "host-b", &dir);
+        let added = run(&[
+            "keys",
+            "add",
+            "--keys-dir",
+            dir.path().to_str().unwrap(),
+            "--database-url",
+            url,
+        ]);
+        assert_eq!(added.code, 0, "{}", added.stderr);
+        assert!(added.stdout_text().contains("provisioned: v2"), "{added:?}");
+        assert!(!dir.has_pin_file(), "a pin would override the database");
+        assert_eq!(recorded_active(&mut db).unwrap().unwrap().version, V1);
+        // The member loads v2 (the highest) but keeps sealing with the recorded v1.
+        member_b.check_now().unwrap();
+        assert!(member_b.ring().contains(V2));
+        assert_eq!(member_b.ring().active_version(), V1);
+    });
+}
