@@ -39,10 +39,21 @@ impl Default for FleetOptions {
     }
 }
 
+/// A database URL, shown with its password removed.
+struct DatabaseUrlText(String);
+
+impl std::fmt::Debug for DatabaseUrlText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&crate::rotation::database::redact(&self.0))
+    }
+}
+
 /// What one instance's thread shares with its handle.
 #[derive(Debug)]
 struct Shared {
     id: String,
+    /// To connect again after the connection broke (a database restart).
+    url: DatabaseUrlText,
     host: String,
     ring: &'static ReloadableRing,
     /// Whether each check reloads the ring first (a ring of its own, which no timer reloads).
@@ -94,6 +105,7 @@ impl FleetMember {
         database.forget_instances_older_than(options.forget_after)?;
         let shared = Arc::new(Shared {
             id: new_instance_id()?,
+            url: DatabaseUrlText(database_url.to_owned()),
             host: options.host.clone().unwrap_or_else(host_name),
             ring,
             reload_on_check,
@@ -176,7 +188,13 @@ impl Shared {
                 break;
             }
             if let Err(error) = self.check() {
-                tracing::warn!(%error, instance = %self.id, "fleet check-in failed; trying again on the next turn");
+                tracing::warn!(%error, instance = %self.id, "fleet check-in failed; connecting again for the next turn");
+                match Database::connect(&self.url.0) {
+                    Ok(database) => *self.database() = database,
+                    Err(error) => {
+                        tracing::warn!(%error, instance = %self.id, "connecting again failed; trying on the next turn");
+                    }
+                }
             }
             // Counted after the check, whose own reloads must not wake the thread again.
             seen = self.ring.reload_count();
@@ -235,4 +253,25 @@ fn new_instance_id() -> Result<String> {
     let mut bytes = [0u8; 16];
     crate::keys::os_random::fill_from_os(&mut bytes)?;
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_kept_url_never_shows_its_password() {
+        let url = DatabaseUrlText("postgres://app:s3cret@db/app".to_owned());
+        let shown = format!("{url:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("db/app"), "{shown}");
+    }
+
+    #[test]
+    fn instance_ids_are_random_hex() {
+        let (a, b) = (new_instance_id().unwrap(), new_instance_id().unwrap());
+        assert_eq!(a.len(), 32);
+        assert!(a.bytes().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(a, b);
+    }
 }
