@@ -35,6 +35,28 @@ fn envelope(c: &mut Criterion) {
     group.finish();
 }
 
+/// The same ring as the process-wide one, which reloads: what reading it costs beside a decrypt
+/// with the ring in hand (`global` alone; `decrypt` through it, 64 B, against `envelope/decrypt/64`).
+fn process_wide_ring(c: &mut Criterion) {
+    let ring = KeyRing::builder()
+        .key(1, MasterKey::generate())
+        .build()
+        .unwrap();
+    let sealed = ring.encrypt_with_context(&[0x5a_u8; 64], CONTEXT);
+    encrypted_field::install(ring).unwrap();
+    let mut group = c.benchmark_group("process_wide_ring");
+    group.bench_function("global", |b| b.iter(|| encrypted_field::global().unwrap()));
+    group.bench_function("decrypt/64", |b| {
+        b.iter(|| {
+            encrypted_field::global()
+                .unwrap()
+                .decrypt_with_context(black_box(&sealed), CONTEXT)
+                .unwrap()
+        })
+    });
+    group.finish();
+}
+
 /// One blind index of a phone number: the HMAC of the value under its column's key.
 fn blind_index(c: &mut Criterion) {
     let key = BlindIndexKey::new(MasterKey::generate());
@@ -78,5 +100,11 @@ fn primitives(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, envelope, blind_index, primitives);
+criterion_group!(
+    benches,
+    envelope,
+    process_wide_ring,
+    blind_index,
+    primitives
+);
 criterion_main!(benches);

@@ -54,7 +54,7 @@ pub mod database;
 pub(crate) mod error;
 mod implausible;
 mod kept;
-mod new_key;
+pub(crate) mod new_key;
 mod pacing;
 mod plan;
 mod plausibility;
@@ -62,7 +62,7 @@ mod preflight;
 mod report;
 mod retire;
 mod scan;
-mod schedule;
+pub(crate) mod schedule;
 mod status;
 
 pub use error::{Error, Result};
