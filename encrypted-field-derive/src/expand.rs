@@ -266,7 +266,7 @@ fn methods(model: &Model<'_>, column: &Column<'_>) -> TokenStream {
 
             #(#[doc = #doc_any])*
             #vis fn #index_any(value: impl ::core::convert::Into<#plaintext>) -> ::core::result::Result<::std::vec::Vec<#index_ty>, ::encrypted_field::__private::Error> {
-                Self::#index_any_with(::encrypted_field::__private::global()?, value)
+                Self::#index_any_with(&*::encrypted_field::__private::global()?, value)
             }
 
             #[doc = #doc_any_with]

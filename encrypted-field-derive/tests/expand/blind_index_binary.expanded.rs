@@ -126,7 +126,7 @@ const _: () = {
             ::std::vec::Vec<::std::vec::Vec<u8>>,
             ::encrypted_field::__private::Error,
         > {
-            Self::phone_index_any_with(::encrypted_field::__private::global()?, value)
+            Self::phone_index_any_with(&*::encrypted_field::__private::global()?, value)
         }
         /// The blind index of `value` under every loaded blind-index key version of `ring`; see [`Self::phone_index_any`].
         fn phone_index_any_with(

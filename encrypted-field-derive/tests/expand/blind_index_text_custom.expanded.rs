@@ -143,7 +143,7 @@ const _: () = {
             ::std::vec::Vec<::std::string::String>,
             ::encrypted_field::__private::Error,
         > {
-            Self::email_index_any_with(::encrypted_field::__private::global()?, value)
+            Self::email_index_any_with(&*::encrypted_field::__private::global()?, value)
         }
         /// The blind index of `value` under every loaded blind-index key version of `ring`; see [`Self::email_index_any`].
         fn email_index_any_with(
