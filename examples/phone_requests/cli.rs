@@ -98,6 +98,19 @@ pub enum AppCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Serve the phone requests over HTTP as JSON: POST /phone-requests {"name","phone"},
+    /// GET /phone-requests/{id}, PUT /phone-requests/{id} {"phone"}, GET
+    /// /phone-requests?phone=… (through the blind index), GET /healthz (the key versions loaded
+    /// and the active one). Prints `listening on http://ADDR` first; stops on SIGTERM or Ctrl-C
+    /// once the requests in flight are answered. SQLite databases are switched to WAL mode.
+    Serve {
+        /// The address and port to listen on (port 0: any free port, as printed).
+        #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        /// The most database connections the service opens.
+        #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=256))]
+        pool_size: u32,
+    },
     /// The library's commands.
     #[command(flatten)]
     Encryption(encrypted_field::cli::Command),
