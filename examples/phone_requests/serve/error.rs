@@ -49,10 +49,12 @@ impl ApiError {
     /// column and the library's reason (unknown key version, tampered, malformed), never the value.
     pub fn undecryptable(id: i32, error: encrypted_field::Error) -> Self {
         let error = error.in_column(PHONE_CONTEXT);
-        eprintln!("phone request {id}: cannot decrypt {PHONE_CONTEXT}: {error}");
+        // The error names the column (`in_column`) and the reason.
+        let message = format!("phone request {id}: cannot decrypt: {error}");
+        eprintln!("{message}");
         Self {
             status: StatusCode::INTERNAL_SERVER_ERROR,
-            message: format!("phone request {id}: cannot decrypt column {PHONE_CONTEXT}: {error}"),
+            message,
         }
     }
 
