@@ -16,9 +16,15 @@ use crate::codec;
 use crate::error::Result;
 use crate::format::plaintext::string_from_plaintext;
 
-/// The process-wide key ring.
-pub fn global() -> Result<&'static KeyRing> {
+/// The process-wide key ring as it is now.
+pub fn global() -> Result<std::sync::Arc<KeyRing>> {
     crate::keys::global::global()
+}
+
+/// Opens with the process-wide ring; a value of a key version not loaded yet reloads the ring
+/// (rate-limited) and is opened once more.
+pub fn with_global<R>(open: impl Fn(&KeyRing) -> Result<R>) -> Result<R> {
+    crate::keys::global::with_global(open)
 }
 
 /// The operations generated code needs on one plaintext type `T`, as function pointers: each

@@ -63,6 +63,12 @@ mod codec;
 )]
 pub mod diesel;
 mod error;
+#[cfg(feature = "_database")]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(any(feature = "sqlite", feature = "mysql", feature = "postgres")))
+)]
+pub mod fleet;
 mod format;
 pub mod keys;
 pub mod model;
@@ -90,8 +96,10 @@ pub use format::json::Json;
 pub use format::plaintext::Plaintext;
 pub use format::{blind_index, envelope, legacy};
 pub use keys::global::{
-    decrypt, decrypt_with_context, encrypt, encrypt_with_context, global, install,
+    decrypt, decrypt_with_context, encrypt, encrypt_with_context, global, install, install_loader,
+    reload,
 };
+pub use keys::reload::ReloadOutcome;
 pub use keys::{KeyRing, KeyVersion, MasterKey};
 // The derive (feature `derive`) and the trait of the same name, as serde does.
 #[cfg(feature = "derive")]

@@ -29,7 +29,7 @@ const _: () = {
             ::std::string::String,
             ::encrypted_field::__private::Error,
         > {
-            self.ssn_with(::encrypted_field::__private::global()?)
+            ::encrypted_field::__private::with_global(|ring| self.ssn_with(ring))
         }
         /// Decrypts `_ssn` (column `customers._ssn`) with `ring`; see [`Self::ssn`].
         pub fn ssn_with(
@@ -52,7 +52,7 @@ const _: () = {
             &mut self,
             value: impl ::core::convert::Into<::std::string::String>,
         ) -> ::core::result::Result<(), ::encrypted_field::__private::Error> {
-            self.set_ssn_with(::encrypted_field::__private::global()?, value)
+            self.set_ssn_with(&::encrypted_field::__private::global()?, value)
         }
         /// Encrypts `value` into `_ssn` (column `customers._ssn`) with `ring`'s active key; see [`Self::set_ssn`].
         pub fn set_ssn_with(

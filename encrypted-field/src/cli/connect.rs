@@ -37,7 +37,12 @@ pub(crate) fn connect(args: &DatabaseArgs) -> Result<Database, CliError> {
             ))
         })?,
     };
-    let parsed = DatabaseUrl::parse(&url).map_err(engine)?;
+    connect_url(&url)
+}
+
+/// Connects to `url`, with the checks of [`connect`].
+pub(crate) fn connect_url(url: &str) -> Result<Database, CliError> {
+    let parsed = DatabaseUrl::parse(url).map_err(engine)?;
     if let Some((backend, feature)) = missing_backend(&parsed) {
         return Err(backend_not_built(&parsed, backend, feature));
     }
@@ -50,7 +55,7 @@ pub(crate) fn connect(args: &DatabaseArgs) -> Result<Database, CliError> {
             path.display()
         )));
     }
-    Database::connect(&url).map_err(engine)
+    Database::connect(url).map_err(engine)
 }
 
 /// The backend `url` names and its cargo feature, when this build lacks it.

@@ -124,6 +124,7 @@ mod args;
 mod commands;
 mod connect;
 mod error;
+mod fleet_output;
 mod key_ring;
 mod models;
 mod output;
@@ -140,7 +141,7 @@ use clap::Parser as _;
 pub use args::{
     Args, Command, DatabaseArgs, DecryptArgs, EncryptArgs, KeySourceArgs, KeygenArgs, KeysAction,
     KeysArgs, LegacySource, MigrateArgs, MigrationSource, Period, ReindexArgs, RotateArgs,
-    StatusArgs, VerifyArgs, WriteArgs,
+    StagingArgs, StatusArgs, VerifyArgs, WriteArgs,
 };
 pub use error::CliError;
 pub use models::{ColumnArg, PrimaryKeyArg};

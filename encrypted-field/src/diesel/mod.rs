@@ -105,7 +105,7 @@ use crate::codec;
 use crate::error::{Error, Result};
 use crate::format::plaintext::Plaintext;
 use crate::format::stored::Storage;
-use crate::keys::global::global;
+use crate::keys::global::{global, with_global};
 
 mod context;
 #[cfg(feature = "mysql-backend")]
@@ -226,13 +226,14 @@ impl<T: Plaintext, C: ColumnContext> Encrypted<T, C> {
     /// What a column of `storage` stores for this value: the envelope, or its standard base64.
     fn seal(&self, storage: Storage) -> Result<Vec<u8>> {
         let ring = global().map_err(in_column::<C>)?;
-        codec::seal(ring, storage, C::CONTEXT, &self.value.to_plaintext()).map_err(in_column::<C>)
+        codec::seal(&ring, storage, C::CONTEXT, &self.value.to_plaintext()).map_err(in_column::<C>)
     }
 
     /// Opens what a column of `storage` stores.
     fn open(storage: Storage, stored: &[u8]) -> Result<Self> {
-        let ring = global().map_err(in_column::<C>)?;
-        codec::open(ring, storage, C::CONTEXT, stored)
+        // A value of a version this process has not loaded yet reloads the ring (rate-limited)
+        // and is opened once more: another host may have provisioned it a moment ago.
+        with_global(|ring| codec::open(ring, storage, C::CONTEXT, stored))
             .and_then(|(_, mut plaintext)| T::from_plaintext(std::mem::take(&mut *plaintext)))
             .map(Self::new)
             .map_err(in_column::<C>)

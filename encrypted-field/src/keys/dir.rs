@@ -172,6 +172,26 @@ impl KeysDir {
         Ok(next)
     }
 
+    /// Writes `key` as the next version and pins nothing: for a fleet, whose active version is
+    /// recorded in the database (record it there before calling this, so no instance takes the
+    /// new file's "highest version" for the active one). A pin already in the directory stays.
+    pub fn provision(&self, key: &MasterKey) -> Result<KeyVersion> {
+        create_private_dir(&self.path)?;
+        let files = self.list()?;
+        let next = KeyVersion::new(
+            files
+                .last()
+                .map_or(1, |f| f.version.get().saturating_add(1)),
+        );
+        key.write_to_new_file(&self.path.join(format!("enc_key_v{}", next.get())))?;
+        Ok(next)
+    }
+
+    /// Whether an `active_version` file pins the active version.
+    pub fn has_pin_file(&self) -> bool {
+        fs::symlink_metadata(self.path.join(ACTIVE_VERSION_FILE)).is_ok()
+    }
+
     /// The version the directory makes active: the pinned one, else the highest of `files`.
     pub(crate) fn active_of(&self, files: &[KeyFile]) -> Result<Option<KeyVersion>> {
         Ok(match self.pinned_active()? {

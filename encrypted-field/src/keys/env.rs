@@ -8,6 +8,7 @@ use crate::error::{BadKeyReason, Error, Result};
 use crate::format::blind_index::BlindIndexKey;
 use crate::keys::dir::KeysDir;
 use crate::keys::master_key::MasterKey;
+use crate::keys::reload::LoadedRing;
 use crate::keys::ring::KeyRing;
 use crate::keys::version::KeyVersion;
 
@@ -108,13 +109,28 @@ fn text_of(get: &dyn Fn(&str) -> Option<OsString>, name: &str) -> Result<Option<
 
 /// Loads a ring through `get` (the environment, or a map in tests).
 pub(crate) fn load(vars: &EnvVars, get: &dyn Fn(&str) -> Option<OsString>) -> Result<KeyRing> {
+    load_with_pin(vars, get).map(|loaded| loaded.ring)
+}
+
+/// Loads a ring through `get`, with the version pinned for this host (the active-version
+/// variable, else the keys directory's `active_version` file), which the process-wide ring keeps
+/// over a fleet's choice.
+pub(crate) fn load_with_pin(
+    vars: &EnvVars,
+    get: &dyn Fn(&str) -> Option<OsString>,
+) -> Result<LoadedRing> {
     let text_of = |name: &str| text_of(get, name);
-    let active = text_of(&vars.active_version)?
+    let mut pinned = text_of(&vars.active_version)?
         .map(|text| KeyVersion::parse_setting(&zeroize::Zeroizing::new(text), &vars.active_version))
         .transpose()?;
+    let active = pinned;
 
     let ring = if let Some(dir) = get(&vars.keys_dir) {
-        KeysDir::new(PathBuf::from(dir)).load(active)?
+        let dir = KeysDir::new(PathBuf::from(dir));
+        if pinned.is_none() {
+            pinned = dir.pinned_active()?;
+        }
+        dir.load(pinned)?
     } else {
         let (origin, key) = if let Some(file) = get(&vars.key_file) {
             let path = PathBuf::from(file);
@@ -135,7 +151,10 @@ pub(crate) fn load(vars: &EnvVars, get: &dyn Fn(&str) -> Option<OsString>) -> Re
         builder.build()?
     };
 
-    with_blind_index_key(vars, get, ring)
+    Ok(LoadedRing {
+        ring: with_blind_index_key(vars, get, ring)?,
+        pinned,
+    })
 }
 
 /// `ring` with the blind-index key of `vars` (read through `get`), when one is set.

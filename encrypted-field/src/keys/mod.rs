@@ -21,6 +21,7 @@ pub(crate) mod env;
 pub(crate) mod global;
 pub(crate) mod master_key;
 pub(crate) mod os_random;
+pub(crate) mod reload;
 #[cfg(feature = "_database")]
 #[cfg_attr(
     docsrs,
@@ -47,7 +48,9 @@ pub(crate) mod backup;
 pub use backup::{BACKUP_FORMAT, check_backup_dir, restore_ring, write_backup};
 pub use dir::{ACTIVE_VERSION_FILE, KeyFile, KeysDir};
 pub use env::EnvVars;
+pub use global::{DEFAULT_RELOAD_INTERVAL, RELOAD_INTERVAL_VAR};
 pub use master_key::{KEY_LEN, MasterKey};
+pub use reload::{FleetActive, ReloadOutcome};
 #[cfg(feature = "_database")]
 #[cfg_attr(
     docsrs,

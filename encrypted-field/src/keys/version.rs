@@ -39,3 +39,11 @@ impl fmt::Display for KeyVersion {
         write!(f, "v{}", self.0)
     }
 }
+
+/// As its number, in reports (`"active_version": 2`).
+#[cfg(feature = "_database")]
+impl serde::Serialize for KeyVersion {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_u32(self.0)
+    }
+}

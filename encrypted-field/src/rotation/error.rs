@@ -171,6 +171,35 @@ pub enum Error {
     #[error("no registered column has a blind index: nothing to reindex")]
     NoBlindIndexedColumn,
 
+    /// Running instances of the fleet had not caught up with a key change when the wait ended:
+    /// either they have not loaded the new version (`activated` false: nothing was activated),
+    /// or, once it was recorded active, they still seal with another version (`activated` true:
+    /// nothing was rewritten). Each entry of `instances` names one (host, pid, versions).
+    #[error(
+        "{}: {} running instance(s) {} after waiting {waited}: {}; {}",
+        if *activated { format!("key version {version} is recorded active in the database") }
+        else { format!("not activating key version {version}") },
+        instances.len(),
+        if *activated { "still seal new values with another version" } else { "have not loaded it" },
+        instances.join("; "),
+        if *activated {
+            "nothing was rewritten; check those instances (a local pin, a stopped reload) and run again"
+        } else {
+            "nothing was activated; give them the key file (or wait for their reload) and run again, \
+             or pass --force-activate if those instances are gone"
+        }
+    )]
+    InstancesLagging {
+        /// The version being activated.
+        version: KeyVersion,
+        /// Whether it was recorded active before the wait ran out.
+        activated: bool,
+        /// How long the command waited, e.g. `5m`.
+        waited: String,
+        /// The lagging instances, each as `host web-1 pid 42 (loaded v1, v2; sealing with v1; …)`.
+        instances: Vec<String>,
+    },
+
     /// A model description cannot be used (see [`SpecError`](crate::model::SpecError)).
     #[error(transparent)]
     Model(#[from] SpecError),

@@ -54,14 +54,14 @@ pub mod database;
 pub(crate) mod error;
 mod implausible;
 mod kept;
-mod new_key;
+pub(crate) mod new_key;
 mod plan;
 mod plausibility;
 mod preflight;
 mod report;
 mod retire;
 mod scan;
-mod schedule;
+pub(crate) mod schedule;
 mod status;
 
 pub use error::{Error, Result};

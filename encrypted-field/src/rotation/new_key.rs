@@ -16,6 +16,7 @@
 use std::path::Path;
 use std::time::Instant;
 
+use crate::fleet::{Staging, activate_with, record_active_if_absent, who_am_i};
 use crate::keys::dir::KeysDir;
 use crate::keys::master_key::MasterKey;
 use crate::keys::ring::KeyRing;
@@ -97,6 +98,63 @@ impl Rotation<'_> {
             self.rewrite(db, &new_ring, key_backup_path, Some(new_key), started)
         })
     }
+}
+
+impl Rotation<'_> {
+    /// [`run_with_new_key`](Self::run_with_new_key) for a fleet (see [`crate::fleet`]): the new
+    /// key is provisioned, then activated in stages, then values are rewritten.
+    ///
+    /// 1. the current active version is recorded in the database unless one is (before the new
+    ///    file appears, so no instance takes it for the active one because it is the highest);
+    /// 2. the key backup is written, then `enc_key_vN`, and no pin: the version is provisioned;
+    /// 3. [`fleet::activate_with`](crate::fleet::activate_with) waits until every running
+    ///    instance has loaded it, records it active (moving an `active_version` file already in
+    ///    the directory along), and waits until every running instance seals with it;
+    /// 4. every value is rewritten with it.
+    ///
+    /// A lagging instance stops the rotation at 3 with
+    /// [`Error::InstancesLagging`](crate::rotation::Error::InstancesLagging): the new version
+    /// stays provisioned (its file and backup are kept), and nothing is rewritten.
+    pub fn run_with_new_key_in_fleet(
+        &self,
+        db: &mut Database,
+        ring: &KeyRing,
+        keys_dir: &KeysDir,
+        staging: &Staging,
+    ) -> Result<RotationReport> {
+        self.locked(db, |db| {
+            let started = Instant::now();
+            self.check_columns(db)?;
+            let version = next_version(ring, keys_dir)?;
+            let key = MasterKey::try_generate()?;
+            let new_ring = ring_with(ring, version, &key)?;
+            let key_file = keys_dir.path().join(format!("enc_key_v{}", version.get()));
+            let new_key = NewKey {
+                version: version.get(),
+                previous_version: ring.active_version().get(),
+                key_file: key_file.display().to_string(),
+            };
+            let key_backup_path = self.write_backup(db, &new_ring)?;
+            if !self.dry_run {
+                let who = who_am_i();
+                record_active_if_absent(db, ring.active_version(), &who)?;
+                write_key_file(&key_file, &key)?;
+                activate_with(db, version, &who, staging, || {
+                    move_pin_along(keys_dir, version)
+                })?;
+            }
+            self.rewrite(db, &new_ring, key_backup_path, Some(new_key), started)
+        })
+    }
+}
+
+/// Moves a keys directory's existing `active_version` pin to `version` (creates none): the
+/// processes that read the directory follow the fleet's activation.
+pub(crate) fn move_pin_along(keys_dir: &KeysDir, version: KeyVersion) -> Result<()> {
+    if keys_dir.has_pin_file() {
+        keys_dir.activate(version)?;
+    }
+    Ok(())
 }
 
 /// One above the highest version of the ring and of the directory (which may hold keys not

@@ -46,14 +46,14 @@ pub fn blind_index_key() -> BlindIndexKey {
 
 /// The process-wide key ring of a test binary: installs a [`ring`] the first time it is called
 /// (unless a ring is installed already, or loaded from the environment), and returns the ring
-/// in place, so every test of the binary can call it first, in any order, from any thread.
+/// in use, so every test of the binary can call it first, in any order, from any thread.
 /// `Encrypted<T, C>` columns and derived models then read and write with it.
 ///
 /// ```
 /// let ring = encrypted_field::testing::install_ring();
 /// let stored = encrypted_field::encrypt("078-05-1120")?;
 /// assert_eq!(ring.decrypt(&stored)?, b"078-05-1120");
-/// assert!(std::ptr::eq(ring, encrypted_field::testing::install_ring()));
+/// assert!(std::sync::Arc::ptr_eq(&ring, &encrypted_field::testing::install_ring()));
 /// # Ok::<(), encrypted_field::Error>(())
 /// ```
 ///
@@ -61,7 +61,7 @@ pub fn blind_index_key() -> BlindIndexKey {
 ///
 /// When no ring was installed and loading one from the environment fails (a key variable is
 /// set but invalid): the test's environment is broken.
-pub fn install_ring() -> &'static KeyRing {
+pub fn install_ring() -> std::sync::Arc<KeyRing> {
     // Already installed (by this function on another thread, or by the test): keep that one.
     let _ = install(ring());
     match global() {

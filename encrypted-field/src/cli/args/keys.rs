@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Subcommand;
 
-use super::DatabaseArgs;
+use super::{DatabaseArgs, StagingArgs};
 use crate::keys::version::KeyVersion;
 
 /// Arguments of `keygen`.
@@ -39,15 +39,30 @@ pub enum KeysAction {
     /// Generate a key as the next version. The active version stays as it is unless --activate.
     Add {
         /// Make the new key the active one at once (otherwise: `keys activate N` once every
-        /// reader has it).
-        #[arg(long)]
+        /// reader has it). Not with --database-url.
+        #[arg(long, conflicts_with = "database_url")]
         activate: bool,
+        /// For a fleet: record the current active version in this database's
+        /// encrypted_field_metadata (unless one is recorded) before the new file appears, and
+        /// pin nothing: the new version is provisioned (it decrypts, never encrypts) until
+        /// `keys activate N --database-url URL`.
+        #[arg(long, value_name = "URL")]
+        database_url: Option<String>,
     },
-    /// Make version N the active one (pinned in the directory's `active_version` file).
+    /// Make version N the active one: pinned in the directory's `active_version` file or, with
+    /// --database-url, recorded in the database once every running instance has loaded it.
     Activate {
         /// The version, as `2` or `v2`.
         #[arg(value_name = "N", value_parser = parse_version)]
         version: KeyVersion,
+        /// For a fleet: wait (--wait) until every instance that checked in recently has loaded
+        /// version N, record it active in this database (an `active_version` file already in
+        /// the directory is moved along), then wait until every instance seals with it.
+        #[arg(long, value_name = "URL")]
+        database_url: Option<String>,
+        /// The waits (with --database-url).
+        #[command(flatten)]
+        staging: StagingArgs,
     },
     /// Move version N's key file into retired/ under the keys directory, once no value of the
     /// database's encrypted columns uses it (it is then no longer loaded, but not destroyed).

@@ -9,6 +9,7 @@
 mod database;
 mod keys;
 mod passes;
+mod staging;
 mod values;
 
 use clap::{Parser, Subcommand};
@@ -18,6 +19,7 @@ pub use keys::{KeySourceArgs, KeygenArgs, KeysAction, KeysArgs};
 pub use passes::{
     MigrateArgs, MigrationSource, Period, ReindexArgs, RotateArgs, StatusArgs, VerifyArgs,
 };
+pub use staging::StagingArgs;
 pub use values::{DecryptArgs, EncryptArgs, LegacySource};
 
 /// The `encrypted-field` command line: one subcommand.

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::ValueEnum;
 
 use super::database::parse_batch_size;
-use super::{DatabaseArgs, KeySourceArgs, WriteArgs};
+use super::{DatabaseArgs, KeySourceArgs, StagingArgs, WriteArgs};
 use crate::format::legacy::LegacyFormat;
 use crate::rotation::{DEFAULT_BATCH_SIZE, RotationPeriod};
 
@@ -23,10 +23,15 @@ pub struct RotateArgs {
     #[command(flatten)]
     pub write: WriteArgs,
     /// First generate the next key version in the keys directory (--keys-dir or
-    /// $ENCRYPTED_FIELD_KEYS_DIR), back it up (needs --backup-dir) and activate it, then
-    /// rewrite every value with it.
+    /// $ENCRYPTED_FIELD_KEYS_DIR) and back it up (needs --backup-dir); then activate it in
+    /// stages: wait until every running instance of the application (encrypted_field::fleet)
+    /// has loaded it, record it active in the database, wait until every one seals with it;
+    /// then rewrite every value with it.
     #[arg(long, conflicts_with = "key_file")]
     pub new_key: bool,
+    /// The waits of --new-key's activation.
+    #[command(flatten)]
+    pub staging: StagingArgs,
     /// Rotate only if the active key was activated more than PERIOD ago (as recorded in the
     /// database); otherwise print when it is due and exit 0. For a daily cron job, systemd timer
     /// or Kubernetes CronJob.

@@ -2,15 +2,19 @@
 //! [`KeysDir`] (and, to retire one, the database that must no longer use it).
 
 use super::emit;
+use crate::cli::connect::{connect_url, engine};
 use crate::cli::error::{CliError, KeySources};
+use crate::cli::fleet_output::{FleetActivated, ProvisionedKey};
 use crate::cli::key_ring::{env_active_version, keys_dir_path};
 use crate::cli::output::{ActivatedKey, ActiveFrom, AddedKey, KeyListing, ListedKey, render};
 use crate::cli::{Cli, Io, KeysAction, KeysArgs};
 use crate::error::Error;
+use crate::fleet::{activate_with, record_active_if_absent, who_am_i};
 use crate::keys::dir::{ACTIVE_VERSION_FILE, KeysDir};
 use crate::keys::env::EnvVars;
 use crate::keys::master_key::MasterKey;
 use crate::keys::version::KeyVersion;
+use crate::rotation::new_key::move_pin_along;
 
 /// Runs a `keys` subcommand on the directory of `--keys-dir` or of the keys-directory variable.
 pub(super) fn run(cli: &Cli, args: KeysArgs, io: &mut Io<'_>) -> Result<(), CliError> {
@@ -30,7 +34,28 @@ pub(super) fn run(cli: &Cli, args: KeysArgs, io: &mut Io<'_>) -> Result<(), CliE
             &list(&dir, env_active, vars).map_err(keys_error)?,
             args.json,
         )?,
-        KeysAction::Add { activate } => {
+        KeysAction::Add {
+            database_url: Some(url),
+            ..
+        } => {
+            let mut db = connect_url(&url)?;
+            let current = dir.load(env_active).map_err(keys_error)?.active_version();
+            let recorded =
+                record_active_if_absent(&mut db, current, &who_am_i()).map_err(engine)?;
+            let version = dir
+                .provision(&MasterKey::try_generate().map_err(keys_error)?)
+                .map_err(keys_error)?;
+            let path = key_file_path(&dir, version).map_err(keys_error)?;
+            render(
+                &ProvisionedKey {
+                    version: version.get(),
+                    path,
+                    active_version: recorded.get(),
+                },
+                args.json,
+            )?
+        }
+        KeysAction::Add { activate, .. } => {
             let version = dir.add(activate).map_err(keys_error)?;
             let active = dir.pinned_active().map_err(keys_error)?.unwrap_or(version);
             let path = key_file_path(&dir, version).map_err(keys_error)?;
@@ -44,7 +69,11 @@ pub(super) fn run(cli: &Cli, args: KeysArgs, io: &mut Io<'_>) -> Result<(), CliE
                 args.json,
             )?
         }
-        KeysAction::Activate { version } => {
+        KeysAction::Activate {
+            version,
+            database_url,
+            staging,
+        } => {
             let files = dir.list().map_err(keys_error)?;
             if !files.iter().any(|f| f.version == version) {
                 let present: Vec<String> = files.iter().map(|f| f.version.to_string()).collect();
@@ -58,6 +87,30 @@ pub(super) fn run(cli: &Cli, args: KeysArgs, io: &mut Io<'_>) -> Result<(), CliE
                     }
                 )));
             }
+            if let Some(url) = database_url {
+                let mut db = connect_url(&url)?;
+                let pin_moved_in = dir
+                    .has_pin_file()
+                    .then(|| path.join(ACTIVE_VERSION_FILE).display().to_string());
+                let activation =
+                    activate_with(&mut db, version, &who_am_i(), &staging.staging(), || {
+                        move_pin_along(&dir, version)
+                    })
+                    .map_err(engine)?;
+                note_override(io, vars, env_active, version);
+                emit(
+                    io,
+                    render(
+                        &FleetActivated {
+                            activation,
+                            pin_moved_in,
+                        },
+                        args.json,
+                    )?
+                    .as_bytes(),
+                )?;
+                return Ok(());
+            }
             dir.activate(version).map_err(keys_error)?;
             note_override(io, vars, env_active, version);
             let pinned_in = path.join(ACTIVE_VERSION_FILE).display().to_string();
@@ -70,7 +123,7 @@ pub(super) fn run(cli: &Cli, args: KeysArgs, io: &mut Io<'_>) -> Result<(), CliE
             )?
         }
         KeysAction::Retire { version, database } => {
-            use crate::cli::connect::{connect, engine, registry};
+            use crate::cli::connect::{connect, registry};
             let registry = registry(cli, &database)?;
             let mut db = connect(&database)?;
             let retired = crate::rotation::Rotation::new(&registry)

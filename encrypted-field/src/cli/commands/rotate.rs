@@ -27,6 +27,7 @@ pub(super) fn run(
     let registry = registry(cli, &args.database)?;
     let mut db = connect(&args.database)?;
     let ring = ring::load(&cli.env, &args.keys)?;
+    let ring = with_recorded_active(&mut db, ring, &cli.env, &args, io)?;
     let backup_dir = backup_dir(args.write.backup_dir.clone());
     let keys_dir = if args.new_key {
         Some(new_key_dir(&cli.env, &args, backup_dir.is_some())?)
@@ -42,7 +43,8 @@ pub(super) fn run(
     }
     let action = match &keys_dir {
         Some(dir) => format!(
-            "generate a new key in {}, activate it, and re-encrypt every value of {} with it",
+            "generate a new key in {}, activate it once every running instance has it, and \
+             re-encrypt every value of {} with it",
             dir.path().display(),
             column_list(&registry)
         ),
@@ -64,11 +66,13 @@ pub(super) fn run(
     }
     let rotation = with_notifiers(rotation)?;
     let report = match &keys_dir {
-        Some(dir) => rotation.run_with_new_key(&mut db, &ring, dir),
-        None => rotation.run(&mut db, &ring),
+        Some(dir) => rotation
+            .run_with_new_key_in_fleet(&mut db, &ring, dir, &args.staging.staging())
+            .map_err(|e| lagging_hint(e, &args)),
+        None => rotation.run(&mut db, &ring).map_err(engine),
     };
     progress.finish();
-    emit_report(io, &report.map_err(engine)?, args.write.json)
+    emit_report(io, &report?, args.write.json)
 }
 
 /// The keys directory `--new-key` writes into: `--keys-dir`, else the environment's. Refused
@@ -137,4 +141,80 @@ fn period_name(period: RotationPeriod) -> &'static str {
         RotationPeriod::Weekly => "weekly",
         RotationPeriod::Monthly => "monthly",
     }
+}
+
+/// A staged activation that stopped: the new key stays provisioned, and the message says how to
+/// finish without generating yet another key.
+fn lagging_hint(error: crate::rotation::Error, args: &RotateArgs) -> CliError {
+    let text = error.to_string();
+    match error {
+        crate::rotation::Error::InstancesLagging { version, .. } => {
+            let url = if args.database.database_url.is_some() {
+                " --database-url URL"
+            } else {
+                ""
+            };
+            CliError::usage(format!(
+                "{text}\n{version} stays provisioned (its key file and backup are kept); once the \
+                 instances have it: encrypted-field keys activate {}{url}, then encrypted-field \
+                 rotate (without --new-key)",
+                version.get()
+            ))
+        }
+        other => engine(other),
+    }
+}
+
+/// The ring with the active version the database records for the fleet, when one is recorded
+/// and no local pin (the active-version variable, the keys directory's `active_version` file)
+/// chooses for this host: rewriting onto any other version would seal values with a key the
+/// fleet has not activated. A recorded version this ring lacks is an error.
+fn with_recorded_active(
+    db: &mut Database,
+    ring: KeyRing,
+    vars: &EnvVars,
+    args: &RotateArgs,
+    io: &mut Io<'_>,
+) -> Result<KeyRing, CliError> {
+    let Some(record) = crate::fleet::recorded_active(db).map_err(engine)? else {
+        return Ok(ring);
+    };
+    let recorded = record.version;
+    if ring.active_version() == recorded {
+        return Ok(ring);
+    }
+    let pinned_by = if env_active_version(vars).ok().flatten().is_some() {
+        Some(vars.active_version.clone())
+    } else {
+        keys_dir_path(args.keys.keys_dir.clone(), vars, "")
+            .ok()
+            .map(KeysDir::new)
+            .filter(|dir| dir.pinned_active().ok().flatten().is_some())
+            .map(|dir| {
+                dir.path()
+                    .join(crate::keys::ACTIVE_VERSION_FILE)
+                    .display()
+                    .to_string()
+            })
+    };
+    if let Some(pin) = pinned_by {
+        let _ = writeln!(
+            io.stderr,
+            "note: the database records {recorded} active, but {pin} pins {} on this host: \
+             rewriting onto {}",
+            ring.active_version(),
+            ring.active_version()
+        );
+        return Ok(ring);
+    }
+    ring.with_active(recorded).map_err(|_| {
+        CliError::usage(format!(
+            "the database records key version {recorded} active (encrypted_field_metadata), but \
+             this key ring lacks it (it holds {}): give this host the key file first",
+            ring.versions()
+                .map(|v| v.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    })
 }

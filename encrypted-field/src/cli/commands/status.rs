@@ -1,10 +1,17 @@
-//! `status`: values per key version in every column, read from the envelopes' headers (no key).
+//! `status`: values per key version in every column, read from the envelopes' headers (no key);
+//! then the fleet: the active version the database records, a local pin that overrides it on
+//! this host, and the running instances with their key versions.
 
 use super::emit;
 use crate::cli::connect::{check_columns, connect, engine, registry};
 use crate::cli::error::CliError;
+use crate::cli::fleet_output::{FleetView, LocalPin, StatusWithFleet};
+use crate::cli::key_ring::env_active_version;
 use crate::cli::output::render;
 use crate::cli::{Cli, Io, StatusArgs};
+use crate::fleet::{DEFAULT_SEEN_WITHIN, instances, recorded_active};
+use crate::keys::dir::{ACTIVE_VERSION_FILE, KeysDir};
+use crate::keys::env::EnvVars;
 use crate::rotation::Rotation;
 
 /// `status`: values per key version in every column, from the envelopes' headers (no key).
@@ -12,9 +19,35 @@ pub(super) fn run(cli: &Cli, args: StatusArgs, io: &mut Io<'_>) -> Result<(), Cl
     let registry = registry(cli, &args.database)?;
     let mut db = connect(&args.database)?;
     check_columns(&mut db, &registry)?;
-    let report = Rotation::new(&registry)
+    let columns = Rotation::new(&registry)
         .batch_size(args.batch_size)
         .status(&mut db)
         .map_err(engine)?;
-    emit(io, render(&report, args.json)?.as_bytes())
+    let fleet = FleetView {
+        recorded_active: recorded_active(&mut db).map_err(engine)?,
+        local_pin: local_pin(&cli.env),
+        seen_within_seconds: DEFAULT_SEEN_WITHIN.as_secs(),
+        instances: instances(&mut db, DEFAULT_SEEN_WITHIN).map_err(engine)?,
+    };
+    emit(
+        io,
+        render(&StatusWithFleet { columns, fleet }, args.json)?.as_bytes(),
+    )
+}
+
+/// The pin of this host: the active-version variable, else the `active_version` file of the
+/// environment's keys directory. One that cannot be read is left out (`keys list` says why).
+fn local_pin(vars: &EnvVars) -> Option<LocalPin> {
+    if let Ok(Some(version)) = env_active_version(vars) {
+        return Some(LocalPin {
+            version: version.get(),
+            pinned_by: vars.active_version.clone(),
+        });
+    }
+    let dir = KeysDir::new(std::env::var_os(&vars.keys_dir)?);
+    let version = dir.pinned_active().ok()??;
+    Some(LocalPin {
+        version: version.get(),
+        pinned_by: dir.path().join(ACTIVE_VERSION_FILE).display().to_string(),
+    })
 }

@@ -128,6 +128,22 @@ pub(crate) trait Dialect {
     }
     /// Inserts a metadata row unless one with that name exists (binds: name, value).
     fn insert_metadata_if_absent(&self) -> String;
+    /// Inserts a metadata row, or replaces the value of the one with that name (binds: name,
+    /// value).
+    fn upsert_metadata(&self) -> String;
+    /// The database server's clock, in whole seconds since the Unix epoch: every instance's
+    /// check-in is stamped and judged by this one clock, never by the hosts' own.
+    fn now_seconds(&self) -> &'static str;
+    /// The statement that creates the fleet's instances table if it is missing.
+    fn create_instances_table(&self) -> &'static str {
+        "CREATE TABLE IF NOT EXISTS encrypted_field_instances (\
+         id VARCHAR(64) NOT NULL PRIMARY KEY, host VARCHAR(255) NOT NULL, pid BIGINT NOT NULL, \
+         loaded_versions VARCHAR(255) NOT NULL, active_version BIGINT NOT NULL, \
+         pinned_version BIGINT NOT NULL, checked_in_at BIGINT NOT NULL)"
+    }
+    /// Inserts or replaces an instance's row, stamped with [`now_seconds`](Self::now_seconds)
+    /// (binds: id, host, pid, loaded versions, active version, pinned version or 0).
+    fn upsert_instance(&self) -> String;
 
     /// The statement that creates the legacy-values table if it is missing (its byte types
     /// differ per backend).
@@ -320,6 +336,10 @@ macro_rules! with_backend {
         }
     };
 }
+
+// After `with_backend!`, which it uses.
+mod instances;
+pub(crate) use instances::{InstanceCheckIn, InstanceRow};
 
 impl Database {
     /// Connects to `url` (see [`DatabaseUrl::parse`]). A backend this build was compiled without

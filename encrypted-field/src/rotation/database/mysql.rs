@@ -74,6 +74,28 @@ impl Dialect for MysqlDialect {
         "INSERT IGNORE INTO encrypted_field_metadata (name, value) VALUES (?, ?)".to_owned()
     }
 
+    fn upsert_metadata(&self) -> String {
+        "INSERT INTO encrypted_field_metadata (name, value) VALUES (?, ?) \
+         ON DUPLICATE KEY UPDATE value = VALUES(value)"
+            .to_owned()
+    }
+
+    fn now_seconds(&self) -> &'static str {
+        "CAST(UNIX_TIMESTAMP() AS SIGNED)"
+    }
+
+    fn upsert_instance(&self) -> String {
+        format!(
+            "INSERT INTO encrypted_field_instances \
+             (id, host, pid, loaded_versions, active_version, pinned_version, checked_in_at) \
+             VALUES (?, ?, ?, ?, ?, ?, {now}) ON DUPLICATE KEY UPDATE \
+             host = VALUES(host), pid = VALUES(pid), loaded_versions = VALUES(loaded_versions), \
+             active_version = VALUES(active_version), pinned_version = VALUES(pinned_version), \
+             checked_in_at = VALUES(checked_in_at)",
+            now = self.now_seconds()
+        )
+    }
+
     /// The key text compares byte for byte (`utf8mb4_bin`), as the application's keys may.
     fn create_legacy_values_table(&self) -> &'static str {
         "CREATE TABLE IF NOT EXISTS encrypted_field_legacy_values (\

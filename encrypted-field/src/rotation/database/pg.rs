@@ -87,6 +87,28 @@ impl Dialect for PgDialect {
         "INSERT INTO encrypted_field_metadata (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING".to_owned()
     }
 
+    fn upsert_metadata(&self) -> String {
+        "INSERT INTO encrypted_field_metadata (name, value) VALUES ($1, $2) \
+         ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value"
+            .to_owned()
+    }
+
+    fn now_seconds(&self) -> &'static str {
+        "CAST(EXTRACT(EPOCH FROM now()) AS BIGINT)"
+    }
+
+    fn upsert_instance(&self) -> String {
+        format!(
+            "INSERT INTO encrypted_field_instances \
+             (id, host, pid, loaded_versions, active_version, pinned_version, checked_in_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, {now}) ON CONFLICT (id) DO UPDATE SET \
+             host = EXCLUDED.host, pid = EXCLUDED.pid, loaded_versions = EXCLUDED.loaded_versions, \
+             active_version = EXCLUDED.active_version, pinned_version = EXCLUDED.pinned_version, \
+             checked_in_at = EXCLUDED.checked_in_at",
+            now = self.now_seconds()
+        )
+    }
+
     fn create_legacy_values_table(&self) -> &'static str {
         "CREATE TABLE IF NOT EXISTS encrypted_field_legacy_values (\
          table_name VARCHAR(191) NOT NULL, column_name VARCHAR(191) NOT NULL, \

@@ -62,6 +62,28 @@ impl Dialect for SqliteDialect {
         "INSERT OR IGNORE INTO encrypted_field_metadata (name, value) VALUES (?, ?)".to_owned()
     }
 
+    fn upsert_metadata(&self) -> String {
+        "INSERT INTO encrypted_field_metadata (name, value) VALUES (?, ?) \
+         ON CONFLICT (name) DO UPDATE SET value = excluded.value"
+            .to_owned()
+    }
+
+    fn now_seconds(&self) -> &'static str {
+        "CAST(strftime('%s', 'now') AS INTEGER)"
+    }
+
+    fn upsert_instance(&self) -> String {
+        format!(
+            "INSERT INTO encrypted_field_instances \
+             (id, host, pid, loaded_versions, active_version, pinned_version, checked_in_at) \
+             VALUES (?, ?, ?, ?, ?, ?, {now}) ON CONFLICT (id) DO UPDATE SET \
+             host = excluded.host, pid = excluded.pid, loaded_versions = excluded.loaded_versions, \
+             active_version = excluded.active_version, pinned_version = excluded.pinned_version, \
+             checked_in_at = excluded.checked_in_at",
+            now = self.now_seconds()
+        )
+    }
+
     fn create_legacy_values_table(&self) -> &'static str {
         "CREATE TABLE IF NOT EXISTS encrypted_field_legacy_values (\
          table_name VARCHAR(191) NOT NULL, column_name VARCHAR(191) NOT NULL, \

@@ -1,0 +1,44 @@
+//! Keys across a fleet: many instances of an application on one database agree on the active
+//! key version, and a new version becomes active only once every running instance has loaded it.
+//!
+//! A key version is *provisioned* (its file is in every instance's keys directory: it decrypts,
+//! never encrypts), then *active* (the one new values are sealed with), then *retired*. Which
+//! version is active is recorded in the database's `encrypted_field_metadata` table (with who
+//! activated it and when), not inferred from "the highest version": with live reload, a new key
+//! file would otherwise start encrypting in one instance before the others can read it.
+//!
+//! Each instance calls [`join`] at start-up. Its [`FleetMember`] keeps a row in
+//! `encrypted_field_instances` (id, host, pid, the versions its ring holds, the version it seals
+//! with, its last check-in by the database's clock) and, on start, after every reload of the
+//! process-wide ring and on its timer, applies the recorded active version to that ring (a
+//! version it has not loaded yet makes it reload first; meanwhile it keeps sealing with the
+//! version it had). A local pin (`ENCRYPTED_FIELD_ACTIVE_VERSION`, an `active_version` file in
+//! the keys directory) still wins on its host, and its row says so.
+//!
+//! The command line then activates in stages ([`activate`]): wait until every instance seen
+//! recently has loaded the new version, record it active, wait until every instance seals with
+//! it, and only then rewrite values.
+//!
+//! ```no_run
+//! # fn main() -> Result<(), encrypted_field::rotation::Error> {
+//! let member = encrypted_field::fleet::join("postgres://app@db/app", Default::default())?;
+//! // ... serve; the member's thread keeps the ring in step with the fleet ...
+//! member.leave()?;
+//! # Ok(()) }
+//! ```
+
+pub(crate) mod active;
+pub use active::who_am_i;
+mod instance;
+pub(crate) mod member;
+mod staging;
+
+pub use active::{
+    ACTIVATED_BY_RECORD, ACTIVE_VERSION_RECORD, ActiveRecord, record_active,
+    record_active_if_absent, recorded_active,
+};
+pub use instance::{DEFAULT_SEEN_WITHIN, Instance, instances};
+#[cfg(feature = "internals")]
+pub use member::join_with_own_ring;
+pub use member::{FleetMember, FleetOptions, join};
+pub use staging::{Activation, Staging, activate, activate_with};

@@ -1,0 +1,144 @@
+//! Staged activation: a new key version becomes active only after every running instance has
+//! loaded it, and the command that activates it returns only once they all seal with it.
+
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::fleet::active::{record_active, recorded_active};
+use crate::fleet::instance::{DEFAULT_SEEN_WITHIN, Instance, instances};
+use crate::keys::version::KeyVersion;
+use crate::rotation::database::Database;
+use crate::rotation::error::{Error, Result};
+
+/// How a staged activation waits for the running instances.
+#[derive(Debug, Clone)]
+pub struct Staging {
+    /// How long to wait at each stage before giving up (default 5 minutes).
+    pub wait: Duration,
+    /// Instances that checked in within this window count as running (default 3 minutes).
+    pub seen_within: Duration,
+    /// How often the instances table is read while waiting (default 1 s).
+    pub poll: Duration,
+    /// Skip both waits: activate now whatever the instances have loaded.
+    pub force: bool,
+}
+
+impl Default for Staging {
+    fn default() -> Self {
+        Self {
+            wait: Duration::from_secs(5 * 60),
+            seen_within: DEFAULT_SEEN_WITHIN,
+            poll: Duration::from_secs(1),
+            force: false,
+        }
+    }
+}
+
+/// What a staged activation did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Activation {
+    /// The version now recorded active.
+    pub version: KeyVersion,
+    /// The version recorded active before, if any.
+    pub previous: Option<KeyVersion>,
+    /// The running instances, as they last checked in (all sealing with `version`, unless
+    /// `forced`).
+    pub instances: Vec<Instance>,
+    /// Whether the waits were skipped (`--force-activate`).
+    pub forced: bool,
+}
+
+/// Activates `version` across the fleet: waits until every running instance has loaded it,
+/// records it active in the database (`who` activated it), then waits until every running
+/// instance seals with it. An instance still lagging when a wait ends is named in
+/// [`Error::InstancesLagging`]; the first wait failing means nothing was activated.
+pub fn activate(
+    db: &mut Database,
+    version: KeyVersion,
+    who: &str,
+    staging: &Staging,
+) -> Result<Activation> {
+    activate_with(db, version, who, staging, || Ok(()))
+}
+
+/// [`activate`], calling `recorded` right after the version is recorded active and before the
+/// second wait (the command line moves a keys directory's existing `active_version` pin along
+/// there, so the instances that read it can follow).
+pub fn activate_with(
+    db: &mut Database,
+    version: KeyVersion,
+    who: &str,
+    staging: &Staging,
+    recorded: impl FnOnce() -> Result<()>,
+) -> Result<Activation> {
+    let previous = recorded_active(db)?.map(|record| record.version);
+    if !staging.force {
+        wait_for(db, staging, |i| i.has_loaded(version))
+            .map_err(|lagging| lagging.into_error(version, false, staging))?;
+    }
+    record_active(db, version, who)?;
+    recorded()?;
+    let instances = if staging.force {
+        instances(db, staging.seen_within)?
+    } else {
+        wait_for(db, staging, |i| i.active_version == version)
+            .map_err(|lagging| lagging.into_error(version, true, staging))?
+    };
+    Ok(Activation {
+        version,
+        previous,
+        instances,
+        forced: staging.force,
+    })
+}
+
+/// Why a wait ended without every instance ready.
+enum Lagging {
+    Instances(Vec<Instance>),
+    Failed(Error),
+}
+
+impl From<Error> for Lagging {
+    fn from(error: Error) -> Self {
+        Self::Failed(error)
+    }
+}
+
+impl Lagging {
+    fn into_error(self, version: KeyVersion, activated: bool, staging: &Staging) -> Error {
+        match self {
+            Self::Failed(error) => error,
+            Self::Instances(lagging) => Error::InstancesLagging {
+                version,
+                activated,
+                waited: humantime::format_duration(staging.wait).to_string(),
+                instances: lagging.iter().map(ToString::to_string).collect(),
+            },
+        }
+    }
+}
+
+/// Reads the instances until every one seen within the window is `ready`, or the wait ends.
+fn wait_for(
+    db: &mut Database,
+    staging: &Staging,
+    ready: impl Fn(&Instance) -> bool,
+) -> std::result::Result<Vec<Instance>, Lagging> {
+    let started = Instant::now();
+    loop {
+        let running = instances(db, staging.seen_within)?;
+        let lagging: Vec<Instance> = running.iter().filter(|i| !ready(i)).cloned().collect();
+        if lagging.is_empty() {
+            return Ok(running);
+        }
+        if started.elapsed() >= staging.wait {
+            return Err(Lagging::Instances(lagging));
+        }
+        std::thread::sleep(
+            staging
+                .poll
+                .min(staging.wait.saturating_sub(started.elapsed())),
+        );
+    }
+}

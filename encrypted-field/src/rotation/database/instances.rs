@@ -1,0 +1,239 @@
+//! The fleet's statements: the instances table (each running instance's key versions and last
+//! check-in) and metadata written over an older value (the fleet-wide active version). Written
+//! once over the backends like `rows.rs`; the SQL text comes from the [`Dialect`].
+
+use ::diesel::connection::Connection;
+use ::diesel::deserialize::{FromSql, QueryableByName};
+use ::diesel::query_builder::{BoxedSqlQuery, SqlQuery};
+use ::diesel::query_dsl::RunQueryDsl;
+use ::diesel::query_dsl::methods::{ExecuteDsl, LoadQuery};
+use ::diesel::result::QueryResult;
+use ::diesel::serialize::ToSql;
+use ::diesel::sql_types::{BigInt, Text};
+
+use super::rows::SupportedBackend;
+use super::{Backend, Database, Dialect, db_error};
+// The backends' modules, as `with_backend!` names them.
+#[cfg(feature = "mysql")]
+use super::mysql;
+#[cfg(feature = "postgres")]
+use super::pg;
+#[cfg(feature = "sqlite")]
+use super::sqlite;
+use crate::rotation::error::Result;
+
+type Query<'q, DB> = BoxedSqlQuery<'q, DB, SqlQuery>;
+
+/// The fleet's table of running instances.
+pub(crate) const INSTANCES_TABLE: &str = "encrypted_field_instances";
+
+/// An instance's row as it is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct InstanceCheckIn {
+    pub(crate) id: String,
+    pub(crate) host: String,
+    pub(crate) pid: i64,
+    /// The loaded versions, ascending, comma-separated (`1,2`).
+    pub(crate) loaded_versions: String,
+    pub(crate) active_version: i64,
+    /// The version a local setting pins, or 0.
+    pub(crate) pinned_version: i64,
+}
+
+/// An instance's row as it is read, with its age by the database's clock.
+#[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
+pub(crate) struct InstanceRow {
+    #[diesel(sql_type = Text)]
+    pub(crate) id: String,
+    #[diesel(sql_type = Text)]
+    pub(crate) host: String,
+    #[diesel(sql_type = BigInt)]
+    pub(crate) pid: i64,
+    #[diesel(sql_type = Text)]
+    pub(crate) loaded_versions: String,
+    #[diesel(sql_type = BigInt)]
+    pub(crate) active_version: i64,
+    #[diesel(sql_type = BigInt)]
+    pub(crate) pinned_version: i64,
+    /// Seconds since its last check-in.
+    #[diesel(sql_type = BigInt)]
+    pub(crate) age_seconds: i64,
+}
+
+fn run<C>(conn: &mut C, sql: &str) -> QueryResult<usize>
+where
+    C: Connection,
+    C::Backend: SupportedBackend,
+    for<'q> Query<'q, C::Backend>: ExecuteDsl<C>,
+{
+    ::diesel::sql_query(sql)
+        .into_boxed::<C::Backend>()
+        .execute(conn)
+}
+
+fn upsert_metadata<C, D>(conn: &mut C, dialect: &D, name: &str, value: &str) -> QueryResult<()>
+where
+    C: Connection,
+    C::Backend: SupportedBackend,
+    D: Dialect,
+    String: ToSql<Text, C::Backend>,
+    for<'q> Query<'q, C::Backend>: ExecuteDsl<C>,
+{
+    run::<C>(conn, dialect.create_metadata_table())?;
+    ::diesel::sql_query(dialect.upsert_metadata())
+        .into_boxed::<C::Backend>()
+        .bind::<Text, _>(name.to_owned())
+        .bind::<Text, _>(value.to_owned())
+        .execute(conn)
+        .map(drop)
+}
+
+fn check_in<C, D>(conn: &mut C, dialect: &D, row: &InstanceCheckIn) -> QueryResult<()>
+where
+    C: Connection,
+    C::Backend: SupportedBackend,
+    D: Dialect,
+    String: ToSql<Text, C::Backend>,
+    i64: ToSql<BigInt, C::Backend>,
+    for<'q> Query<'q, C::Backend>: ExecuteDsl<C>,
+{
+    run::<C>(conn, dialect.create_instances_table())?;
+    ::diesel::sql_query(dialect.upsert_instance())
+        .into_boxed::<C::Backend>()
+        .bind::<Text, _>(row.id.clone())
+        .bind::<Text, _>(row.host.clone())
+        .bind::<BigInt, _>(row.pid)
+        .bind::<Text, _>(row.loaded_versions.clone())
+        .bind::<BigInt, _>(row.active_version)
+        .bind::<BigInt, _>(row.pinned_version)
+        .execute(conn)
+        .map(drop)
+}
+
+fn leave<C, D>(conn: &mut C, dialect: &D, id: &str) -> QueryResult<()>
+where
+    C: Connection,
+    C::Backend: SupportedBackend,
+    D: Dialect,
+    String: ToSql<Text, C::Backend>,
+    for<'q> Query<'q, C::Backend>: ExecuteDsl<C>,
+{
+    run::<C>(conn, dialect.create_instances_table())?;
+    ::diesel::sql_query(format!(
+        "DELETE FROM {INSTANCES_TABLE} WHERE id = {}",
+        dialect.placeholder(1)
+    ))
+    .into_boxed::<C::Backend>()
+    .bind::<Text, _>(id.to_owned())
+    .execute(conn)
+    .map(drop)
+}
+
+fn forget_older_than<C, D>(conn: &mut C, dialect: &D, seconds: i64) -> QueryResult<usize>
+where
+    C: Connection,
+    C::Backend: SupportedBackend,
+    D: Dialect,
+    i64: ToSql<BigInt, C::Backend>,
+    for<'q> Query<'q, C::Backend>: ExecuteDsl<C>,
+{
+    run::<C>(conn, dialect.create_instances_table())?;
+    ::diesel::sql_query(format!(
+        "DELETE FROM {INSTANCES_TABLE} WHERE checked_in_at < {} - {}",
+        dialect.now_seconds(),
+        dialect.placeholder(1)
+    ))
+    .into_boxed::<C::Backend>()
+    .bind::<BigInt, _>(seconds)
+    .execute(conn)
+}
+
+fn seen_within<C, D>(conn: &mut C, dialect: &D, seconds: i64) -> QueryResult<Vec<InstanceRow>>
+where
+    C: Connection,
+    C::Backend: SupportedBackend,
+    D: Dialect,
+    String: FromSql<Text, C::Backend>,
+    i64: ToSql<BigInt, C::Backend> + FromSql<BigInt, C::Backend>,
+    for<'q> Query<'q, C::Backend>: LoadQuery<'q, C, InstanceRow> + ExecuteDsl<C>,
+{
+    run::<C>(conn, dialect.create_instances_table())?;
+    let now = dialect.now_seconds();
+    ::diesel::sql_query(format!(
+        "SELECT id, host, pid, loaded_versions, active_version, pinned_version, \
+         {now} - checked_in_at AS age_seconds FROM {INSTANCES_TABLE} \
+         WHERE checked_in_at >= {now} - {} ORDER BY host, pid, id",
+        dialect.placeholder(1)
+    ))
+    .into_boxed::<C::Backend>()
+    .bind::<BigInt, _>(seconds)
+    .load::<InstanceRow>(conn)
+}
+
+/// Seconds as the SQL `BIGINT` they are compared with (saturating: a window of centuries is
+/// "every row").
+fn whole_seconds(window: std::time::Duration) -> i64 {
+    i64::try_from(window.as_secs()).unwrap_or(i64::MAX / 2)
+}
+
+impl Database {
+    /// Records a metadata value, replacing the one recorded under that name.
+    pub(crate) fn set_metadata(&mut self, name: &str, value: &str) -> Result<()> {
+        with_backend!(&mut self.backend, |conn, dialect, _module| {
+            upsert_metadata(conn, dialect, name, value)
+        })
+        .map_err(db_error(format!(
+            "recording metadata `{name}` in encrypted_field_metadata"
+        )))
+    }
+
+    /// Inserts or refreshes an instance's row in the instances table, stamped by the database's
+    /// clock.
+    pub(crate) fn check_in(&mut self, row: &InstanceCheckIn) -> Result<()> {
+        with_backend!(&mut self.backend, |conn, dialect, _module| check_in(
+            conn, dialect, row
+        ))
+        .map_err(db_error(format!(
+            "recording instance {} (host {}, pid {}) in {INSTANCES_TABLE}",
+            row.id, row.host, row.pid
+        )))
+    }
+
+    /// Removes an instance's row.
+    pub(crate) fn leave(&mut self, id: &str) -> Result<()> {
+        with_backend!(&mut self.backend, |conn, dialect, _module| leave(
+            conn, dialect, id
+        ))
+        .map_err(db_error(format!(
+            "removing instance {id} from {INSTANCES_TABLE}"
+        )))
+    }
+
+    /// Deletes the rows of instances not seen within `window` (stopped without leaving).
+    pub(crate) fn forget_instances_older_than(
+        &mut self,
+        window: std::time::Duration,
+    ) -> Result<usize> {
+        let seconds = whole_seconds(window);
+        with_backend!(&mut self.backend, |conn, dialect, _module| {
+            forget_older_than(conn, dialect, seconds)
+        })
+        .map_err(db_error(format!(
+            "deleting instances not seen for {seconds}s from {INSTANCES_TABLE}"
+        )))
+    }
+
+    /// The instances that checked in within `window`, by host and pid.
+    pub(crate) fn instances_seen_within(
+        &mut self,
+        window: std::time::Duration,
+    ) -> Result<Vec<InstanceRow>> {
+        let seconds = whole_seconds(window);
+        with_backend!(&mut self.backend, |conn, dialect, _module| seen_within(
+            conn, dialect, seconds
+        ))
+        .map_err(db_error(format!(
+            "reading the instances seen in the last {seconds}s from {INSTANCES_TABLE}"
+        )))
+    }
+}
