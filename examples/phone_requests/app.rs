@@ -57,9 +57,17 @@ pub fn run(args: Args) -> Result<ExitCode, AppError> {
             let (ring, mut db) = open()?;
             commands::list(&mut db, &ring, &mut out, RowFormat::JsonLines)?;
         }
-        AppCommand::Serve { listen, pool_size } => {
+        AppCommand::Serve {
+            listen,
+            pool_size,
+            check_in_interval,
+        } => {
             drop(out);
-            let options = ServeOptions { listen, pool_size };
+            let options = ServeOptions {
+                listen,
+                pool_size,
+                check_in_interval,
+            };
             return serve::run(options, &location, &keys);
         }
         AppCommand::Encryption(command) => {

@@ -110,8 +110,23 @@ pub enum AppCommand {
         /// The most database connections the service opens.
         #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=256))]
         pool_size: u32,
+        /// How often this instance reads the key version the database records as active and
+        /// checks in to the fleet's instances table (besides after every reload of its key
+        /// ring), as `30s`, `5m` or `500ms`. `rotate --new-key` and `keys activate` wait for
+        /// every instance's check-in before they activate a new key.
+        #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = check_in_interval)]
+        check_in_interval: std::time::Duration,
     },
     /// The library's commands.
     #[command(flatten)]
     Encryption(encrypted_field::cli::Command),
+}
+
+/// A fleet check-in interval: a humantime duration, not zero.
+fn check_in_interval(text: &str) -> Result<std::time::Duration, String> {
+    match humantime::parse_duration(text) {
+        Ok(interval) if interval.is_zero() => Err("the interval cannot be zero".to_owned()),
+        Ok(interval) => Ok(interval),
+        Err(e) => Err(format!("not a duration such as `30s` or `5m`: {e}")),
+    }
 }

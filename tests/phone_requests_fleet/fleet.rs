@@ -16,6 +16,9 @@ use crate::load::{agent, send};
 /// How long an instance may take to listen (it migrates the schema first).
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// How often each instance checks in (the production default is 30 s).
+pub const CHECK_IN_INTERVAL: &str = "1s";
+
 /// One `serve` process.
 #[derive(Debug)]
 pub struct Instance {
@@ -30,7 +33,15 @@ impl Instance {
     pub fn start(app: &App, log: &Path) -> Self {
         let stderr = File::create(log).expect("creating the instance's log");
         let mut child = app
-            .command(["serve", "--listen", "127.0.0.1:0", "--pool-size", "4"])
+            .command([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--pool-size",
+                "4",
+                "--check-in-interval",
+                CHECK_IN_INTERVAL,
+            ])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(stderr)

@@ -7,10 +7,14 @@
 //! - `GET /healthz` → `{"ok":true,"key_versions":[…],"active_version":N}`
 //!
 //! Diesel calls run on an r2d2 pool, on tokio's blocking threads, never on the async ones. Values
-//! are encrypted and decrypted with the process-wide key ring. SQLite runs in WAL mode (readers
-//! never wait for the writer, several processes share the file), with the busy timeout of
-//! [`crate::db`]. SIGTERM (or Ctrl-C) stops accepting connections and ends once the requests in
-//! flight are answered.
+//! are encrypted and decrypted with the process-wide key ring, which the library reloads without
+//! a restart (a value of a version it lacks, its timer, `ENCRYPTED_FIELD_RELOAD_INTERVAL`). On
+//! start the instance joins the fleet of its database (`encrypted_field::fleet::join`): it
+//! seals with the version the database records as active, and checks in (its key versions) so
+//! that `rotate --new-key` and `keys activate` activate a new key only once every instance has
+//! loaded it. SQLite runs in WAL mode (readers never wait for the writer, several processes share
+//! the file), with the busy timeout of [`crate::db`]. SIGTERM (or Ctrl-C) stops accepting
+//! connections, answers the requests in flight, then leaves the fleet.
 
 mod error;
 mod pool;
@@ -18,8 +22,10 @@ mod routes;
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use diesel::RunQueryDsl as _;
+use encrypted_field::fleet::{self, FleetOptions};
 
 use crate::db::{Connection, Location};
 use crate::error::AppError;
@@ -32,6 +38,8 @@ pub struct ServeOptions {
     pub listen: SocketAddr,
     /// Database connections in the pool.
     pub pool_size: u32,
+    /// How often the instance reads the recorded active version and checks in.
+    pub check_in_interval: Duration,
 }
 
 /// Runs the service until SIGTERM or Ctrl-C.
@@ -53,24 +61,40 @@ pub fn run(
             .map_err(|e| AppError::database("switching SQLite to WAL mode", &e))?;
     }
     drop(db);
+    let member = fleet::join(
+        location.url(),
+        FleetOptions {
+            check_in_interval: options.check_in_interval,
+            ..FleetOptions::default()
+        },
+    )
+    .map_err(|e| AppError::usage(format!("joining the fleet of {}: {e}", location.redacted())))?;
     let pool = pool::build(location, options.pool_size)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_io()
         .build()
         .map_err(|e| AppError::usage(format!("starting the async runtime: {e}")))?;
-    runtime.block_on(serve(options.listen, pool))?;
-    Ok(ExitCode::SUCCESS)
+    let served = runtime.block_on(serve(options.listen, pool));
+    // Leaving removes this instance's row: a rotation no longer waits for it.
+    if let Err(e) = member.leave() {
+        eprintln!("warning: leaving the fleet: {e} (the row expires on its own)");
+    }
+    served.map(|()| ExitCode::SUCCESS)
 }
 
-/// The process-wide ring: from the environment (the sources the library reloads), or the
-/// example's development keys, installed.
+/// The process-wide ring, reloadable: from the environment (the library's own loader), or a
+/// loader of the example's development keys directory.
 fn install_ring(keys: &KeySource) -> Result<(), AppError> {
     match keys {
         KeySource::Environment => encrypted_field::global()
             .map(drop)
             .map_err(|e| AppError::library("loading the keys from the environment", &e)),
-        KeySource::Development(_) => encrypted_field::install(keys.ring()?)
-            .map_err(|e| AppError::library("installing the development keys", &e)),
+        KeySource::Development(dir) => {
+            keys.prepare()?;
+            let dir = dir.clone();
+            encrypted_field::install_loader(move || crate::keys::development_ring(&dir))
+                .map_err(|e| AppError::library("loading the development keys", &e))
+        }
     }
 }
 
