@@ -238,7 +238,7 @@ fn methods(model: &Model<'_>, column: &Column<'_>) -> TokenStream {
         quote! {
             #(#[doc = #doc])*
             #vis fn #index(value: impl ::core::convert::Into<#plaintext>) -> ::core::result::Result<#index_ty, ::encrypted_field::__private::Error> {
-                Self::#index_with(&::encrypted_field::__private::global()?, value)
+                Self::#index_with(&*::encrypted_field::__private::global()?, value)
             }
 
             #[doc = #doc_with]
@@ -271,7 +271,7 @@ fn methods(model: &Model<'_>, column: &Column<'_>) -> TokenStream {
             &mut self,
             value: impl ::core::convert::Into<#plaintext>,
         ) -> ::core::result::Result<(), ::encrypted_field::__private::Error> {
-            self.#set_with(&::encrypted_field::__private::global()?, value)
+            self.#set_with(&*::encrypted_field::__private::global()?, value)
         }
 
         #[doc = #setter_with_doc]

@@ -103,7 +103,7 @@ fn overwrite_raw(conn: &mut Conn, id: i32, bin: &[u8], text: &str) {
 }
 
 /// The ring the process-wide ring is, as an explicit value (versions 1 and 2, 2 active).
-fn global() -> &'static KeyRing {
+fn global() -> std::sync::Arc<KeyRing> {
     encrypted_field::global().unwrap()
 }
 

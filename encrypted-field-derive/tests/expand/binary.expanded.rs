@@ -52,7 +52,7 @@ const _: () = {
             &mut self,
             value: impl ::core::convert::Into<::std::string::String>,
         ) -> ::core::result::Result<(), ::encrypted_field::__private::Error> {
-            self.set_ssn_with(&::encrypted_field::__private::global()?, value)
+            self.set_ssn_with(&*::encrypted_field::__private::global()?, value)
         }
         /// Encrypts `value` into `_ssn` (column `customers._ssn`) with `ring`'s active key; see [`Self::set_ssn`].
         pub fn set_ssn_with(

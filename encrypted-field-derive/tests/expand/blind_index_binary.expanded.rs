@@ -61,7 +61,7 @@ const _: () = {
             &mut self,
             value: impl ::core::convert::Into<::std::string::String>,
         ) -> ::core::result::Result<(), ::encrypted_field::__private::Error> {
-            self.set_phone_with(&::encrypted_field::__private::global()?, value)
+            self.set_phone_with(&*::encrypted_field::__private::global()?, value)
         }
         /// Encrypts `value` into `_phone` (column `customers._phone`) with `ring`'s active key and refreshes the blind index `phone_bidx`; see [`Self::set_phone`].
         fn set_phone_with(
@@ -94,7 +94,7 @@ const _: () = {
             ::std::vec::Vec<u8>,
             ::encrypted_field::__private::Error,
         > {
-            Self::phone_index_with(&::encrypted_field::__private::global()?, value)
+            Self::phone_index_with(&*::encrypted_field::__private::global()?, value)
         }
         /// The blind index of `value` as stored in `phone_bidx`, computed with `ring`; see [`Self::phone_index`].
         fn phone_index_with(

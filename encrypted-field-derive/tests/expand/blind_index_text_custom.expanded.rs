@@ -71,7 +71,7 @@ const _: () = {
             &mut self,
             value: impl ::core::convert::Into<::std::string::String>,
         ) -> ::core::result::Result<(), ::encrypted_field::__private::Error> {
-            self.set_email_with(&::encrypted_field::__private::global()?, value)
+            self.set_email_with(&*::encrypted_field::__private::global()?, value)
         }
         /// Encrypts `value` into `_email` (column `customers._email`) with `ring`'s active key and refreshes the blind index `email_bidx`; see [`Self::set_email`].
         fn set_email_with(
@@ -111,7 +111,7 @@ const _: () = {
             ::std::string::String,
             ::encrypted_field::__private::Error,
         > {
-            Self::email_index_with(&::encrypted_field::__private::global()?, value)
+            Self::email_index_with(&*::encrypted_field::__private::global()?, value)
         }
         /// The blind index of `value` as stored in `email_bidx`, computed with `ring`; see [`Self::email_index`].
         fn email_index_with(

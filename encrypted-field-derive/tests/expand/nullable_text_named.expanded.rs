@@ -64,7 +64,7 @@ const _: () = {
             &mut self,
             value: impl ::core::convert::Into<::std::string::String>,
         ) -> ::core::result::Result<(), ::encrypted_field::__private::Error> {
-            self.set_phone_with(&::encrypted_field::__private::global()?, value)
+            self.set_phone_with(&*::encrypted_field::__private::global()?, value)
         }
         /// Encrypts `value` into `_phone` (column `phone_requests.phone_number`) with `ring`'s active key; see [`Self::set_phone`].
         fn set_phone_with(

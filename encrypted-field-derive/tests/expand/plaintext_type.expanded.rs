@@ -46,7 +46,7 @@ const _: () = {
             &mut self,
             value: impl ::core::convert::Into<i64>,
         ) -> ::core::result::Result<(), ::encrypted_field::__private::Error> {
-            self.set_credit_limit_with(&::encrypted_field::__private::global()?, value)
+            self.set_credit_limit_with(&*::encrypted_field::__private::global()?, value)
         }
         /// Encrypts `value` into `_credit_limit` (column `accounts.credit_limit_enc`) with `ring`'s active key; see [`Self::set_credit_limit`].
         fn set_credit_limit_with(

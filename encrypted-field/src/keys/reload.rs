@@ -292,15 +292,12 @@ mod tests {
         builder.build().unwrap()
     }
 
+    /// What the next load returns (`None`: it fails).
+    type Next = Arc<Mutex<Option<Vec<u32>>>>;
+
     /// A ring whose loader returns what `next` holds (or fails when it holds nothing), counting
     /// loads.
-    fn scripted(
-        first: &[u32],
-    ) -> (
-        ReloadableRing,
-        Arc<Mutex<Option<Vec<u32>>>>,
-        Arc<AtomicUsize>,
-    ) {
+    fn scripted(first: &[u32]) -> (ReloadableRing, Next, Arc<AtomicUsize>) {
         let next = Arc::new(Mutex::new(Some(first.to_vec())));
         let loads = Arc::new(AtomicUsize::new(0));
         let (n, l) = (Arc::clone(&next), Arc::clone(&loads));

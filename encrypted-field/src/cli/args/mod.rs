@@ -135,7 +135,7 @@ mod tests {
         let args = Args::try_parse_from(["encrypted-field", "keys", "activate", "v3"]).unwrap();
         assert!(matches!(
             args.command,
-            Command::Keys(KeysArgs { action: KeysAction::Activate { version }, .. }) if version == KeyVersion::new(3)
+            Command::Keys(KeysArgs { action: KeysAction::Activate { version, .. }, .. }) if version == KeyVersion::new(3)
         ));
     }
 
