@@ -22,7 +22,10 @@ mod example;
 #[path = "phone_requests_fleet/fleet.rs"]
 mod fleet;
 #[path = "phone_requests_fleet/load.rs"]
-#[allow(dead_code, reason = "the latency samples are for benches/fleet_latency")]
+#[allow(
+    dead_code,
+    reason = "the latency samples are for benches/fleet_latency"
+)]
 mod load;
 #[cfg(any(feature = "mysql", feature = "postgres"))]
 #[path = "phone_requests_e2e/servers.rs"]
