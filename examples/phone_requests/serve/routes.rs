@@ -108,12 +108,14 @@ async fn read(
     Path(id): Path<String>,
 ) -> Result<Json<PhoneRequestBody>, ApiError> {
     let id = parse_id(&id)?;
-    let row = blocking(pool, move |db| {
-        store::get(db, id).map_err(|e| ApiError::database("reading a phone request", &e))
+    blocking(pool, move |db| {
+        store::get(db, id)
+            .map_err(|e| ApiError::database("reading a phone request", &e))?
+            .ok_or_else(|| ApiError::not_found(id))
+            .and_then(PhoneRequestBody::of)
     })
-    .await?
-    .ok_or_else(|| ApiError::not_found(id))?;
-    PhoneRequestBody::of(row).map(Json)
+    .await
+    .map(Json)
 }
 
 /// `PUT /phone-requests/{id}` `{"phone"}` → `204`; `404` when absent.
@@ -156,17 +158,17 @@ async fn find(
     let phone = input::phone_to_find("phone", phone)
         .map_err(|e| ApiError::invalid(&e))?
         .to_owned();
-    let rows = blocking(pool, move |db| {
+    blocking(pool, move |db| {
         let index = PhoneRequest::phone_index(phone)
             .map_err(|e| ApiError::keys("computing the blind index of the phone number", &e))?;
         store::find_by_phone_index(db, &index)
-            .map_err(|e| ApiError::database("looking up phone requests by phone", &e))
+            .map_err(|e| ApiError::database("looking up phone requests by phone", &e))?
+            .into_iter()
+            .map(PhoneRequestBody::of)
+            .collect::<Result<Vec<_>, _>>()
     })
-    .await?;
-    rows.into_iter()
-        .map(PhoneRequestBody::of)
-        .collect::<Result<Vec<_>, _>>()
-        .map(Json)
+    .await
+    .map(Json)
 }
 
 /// `GET /healthz` → `{"ok":true,"key_versions":[…],"active_version":N}`, from the process-wide
@@ -181,7 +183,8 @@ async fn health() -> Result<Json<Health>, ApiError> {
 }
 
 /// Runs `work` with a pooled connection on a blocking thread: Diesel never runs on the async
-/// threads.
+/// threads, nor does the key ring's work (sealing, opening, and the reload that a value of an
+/// unknown key version triggers, which reads key files).
 async fn blocking<T: Send + 'static>(
     pool: DbPool,
     work: impl FnOnce(&mut Connection) -> Result<T, ApiError> + Send + 'static,
