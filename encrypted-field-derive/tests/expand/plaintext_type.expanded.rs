@@ -26,7 +26,9 @@ const _: () = {
         fn credit_limit(
             &self,
         ) -> ::core::result::Result<i64, ::encrypted_field::__private::Error> {
-            ::encrypted_field::__private::with_global(|ring| self.credit_limit_with(ring))
+            ::encrypted_field::__private::with_global(|ring| {
+                self.credit_limit_with(ring)
+            })
         }
         /// Decrypts `_credit_limit` (column `accounts.credit_limit_enc`) with `ring`; see [`Self::credit_limit`].
         fn credit_limit_with(

@@ -105,7 +105,7 @@ use crate::codec;
 use crate::error::{Error, Result};
 use crate::format::plaintext::Plaintext;
 use crate::format::stored::Storage;
-use crate::keys::global::{global, with_global};
+use crate::keys::global::{with_global, with_ring};
 
 mod context;
 #[cfg(feature = "mysql-backend")]
@@ -225,8 +225,8 @@ impl<T, C: ColumnContext> fmt::Debug for Encrypted<T, C> {
 impl<T: Plaintext, C: ColumnContext> Encrypted<T, C> {
     /// What a column of `storage` stores for this value: the envelope, or its standard base64.
     fn seal(&self, storage: Storage) -> Result<Vec<u8>> {
-        let ring = global().map_err(in_column::<C>)?;
-        codec::seal(&ring, storage, C::CONTEXT, &self.value.to_plaintext()).map_err(in_column::<C>)
+        with_ring(|ring| codec::seal(ring, storage, C::CONTEXT, &self.value.to_plaintext()))
+            .map_err(in_column::<C>)
     }
 
     /// Opens what a column of `storage` stores.

@@ -13,9 +13,14 @@
 //! A reload that fails (an unreadable file, a bad key, an empty directory caught mid-swap) keeps
 //! the ring it had and logs why with `tracing` (never a key byte): the ring is never emptied.
 //!
-//! Reading the ring is a read lock and a reference-count increment (`RwLock<Arc<KeyRing>>`):
-//! see `keys/reload.rs` and BENCHMARKS.md.
+//! Reading the ring on the hot path (a column's `ToSql`/`FromSql`, a derived getter) takes no
+//! lock and touches no shared reference count: each thread keeps a copy of the `Arc` with the
+//! generation it was read at, and compares that generation with the ring's (one atomic load of a
+//! value that changes only on a reload). A thread's copy is replaced on its first read after a
+//! reload; until then an idle thread holds the previous ring (its keys are zeroized when the last
+//! copy goes). See `keys/reload.rs` and BENCHMARKS.md.
 
+use std::cell::RefCell;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -26,6 +31,45 @@ use crate::keys::reload::{LoadedRing, ReloadOutcome, ReloadableRing};
 use crate::keys::ring::KeyRing;
 
 static GLOBAL: OnceLock<ReloadableRing> = OnceLock::new();
+
+thread_local! {
+    /// This thread's copy of the process-wide ring, and the generation it was read at.
+    static CACHED: RefCell<Option<(u64, Arc<KeyRing>)>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` with the process-wide ring as it is now, through this thread's copy (refreshed when
+/// a reload published a newer ring). A nested call, or a thread being torn down, reads the ring
+/// under its lock instead.
+fn with_current<R>(state: &'static ReloadableRing, f: impl FnOnce(&KeyRing) -> R) -> R {
+    let generation = state.generation();
+    let mut f = Some(f);
+    let done = CACHED
+        .try_with(|cell| {
+            if let Ok(mut cached) = cell.try_borrow_mut()
+                && cached.as_ref().is_none_or(|(seen, _)| *seen != generation)
+            {
+                // Read after the generation: the ring is at least that new.
+                *cached = Some((generation, state.ring()));
+            }
+            let cached = cell.try_borrow().ok()?;
+            let (seen, ring) = cached.as_ref()?;
+            if *seen != generation {
+                return None;
+            }
+            f.take().map(|f| f(ring))
+        })
+        .ok()
+        .flatten();
+    if let Some(result) = done {
+        return result;
+    }
+    // `f` runs in the closure only when it returns `Some`, so it is still here.
+    #[allow(clippy::expect_used)]
+    let f = f
+        .take()
+        .expect("invariant: f is taken only on the path that returns its result");
+    f(&state.ring())
+}
 
 /// The variable that sets the reload timer's interval (humantime; `0` turns the timer off).
 pub const RELOAD_INTERVAL_VAR: &str = "ENCRYPTED_FIELD_RELOAD_INTERVAL";
@@ -118,7 +162,25 @@ pub(crate) fn state() -> Result<&'static ReloadableRing> {
 /// The ring may be replaced by a reload at any time; the `Arc` keeps the one returned valid for
 /// as long as it is held, so use one for a unit of work and ask again for the next.
 pub fn global() -> Result<Arc<KeyRing>> {
-    state().map(ReloadableRing::ring)
+    let state = state()?;
+    let generation = state.generation();
+    let cached = CACHED
+        .try_with(|cell| {
+            let mut cached = cell.try_borrow_mut().ok()?;
+            if cached.as_ref().is_none_or(|(seen, _)| *seen != generation) {
+                *cached = Some((generation, state.ring()));
+            }
+            cached.as_ref().map(|(_, ring)| Arc::clone(ring))
+        })
+        .ok()
+        .flatten();
+    Ok(cached.unwrap_or_else(|| state.ring()))
+}
+
+/// Runs `f` with the process-wide ring as it is now, without cloning it (the hot path of
+/// `ToSql`).
+pub(crate) fn with_ring<R>(f: impl FnOnce(&KeyRing) -> Result<R>) -> Result<R> {
+    with_current(state()?, f)
 }
 
 /// Reads the process-wide ring's sources again now (the environment's keys directory or key
@@ -142,9 +204,9 @@ pub fn reload() -> Result<ReloadOutcome> {
 /// loaded, reloads (rate-limited, see the module documentation) and runs it once more.
 pub(crate) fn with_global<R>(open: impl Fn(&KeyRing) -> Result<R>) -> Result<R> {
     let state = state()?;
-    match open(&state.ring()) {
+    match with_current(state, &open) {
         Err(error) if is_unknown_key_version(&error) && state.reload_for_unknown_version() => {
-            open(&state.ring())
+            with_current(state, &open)
         }
         done => done,
     }
@@ -220,7 +282,7 @@ fn start_reload_timer(state: &'static ReloadableRing) {
 /// # Ok::<(), encrypted_field::Error>(())
 /// ```
 pub fn encrypt(plaintext: &str) -> Result<Vec<u8>> {
-    global()?.try_encrypt_with_context(plaintext.as_bytes(), "")
+    with_ring(|ring| ring.try_encrypt_with_context(plaintext.as_bytes(), ""))
 }
 
 /// Decrypts a value sealed by [`encrypt`] into a string: `EncryptionService.decrypt`.
@@ -237,7 +299,7 @@ pub fn decrypt(envelope: &[u8]) -> Result<String> {
 /// # Ok::<(), encrypted_field::Error>(())
 /// ```
 pub fn encrypt_with_context(plaintext: &str, context: &str) -> Result<Vec<u8>> {
-    global()?.try_encrypt_with_context(plaintext.as_bytes(), context)
+    with_ring(|ring| ring.try_encrypt_with_context(plaintext.as_bytes(), context))
 }
 
 /// Decrypts a value sealed by [`encrypt_with_context`] with the same context.

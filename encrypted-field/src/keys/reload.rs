@@ -1,11 +1,13 @@
 //! A key ring that re-reads its sources without a restart: the state behind the process-wide ring
 //! ([`crate::keys::global`]), kept as a plain value so tests can hold several.
 //!
-//! Reading is a read lock on an `RwLock<Arc<KeyRing>>` and a reference-count increment, not
-//! `arc-swap`: uncontended it is two atomic operations beside an HMAC and an AES pass per value
-//! (BENCHMARKS.md, "Reload"), and it needs no dependency. Writers (a reload, a new fleet-wide
-//! active version) build the whole new ring first and swap it in under the write lock, so a
-//! reader sees the old ring or the new one, never a mixture, and never an empty ring.
+//! The ring is an `RwLock<Arc<KeyRing>>` and a generation counter, not `arc-swap` (no
+//! dependency). Writers (a reload, a new fleet-wide active version) build the whole new ring
+//! first and swap it in under the write lock, then bump the counter, so a reader sees the old ring
+//! or the new one, never a mixture, and never an empty ring. The hot path does not take the lock:
+//! the process-wide ring keeps a copy per thread (`keys/global.rs`) and only compares the
+//! counter, one uncontended atomic load; measured in BENCHMARKS.md, "Reading the reloadable
+//! ring".
 //!
 //! Which version is active after a reload, first that applies:
 //! 1. a local pin (`ENCRYPTED_FIELD_ACTIVE_VERSION`, the keys directory's `active_version`
@@ -16,7 +18,7 @@
 //!    reload (a new key file never starts encrypting on its own in a fleet);
 //! 4. otherwise the sources' own choice (the highest version), as without a fleet.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
@@ -74,6 +76,9 @@ struct Settings {
 /// The reloadable ring.
 pub(crate) struct ReloadableRing {
     current: RwLock<Arc<KeyRing>>,
+    /// Counts the rings published; bumped after each one is in place, so a reader that sees a
+    /// count reads a ring at least that new (the process-wide ring's per-thread copies use it).
+    generation: AtomicU64,
     loader: Option<Loader>,
     settings: Mutex<Settings>,
     /// When a value of an unknown version last made this ring reload; held while it reloads, so
@@ -115,6 +120,7 @@ impl ReloadableRing {
     fn new(ring: KeyRing, pinned: Option<KeyVersion>, loader: Option<Loader>) -> Self {
         Self {
             current: RwLock::new(Arc::new(ring)),
+            generation: AtomicU64::new(0),
             loader,
             settings: Mutex::new(Settings {
                 pinned,
@@ -143,8 +149,15 @@ impl ReloadableRing {
         Arc::clone(&self.current.read().unwrap_or_else(PoisonError::into_inner))
     }
 
+    /// The number of rings published so far (see the field).
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
     fn publish(&self, ring: KeyRing) {
-        *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(ring);
+        let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
+        *current = Arc::new(ring);
+        self.generation.fetch_add(1, Ordering::Release);
     }
 
     /// Reads the sources again and swaps the new ring in. On failure the old ring stays, and the
@@ -153,10 +166,10 @@ impl ReloadableRing {
         let Some(loader) = &self.loader else {
             return Ok(ReloadOutcome::Fixed);
         };
-        let loaded = loader();
         let outcome = {
+            // Loads run one at a time, so a slower, older load never replaces a newer ring.
             let mut settings = lock(&self.settings);
-            let loaded = loaded?;
+            let loaded = loader()?;
             let previous = self.ring().active_version();
             settings.pinned = loaded.pinned;
             let ring = choose_active(loaded, settings.fleet_active, previous);
