@@ -49,7 +49,8 @@ const FAST_RELOAD: [(&str, &str); 1] = [("ENCRYPTED_FIELD_RELOAD_INTERVAL", "1s"
 /// Rows in the table before the load starts (what the rotation rewrites, besides the load's own).
 const SEEDED: u32 = 3000;
 
-/// 6 threads × 50 requests a second: 300 requests a second across the three instances.
+/// 6 threads paced at 50 requests a second: at most 300 requests a second across the three
+/// instances (a thread waits for each answer, so a slow debug build sends fewer).
 const SHAPE: LoadShape = LoadShape {
     threads: 6,
     per_thread_rate: 50.0,
