@@ -12,6 +12,7 @@ use crate::embedded;
 use crate::error::AppError;
 use crate::keys::KeySource;
 use crate::output::{Output, RowFormat};
+use crate::serve::{self, ServeOptions};
 
 /// Runs the parsed command line.
 pub fn run(args: Args) -> Result<ExitCode, AppError> {
@@ -55,6 +56,19 @@ pub fn run(args: Args) -> Result<ExitCode, AppError> {
         AppCommand::Export { json: _ } => {
             let (ring, mut db) = open()?;
             commands::list(&mut db, &ring, &mut out, RowFormat::JsonLines)?;
+        }
+        AppCommand::Serve {
+            listen,
+            pool_size,
+            check_in_interval,
+        } => {
+            drop(out);
+            let options = ServeOptions {
+                listen,
+                pool_size,
+                check_in_interval,
+            };
+            return serve::run(options, &location, &keys);
         }
         AppCommand::Encryption(command) => {
             drop(out);

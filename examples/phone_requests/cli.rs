@@ -98,7 +98,35 @@ pub enum AppCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Serve the phone requests over HTTP as JSON: POST /phone-requests {"name","phone"},
+    /// GET /phone-requests/{id}, PUT /phone-requests/{id} {"phone"}, GET
+    /// /phone-requests?phone=… (through the blind index), GET /healthz (the key versions loaded
+    /// and the active one). Prints `listening on http://ADDR` first; stops on SIGTERM or Ctrl-C
+    /// once the requests in flight are answered. SQLite databases are switched to WAL mode.
+    Serve {
+        /// The address and port to listen on (port 0: any free port, as printed).
+        #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        /// The most database connections the service opens.
+        #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=256))]
+        pool_size: u32,
+        /// How often this instance reads the key version the database records as active and
+        /// checks in to the fleet's instances table (besides after every reload of its key
+        /// ring), as `30s`, `5m` or `500ms`. `rotate --new-key` and `keys activate` wait for
+        /// every instance's check-in before they activate a new key.
+        #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = check_in_interval)]
+        check_in_interval: std::time::Duration,
+    },
     /// The library's commands.
     #[command(flatten)]
     Encryption(encrypted_field::cli::Command),
+}
+
+/// A fleet check-in interval: a humantime duration, not zero.
+fn check_in_interval(text: &str) -> Result<std::time::Duration, String> {
+    match humantime::parse_duration(text) {
+        Ok(interval) if interval.is_zero() => Err("the interval cannot be zero".to_owned()),
+        Ok(interval) => Ok(interval),
+        Err(e) => Err(format!("not a duration such as `30s` or `5m`: {e}")),
+    }
 }

@@ -22,11 +22,11 @@ pub fn create(
     json: bool,
 ) -> Result<(), AppError> {
     let mut row = NewPhoneRequest {
-        requester_name: input::requester_name(name)?,
+        requester_name: input::requester_name("--name", name)?,
         created_at: now(),
         ..NewPhoneRequest::default()
     };
-    row.set_phone_with(ring, input::phone(phone)?)
+    row.set_phone_with(ring, input::phone("--phone", phone)?)
         .map_err(|e| AppError::library("encrypting the phone number", &e))?;
     let id = store::insert(db, &row)?;
     if json {
@@ -66,7 +66,7 @@ pub fn update(
 ) -> Result<(), AppError> {
     let mut change = PhoneChange::default();
     change
-        .set_phone_with(ring, input::phone(phone)?)
+        .set_phone_with(ring, input::phone("--phone", phone)?)
         .map_err(|e| AppError::library("encrypting the phone number", &e))?;
     if !store::update_phone(db, id, &change)? {
         return Err(not_found(id));
@@ -87,7 +87,7 @@ pub fn find(
     phone: &str,
     json: bool,
 ) -> Result<(), AppError> {
-    let index = PhoneRequest::phone_index_with(ring, input::phone_to_find(phone)?)
+    let index = PhoneRequest::phone_index_with(ring, input::phone_to_find("--phone", phone)?)
         .map_err(|e| AppError::library("computing the blind index of the phone number", &e))?;
     let found = store::find_by_phone_index(db, &index)?;
     if found.is_empty() {
@@ -159,6 +159,6 @@ fn not_found(id: i32) -> AppError {
 }
 
 /// Now, in UTC, to the second (what every backend's timestamp column keeps).
-fn now() -> NaiveDateTime {
+pub fn now() -> NaiveDateTime {
     Utc::now().naive_utc().trunc_subsecs(0)
 }

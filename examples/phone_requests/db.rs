@@ -127,8 +127,9 @@ impl Location {
         Ok(db)
     }
 
-    /// The connection the URL names.
-    fn connect(&self) -> Result<Connection, BoxError> {
+    /// The connection the URL names, as it is (no directory created, no migration): what
+    /// `serve`'s pool opens once [`open`](Self::open) has prepared the database.
+    pub fn connect(&self) -> Result<Connection, BoxError> {
         Ok(match &self.parsed {
             DatabaseUrl::Sqlite(path) => {
                 let path = path
@@ -161,7 +162,8 @@ impl Location {
     }
 }
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+/// Any error of connecting or migrating.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Applies the pending embedded migrations of the connection's backend.
 fn migrate(db: &mut Connection) -> Result<(), BoxError> {

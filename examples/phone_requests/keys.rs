@@ -116,14 +116,16 @@ fn create_development_keys(dir: &Path) -> Result<(), AppError> {
 
 /// The ring of the development keys directory, with its blind-index key.
 fn load_development_keys(dir: &Path) -> Result<KeyRing, AppError> {
-    let ring = KeysDir::new(dir)
-        .load(None)
-        .map_err(|e| AppError::library("loading the development keys", &e))?;
-    let path = dir.join(BLIND_INDEX_KEY_FILE);
-    let blind_index = MasterKey::from_file(&path)
-        .map_err(|e| AppError::library("loading the development blind-index key", &e))?;
+    development_ring(dir).map_err(|e| AppError::library("loading the development keys", &e))
+}
+
+/// The ring of the development keys directory `dir` (created by [`KeySource::prepare`]), with
+/// its blind-index key: what `serve` installs as the process-wide ring's loader, so a key added
+/// to the directory is picked up without a restart.
+pub fn development_ring(dir: &Path) -> Result<KeyRing, encrypted_field::Error> {
+    let ring = KeysDir::new(dir).load(None)?;
+    let blind_index = MasterKey::from_file(&dir.join(BLIND_INDEX_KEY_FILE))?;
     ring.with_blind_index_key(BlindIndexKey::new(blind_index))
-        .map_err(|e| AppError::library("loading the development blind-index key", &e))
 }
 
 /// Writes a new key file (mode 0600, never through a link); an existing file is left as it is.

@@ -10,6 +10,7 @@
 //! cargo run --example phone_requests -- raw          # what the database holds: ciphertext only
 //! cargo run --example phone_requests -- keys add --activate
 //! cargo run --example phone_requests -- export --json
+//! cargo run --example phone_requests -- serve --listen 127.0.0.1:8080   # the HTTP JSON service
 //! ```
 //!
 //! See `examples/phone_requests/README.md`, and `docker-compose.yml` beside it for the production
@@ -29,6 +30,7 @@ mod input;
 mod keys;
 mod model;
 mod output;
+mod serve;
 mod store;
 
 use std::process::ExitCode;

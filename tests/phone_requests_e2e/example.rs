@@ -148,8 +148,9 @@ impl App {
         self
     }
 
-    /// Runs it with `args`.
-    pub fn run<I, S>(&self, args: I) -> Run
+    /// The command that runs it with `args`, in its directory with its configuration only (for
+    /// a process the test keeps running, such as `serve`).
+    pub fn command<I, S>(&self, args: I) -> Command
     where
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
@@ -160,7 +161,16 @@ impl App {
             command.env_remove(name);
         }
         command.envs(self.vars.iter().map(|(k, v)| (k, v)));
-        Run::from(command.output().expect("running the example"))
+        command
+    }
+
+    /// Runs it with `args`.
+    pub fn run<I, S>(&self, args: I) -> Run
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        Run::from(self.command(args).output().expect("running the example"))
     }
 
     /// Runs it with `args`, expects exit status 0, and returns its stdout.
