@@ -1,7 +1,7 @@
 //! [`Encrypted<T, C>`]: the plaintext in memory, the envelope in the database, whichever library
 //! moves it there. The Diesel impls are in `crate::diesel` (features `sqlite`, `mysql`,
 //! `postgres`, `*-backend`), the sqlx impls in `crate::sqlx` (feature `sqlx`); both seal and open
-//! through [`Encrypted::seal`] and [`Encrypted::open`] here, so a value written through one is
+//! through `Encrypted::seal` and `Encrypted::open` here, so a value written through one is
 //! read through the other.
 
 use std::fmt;
@@ -19,9 +19,9 @@ mod context;
 pub use context::{ColumnContext, NoContext};
 
 /// A value stored encrypted: plaintext `T` in memory, an envelope bound to the column context `C`
-/// in the database. With Diesel (see [`encrypted_field::diesel`](crate#where-things-are)) it maps
-/// to `Binary` and `Text` columns; with sqlx (see `encrypted_field::sqlx`) to binary columns, and
-/// `sqlx::EncryptedText<T, C>` to text columns.
+/// in the database. With Diesel it maps to `Binary` and `Text` columns (`encrypted_field::diesel`
+/// has a complete model); with sqlx to binary columns, and `sqlx::EncryptedText<T, C>` to text
+/// columns (`encrypted_field::sqlx`, feature `sqlx`).
 ///
 /// `T` is any [`Plaintext`]: `String`, `Vec<u8>`, the integer types, `bool`. `C` is a
 /// [`ColumnContext`] declared with [`column_context!`](crate::column_context); the default,
