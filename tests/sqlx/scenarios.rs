@@ -50,6 +50,9 @@ fn people() -> [Person; 2] {
     ]
 }
 
+/// A row of `Person`'s table as the database holds it: `name`, `balance`, `born`, `note`.
+type StoredPerson = (Vec<u8>, String, Option<Vec<u8>>, Option<String>);
+
 /// Runs each statement on `conn`.
 pub(super) async fn execute_all(conn: &mut Conn, statements: &[String]) {
     for statement in statements {
@@ -144,13 +147,12 @@ fn columns_hold_envelopes_and_their_base64_never_the_plaintext() {
             insert_person(conn, table, person).await;
         }
 
-        let stored: Vec<(Vec<u8>, String, Option<Vec<u8>>, Option<String>)> =
-            sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT name, balance, born, note FROM {table} ORDER BY id"
-            )))
-            .fetch_all(&mut *conn)
-            .await
-            .unwrap();
+        let stored: Vec<StoredPerson> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT name, balance, born, note FROM {table} ORDER BY id"
+        )))
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap();
         let names: Vec<&Vec<u8>> = stored.iter().map(|row| &row.0).collect();
         assert!(
             names
