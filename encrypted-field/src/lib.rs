@@ -21,8 +21,9 @@
 //!
 //! # Where things are
 //!
-//! - `diesel::Encrypted<T, C>` and `#[derive(EncryptedModel)]`: the encrypted columns of an
-//!   application's Diesel models.
+//! - `Encrypted<T, C>` (also `diesel::Encrypted`) and `#[derive(EncryptedModel)]`: the encrypted
+//!   columns of an application's Diesel models; `sqlx` (feature `sqlx`): the same type, and
+//!   `sqlx::EncryptedText<T, C>` for text columns, in sqlx's queries and `FromRow` structs.
 //! - [`KeyRing`], [`MasterKey`], [`KeyVersion`], the process-wide ring ([`install`], [`global`]) and
 //!   [`keys`]: keys, where they come from (the environment, a keys directory), backups.
 //! - `rotation`: rotation, migration, reindexing, verification and status, for operators; what
@@ -62,6 +63,8 @@ mod codec;
     )))
 )]
 pub mod diesel;
+#[cfg(any(feature = "_diesel", feature = "sqlx"))]
+mod encrypted;
 mod error;
 #[cfg(feature = "_database")]
 #[cfg_attr(
@@ -84,11 +87,28 @@ pub mod notify;
     doc(cfg(any(feature = "sqlite", feature = "mysql", feature = "postgres")))
 )]
 pub mod rotation;
+#[cfg(feature = "sqlx")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlx")))]
+pub mod sqlx;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 
+// The encrypted column type, for Diesel and sqlx alike (also at `diesel::` and `sqlx::`).
 pub use blind_index::{BlindIndexKey, Normalizer, normalize};
+#[cfg(any(feature = "_diesel", feature = "sqlx"))]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(any(
+        feature = "sqlite",
+        feature = "mysql",
+        feature = "postgres",
+        feature = "postgres-backend",
+        feature = "mysql-backend",
+        feature = "sqlx"
+    )))
+)]
+pub use encrypted::{ColumnContext, Encrypted, NoContext};
 pub use error::{BadKeyReason, Error, MalformedReason, Result};
 #[cfg(feature = "json")]
 #[cfg_attr(docsrs, doc(cfg(feature = "json")))]

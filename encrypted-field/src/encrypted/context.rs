@@ -1,5 +1,6 @@
 //! [`ColumnContext`]: the column identity an [`Encrypted`](super::Encrypted) value is bound to, as a
-//! type, and [`column_context!`](crate::column_context) to declare one.
+//! type, and [`column_context!`](crate::column_context) to declare one. The same for Diesel and
+//! sqlx.
 
 /// The identity of a column (`table.column`), bound into every value's tag, so that a value copied
 /// into another column fails to decrypt instead of revealing another row's secret.
@@ -8,7 +9,7 @@
 /// context.
 ///
 /// ```
-/// use encrypted_field::diesel::ColumnContext;
+/// use encrypted_field::ColumnContext;
 /// encrypted_field::column_context!(PhoneNumber = "phone_requests.phone_number");
 /// assert_eq!(PhoneNumber::CONTEXT, "phone_requests.phone_number");
 /// ```
@@ -35,7 +36,7 @@ impl ColumnContext for NoContext {
 ///     /// The phone number column of the Node seed's table.
 ///     pub PhoneNumber = "phone_requests.phone_number"
 /// );
-/// type Phone = encrypted_field::diesel::Encrypted<String, PhoneNumber>;
+/// type Phone = encrypted_field::Encrypted<String, PhoneNumber>;
 /// ```
 #[macro_export]
 macro_rules! column_context {
@@ -45,7 +46,7 @@ macro_rules! column_context {
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
         $vis struct $name;
 
-        impl $crate::diesel::ColumnContext for $name {
+        impl $crate::ColumnContext for $name {
             const CONTEXT: &'static str = $context;
         }
     };
