@@ -87,9 +87,9 @@ pub fn find(
     phone: &str,
     json: bool,
 ) -> Result<(), AppError> {
-    let index = PhoneRequest::phone_index_with(ring, input::phone_to_find("--phone", phone)?)
+    let indexes = PhoneRequest::phone_index_any_with(ring, input::phone_to_find("--phone", phone)?)
         .map_err(|e| AppError::library("computing the blind index of the phone number", &e))?;
-    let found = store::find_by_phone_index(db, &index)?;
+    let found = store::find_by_phone_index(db, &indexes)?;
     if found.is_empty() {
         return Err(AppError::failure("no phone request has that phone number"));
     }

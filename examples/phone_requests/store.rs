@@ -84,13 +84,15 @@ pub fn get(db: &mut Connection, id: i32) -> Result<Option<PhoneRequest>, AppErro
         )))
 }
 
-/// The rows whose blind index is `index`, by id.
+/// The rows whose blind index is one of `indexes` (the phone's index under every loaded
+/// blind-index version, so that rows indexed before and after a blind-index rotation are both
+/// found), by id.
 pub fn find_by_phone_index(
     db: &mut Connection,
-    index: &[u8],
+    indexes: &[Vec<u8>],
 ) -> Result<Vec<PhoneRequest>, AppError> {
     with_connection!(db, |conn| phone_requests::table
-        .filter(phone_requests::phone_bidx.eq(index))
+        .filter(phone_requests::phone_bidx.eq_any(indexes))
         .order(phone_requests::id)
         .select(PhoneRequest::as_select())
         .load(conn)

@@ -4,7 +4,8 @@
 //! - `GET /phone-requests/{id}` → `{"id","name","phone"}`; `404` when absent
 //! - `PUT /phone-requests/{id}` `{"phone"}` → `204`
 //! - `GET /phone-requests?phone=…` → a JSON array, found through the blind index
-//! - `GET /healthz` → `{"ok":true,"key_versions":[…],"active_version":N}`
+//! - `GET /healthz` → `{"ok":true,"key_versions":[…],"active_version":N,…}` (and the blind-index
+//!   versions)
 //!
 //! Diesel calls run on an r2d2 pool, on tokio's blocking threads, never on the async ones. Values
 //! are encrypted and decrypted with the process-wide key ring, which the library reloads without

@@ -79,6 +79,9 @@ struct Health {
     ok: bool,
     key_versions: Vec<u32>,
     active_version: u32,
+    /// The blind-index key versions loaded (lookups match each) and the one new indexes use.
+    blind_index_versions: Vec<u32>,
+    active_blind_index_version: Option<u32>,
 }
 
 /// `POST /phone-requests` `{"name","phone"}` → `201 {"id"}`.
@@ -159,9 +162,9 @@ async fn find(
         .map_err(|e| ApiError::invalid(&e))?
         .to_owned();
     blocking(pool, move |db| {
-        let index = PhoneRequest::phone_index(phone)
+        let indexes = PhoneRequest::phone_index_any(phone)
             .map_err(|e| ApiError::keys("computing the blind index of the phone number", &e))?;
-        store::find_by_phone_index(db, &index)
+        store::find_by_phone_index(db, &indexes)
             .map_err(|e| ApiError::database("looking up phone requests by phone", &e))?
             .into_iter()
             .map(PhoneRequestBody::of)
@@ -171,14 +174,16 @@ async fn find(
     .map(Json)
 }
 
-/// `GET /healthz` → `{"ok":true,"key_versions":[…],"active_version":N}`, from the process-wide
-/// ring as it is now.
+/// `GET /healthz` → `{"ok":true,"key_versions":[…],"active_version":N,"blind_index_versions":[…],
+/// "active_blind_index_version":M}`, from the process-wide ring as it is now.
 async fn health() -> Result<Json<Health>, ApiError> {
     let ring = encrypted_field::global().map_err(|e| ApiError::keys("loading the key ring", &e))?;
     Ok(Json(Health {
         ok: true,
         key_versions: ring.versions().map(|v| v.get()).collect(),
         active_version: ring.active_version().get(),
+        blind_index_versions: ring.blind_index_versions().map(|v| v.get()).collect(),
+        active_blind_index_version: ring.active_blind_index_version().map(|v| v.get()),
     }))
 }
 
