@@ -10,7 +10,7 @@ impl Rotation<'_> {
     /// Validates every model of the registry and reads one row of it (every encrypted column). An
     /// unknown table or column, or a primary key that cannot be read as its declared kind, is the
     /// database's error, which names the table and the column. A primary key that no unique index
-    /// covers on its own, or that is NULL in some row, is [`Error::PrimaryKeyNotUnique`]: every
+    /// covers on its own, or that is NULL in some row, is [`Error::PrimaryKeyNotUnique`](crate::rotation::Error::PrimaryKeyNotUnique): every
     /// pass reads rows in key order and would skip rows sharing a key.
     ///
     /// ```
