@@ -108,7 +108,13 @@ fn every_endpoint_answers_json_and_sigterm_stops_it_gracefully() {
     assert_eq!(status, 200);
     assert_eq!(
         health,
-        json!({"ok": true, "key_versions": [1], "active_version": 1})
+        json!({
+            "ok": true,
+            "key_versions": [1],
+            "active_version": 1,
+            "blind_index_versions": [1],
+            "active_blind_index_version": 1
+        })
     );
 
     let status = instance.terminate();
