@@ -251,6 +251,33 @@ fn encrypt_prints_base64_and_decrypt_reads_it_back_without_context() {
 }
 
 #[test]
+fn encrypt_with_a_control_character_in_the_context_exits_2_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    write_key(&dir.path().join("enc_key_v1"), 1);
+    let keys_dir = dir.path().to_str().unwrap();
+    let result = run_with_stdin(
+        &[
+            "encrypt",
+            "--keys-dir",
+            keys_dir,
+            "--context",
+            "customers._ssn\n",
+        ],
+        &[],
+        b"078-05-1120",
+    );
+    result.assert_failed(2);
+    assert!(
+        result
+            .stderr
+            .contains("--context: invalid context: a control character (U+000A)"),
+        "{}",
+        result.stderr
+    );
+    assert!(result.stdout.is_empty());
+}
+
+#[test]
 fn encrypt_and_decrypt_round_trip_with_context_and_keys_dir_flag() {
     let dir = tempfile::tempdir().unwrap();
     write_key(&dir.path().join("enc_key_v1"), 1);

@@ -15,7 +15,13 @@ use crate::keys::env::EnvVars;
 pub(super) fn encrypt(vars: &EnvVars, args: &EncryptArgs, io: &mut Io<'_>) -> Result<(), CliError> {
     let ring = ring::load(vars, &args.keys)?;
     let plaintext = read_stdin(io)?;
-    let sealed = ring.encrypt_with_context(&plaintext, args.context.as_deref().unwrap_or(""));
+    // `try_`: a `--context` with a control character is the user's mistake, not a panic.
+    let sealed = ring
+        .try_encrypt_with_context(&plaintext, args.context.as_deref().unwrap_or(""))
+        .map_err(|e| match e {
+            Error::InvalidContext { .. } => CliError::usage(format!("--context: {e}")),
+            other => CliError::usage(other.to_string()),
+        })?;
     if args.binary {
         emit(io, &sealed)
     } else {
