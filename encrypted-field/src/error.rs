@@ -16,9 +16,12 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Everything that can go wrong while loading keys, encrypting or decrypting.
 ///
-/// What can go wrong on a database (a rotation, a migration, a lock) is a
-/// [`rotation::Error`](crate::rotation::Error) instead, which holds this one as
-/// `rotation::Error::Crypto`.
+/// What can go wrong on a database (a rotation, a migration, a lock) is a `rotation::Error`
+/// instead (with a database feature on), which holds this one as `rotation::Error::Crypto`.
+#[cfg_attr(
+    any(feature = "sqlite", feature = "mysql", feature = "postgres"),
+    doc = "See [`rotation::Error`](crate::rotation::Error)."
+)]
 ///
 /// Callers can match on the variant; the `Display` text is meant for operators.
 ///
