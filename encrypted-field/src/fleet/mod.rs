@@ -35,11 +35,12 @@ pub(crate) mod member;
 mod staging;
 
 pub use active::{
-    ACTIVATED_BY_RECORD, ACTIVE_VERSION_RECORD, ActiveRecord, record_active,
-    record_active_if_absent, recorded_active,
+    ACTIVATED_BY_RECORD, ACTIVE_BLIND_INDEX_VERSION_RECORD, ACTIVE_VERSION_RECORD, ActiveRecord,
+    BLIND_INDEX_ACTIVATED_BY_RECORD, KeyKind, record_active, record_active_if_absent,
+    record_active_of, record_active_of_if_absent, recorded_active, recorded_active_of,
 };
 pub use instance::{DEFAULT_SEEN_WITHIN, Instance, instances};
 #[cfg(feature = "internals")]
 pub use member::join_with_own_ring;
 pub use member::{FleetMember, FleetOptions, join};
-pub use staging::{Activation, Staging, activate, activate_with};
+pub use staging::{Activation, Staging, activate, activate_blind_index_with, activate_with};
