@@ -238,6 +238,27 @@ pub enum Error {
         instances: Vec<String>,
     },
 
+    /// A blind-index column is declared too narrow for the indexes of a new blind-index key
+    /// version (versions 2 and up carry a prefix, FORMAT.md): activating it would make every
+    /// application write fail. Refused before anything is written.
+    #[error(
+        "{column} holds at most {width} bytes, but an index of blind-index key version {version} \
+         takes {needed} (FORMAT.md, \"Blind-index key versions\"): widen it first (e.g. {widen}); \
+         nothing was written"
+    )]
+    BlindIndexColumnTooNarrow {
+        /// The blind-index column, `table.column`.
+        column: String,
+        /// What the catalog declares it holds.
+        width: u64,
+        /// What one index of the new version takes, as the column stores it.
+        needed: u64,
+        /// The new blind-index version.
+        version: KeyVersion,
+        /// A column type wide enough, e.g. `VARBINARY(38)`.
+        widen: String,
+    },
+
     /// A model description cannot be used (see [`SpecError`](crate::model::SpecError)).
     #[error(transparent)]
     Model(#[from] SpecError),

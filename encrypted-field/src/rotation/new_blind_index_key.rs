@@ -70,6 +70,7 @@ impl Rotation<'_> {
             let new_ring = ring
                 .with_blind_index_key_version(version, BlindIndexKey::new(key.clone()))?
                 .with_active_blind_index(version)?;
+            self.check_blind_index_widths(db, &new_ring, version)?;
             let key_file = keys_dir.path().join(format!("bidx_key_v{}", version.get()));
             let new_key = NewKey {
                 version: version.get(),
@@ -96,6 +97,42 @@ impl Rotation<'_> {
             report.new_key = Some(new_key);
             self.finish_untimed(report, started, timestamp)
         })
+    }
+}
+
+impl Rotation<'_> {
+    /// Refuses when a blind-index column is declared narrower than an index of `version`
+    /// (computed with `ring`, as the column stores it): once that version is active, every
+    /// application write of the column would fail.
+    fn check_blind_index_widths(
+        &self,
+        db: &mut Database,
+        ring: &KeyRing,
+        version: KeyVersion,
+    ) -> Result<()> {
+        for (table, column, index) in self.blind_indexes() {
+            let sample = index.stored_value(ring, column.context(), b"0")?;
+            let needed = u64::try_from(sample.len()).unwrap_or(u64::MAX);
+            let Some(width) = db.column_width(table, index.column())? else {
+                continue;
+            };
+            if width < needed {
+                let widen = match index.storage() {
+                    crate::format::stored::Storage::Binary => {
+                        format!("VARBINARY({needed}) or BLOB")
+                    }
+                    crate::format::stored::Storage::Text => format!("VARCHAR({needed}) or TEXT"),
+                };
+                return Err(Error::BlindIndexColumnTooNarrow {
+                    column: format!("{table}.{}", index.column()),
+                    width,
+                    needed,
+                    version,
+                    widen,
+                });
+            }
+        }
+        Ok(())
     }
 }
 

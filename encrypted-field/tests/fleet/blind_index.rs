@@ -157,10 +157,21 @@ const COLUMN: &str = "contacts.phone:text:bidx-text=phone_bidx:normalize=digits"
 /// A table of `rows` phone numbers sealed with v1 of `dir`, with no blind index yet; then
 /// `reindex` computes them with the active blind-index version.
 fn contacts_table(db: &mut Database, dir: &KeysDir, url: &str, rows: u32) {
-    db.execute(
+    contacts_table_with_index(db, dir, url, rows, "VARCHAR(100)");
+}
+
+/// [`contacts_table`] with the index column of type `index_type`.
+fn contacts_table_with_index(
+    db: &mut Database,
+    dir: &KeysDir,
+    url: &str,
+    rows: u32,
+    index_type: &str,
+) {
+    db.execute(&format!(
         "CREATE TABLE contacts (id BIGINT PRIMARY KEY, phone TEXT NOT NULL, \
-         phone_bidx VARCHAR(100))",
-    )
+         phone_bidx {index_type})"
+    ))
     .unwrap();
     let ring = dir.load(None).unwrap();
     for id in 1..=rows {
@@ -467,5 +478,37 @@ fn an_instances_table_of_an_earlier_build_gains_the_blind_index_columns() {
         assert!(old.to_string().contains("no blind-index key"), "{old}");
         let new = seen.iter().find(|i| i.id == a.id()).unwrap();
         assert_eq!(new.blind_index_versions, [V1]);
+    });
+}
+
+#[test]
+fn rotate_blind_index_new_key_refuses_an_index_column_too_narrow_for_the_new_version() {
+    each_backend(|url| {
+        if url.starts_with("sqlite") {
+            return; // SQLite columns keep whatever is written.
+        }
+        let mut db = Database::connect(url).unwrap();
+        let (tmp, dir) = keys_with_blind_index(&[1]);
+        // 64 hex digits: a version-1 index fits, a version-2 one (76) would not.
+        contacts_table_with_index(&mut db, &dir, url, 2, "VARCHAR(64)");
+        let _a = member(url, "host-a", &dir);
+        let refused = rotate_blind_index_new_key(&dir, url, &tmp.path().join("backups"), "30s");
+        assert_eq!(refused.code, 2, "{}", refused.stderr);
+        let stderr = refused.stderr.clone();
+        assert!(
+            stderr.contains("contacts.phone_bidx holds at most 64 bytes"),
+            "{stderr}"
+        );
+        assert!(stderr.contains("VARCHAR(76)"), "{stderr}");
+        assert_eq!(
+            dir.blind_index_files().unwrap().len(),
+            1,
+            "no key was written"
+        );
+        assert!(
+            recorded_active_of(&mut db, KeyKind::BlindIndex)
+                .unwrap()
+                .is_none()
+        );
     });
 }

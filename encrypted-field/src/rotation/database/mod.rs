@@ -345,7 +345,8 @@ macro_rules! with_backend {
     };
 }
 
-// After `with_backend!`, which it uses.
+// After `with_backend!`, which they use.
+mod column_width;
 mod instances;
 pub(crate) use instances::{InstanceCheckIn, InstanceRow};
 
