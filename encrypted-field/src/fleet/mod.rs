@@ -19,6 +19,13 @@
 //! recently has loaded the new version, record it active, wait until every instance seals with
 //! it, and only then rewrite values.
 //!
+//! Blind-index keys go through the same stages ([`activate_blind_index_with`], [`KeyKind`]):
+//! the active blind-index version is recorded apart (`active_blind_index_version`), each
+//! instance's row lists the blind-index versions it has loaded and the one it computes new
+//! indexes with, and a local pin (`ENCRYPTED_FIELD_ACTIVE_BLIND_INDEX_VERSION`, an
+//! `active_blind_index_version` file) wins on its host. A provisioned blind-index key matches
+//! lookups and never writes an index, so a row is found by every instance at every moment.
+//!
 //! ```no_run
 //! # fn main() -> Result<(), encrypted_field::rotation::Error> {
 //! let member = encrypted_field::fleet::join("postgres://app@db/app", Default::default())?;

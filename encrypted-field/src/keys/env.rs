@@ -39,7 +39,9 @@ pub struct EnvVars {
     /// The inline blind-index key (default `DB_BLIND_INDEX_KEY`).
     pub blind_index_key: String,
     /// The active blind-index key version (default
-    /// `ENCRYPTED_FIELD_ACTIVE_BLIND_INDEX_VERSION`; unset: the highest loaded).
+    /// `ENCRYPTED_FIELD_ACTIVE_BLIND_INDEX_VERSION`; unset: the keys directory's
+    /// `active_blind_index_version` file, else the fleet's recorded version for a fleet member,
+    /// else the highest loaded).
     pub active_blind_index_version: String,
 }
 
@@ -101,7 +103,8 @@ impl KeyRing {
     /// `ENCRYPTED_FIELD_KEYS_DIR`, then `DB_ENCRYPTION_KEY_FILE`, then `DB_ENCRYPTION_KEY`;
     /// `ENCRYPTED_FIELD_ACTIVE_VERSION` picks the active version. The blind-index keys are
     /// `DB_BLIND_INDEX_KEY(_FILE)` (version 1) and the keys directory's `bidx_key_vN` files;
-    /// `ENCRYPTED_FIELD_ACTIVE_BLIND_INDEX_VERSION` picks the active one (default: the highest).
+    /// `ENCRYPTED_FIELD_ACTIVE_BLIND_INDEX_VERSION`, else the directory's
+    /// `active_blind_index_version` file, picks the active one (default: the highest).
     /// See [`EnvVars`](crate::keys::EnvVars) for other variable names.
     pub fn from_env() -> Result<Self> {
         load(&EnvVars::default(), &|name| std::env::var_os(name))
