@@ -44,7 +44,7 @@ impl Rotation<'_> {
     /// [`new_key`](RotationReport::new_key) names the new blind-index version and its file.
     ///
     /// A lagging instance stops it with
-    /// [`Error::InstancesLagging`](crate::rotation::Error::InstancesLagging): the new version
+    /// [`Error::InstancesLagging`]: the new version
     /// stays provisioned (its file and backup are kept) and no index is rewritten. In a
     /// [dry run](Self::dry_run) nothing is written, not even the key file.
     pub fn reindex_with_new_blind_index_key_in_fleet(
