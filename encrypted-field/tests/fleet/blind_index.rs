@@ -512,3 +512,26 @@ fn rotate_blind_index_new_key_refuses_an_index_column_too_narrow_for_the_new_ver
         );
     });
 }
+
+#[test]
+fn rotate_blind_index_without_new_key_refuses_a_backup_dir_it_would_not_use() {
+    let tmp = tempfile::tempdir().unwrap();
+    let backups = tmp.path().join("backups");
+    let refused = run(&[
+        "rotate",
+        "--blind-index",
+        "--force",
+        "--backup-dir",
+        backups.to_str().unwrap(),
+        "--database-url",
+        "sqlite://unused.db",
+        "--column",
+        COLUMN,
+    ]);
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("--backup-dir goes with --new-key"),
+        "{}",
+        refused.stderr
+    );
+}

@@ -66,7 +66,8 @@ pub enum KeysAction {
         /// Activate blind-index version N (the one new blind indexes are computed with): pinned
         /// in the directory's `active_blind_index_version` file or, with --database-url,
         /// recorded in the database in the same stages. Then `rotate --blind-index` recomputes
-        /// the existing indexes with it.
+        /// the existing indexes with it. Widen the index columns first for a version above 1
+        /// (38 bytes, 76 hex digits: FORMAT.md); `rotate --blind-index --new-key` checks them.
         #[arg(long)]
         blind_index: bool,
         /// For a fleet: wait (--wait) until every instance that checked in recently has loaded

@@ -28,6 +28,11 @@ pub(super) fn run(
         return super::rotate_blind_index::run(cli, terminal, args, io);
     }
     if args.blind_index {
+        if args.write.backup_dir.is_some() {
+            return Err(CliError::usage(
+                "--backup-dir goes with --new-key: rotate --blind-index alone writes no key",
+            ));
+        }
         return super::reindex::run(cli, terminal, blind_index_pass(args), io);
     }
     let registry = registry(cli, &args.database)?;
