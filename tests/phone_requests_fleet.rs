@@ -1,10 +1,14 @@
 //! The fleet test: three `phone_requests serve` processes on one database, a load client of Rust
 //! threads sending a few hundred requests a second to all three (reads, writes, blind-index
-//! lookups), and, from a fourth process in the middle of the load, `rotate --new-key --force`.
+//! lookups), and, from a fourth process in the middle of the load, `rotate --new-key --force`
+//! (first variant) or `rotate --blind-index --new-key --force` (second variant, staged like the
+//! first: no `--force-activate`).
 //!
 //! It shows that a key rotation is safe for a running deployment: no request fails, no write is
-//! lost or read back stale, every instance reports the new active version in `/healthz` without
-//! a restart, and afterwards `verify` finds every value and blind index on the new versions. On
+//! lost or read back stale, every lookup of a row by its current phone number finds it at every
+//! moment (the load checks each one), every instance reports the new active version (or active
+//! blind-index version) in `/healthz` without a restart, and afterwards `verify` finds every
+//! value and blind index on the new versions. On
 //! SQLite (a WAL file) always; on MariaDB and PostgreSQL when `MYSQL_DATABASE_URL` /
 //! `PG_DATABASE_URL` are set, each in a database of its own. The cases run one at a time (a
 //! lock), so each one's load is what it says on a 2-core machine.
@@ -67,39 +71,109 @@ const HEALTH_DEADLINE: Duration = Duration::from_secs(20);
 /// One case at a time.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
+/// Which keys the fourth process rotates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rotated {
+    /// `rotate --new-key`: the values move to encryption key v2.
+    Values,
+    /// `rotate --blind-index --new-key`: the blind indexes move to blind-index key v2.
+    BlindIndexes,
+}
+
+impl Rotated {
+    /// The rotation's arguments before `--force --json --backup-dir DIR`.
+    fn args(self) -> &'static [&'static str] {
+        match self {
+            Self::Values => &["rotate", "--new-key"],
+            Self::BlindIndexes => &["rotate", "--blind-index", "--new-key"],
+        }
+    }
+
+    /// The `/healthz` field that names the active version of the rotated keys.
+    fn active_field(self) -> &'static str {
+        match self {
+            Self::Values => "active_version",
+            Self::BlindIndexes => "active_blind_index_version",
+        }
+    }
+
+    /// What `/healthz` says once the rotation is done (every version still loaded).
+    fn expected_health(self) -> Value {
+        match self {
+            Self::Values => serde_json::json!({
+                "key_versions": [1, 2], "active_version": 2,
+                "blind_index_versions": [1], "active_blind_index_version": 1,
+            }),
+            Self::BlindIndexes => serde_json::json!({
+                "key_versions": [1], "active_version": 1,
+                "blind_index_versions": [1, 2], "active_blind_index_version": 2,
+            }),
+        }
+    }
+
+    /// The key version of every value afterwards.
+    fn value_version(self) -> &'static str {
+        match self {
+            Self::Values => "v2",
+            Self::BlindIndexes => "v1",
+        }
+    }
+}
+
 #[test]
 fn rotation_under_load_on_sqlite_wal() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!(
-        "sqlite://{}",
-        dir.path().join("data/fleet.sqlite3").display()
-    );
-    rotation_under_load(dir.path(), &url);
+    on_sqlite(Rotated::Values);
+}
+
+#[test]
+fn blind_index_rotation_under_load_on_sqlite_wal() {
+    on_sqlite(Rotated::BlindIndexes);
 }
 
 #[cfg(feature = "mysql")]
 #[test]
 fn rotation_under_load_on_mariadb() {
-    on_server(Backend::Mysql);
+    on_server(Backend::Mysql, Rotated::Values);
+}
+
+#[cfg(feature = "mysql")]
+#[test]
+fn blind_index_rotation_under_load_on_mariadb() {
+    on_server(Backend::Mysql, Rotated::BlindIndexes);
 }
 
 #[cfg(feature = "postgres")]
 #[test]
 fn rotation_under_load_on_postgres() {
-    on_server(Backend::Postgres);
+    on_server(Backend::Postgres, Rotated::Values);
+}
+
+#[cfg(feature = "postgres")]
+#[test]
+fn blind_index_rotation_under_load_on_postgres() {
+    on_server(Backend::Postgres, Rotated::BlindIndexes);
+}
+
+fn on_sqlite(rotated: Rotated) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!(
+        "sqlite://{}",
+        dir.path().join("data/fleet.sqlite3").display()
+    );
+    rotation_under_load(dir.path(), &url, rotated);
 }
 
 #[cfg(any(feature = "mysql", feature = "postgres"))]
-fn on_server(backend: Backend) {
+fn on_server(backend: Backend, rotated: Rotated) {
     let Some(database) = servers::FreshDatabase::create(backend) else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    rotation_under_load(dir.path(), database.url());
+    rotation_under_load(dir.path(), database.url(), rotated);
 }
 
 /// The scenario, on the database at `database_url`, with its keys and logs in `dir`.
-fn rotation_under_load(dir: &Path, database_url: &str) {
+fn rotation_under_load(dir: &Path, database_url: &str, rotated: Rotated) {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let app = with_secrets(App::new(dir), dir).var("DATABASE_URL", database_url);
     let app = FAST_RELOAD
@@ -111,7 +185,9 @@ fn rotation_under_load(dir: &Path, database_url: &str) {
         .map(|i| Instance::start(&app, &dir.join(format!("serve-{i}.log"))))
         .collect();
     for instance in &instances {
-        assert_eq!(instance.health()["active_version"], 1);
+        let health = instance.health();
+        assert_eq!(health["active_version"], 1, "{health}");
+        assert_eq!(health["active_blind_index_version"], 1, "{health}");
     }
     let urls: Vec<String> = instances.iter().map(|i| i.url().to_owned()).collect();
     let load = Load::start(&urls, SHAPE);
@@ -120,21 +196,18 @@ fn rotation_under_load(dir: &Path, database_url: &str) {
     // The fourth process: the operator's (or cron's) rotation to a new key.
     let backups = dir.join("backups");
     let rotation_started = Instant::now();
-    let rotation = app.run([
-        "rotate".as_ref(),
-        "--new-key".as_ref(),
-        "--force".as_ref(),
-        "--json".as_ref(),
-        "--backup-dir".as_ref(),
-        backups.as_os_str(),
-    ]);
+    let mut args: Vec<&std::ffi::OsStr> = rotated.args().iter().map(|a| a.as_ref()).collect();
+    args.extend(["--force", "--json", "--backup-dir"].map(std::ffi::OsStr::new));
+    args.push(backups.as_os_str());
+    let rotation = app.run(args);
     eprintln!(
-        "rotate --new-key: exit {:?} after {} ms",
+        "{}: exit {:?} after {} ms",
+        rotated.args().join(" "),
         rotation.code,
         rotation_started.elapsed().as_millis()
     );
     std::thread::sleep(LOAD_AFTER);
-    let healths = wait_for_active_version(&instances, 2);
+    let healths = wait_for_active_version(&instances, rotated.active_field(), 2);
     let report = load.stop();
     eprintln!("the load sent {} requests", report.requests);
 
@@ -144,8 +217,11 @@ fn rotation_under_load(dir: &Path, database_url: &str) {
     let mut problems = Vec::new();
     if rotation.code != Some(0) {
         problems.push(format!(
-            "rotate --new-key exited with {:?}\nstdout:\n{}\nstderr:\n{}",
-            rotation.code, rotation.stdout, rotation.stderr
+            "{} exited with {:?}\nstdout:\n{}\nstderr:\n{}",
+            rotated.args().join(" "),
+            rotation.code,
+            rotation.stdout,
+            rotation.stderr
         ));
     }
     if report.failed > 0 {
@@ -163,7 +239,14 @@ fn rotation_under_load(dir: &Path, database_url: &str) {
         if !running {
             problems.push(format!("instance {} exited", instance.url()));
         }
-        if health["active_version"] != 2 || health["key_versions"] != serde_json::json!([1, 2]) {
+        let expected = rotated.expected_health();
+        let seen: serde_json::Map<String, Value> = expected
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|field| (field.clone(), health[field].clone()))
+            .collect();
+        if Value::Object(seen) != expected {
             problems.push(format!(
                 "instance {} (pid {}) reports {health} {} s after the rotation",
                 instance.url(),
@@ -202,13 +285,32 @@ fn rotation_under_load(dir: &Path, database_url: &str) {
     let total = u64::from(SEEDED) + report.last_written.len() as u64;
     if verified.code != Some(0)
         || verification["ok"] != true
-        || verification["values_by_version"] != serde_json::json!({ "v2": total })
+        || verification["values_by_version"]
+            != serde_json::json!({ rotated.value_version(): total })
         || verification["stale_blind_indexes"] != 0
     {
         problems.push(format!(
-            "verify after the rotation: exit {:?}, expected {total} values all on v2 and no \
+            "verify after the rotation: exit {:?}, expected {total} values all on {} and no \
              stale blind index: {verification}\n{}",
-            verified.code, verified.stderr
+            verified.code,
+            rotated.value_version(),
+            verified.stderr
+        ));
+    }
+    // Every blind index on blind-index v2 (or all still on v1 after a rotation of the values).
+    let status = app.run(["status", "--json"]);
+    let by_version = serde_json::from_str::<Value>(&status.stdout)
+        .map(|status| status["columns"][0]["blind_indexes_by_version"].clone())
+        .unwrap_or_default();
+    let index_version = match rotated {
+        Rotated::Values => "v1",
+        Rotated::BlindIndexes => "v2",
+    };
+    if by_version != serde_json::json!({ index_version: total }) {
+        problems.push(format!(
+            "status after the rotation: expected {total} blind indexes all on {index_version}, \
+             got {by_version}\n{}{}",
+            status.stdout, status.stderr
         ));
     }
     if !problems.is_empty() {
@@ -238,13 +340,13 @@ fn rotation_under_load(dir: &Path, database_url: &str) {
     }
 }
 
-/// Polls every instance's `/healthz` until each reports `version` active, or the deadline
+/// Polls every instance's `/healthz` until each reports `version` in `field`, or the deadline
 /// passes; returns the last answers.
-fn wait_for_active_version(instances: &[Instance], version: u32) -> Vec<Value> {
+fn wait_for_active_version(instances: &[Instance], field: &str, version: u32) -> Vec<Value> {
     let deadline = Instant::now() + HEALTH_DEADLINE;
     loop {
         let healths: Vec<Value> = instances.iter().map(Instance::health).collect();
-        if healths.iter().all(|h| h["active_version"] == version) || Instant::now() > deadline {
+        if healths.iter().all(|h| h[field] == version) || Instant::now() > deadline {
             return healths;
         }
         std::thread::sleep(Duration::from_millis(200));

@@ -10,6 +10,9 @@
 #[path = "support/binary.rs"]
 mod binary;
 #[cfg(feature = "cli")]
+#[path = "fleet/blind_index.rs"]
+mod blind_index;
+#[cfg(feature = "cli")]
 #[path = "fleet/cli.rs"]
 mod cli;
 #[path = "fleet/fresh.rs"]

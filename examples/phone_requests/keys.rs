@@ -120,12 +120,24 @@ fn load_development_keys(dir: &Path) -> Result<KeyRing, AppError> {
 }
 
 /// The ring of the development keys directory `dir` (created by [`KeySource::prepare`]), with
-/// its blind-index key: what `serve` installs as the process-wide ring's loader, so a key added
-/// to the directory is picked up without a restart.
+/// its blind-index key (version 1) and any `bidx_key_vN` beside it: what `serve` installs as the
+/// process-wide ring's loader, so a key added to the directory is picked up without a restart.
+/// The directory's `active_blind_index_version` file chooses the version new indexes use, unless
+/// the database records one for the fleet (then `serve` follows the database).
 pub fn development_ring(dir: &Path) -> Result<KeyRing, encrypted_field::Error> {
-    let ring = KeysDir::new(dir).load(None)?;
+    let keys = KeysDir::new(dir);
     let blind_index = MasterKey::from_file(&dir.join(BLIND_INDEX_KEY_FILE))?;
-    ring.with_blind_index_key(BlindIndexKey::new(blind_index))
+    let mut ring = keys
+        .load(None)?
+        .with_blind_index_key(BlindIndexKey::new(blind_index))?;
+    for file in keys.blind_index_files()? {
+        let key = BlindIndexKey::new(MasterKey::from_file(&file.path)?);
+        ring = ring.with_blind_index_key_version(file.version, key)?;
+    }
+    match keys.pinned_blind_index_active()? {
+        Some(pinned) => ring.with_active_blind_index(pinned),
+        None => Ok(ring),
+    }
 }
 
 /// Writes a new key file (mode 0600, never through a link); an existing file is left as it is.

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use super::output::Report;
-use crate::fleet::{Activation, ActiveRecord, Instance};
+use crate::fleet::{Activation, ActiveRecord, Instance, KeyKind};
 use crate::rotation::StatusReport;
 
 /// `keys activate N --database-url`.
@@ -21,7 +21,11 @@ pub(crate) struct FleetActivated {
 impl Report for FleetActivated {
     fn human(&self, out: &mut String) {
         let a = &self.activation;
-        let _ = write!(out, "active: {} (recorded in the database", a.version);
+        let what = match a.kind {
+            KeyKind::Encryption => "active",
+            KeyKind::BlindIndex => "active blind-index version",
+        };
+        let _ = write!(out, "{what}: {} (recorded in the database", a.version);
         if let Some(previous) = a.previous {
             let _ = write!(out, "; was {previous}");
         }
@@ -74,6 +78,10 @@ pub(crate) struct LocalPin {
 pub(crate) struct FleetView {
     pub(crate) recorded_active: Option<ActiveRecord>,
     pub(crate) local_pin: Option<LocalPin>,
+    /// The active blind-index version the database records, if any.
+    pub(crate) recorded_active_blind_index: Option<ActiveRecord>,
+    /// A pin of the active blind-index version on this host.
+    pub(crate) local_blind_index_pin: Option<LocalPin>,
     pub(crate) seen_within_seconds: u64,
     pub(crate) instances: Vec<Instance>,
 }
@@ -123,6 +131,7 @@ impl Report for StatusWithFleet {
                 }
             );
         }
+        blind_index_lines(fleet, out);
         let _ = writeln!(
             out,
             "instances seen in the last {}s: {}",
@@ -130,6 +139,38 @@ impl Report for StatusWithFleet {
             fleet.instances.len()
         );
         instance_lines(&fleet.instances, out);
+    }
+}
+
+/// The active blind-index version the database records, and a local pin that overrides it.
+fn blind_index_lines(fleet: &FleetView, out: &mut String) {
+    if let Some(record) = &fleet.recorded_active_blind_index {
+        let _ = write!(
+            out,
+            "active blind-index key version (database): {}",
+            record.version
+        );
+        if let Some(activated) = &record.activated {
+            let _ = write!(out, " (activated {activated})");
+        }
+        let _ = writeln!(out);
+    }
+    if let Some(pin) = &fleet.local_blind_index_pin {
+        let overrides = fleet
+            .recorded_active_blind_index
+            .as_ref()
+            .is_some_and(|r| r.version.get() != pin.version);
+        let _ = writeln!(
+            out,
+            "local blind-index pin on this host: v{} ({}){}",
+            pin.version,
+            pin.pinned_by,
+            if overrides {
+                " - overrides the database's active blind-index version here"
+            } else {
+                ""
+            }
+        );
     }
 }
 

@@ -2,17 +2,20 @@
 //! environment, exactly as [`KeyRing::from_env`](crate::KeyRing::from_env) loads it; and its
 //! blind-index key from `--blind-index-key-file`, else from the environment.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use crate::cli::KeySourceArgs;
+use crate::cli::connect::engine;
 use crate::cli::error::{CliError, KeySources};
+use crate::cli::{Io, KeySourceArgs};
 use crate::error::{BadKeyReason, Error};
+use crate::fleet::KeyKind;
 use crate::format::blind_index::BlindIndexKey;
 use crate::keys::dir::KeysDir;
 use crate::keys::env::EnvVars;
 use crate::keys::master_key::MasterKey;
 use crate::keys::ring::KeyRing;
 use crate::keys::version::KeyVersion;
+use crate::rotation::database::Database;
 
 /// Loads the ring. A flag replaces the environment's source of encryption keys; the
 /// active-version variable (`ENCRYPTED_FIELD_ACTIVE_VERSION`) and the blind-index keys
@@ -47,6 +50,79 @@ pub(crate) fn load(vars: &EnvVars, flags: &KeySourceArgs) -> Result<KeyRing, Cli
             .map_err(keys_error),
         None => Ok(replaced),
     }
+}
+
+/// [`load`], then [`with_recorded_blind_index`]: the ring of a pass over `db`, whose blind
+/// indexes must be computed (and checked) with the blind-index version the fleet has activated.
+pub(crate) fn load_for_database(
+    vars: &EnvVars,
+    flags: &KeySourceArgs,
+    db: &mut Database,
+    io: &mut Io<'_>,
+) -> Result<KeyRing, CliError> {
+    let ring = load(vars, flags)?;
+    with_recorded_blind_index(db, ring, vars, flags, io)
+}
+
+/// The ring with the active blind-index version the database records for the fleet, when one is
+/// recorded and no local pin (the active blind-index variable, the keys directory's
+/// `active_blind_index_version` file) chooses for this host: an index written with a version the
+/// fleet has not activated could not be found by an instance that has not loaded it. A recorded
+/// version this ring lacks is an error.
+pub(crate) fn with_recorded_blind_index(
+    db: &mut Database,
+    ring: KeyRing,
+    vars: &EnvVars,
+    flags: &KeySourceArgs,
+    io: &mut Io<'_>,
+) -> Result<KeyRing, CliError> {
+    let record = crate::fleet::recorded_active_of(db, KeyKind::BlindIndex).map_err(engine)?;
+    let (Some(record), Some(active)) = (record, ring.active_blind_index_version()) else {
+        return Ok(ring);
+    };
+    let recorded = record.version;
+    if active == recorded {
+        return Ok(ring);
+    }
+    let keys_dir = flags
+        .keys_dir
+        .clone()
+        .or_else(|| std::env::var_os(&vars.keys_dir).map(PathBuf::from));
+    if let Some(pin) = blind_index_pin_source(vars, keys_dir.as_deref()) {
+        let _ = writeln!(
+            io.stderr,
+            "note: the database records blind-index key version {recorded} active, but {pin} \
+             pins {active} on this host: indexing with {active}"
+        );
+        return Ok(ring);
+    }
+    ring.with_active_blind_index(recorded).map_err(|_| {
+        CliError::usage(format!(
+            "the database records blind-index key version {recorded} active \
+             (encrypted_field_metadata), but this key ring lacks it (it holds {}): give this host \
+             the bidx_key_v{} file first",
+            ring.blind_index_versions()
+                .map(|v| v.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            recorded.get()
+        ))
+    })
+}
+
+/// What pins the active blind-index version on this host, if anything: the variable, else the
+/// keys directory's `active_blind_index_version` file.
+pub(crate) fn blind_index_pin_source(vars: &EnvVars, keys_dir: Option<&Path>) -> Option<String> {
+    if std::env::var_os(&vars.active_blind_index_version).is_some() {
+        return Some(vars.active_blind_index_version.clone());
+    }
+    let dir = KeysDir::new(keys_dir?);
+    dir.has_blind_index_pin_file().then(|| {
+        dir.path()
+            .join(crate::keys::ACTIVE_BLIND_INDEX_VERSION_FILE)
+            .display()
+            .to_string()
+    })
 }
 
 /// The encryption keys of [`load`].

@@ -121,6 +121,7 @@
 //! ```
 
 mod args;
+mod blind_index_output;
 mod commands;
 mod connect;
 mod error;

@@ -1,5 +1,6 @@
-//! The fleet-wide active key version, recorded in the database's `encrypted_field_metadata`
-//! table with who activated it and when, so every instance and host agrees on it.
+//! The fleet-wide active key version (and active blind-index key version), recorded in the
+//! database's `encrypted_field_metadata` table with who activated it and when, so every instance
+//! and host agrees on it.
 
 use std::time::SystemTime;
 
@@ -26,16 +27,61 @@ pub struct ActiveRecord {
     pub activated: Option<String>,
 }
 
+/// The metadata name of the fleet-wide active blind-index version (its value: the number).
+pub const ACTIVE_BLIND_INDEX_VERSION_RECORD: &str = "active_blind_index_version";
+
+/// The metadata name of who activated the blind-index version and when (`vN at TIME by WHO`).
+pub const BLIND_INDEX_ACTIVATED_BY_RECORD: &str = "active_blind_index_version_activated";
+
+/// Which keys a fleet-wide activation is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyKind {
+    /// The encryption keys (`enc_key_vN`): the version new values are sealed with.
+    Encryption,
+    /// The blind-index keys (`bidx_key_vN`): the version new blind indexes are computed with.
+    BlindIndex,
+}
+
+impl KeyKind {
+    /// The metadata names of its active version and of who activated it.
+    fn records(self) -> (&'static str, &'static str) {
+        match self {
+            Self::Encryption => (ACTIVE_VERSION_RECORD, ACTIVATED_BY_RECORD),
+            Self::BlindIndex => (
+                ACTIVE_BLIND_INDEX_VERSION_RECORD,
+                BLIND_INDEX_ACTIVATED_BY_RECORD,
+            ),
+        }
+    }
+}
+
+/// `key version v2` or `blind-index key version v2`.
+impl std::fmt::Display for KeyKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Encryption => "key",
+            Self::BlindIndex => "blind-index key",
+        })
+    }
+}
+
 /// The active version the database records, if any.
 pub fn recorded_active(db: &mut Database) -> Result<Option<ActiveRecord>> {
-    let Some(text) = db.metadata(ACTIVE_VERSION_RECORD)? else {
+    recorded_active_of(db, KeyKind::Encryption)
+}
+
+/// The active version of `kind` the database records, if any.
+pub fn recorded_active_of(db: &mut Database, kind: KeyKind) -> Result<Option<ActiveRecord>> {
+    let (version_record, activated_record) = kind.records();
+    let Some(text) = db.metadata(version_record)? else {
         return Ok(None);
     };
     let version = KeyVersion::parse_setting(
         &text,
-        &format!("{ACTIVE_VERSION_RECORD} in encrypted_field_metadata"),
+        &format!("{version_record} in encrypted_field_metadata"),
     )?;
-    let activated = db.metadata(ACTIVATED_BY_RECORD)?;
+    let activated = db.metadata(activated_record)?;
     Ok(Some(ActiveRecord { version, activated }))
 }
 
@@ -43,10 +89,24 @@ pub fn recorded_active(db: &mut Database) -> Result<Option<ActiveRecord>> {
 /// the version last (the row every instance reads), so a reader never sees a new version with no
 /// record of its activation.
 pub fn record_active(db: &mut Database, version: KeyVersion, who: &str) -> Result<()> {
+    record_active_of(db, KeyKind::Encryption, version, who)
+}
+
+/// [`record_active`] for keys of `kind` (the rotation schedule, `--if-due`, follows the
+/// encryption keys only).
+pub fn record_active_of(
+    db: &mut Database,
+    kind: KeyKind,
+    version: KeyVersion,
+    who: &str,
+) -> Result<()> {
+    let (version_record, activated_record) = kind.records();
     let now = humantime::format_rfc3339_seconds(SystemTime::now());
-    db.set_metadata(ACTIVATED_BY_RECORD, &format!("{version} at {now} by {who}"))?;
-    record_activation(db, version)?;
-    db.set_metadata(ACTIVE_VERSION_RECORD, &version.get().to_string())
+    db.set_metadata(activated_record, &format!("{version} at {now} by {who}"))?;
+    if kind == KeyKind::Encryption {
+        record_activation(db, version)?;
+    }
+    db.set_metadata(version_record, &version.get().to_string())
 }
 
 /// Records the current active version unless the database records one already (before a new key
@@ -57,9 +117,19 @@ pub fn record_active_if_absent(
     current: KeyVersion,
     who: &str,
 ) -> Result<KeyVersion> {
-    match recorded_active(db)? {
+    record_active_of_if_absent(db, KeyKind::Encryption, current, who)
+}
+
+/// [`record_active_if_absent`] for keys of `kind`.
+pub fn record_active_of_if_absent(
+    db: &mut Database,
+    kind: KeyKind,
+    current: KeyVersion,
+    who: &str,
+) -> Result<KeyVersion> {
+    match recorded_active_of(db, kind)? {
         Some(record) => Ok(record.version),
-        None => record_active(db, current, who).map(|()| current),
+        None => record_active_of(db, kind, current, who).map(|()| current),
     }
 }
 

@@ -1,12 +1,13 @@
 //! [`FleetMember`]: this process as one instance of the fleet. A background thread applies the
-//! database-recorded active version to the process-wide ring and checks in.
+//! database-recorded active versions (encryption and blind-index) to the process-wide ring and
+//! checks in.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::fleet::active::recorded_active;
+use crate::fleet::active::{KeyKind, recorded_active, recorded_active_of};
 use crate::fleet::host::host_name;
 use crate::fleet::instance::versions_text;
 use crate::keys::global::{DEFAULT_RELOAD_INTERVAL, state};
@@ -89,7 +90,7 @@ pub fn join_with_own_ring(
     loader: impl Fn() -> crate::Result<KeyRing> + Send + Sync + 'static,
 ) -> Result<FleetMember> {
     let ring = ReloadableRing::loaded(Box::new(move || {
-        loader().map(|ring| crate::keys::reload::LoadedRing { ring, pinned: None })
+        loader().map(crate::keys::reload::LoadedRing::unpinned)
     }))?;
     FleetMember::start(Box::leak(Box::new(ring)), true, database_url, options)
 }
@@ -213,16 +214,46 @@ impl Shared {
         if let Some(record) = recorded_active(&mut database)? {
             self.apply(record.version);
         }
+        if let Some(record) = recorded_active_of(&mut database, KeyKind::BlindIndex)? {
+            self.apply_blind_index(record.version);
+        }
         let ring = self.ring.ring();
-        let pinned = self.ring.pinned();
+        let number = |v: Option<crate::KeyVersion>| v.map_or(0, |v| i64::from(v.get()));
         database.check_in(&InstanceCheckIn {
             id: self.id.clone(),
             host: self.host.clone(),
             pid: i64::from(std::process::id()),
             loaded_versions: versions_text(ring.versions()),
             active_version: i64::from(ring.active_version().get()),
-            pinned_version: pinned.map_or(0, |v| i64::from(v.get())),
+            pinned_version: number(self.ring.pinned()),
+            blind_index_versions: versions_text(ring.blind_index_versions()),
+            active_blind_index_version: number(ring.active_blind_index_version()),
+            pinned_blind_index_version: number(self.ring.pinned_blind_index()),
         })
+    }
+
+    /// [`apply`](Self::apply) for the recorded active blind-index version: until the ring holds
+    /// it, new indexes keep being computed with the version they were.
+    fn apply_blind_index(&self, version: crate::KeyVersion) {
+        match self.ring.set_fleet_blind_index_active(version) {
+            FleetActive::Applied => {}
+            FleetActive::Pinned(pinned) => tracing::debug!(
+                recorded = %version, %pinned,
+                "a local pin overrides the database's active blind-index version on this host"
+            ),
+            FleetActive::NotLoaded => {
+                if let Err(error) = self.ring.reload() {
+                    tracing::warn!(%error, "reloading the key ring for the fleet's active blind-index version failed; the loaded ring stays");
+                }
+                if self.ring.set_fleet_blind_index_active(version) == FleetActive::NotLoaded {
+                    tracing::warn!(
+                        recorded = %version,
+                        indexing_with = ?self.ring.ring().active_blind_index_version(),
+                        "the database's active blind-index version is not in this instance's key ring; it keeps indexing with the version it has"
+                    );
+                }
+            }
+        }
     }
 
     fn apply(&self, version: crate::KeyVersion) {

@@ -19,6 +19,13 @@
 //! recently has loaded the new version, record it active, wait until every instance seals with
 //! it, and only then rewrite values.
 //!
+//! Blind-index keys go through the same stages ([`activate_blind_index_with`], [`KeyKind`]):
+//! the active blind-index version is recorded apart (`active_blind_index_version`), each
+//! instance's row lists the blind-index versions it has loaded and the one it computes new
+//! indexes with, and a local pin (`ENCRYPTED_FIELD_ACTIVE_BLIND_INDEX_VERSION`, an
+//! `active_blind_index_version` file) wins on its host. A provisioned blind-index key matches
+//! lookups and never writes an index, so a row is found by every instance at every moment.
+//!
 //! ```no_run
 //! # fn main() -> Result<(), encrypted_field::rotation::Error> {
 //! let member = encrypted_field::fleet::join("postgres://app@db/app", Default::default())?;
@@ -35,11 +42,12 @@ pub(crate) mod member;
 mod staging;
 
 pub use active::{
-    ACTIVATED_BY_RECORD, ACTIVE_VERSION_RECORD, ActiveRecord, record_active,
-    record_active_if_absent, recorded_active,
+    ACTIVATED_BY_RECORD, ACTIVE_BLIND_INDEX_VERSION_RECORD, ACTIVE_VERSION_RECORD, ActiveRecord,
+    BLIND_INDEX_ACTIVATED_BY_RECORD, KeyKind, record_active, record_active_if_absent,
+    record_active_of, record_active_of_if_absent, recorded_active, recorded_active_of,
 };
 pub use instance::{DEFAULT_SEEN_WITHIN, Instance, instances};
 #[cfg(feature = "internals")]
 pub use member::join_with_own_ring;
 pub use member::{FleetMember, FleetOptions, join};
-pub use staging::{Activation, Staging, activate, activate_with};
+pub use staging::{Activation, Staging, activate, activate_blind_index_with, activate_with};

@@ -1,11 +1,13 @@
 //! Staged activation: a new key version becomes active only after every running instance has
-//! loaded it, and the command that activates it returns only once they all seal with it.
+//! loaded it, and the command that activates it returns only once they all seal with it. A
+//! blind-index key version goes through the same stages: loaded everywhere (lookups match it),
+//! recorded active, then every instance indexes with it.
 
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::fleet::active::{record_active, recorded_active};
+use crate::fleet::active::{KeyKind, record_active_of, recorded_active_of};
 use crate::fleet::instance::{DEFAULT_SEEN_WITHIN, Instance, instances};
 use crate::keys::version::KeyVersion;
 use crate::rotation::database::Database;
@@ -38,12 +40,14 @@ impl Default for Staging {
 /// What a staged activation did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Activation {
+    /// Which keys: encryption or blind-index.
+    pub kind: KeyKind,
     /// The version now recorded active.
     pub version: KeyVersion,
     /// The version recorded active before, if any.
     pub previous: Option<KeyVersion>,
-    /// The running instances, as they last checked in (all sealing with `version`, unless
-    /// `forced`).
+    /// The running instances, as they last checked in (all sealing, or indexing, with `version`,
+    /// unless `forced`).
     pub instances: Vec<Instance>,
     /// Whether the waits were skipped (`--force-activate`).
     pub forced: bool,
@@ -72,20 +76,49 @@ pub fn activate_with(
     staging: &Staging,
     recorded: impl FnOnce() -> Result<()>,
 ) -> Result<Activation> {
-    let previous = recorded_active(db)?.map(|record| record.version);
+    stage(db, KeyKind::Encryption, version, who, staging, recorded)
+}
+
+/// [`activate_with`] for a blind-index key version: waits until every running instance has
+/// loaded it (from then on their lookups match indexes computed with it), records it active
+/// (`active_blind_index_version` in `encrypted_field_metadata`), calls `recorded` (the command
+/// line moves an `active_blind_index_version` pin along there), then waits until every running
+/// instance computes new indexes with it. Only then may indexes be rewritten with it: before,
+/// an instance that had not loaded it would no longer find the rows rewritten.
+pub fn activate_blind_index_with(
+    db: &mut Database,
+    version: KeyVersion,
+    who: &str,
+    staging: &Staging,
+    recorded: impl FnOnce() -> Result<()>,
+) -> Result<Activation> {
+    stage(db, KeyKind::BlindIndex, version, who, staging, recorded)
+}
+
+/// The stages, for keys of `kind`.
+fn stage(
+    db: &mut Database,
+    kind: KeyKind,
+    version: KeyVersion,
+    who: &str,
+    staging: &Staging,
+    recorded: impl FnOnce() -> Result<()>,
+) -> Result<Activation> {
+    let previous = recorded_active_of(db, kind)?.map(|record| record.version);
     if !staging.force {
-        wait_for(db, staging, |i| i.has_loaded(version))
-            .map_err(|lagging| lagging.into_error(version, false, staging))?;
+        wait_for(db, staging, |i| i.has_loaded_of(kind, version))
+            .map_err(|lagging| lagging.into_error(kind, version, false, staging))?;
     }
-    record_active(db, version, who)?;
+    record_active_of(db, kind, version, who)?;
     recorded()?;
     let instances = if staging.force {
         instances(db, staging.seen_within)?
     } else {
-        wait_for(db, staging, |i| i.active_version == version)
-            .map_err(|lagging| lagging.into_error(version, true, staging))?
+        wait_for(db, staging, |i| i.active_of(kind) == Some(version))
+            .map_err(|lagging| lagging.into_error(kind, version, true, staging))?
     };
     Ok(Activation {
+        kind,
         version,
         previous,
         instances,
@@ -106,10 +139,17 @@ impl From<Error> for Lagging {
 }
 
 impl Lagging {
-    fn into_error(self, version: KeyVersion, activated: bool, staging: &Staging) -> Error {
+    fn into_error(
+        self,
+        kind: KeyKind,
+        version: KeyVersion,
+        activated: bool,
+        staging: &Staging,
+    ) -> Error {
         match self {
             Self::Failed(error) => error,
             Self::Instances(lagging) => Error::InstancesLagging {
+                kind,
                 version,
                 activated,
                 waited: humantime::format_duration(staging.wait).to_string(),

@@ -1,15 +1,107 @@
 //! The blind-index key files of a keys directory: `bidx_key_v1`, `bidx_key_v2`, … (a `.txt`
-//! suffix is allowed), beside the `enc_key_vN` files and read with the same permission checks.
+//! suffix is allowed), beside the `enc_key_vN` files and read with the same permission checks,
+//! and the `active_blind_index_version` file that pins the one new indexes are computed with
+//! (without it: the fleet's recorded version, else the highest).
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::error::{BadKeyReason, Error, Result};
 use crate::format::blind_index::BlindIndexKey;
+use crate::keys::dir::{KeyFile, KeysDir, read_version_pin};
 use crate::keys::master_key::MasterKey;
-use crate::keys::secret_file::{check_keys_dir, warn_readable};
+use crate::keys::secret_file::{
+    Existing, check_keys_dir, create_private_dir, warn_readable, write_secret_file,
+};
 use crate::keys::version::KeyVersion;
+
+/// The name of the file that pins the active blind-index version inside a keys directory.
+pub const ACTIVE_BLIND_INDEX_VERSION_FILE: &str = "active_blind_index_version";
+
+/// The blind-index key files of a keys directory, and its blind-index pin.
+///
+/// ```
+/// use encrypted_field::KeyVersion;
+/// use encrypted_field::keys::KeysDir;
+/// let dir = tempfile::tempdir()?;
+/// let keys = KeysDir::new(dir.path());
+/// let path = keys.write_blind_index_key(KeyVersion::new(2), &encrypted_field::MasterKey::generate())?;
+/// assert!(path.ends_with("bidx_key_v2"));
+/// assert_eq!(keys.blind_index_files()?[0].version, KeyVersion::new(2));
+/// assert_eq!(keys.pinned_blind_index_active()?, None);
+/// keys.activate_blind_index(KeyVersion::new(2))?;
+/// assert_eq!(keys.pinned_blind_index_active()?, Some(KeyVersion::new(2)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+impl KeysDir {
+    /// The `bidx_key_vN` files, by ascending version (none is not an error; a directory that
+    /// does not exist has none).
+    pub fn blind_index_files(&self) -> Result<Vec<KeyFile>> {
+        let bad = |e: std::io::Error| Error::BadKey {
+            origin: self.path().display().to_string(),
+            reason: BadKeyReason::Unreadable(e.to_string()),
+        };
+        let entries = match fs::read_dir(self.path()) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(bad(e)),
+        };
+        let mut files = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(bad)?;
+            if let Some(version) = entry.file_name().to_str().and_then(version_from_file_name) {
+                files.push(KeyFile {
+                    version,
+                    path: entry.path(),
+                });
+            }
+        }
+        files.sort_by_key(|f| f.version);
+        Ok(files)
+    }
+
+    /// The blind-index version pinned by the `active_blind_index_version` file, if there is one.
+    pub fn pinned_blind_index_active(&self) -> Result<Option<KeyVersion>> {
+        read_version_pin(&self.path().join(ACTIVE_BLIND_INDEX_VERSION_FILE))
+    }
+
+    /// Whether an `active_blind_index_version` file pins the active blind-index version.
+    pub fn has_blind_index_pin_file(&self) -> bool {
+        fs::symlink_metadata(self.path().join(ACTIVE_BLIND_INDEX_VERSION_FILE)).is_ok()
+    }
+
+    /// Pins blind-index `version` as the one new indexes are computed with (replaced in one
+    /// step). It must be a `bidx_key_vN` file of the directory, or version 1 (which
+    /// `DB_BLIND_INDEX_KEY(_FILE)` may hold).
+    pub fn activate_blind_index(&self, version: KeyVersion) -> Result<()> {
+        if version.get() != 1
+            && !self
+                .blind_index_files()?
+                .iter()
+                .any(|f| f.version == version)
+        {
+            return Err(Error::BadKey {
+                origin: self.path().display().to_string(),
+                reason: BadKeyReason::ActiveVersionMissing(version),
+            });
+        }
+        write_secret_file(
+            &self.path().join(ACTIVE_BLIND_INDEX_VERSION_FILE),
+            format!("{}\n", version.get()).as_bytes(),
+            Existing::Replace,
+        )
+    }
+
+    /// Writes `key` as the new file `bidx_key_vN` (mode 0600, the directory 0700): complete or
+    /// absent, never replacing a file. Pins nothing. Returns its path.
+    pub fn write_blind_index_key(&self, version: KeyVersion, key: &MasterKey) -> Result<PathBuf> {
+        create_private_dir(self.path())?;
+        let path = self.path().join(format!("bidx_key_v{}", version.get()));
+        key.write_to_new_file(&path)?;
+        Ok(path)
+    }
+}
 
 /// Every `bidx_key_vN` file of `dir`, by version (none is not an error: the blind-index key may
 /// come from `DB_BLIND_INDEX_KEY(_FILE)` or not be configured at all).

@@ -91,22 +91,7 @@ impl KeysDir {
 
     /// The version pinned by the `active_version` file, if there is one.
     pub fn pinned_active(&self) -> Result<Option<KeyVersion>> {
-        let path = self.path.join(ACTIVE_VERSION_FILE);
-        // Who can write the pin chooses the key new values are sealed with.
-        if fs::symlink_metadata(&path).is_ok() {
-            check_key_file(&path)?;
-        }
-        match fs::read_to_string(&path) {
-            Ok(text) => {
-                let text = zeroize::Zeroizing::new(text);
-                KeyVersion::parse_setting(&text, &path.display().to_string()).map(Some)
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(Error::BadKey {
-                origin: path.display().to_string(),
-                reason: BadKeyReason::Unreadable(e.to_string()),
-            }),
-        }
+        read_version_pin(&self.path.join(ACTIVE_VERSION_FILE))
     }
 
     /// Loads every key. The active version is `active` if given (e.g. from
@@ -212,6 +197,25 @@ impl KeysDir {
             format!("{}\n", version.get()).as_bytes(),
             Existing::Replace,
         )
+    }
+}
+
+/// The version a pin file (`active_version`, `active_blind_index_version`) names, if it exists.
+pub(crate) fn read_version_pin(path: &Path) -> Result<Option<KeyVersion>> {
+    // Who can write the pin chooses the key new values are sealed (or indexed) with.
+    if fs::symlink_metadata(path).is_ok() {
+        check_key_file(path)?;
+    }
+    match fs::read_to_string(path) {
+        Ok(text) => {
+            let text = zeroize::Zeroizing::new(text);
+            KeyVersion::parse_setting(&text, &path.display().to_string()).map(Some)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::BadKey {
+            origin: path.display().to_string(),
+            reason: BadKeyReason::Unreadable(e.to_string()),
+        }),
     }
 }
 

@@ -39,7 +39,9 @@ pub struct EnvVars {
     /// The inline blind-index key (default `DB_BLIND_INDEX_KEY`).
     pub blind_index_key: String,
     /// The active blind-index key version (default
-    /// `ENCRYPTED_FIELD_ACTIVE_BLIND_INDEX_VERSION`; unset: the highest loaded).
+    /// `ENCRYPTED_FIELD_ACTIVE_BLIND_INDEX_VERSION`; unset: the keys directory's
+    /// `active_blind_index_version` file, else the fleet's recorded version for a fleet member,
+    /// else the highest loaded).
     pub active_blind_index_version: String,
 }
 
@@ -101,7 +103,8 @@ impl KeyRing {
     /// `ENCRYPTED_FIELD_KEYS_DIR`, then `DB_ENCRYPTION_KEY_FILE`, then `DB_ENCRYPTION_KEY`;
     /// `ENCRYPTED_FIELD_ACTIVE_VERSION` picks the active version. The blind-index keys are
     /// `DB_BLIND_INDEX_KEY(_FILE)` (version 1) and the keys directory's `bidx_key_vN` files;
-    /// `ENCRYPTED_FIELD_ACTIVE_BLIND_INDEX_VERSION` picks the active one (default: the highest).
+    /// `ENCRYPTED_FIELD_ACTIVE_BLIND_INDEX_VERSION`, else the directory's
+    /// `active_blind_index_version` file, picks the active one (default: the highest).
     /// See [`EnvVars`](crate::keys::EnvVars) for other variable names.
     pub fn from_env() -> Result<Self> {
         load(&EnvVars::default(), &|name| std::env::var_os(name))
@@ -165,21 +168,22 @@ pub(crate) fn load_with_pin(
         builder.build()?
     };
 
+    let pinned_blind_index = blind_index_pin(vars, get, keys_dir.as_deref())?;
     Ok(LoadedRing {
         ring: with_blind_index_key(vars, get, ring, keys_dir.as_deref())?,
         pinned,
+        pinned_blind_index,
     })
 }
 
-/// `ring` with the blind-index keys of `vars` (read through `get`) and the `bidx_key_vN` files
-/// of `keys_dir`, when any is set; the active one pinned by `vars`, else the highest.
-fn with_blind_index_key(
+/// The blind-index version pinned for this host: the active blind-index variable, else the keys
+/// directory's `active_blind_index_version` file.
+pub(crate) fn blind_index_pin(
     vars: &EnvVars,
     get: &dyn Fn(&str) -> Option<OsString>,
-    ring: KeyRing,
     keys_dir: Option<&Path>,
-) -> Result<KeyRing> {
-    let active = text_of(get, &vars.active_blind_index_version)?
+) -> Result<Option<KeyVersion>> {
+    let from_var = text_of(get, &vars.active_blind_index_version)?
         .map(|text| {
             KeyVersion::parse_setting(
                 &zeroize::Zeroizing::new(text),
@@ -187,6 +191,23 @@ fn with_blind_index_key(
             )
         })
         .transpose()?;
+    match (from_var, keys_dir) {
+        (Some(version), _) => Ok(Some(version)),
+        (None, Some(dir)) => KeysDir::new(dir).pinned_blind_index_active(),
+        (None, None) => Ok(None),
+    }
+}
+
+/// `ring` with the blind-index keys of `vars` (read through `get`) and the `bidx_key_vN` files
+/// of `keys_dir`, when any is set; the active one pinned for this host (see
+/// [`blind_index_pin`]), else the highest.
+fn with_blind_index_key(
+    vars: &EnvVars,
+    get: &dyn Fn(&str) -> Option<OsString>,
+    ring: KeyRing,
+    keys_dir: Option<&Path>,
+) -> Result<KeyRing> {
+    let active = blind_index_pin(vars, get, keys_dir)?;
     let mut ring = with_first_blind_index_key(vars, get, ring)?;
     let files = keys_dir.map(load_blind_index_keys).transpose()?;
     for (version, key) in files.into_iter().flatten() {
@@ -202,10 +223,25 @@ fn with_blind_index_key(
         Some(version) if ring.active_blind_index_version().is_some() => ring
             .with_active_blind_index(version)
             .map_err(|_| Error::BadKey {
-                origin: vars.active_blind_index_version.clone(),
+                origin: pin_origin(vars, get, keys_dir),
                 reason: BadKeyReason::ActiveVersionMissing(version),
             }),
         _ => Ok(ring),
+    }
+}
+
+/// What pins the blind-index version, for an error: the variable when set, else the file.
+fn pin_origin(
+    vars: &EnvVars,
+    get: &dyn Fn(&str) -> Option<OsString>,
+    keys_dir: Option<&Path>,
+) -> String {
+    match keys_dir {
+        Some(dir) if get(&vars.active_blind_index_version).is_none() => dir
+            .join(crate::keys::blind_index_dir::ACTIVE_BLIND_INDEX_VERSION_FILE)
+            .display()
+            .to_string(),
+        _ => vars.active_blind_index_version.clone(),
     }
 }
 
@@ -452,6 +488,45 @@ mod tests {
         assert_eq!(
             reason(missing),
             BadKeyReason::ActiveVersionMissing(KeyVersion::new(4))
+        );
+    }
+
+    #[test]
+    fn the_blind_index_pin_file_pins_and_the_variable_wins_over_it() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("enc_key_v1"), key_text(1)).unwrap();
+        std::fs::write(dir.path().join("bidx_key_v2"), key_text(8)).unwrap();
+        std::fs::write(dir.path().join("bidx_key_v3"), key_text(9)).unwrap();
+        KeysDir::new(dir.path())
+            .activate_blind_index(KeyVersion::new(2))
+            .unwrap();
+        let keys_dir = ("ENCRYPTED_FIELD_KEYS_DIR", dir.path().display().to_string());
+        let map: HashMap<String, OsString> = [keys_dir.clone()]
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.into()))
+            .collect();
+        let loaded = load_with_pin(&EnvVars::default(), &|name| map.get(name).cloned()).unwrap();
+        assert_eq!(loaded.pinned_blind_index, Some(KeyVersion::new(2)));
+        assert_eq!(
+            loaded.ring.active_blind_index_version(),
+            Some(KeyVersion::new(2))
+        );
+        let by_variable = load_from(&[
+            keys_dir.clone(),
+            ("ENCRYPTED_FIELD_ACTIVE_BLIND_INDEX_VERSION", "3".to_owned()),
+        ])
+        .unwrap();
+        assert_eq!(
+            by_variable.active_blind_index_version(),
+            Some(KeyVersion::new(3))
+        );
+        KeysDir::new(dir.path())
+            .activate_blind_index(KeyVersion::new(1))
+            .unwrap();
+        let err = load_from(&[keys_dir]).unwrap_err();
+        assert!(
+            err.to_string().contains("active_blind_index_version"),
+            "the error names the pin file: {err}"
         );
     }
 

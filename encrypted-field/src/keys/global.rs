@@ -119,9 +119,7 @@ pub fn install_loader(loader: impl Fn() -> Result<KeyRing> + Send + Sync + 'stat
     if GLOBAL.get().is_some() {
         return Err(Error::AlreadyInstalled);
     }
-    let ring = ReloadableRing::loaded(Box::new(move || {
-        loader().map(|ring| LoadedRing { ring, pinned: None })
-    }))?;
+    let ring = ReloadableRing::loaded(Box::new(move || loader().map(LoadedRing::unpinned)))?;
     let mut installed = false;
     let state = GLOBAL.get_or_init(|| {
         installed = true;

@@ -48,6 +48,7 @@ pub(crate) mod backup;
     doc(cfg(any(feature = "sqlite", feature = "mysql", feature = "postgres")))
 )]
 pub use backup::{BACKUP_FORMAT, check_backup_dir, restore_ring, write_backup};
+pub use blind_index_dir::ACTIVE_BLIND_INDEX_VERSION_FILE;
 pub use dir::{ACTIVE_VERSION_FILE, KeyFile, KeysDir};
 pub use env::EnvVars;
 pub use global::{DEFAULT_RELOAD_INTERVAL, RELOAD_INTERVAL_VAR};

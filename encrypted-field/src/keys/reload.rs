@@ -17,6 +17,12 @@
 //! 3. in a fleet member whose fleet version is not loaded yet: the version active before the
 //!    reload (a new key file never starts encrypting on its own in a fleet);
 //! 4. otherwise the sources' own choice (the highest version), as without a fleet.
+//!
+//! The active blind-index version (the one new indexes are computed with) is chosen the same way,
+//! from its own pin (`ENCRYPTED_FIELD_ACTIVE_BLIND_INDEX_VERSION`, the keys directory's
+//! `active_blind_index_version` file) and the fleet's recorded active blind-index version: a
+//! provisioned blind-index key matches lookups, and never writes an index, until the fleet
+//! activates it.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock};
@@ -33,6 +39,19 @@ pub(crate) struct LoadedRing {
     pub(crate) ring: KeyRing,
     /// The version pinned for this host, which wins over the fleet's.
     pub(crate) pinned: Option<KeyVersion>,
+    /// The blind-index version pinned for this host, which wins over the fleet's.
+    pub(crate) pinned_blind_index: Option<KeyVersion>,
+}
+
+impl LoadedRing {
+    /// A ring with no local pin (a loader built in code).
+    pub(crate) fn unpinned(ring: KeyRing) -> Self {
+        Self {
+            ring,
+            pinned: None,
+            pinned_blind_index: None,
+        }
+    }
 }
 
 /// Reads the ring's sources again.
@@ -71,6 +90,8 @@ pub enum FleetActive {
 struct Settings {
     pinned: Option<KeyVersion>,
     fleet_active: Option<KeyVersion>,
+    pinned_blind_index: Option<KeyVersion>,
+    fleet_blind_index_active: Option<KeyVersion>,
 }
 
 /// The reloadable ring.
@@ -110,24 +131,26 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 impl ReloadableRing {
     /// A ring that never changes (installed with `install(ring)`).
     pub(crate) fn fixed(ring: KeyRing) -> Self {
-        Self::new(ring, None, None)
+        Self::new(ring, Settings::default(), None)
     }
 
     /// A ring loaded through `loader` now, and again on each reload.
     pub(crate) fn loaded(loader: Loader) -> Result<Self> {
         let first = loader()?;
-        Ok(Self::new(first.ring, first.pinned, Some(loader)))
+        let settings = Settings {
+            pinned: first.pinned,
+            pinned_blind_index: first.pinned_blind_index,
+            ..Settings::default()
+        };
+        Ok(Self::new(first.ring, settings, Some(loader)))
     }
 
-    fn new(ring: KeyRing, pinned: Option<KeyVersion>, loader: Option<Loader>) -> Self {
+    fn new(ring: KeyRing, settings: Settings, loader: Option<Loader>) -> Self {
         Self {
             current: RwLock::new(Arc::new(ring)),
             generation: AtomicU64::new(0),
             loader,
-            settings: Mutex::new(Settings {
-                pinned,
-                fleet_active: None,
-            }),
+            settings: Mutex::new(settings),
             unknown_version_reload: Mutex::new(None),
             unknown_version_gap: Duration::from_secs(1),
             reloads: (Mutex::new(0), Condvar::new()),
@@ -172,9 +195,17 @@ impl ReloadableRing {
             // Loads run one at a time, so a slower, older load never replaces a newer ring.
             let mut settings = lock(&self.settings);
             let loaded = loader()?;
-            let previous = self.ring().active_version();
+            let previous = self.ring();
             settings.pinned = loaded.pinned;
-            let ring = choose_active(loaded, settings.fleet_active, previous);
+            settings.pinned_blind_index = loaded.pinned_blind_index;
+            let pinned_blind_index = loaded.pinned_blind_index;
+            let ring = choose_active(loaded, settings.fleet_active, previous.active_version());
+            let ring = choose_blind_index_active(
+                ring,
+                pinned_blind_index,
+                settings.fleet_blind_index_active,
+                previous.active_blind_index_version(),
+            );
             let outcome = ReloadOutcome::Reloaded {
                 versions: ring.versions().collect(),
                 active: ring.active_version(),
@@ -233,6 +264,32 @@ impl ReloadableRing {
         }
     }
 
+    /// Makes `version` the fleet-wide active blind-index version: new indexes are computed with it
+    /// now when the ring holds it and no local pin overrides it, and after every later reload.
+    pub(crate) fn set_fleet_blind_index_active(&self, version: KeyVersion) -> FleetActive {
+        let mut settings = lock(&self.settings);
+        settings.fleet_blind_index_active = Some(version);
+        if let Some(pinned) = settings.pinned_blind_index {
+            return FleetActive::Pinned(pinned);
+        }
+        let ring = self.ring();
+        if ring.active_blind_index_version() == Some(version) {
+            return FleetActive::Applied;
+        }
+        match ring.with_active_blind_index(version) {
+            Ok(switched) => {
+                self.publish(switched);
+                FleetActive::Applied
+            }
+            Err(_) => FleetActive::NotLoaded,
+        }
+    }
+
+    /// The local blind-index pin, if the sources set one.
+    pub(crate) fn pinned_blind_index(&self) -> Option<KeyVersion> {
+        lock(&self.settings).pinned_blind_index
+    }
+
     /// The number of reloads so far.
     pub(crate) fn reload_count(&self) -> u64 {
         *lock(&self.reloads.0)
@@ -270,7 +327,7 @@ fn choose_active(
     fleet_active: Option<KeyVersion>,
     previous: KeyVersion,
 ) -> KeyRing {
-    let LoadedRing { ring, pinned } = loaded;
+    let LoadedRing { ring, pinned, .. } = loaded;
     if pinned.is_some() {
         return ring;
     }
@@ -287,6 +344,31 @@ fn choose_active(
     match ring.with_active(previous) {
         Ok(kept) => kept,
         Err(_) => ring,
+    }
+}
+
+/// The ring after [`choose_active`], with its active blind-index version chosen the same way: a
+/// local pin (the loader applied it already), else the fleet's when loaded, else in a fleet the
+/// version that indexed before the reload, else the sources' choice.
+fn choose_blind_index_active(
+    ring: KeyRing,
+    pinned: Option<KeyVersion>,
+    fleet_active: Option<KeyVersion>,
+    previous: Option<KeyVersion>,
+) -> KeyRing {
+    let Some(fleet) = fleet_active.filter(|_| pinned.is_none()) else {
+        return ring;
+    };
+    if let Ok(switched) = ring.with_active_blind_index(fleet) {
+        return switched;
+    }
+    tracing::warn!(
+        fleet_active_blind_index = fleet.get(),
+        "the fleet's active blind-index version is not in the reloaded ring; the previous one stays"
+    );
+    match previous.map(|version| ring.with_active_blind_index(version)) {
+        Some(Ok(kept)) => kept,
+        _ => ring,
     }
 }
 
@@ -319,10 +401,7 @@ mod tests {
         let ring = ReloadableRing::loaded(Box::new(move || {
             l.fetch_add(1, Ordering::SeqCst);
             match &*n.lock().unwrap() {
-                Some(versions) => Ok(LoadedRing {
-                    ring: ring_of(versions),
-                    pinned: None,
-                }),
+                Some(versions) => Ok(LoadedRing::unpinned(ring_of(versions))),
                 None => Err(Error::NoKeyConfigured),
             }
         }))
@@ -433,6 +512,7 @@ mod tests {
             Ok(LoadedRing {
                 ring: ring_of(&[1, 2]).with_active(KeyVersion::new(1))?,
                 pinned: Some(KeyVersion::new(1)),
+                pinned_blind_index: None,
             })
         }))
         .unwrap();
@@ -442,6 +522,113 @@ mod tests {
         );
         ring.reload().unwrap();
         assert_eq!(ring.ring().active_version(), KeyVersion::new(1));
+    }
+
+    /// A ring of `versions` with blind-index keys of `blind_index` (the highest active).
+    fn ring_with_blind_index(versions: &[u32], blind_index: &[u32]) -> KeyRing {
+        let mut ring = ring_of(versions);
+        for v in blind_index {
+            let byte = 100 + u8::try_from(*v).unwrap();
+            ring = ring
+                .with_blind_index_key_version(
+                    *v,
+                    crate::format::blind_index::BlindIndexKey::new(MasterKey::from_bytes(
+                        [byte; 32],
+                    )),
+                )
+                .unwrap();
+        }
+        ring
+    }
+
+    /// A ring whose loader gives the blind-index versions `next` holds, pinned to `pin`.
+    fn scripted_blind_index(
+        first: &[u32],
+        pin: Option<u32>,
+    ) -> (ReloadableRing, Arc<Mutex<Vec<u32>>>) {
+        let next = Arc::new(Mutex::new(first.to_vec()));
+        let n = Arc::clone(&next);
+        let ring = ReloadableRing::loaded(Box::new(move || {
+            let mut ring = ring_with_blind_index(&[1], &n.lock().unwrap());
+            let pinned_blind_index = pin.map(KeyVersion::new);
+            if let Some(pinned) = pinned_blind_index {
+                ring = ring.with_active_blind_index(pinned)?;
+            }
+            Ok(LoadedRing {
+                ring,
+                pinned: None,
+                pinned_blind_index,
+            })
+        }))
+        .unwrap();
+        (ring, next)
+    }
+
+    #[test]
+    fn a_provisioned_blind_index_version_never_indexes_until_the_fleet_activates_it() {
+        let (ring, next) = scripted_blind_index(&[1], None);
+        assert_eq!(
+            ring.set_fleet_blind_index_active(KeyVersion::new(1)),
+            FleetActive::Applied
+        );
+        // `bidx_key_v2` appears: loaded (lookups match it), but v1 keeps indexing.
+        *next.lock().unwrap() = vec![1, 2];
+        ring.reload().unwrap();
+        let loaded = ring.ring();
+        assert_eq!(loaded.blind_index_versions().count(), 2);
+        assert_eq!(
+            loaded.active_blind_index_version(),
+            Some(KeyVersion::new(1))
+        );
+        assert_eq!(
+            ring.set_fleet_blind_index_active(KeyVersion::new(2)),
+            FleetActive::Applied
+        );
+        assert_eq!(
+            ring.ring().active_blind_index_version(),
+            Some(KeyVersion::new(2))
+        );
+        ring.reload().unwrap();
+        assert_eq!(
+            ring.ring().active_blind_index_version(),
+            Some(KeyVersion::new(2)),
+            "the fleet's version survives a reload"
+        );
+    }
+
+    #[test]
+    fn a_fleet_blind_index_version_not_loaded_keeps_the_previous_one() {
+        let (ring, next) = scripted_blind_index(&[1, 2], None);
+        assert_eq!(
+            ring.set_fleet_blind_index_active(KeyVersion::new(1)),
+            FleetActive::Applied
+        );
+        assert_eq!(
+            ring.set_fleet_blind_index_active(KeyVersion::new(3)),
+            FleetActive::NotLoaded
+        );
+        *next.lock().unwrap() = vec![1, 2, 4];
+        ring.reload().unwrap();
+        assert_eq!(
+            ring.ring().active_blind_index_version(),
+            Some(KeyVersion::new(1))
+        );
+        assert_eq!(ring.ring().active_version(), KeyVersion::new(1));
+    }
+
+    #[test]
+    fn a_local_blind_index_pin_overrides_the_fleet() {
+        let (ring, _) = scripted_blind_index(&[1, 2], Some(1));
+        assert_eq!(ring.pinned_blind_index(), Some(KeyVersion::new(1)));
+        assert_eq!(
+            ring.set_fleet_blind_index_active(KeyVersion::new(2)),
+            FleetActive::Pinned(KeyVersion::new(1))
+        );
+        ring.reload().unwrap();
+        assert_eq!(
+            ring.ring().active_blind_index_version(),
+            Some(KeyVersion::new(1))
+        );
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! layer below ([`crate::Error`]) is wrapped as [`Error::Crypto`], as Diesel's errors wrap a
 //! driver's.
 
+use crate::fleet::KeyKind;
 use crate::keys::version::KeyVersion;
 use crate::model::SpecError;
 use crate::rotation::implausible::Implausible;
@@ -207,10 +208,15 @@ pub enum Error {
     /// nothing was rewritten). Each entry of `instances` names one (host, pid, versions).
     #[error(
         "{}: {} running instance(s) {} after waiting {waited}: {}; {}",
-        if *activated { format!("key version {version} is recorded active in the database") }
-        else { format!("not activating key version {version}") },
+        if *activated { format!("{kind} version {version} is recorded active in the database") }
+        else { format!("not activating {kind} version {version}") },
         instances.len(),
-        if *activated { "still seal new values with another version" } else { "have not loaded it" },
+        if *activated {
+            match kind {
+                KeyKind::Encryption => "still seal new values with another version",
+                KeyKind::BlindIndex => "still compute new blind indexes with another version",
+            }
+        } else { "have not loaded it" },
         instances.join("; "),
         if *activated {
             "nothing was rewritten; check those instances (a local pin, a stopped reload) and run again"
@@ -220,6 +226,8 @@ pub enum Error {
         }
     )]
     InstancesLagging {
+        /// Which keys: encryption or blind-index.
+        kind: KeyKind,
         /// The version being activated.
         version: KeyVersion,
         /// Whether it was recorded active before the wait ran out.
@@ -228,6 +236,27 @@ pub enum Error {
         waited: String,
         /// The lagging instances, each as `host web-1 pid 42 (loaded v1, v2; sealing with v1; …)`.
         instances: Vec<String>,
+    },
+
+    /// A blind-index column is declared too narrow for the indexes of a new blind-index key
+    /// version (versions 2 and up carry a prefix, FORMAT.md): activating it would make every
+    /// application write fail. Refused before anything is written.
+    #[error(
+        "{column} holds at most {width} bytes, but an index of blind-index key version {version} \
+         takes {needed} (FORMAT.md, \"Blind-index key versions\"): widen it first (e.g. {widen}); \
+         nothing was written"
+    )]
+    BlindIndexColumnTooNarrow {
+        /// The blind-index column, `table.column`.
+        column: String,
+        /// What the catalog declares it holds.
+        width: u64,
+        /// What one index of the new version takes, as the column stores it.
+        needed: u64,
+        /// The new blind-index version.
+        version: KeyVersion,
+        /// A column type wide enough, e.g. `VARBINARY(38)`.
+        widen: String,
     },
 
     /// A model description cannot be used (see [`SpecError`](crate::model::SpecError)).

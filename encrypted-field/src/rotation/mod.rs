@@ -54,6 +54,7 @@ pub mod database;
 pub(crate) mod error;
 mod implausible;
 mod kept;
+pub(crate) mod new_blind_index_key;
 pub(crate) mod new_key;
 mod pacing;
 mod plan;

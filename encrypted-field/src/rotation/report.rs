@@ -68,7 +68,8 @@ pub struct RotationReport {
     pub failed_records: u64,
     /// The key backup written before the rewrite, if any.
     pub key_backup_path: Option<String>,
-    /// The key a rotation to a new key created (or would create, in a dry run).
+    /// The key a rotation to a new key created (or would create, in a dry run): a blind-index
+    /// key when the operation is `reindex` (`rotate --blind-index --new-key`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub new_key: Option<NewKey>,
     /// What kind of pass this was.
@@ -239,9 +240,13 @@ impl fmt::Display for RotationReport {
         }
         if let Some(key) = &self.new_key {
             let would = if self.dry_run { "would be " } else { "" };
+            let what = match self.operation {
+                Operation::Reindex => "new blind-index key",
+                _ => "new key",
+            };
             writeln!(
                 f,
-                "new key: v{} {would}written to {} and activated (was v{})",
+                "{what}: v{} {would}written to {} and activated (was v{})",
                 key.version, key.key_file, key.previous_version
             )?;
         }

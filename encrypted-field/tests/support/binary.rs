@@ -12,7 +12,7 @@ use std::process::{Command, Output, Stdio};
 pub const BIN: &str = env!("CARGO_BIN_EXE_encrypted-field");
 
 /// Variables the binary would read from the test's own environment: removed before each run.
-pub const CLEARED: [&str; 22] = [
+pub const CLEARED: [&str; 23] = [
     "ENCRYPTED_FIELD_WEBHOOK_URL",
     "ENCRYPTED_FIELD_WEBHOOK_AUTHORIZATION",
     "ENCRYPTED_FIELD_WEBHOOK_ALLOW_HTTP",
@@ -27,6 +27,7 @@ pub const CLEARED: [&str; 22] = [
     "ENCRYPTED_FIELD_NOTIFY_TIMEOUT",
     "ENCRYPTED_FIELD_KEYS_DIR",
     "ENCRYPTED_FIELD_ACTIVE_VERSION",
+    "ENCRYPTED_FIELD_ACTIVE_BLIND_INDEX_VERSION",
     "DB_ENCRYPTION_KEY_FILE",
     "DB_ENCRYPTION_KEY",
     "DB_BLIND_INDEX_KEY_FILE",

@@ -34,10 +34,18 @@ pub struct KeysArgs {
 #[derive(Debug, Subcommand)]
 #[non_exhaustive]
 pub enum KeysAction {
-    /// List the key versions, which one is active, and their files (never the keys themselves).
+    /// List the key versions, which one is active, and their files (never the keys themselves);
+    /// then the blind-index key versions likewise.
     List,
     /// Generate a key as the next version. The active version stays as it is unless --activate.
     Add {
+        /// A blind-index key (`bidx_key_vN`; DB_BLIND_INDEX_KEY(_FILE) is version 1) instead
+        /// of an encryption key. The active blind-index version is pinned first in
+        /// the directory's `active_blind_index_version` file (or, with --database-url, recorded
+        /// in the database), so the new key matches lookups and writes no index until `keys
+        /// activate N --blind-index`.
+        #[arg(long)]
+        blind_index: bool,
         /// Make the new key the active one at once (otherwise: `keys activate N` once every
         /// reader has it). Not with --database-url.
         #[arg(long, conflicts_with = "database_url")]
@@ -55,6 +63,13 @@ pub enum KeysAction {
         /// The version, as `2` or `v2`.
         #[arg(value_name = "N", value_parser = parse_version)]
         version: KeyVersion,
+        /// Activate blind-index version N (the one new blind indexes are computed with): pinned
+        /// in the directory's `active_blind_index_version` file or, with --database-url,
+        /// recorded in the database in the same stages. Then `rotate --blind-index` recomputes
+        /// the existing indexes with it. Widen the index columns first for a version above 1
+        /// (38 bytes, 76 hex digits: FORMAT.md); `rotate --blind-index --new-key` checks them.
+        #[arg(long)]
+        blind_index: bool,
         /// For a fleet: wait (--wait) until every instance that checked in recently has loaded
         /// version N, record it active in this database (an `active_version` file already in
         /// the directory is moved along), then wait until every instance seals with it.

@@ -71,7 +71,11 @@ pub enum Command {
         Crash-safe: kill it at any instant and run it again to finish. One rotation at a time per \
         database (a lock in the database itself). After the rewrite every value is verified.\n\n\
         With --new-key it first generates the next key version in the keys directory, writes the key \
-        backup into --backup-dir, and activates the new key.\n\n\
+        backup into --backup-dir, and activates the new key in stages across the running instances \
+        (--wait, --force-activate).\n\n\
+        With --blind-index it recomputes the blind indexes instead (as reindex does); with \
+        --blind-index --new-key it first generates the next blind-index key (bidx_key_vN), backs \
+        it up and activates it in the same stages.\n\n\
         --if-due daily|weekly|monthly rotates only when the active key was activated longer ago than \
         that (as recorded in the database's encrypted_field_metadata table); otherwise it prints when \
         the rotation is due and exits 0. Run `rotate --new-key --if-due monthly --force` daily from \
@@ -106,9 +110,10 @@ pub enum Command {
     #[command(
         long_about = "Rewrite every blind index that is empty or not its value's.\n\n\
         Every value of a column with a blind index is decrypted and its index computed as the \
-        application computes it (the column's normalizer, the active blind-index key: the highest \
-        of DB_BLIND_INDEX_KEY(_FILE) as version 1 and the keys directory's bidx_key_vN files, or \
-        ENCRYPTED_FIELD_ACTIVE_BLIND_INDEX_VERSION); an index that is NULL, empty, different or \
+        application computes it (the column's normalizer, the active blind-index key: the version \
+        the database records for the fleet, else ENCRYPTED_FIELD_ACTIVE_BLIND_INDEX_VERSION or the \
+        keys directory's active_blind_index_version file, else the highest of \
+        DB_BLIND_INDEX_KEY(_FILE) as version 1 and the keys directory's bidx_key_vN files); an index that is NULL, empty, different or \
         computed with another blind-index version is rewritten (also `rotate --blind-index`). Online, like rotate: batches in primary-key order, one transaction each, and each \
         index is written only if its row still holds the value read, so an application's concurrent \
         write wins. Values that cannot be decrypted are listed and left alone.\n\n\

@@ -38,10 +38,14 @@ pub struct RotateArgs {
     #[arg(long, value_name = "PERIOD")]
     pub if_due: Option<Period>,
     /// Rotate the blind indexes instead of the values: recompute every blind index from its
-    /// decrypted value with the active blind-index key (the highest `bidx_key_vN`, or
-    /// $ENCRYPTED_FIELD_ACTIVE_BLIND_INDEX_VERSION), compare-and-swap on the value, as `reindex`
-    /// does. Lookups match every loaded blind-index version meanwhile.
-    #[arg(long, conflicts_with_all = ["new_key", "if_due", "backup_dir"])]
+    /// decrypted value with the active blind-index key (the version the database records, else
+    /// $ENCRYPTED_FIELD_ACTIVE_BLIND_INDEX_VERSION or the keys directory's
+    /// active_blind_index_version file, else the highest loaded), compare-and-swap on the
+    /// value, as `reindex` does. Lookups match every loaded blind-index version meanwhile. With
+    /// --new-key: first generate the next blind-index key (`bidx_key_vN`, backed up into
+    /// --backup-dir) and activate it in the same stages as a value key (--wait,
+    /// --force-activate), then recompute the indexes with it.
+    #[arg(long, conflicts_with_all = ["if_due"])]
     pub blind_index: bool,
 }
 

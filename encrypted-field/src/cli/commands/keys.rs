@@ -1,7 +1,9 @@
 //! `keys list|add|activate|retire`: the versioned key files of a keys directory, through
-//! [`KeysDir`] (and, to retire one, the database that must no longer use it).
+//! [`KeysDir`] (and, to retire one, the database that must no longer use it); with
+//! `--blind-index`, its blind-index keys (`blind_index_keys.rs`).
 
-use super::emit;
+use super::{blind_index_keys, emit};
+use crate::cli::blind_index_output::KeyListingWithBlindIndex;
 use crate::cli::connect::{connect_url, engine};
 use crate::cli::error::{CliError, KeySources};
 use crate::cli::fleet_output::{FleetActivated, ProvisionedKey};
@@ -28,12 +30,32 @@ pub(super) fn run(cli: &Cli, args: KeysArgs, io: &mut Io<'_>) -> Result<(), CliE
     let keys_error = |e: Error| CliError::keys(&e, &sources);
     let dir = KeysDir::new(&path);
     let env_active = env_active_version(vars).map_err(keys_error)?;
+    let target = blind_index_keys::Target {
+        dir: &dir,
+        vars,
+        keys_error: &keys_error,
+        json: args.json,
+    };
 
     let text = match args.action {
         KeysAction::List => render(
-            &list(&dir, env_active, vars).map_err(keys_error)?,
+            &KeyListingWithBlindIndex {
+                keys: list(&dir, env_active, vars).map_err(keys_error)?,
+                blind_index: blind_index_keys::listing(&dir, vars).map_err(keys_error)?,
+            },
             args.json,
         )?,
+        KeysAction::Add {
+            blind_index: true,
+            activate,
+            database_url,
+        } => blind_index_keys::add(&target, activate, database_url.as_deref())?,
+        KeysAction::Activate {
+            blind_index: true,
+            version,
+            database_url,
+            staging,
+        } => blind_index_keys::activate(&target, version, database_url.as_deref(), &staging, io)?,
         KeysAction::Add {
             database_url: Some(url),
             ..
@@ -73,6 +95,7 @@ pub(super) fn run(cli: &Cli, args: KeysArgs, io: &mut Io<'_>) -> Result<(), CliE
             version,
             database_url,
             staging,
+            ..
         } => {
             let files = dir.list().map_err(keys_error)?;
             if !files.iter().any(|f| f.version == version) {

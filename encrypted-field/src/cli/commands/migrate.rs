@@ -55,7 +55,7 @@ pub(super) fn run(
     }
     let registry = registry(cli, &args.database)?;
     let mut db = connect(&args.database)?;
-    let ring = ring::load(&cli.env, &args.keys)?;
+    let ring = ring::load_for_database(&cli.env, &args.keys, &mut db, io)?;
     check_columns(&mut db, &registry)?;
     let action = format!(
         "encrypt every {format} value of {} with key {}",
@@ -108,7 +108,7 @@ fn end_migration(
             Exit::Failure
         });
     }
-    let ring = ring::load(&cli.env, &args.keys)?;
+    let ring = ring::load_for_database(&cli.env, &args.keys, &mut db, io)?;
     let action = format!("verify {columns}, then delete their kept legacy values");
     confirm(terminal, args.write.force, false, &action, io)?;
     let report = rotation

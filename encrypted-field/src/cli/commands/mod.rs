@@ -2,12 +2,14 @@
 //! has succeeded, so a failed command leaves stdout empty (a rotation that completed with failures
 //! has succeeded in this sense: its report is printed, and it exits 1).
 
+mod blind_index_keys;
 mod crypt;
 mod keygen;
 mod keys;
 mod migrate;
 mod reindex;
 mod rotate;
+mod rotate_blind_index;
 mod status;
 mod verify;
 

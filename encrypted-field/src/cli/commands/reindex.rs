@@ -18,7 +18,7 @@ pub(super) fn run(
 ) -> Result<Exit, CliError> {
     let registry = registry(cli, &args.database)?;
     let mut db = connect(&args.database)?;
-    let ring = ring::load(&cli.env, &args.keys)?;
+    let ring = ring::load_for_database(&cli.env, &args.keys, &mut db, io)?;
     check_columns(&mut db, &registry)?;
     let action = format!(
         "rewrite the stale blind indexes of {}",
@@ -38,7 +38,7 @@ pub(super) fn run(
 }
 
 /// `table.index_column, …` of every registered blind index, for the prompt.
-fn index_list(registry: &Registry) -> String {
+pub(super) fn index_list(registry: &Registry) -> String {
     registry
         .iter()
         .flat_map(|m| {

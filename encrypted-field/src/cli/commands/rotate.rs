@@ -24,12 +24,20 @@ pub(super) fn run(
     args: RotateArgs,
     io: &mut Io<'_>,
 ) -> Result<Exit, CliError> {
+    if args.blind_index && args.new_key {
+        return super::rotate_blind_index::run(cli, terminal, args, io);
+    }
     if args.blind_index {
+        if args.write.backup_dir.is_some() {
+            return Err(CliError::usage(
+                "--backup-dir goes with --new-key: rotate --blind-index alone writes no key",
+            ));
+        }
         return super::reindex::run(cli, terminal, blind_index_pass(args), io);
     }
     let registry = registry(cli, &args.database)?;
     let mut db = connect(&args.database)?;
-    let ring = ring::load(&cli.env, &args.keys)?;
+    let ring = ring::load_for_database(&cli.env, &args.keys, &mut db, io)?;
     let ring = with_recorded_active(&mut db, ring, &cli.env, &args, io)?;
     let backup_dir = backup_dir(args.write.backup_dir.clone());
     let keys_dir = if args.new_key {

@@ -1,15 +1,16 @@
 //! `status`: values per key version in every column, read from the envelopes' headers (no key);
-//! then the fleet: the active version the database records, a local pin that overrides it on
-//! this host, and the running instances with their key versions.
+//! then the fleet: the active version (and active blind-index version) the database records, a
+//! local pin that overrides either on this host, and the running instances with their key
+//! versions.
 
 use super::emit;
 use crate::cli::connect::{check_columns, connect, engine, registry};
 use crate::cli::error::CliError;
 use crate::cli::fleet_output::{FleetView, LocalPin, StatusWithFleet};
-use crate::cli::key_ring::env_active_version;
+use crate::cli::key_ring::{blind_index_pin_source, env_active_version};
 use crate::cli::output::render;
 use crate::cli::{Cli, Io, StatusArgs};
-use crate::fleet::{DEFAULT_SEEN_WITHIN, instances, recorded_active};
+use crate::fleet::{DEFAULT_SEEN_WITHIN, KeyKind, instances, recorded_active, recorded_active_of};
 use crate::keys::dir::{ACTIVE_VERSION_FILE, KeysDir};
 use crate::keys::env::EnvVars;
 use crate::rotation::Rotation;
@@ -26,6 +27,9 @@ pub(super) fn run(cli: &Cli, args: StatusArgs, io: &mut Io<'_>) -> Result<(), Cl
     let fleet = FleetView {
         recorded_active: recorded_active(&mut db).map_err(engine)?,
         local_pin: local_pin(&cli.env),
+        recorded_active_blind_index: recorded_active_of(&mut db, KeyKind::BlindIndex)
+            .map_err(engine)?,
+        local_blind_index_pin: local_blind_index_pin(&cli.env),
         seen_within_seconds: DEFAULT_SEEN_WITHIN.as_secs(),
         instances: instances(&mut db, DEFAULT_SEEN_WITHIN).map_err(engine)?,
     };
@@ -49,5 +53,22 @@ fn local_pin(vars: &EnvVars) -> Option<LocalPin> {
     Some(LocalPin {
         version: version.get(),
         pinned_by: dir.path().join(ACTIVE_VERSION_FILE).display().to_string(),
+    })
+}
+
+/// The blind-index pin of this host: the active blind-index variable, else the
+/// `active_blind_index_version` file of the environment's keys directory. One that cannot be read
+/// is left out (`keys list` says why).
+fn local_blind_index_pin(vars: &EnvVars) -> Option<LocalPin> {
+    let keys_dir = std::env::var_os(&vars.keys_dir).map(std::path::PathBuf::from);
+    let version = crate::keys::env::blind_index_pin(
+        vars,
+        &|name| std::env::var_os(name),
+        keys_dir.as_deref(),
+    )
+    .ok()??;
+    Some(LocalPin {
+        version: version.get(),
+        pinned_by: blind_index_pin_source(vars, keys_dir.as_deref())?,
     })
 }

@@ -18,7 +18,7 @@ pub(super) fn run(
 ) -> Result<Exit, CliError> {
     let registry = registry(cli, &args.database)?;
     let mut db = connect(&args.database)?;
-    let ring = ring::load(&cli.env, &args.keys)?;
+    let ring = ring::load_for_database(&cli.env, &args.keys, &mut db, io)?;
     check_columns(&mut db, &registry)?;
     let progress = ProgressLine::new(terminal.stderr && !args.json);
     let verification = Rotation::new(&registry)

@@ -38,6 +38,12 @@ pub(crate) struct InstanceCheckIn {
     pub(crate) active_version: i64,
     /// The version a local setting pins, or 0.
     pub(crate) pinned_version: i64,
+    /// The loaded blind-index versions, ascending, comma-separated (empty: none).
+    pub(crate) blind_index_versions: String,
+    /// The blind-index version new indexes are computed with, or 0 (no blind-index key).
+    pub(crate) active_blind_index_version: i64,
+    /// The blind-index version a local setting pins, or 0.
+    pub(crate) pinned_blind_index_version: i64,
 }
 
 /// An instance's row as it is read, with its age by the database's clock.
@@ -55,6 +61,12 @@ pub(crate) struct InstanceRow {
     pub(crate) active_version: i64,
     #[diesel(sql_type = BigInt)]
     pub(crate) pinned_version: i64,
+    #[diesel(sql_type = Text)]
+    pub(crate) blind_index_versions: String,
+    #[diesel(sql_type = BigInt)]
+    pub(crate) active_blind_index_version: i64,
+    #[diesel(sql_type = BigInt)]
+    pub(crate) pinned_blind_index_version: i64,
     /// Seconds since its last check-in.
     #[diesel(sql_type = BigInt)]
     pub(crate) age_seconds: i64,
@@ -69,6 +81,45 @@ where
     ::diesel::sql_query(sql)
         .into_boxed::<C::Backend>()
         .execute(conn)
+}
+
+/// The columns a table created before blind-index versions were checked in lacks, as added.
+const BLIND_INDEX_COLUMNS: [&str; 3] = [
+    "blind_index_versions VARCHAR(255) NOT NULL DEFAULT ''",
+    "active_blind_index_version BIGINT NOT NULL DEFAULT 0",
+    "pinned_blind_index_version BIGINT NOT NULL DEFAULT 0",
+];
+
+/// Creates the instances table if it is missing, and adds the blind-index columns to one created
+/// by an earlier build (its rows are only check-ins: nothing is lost, and an instance of that
+/// build reads as having no blind-index key until it is upgraded). Another instance adding them at
+/// the same moment is not an error.
+fn ensure_instances_table<C, D>(conn: &mut C, dialect: &D) -> QueryResult<()>
+where
+    C: Connection,
+    C::Backend: SupportedBackend,
+    D: Dialect,
+    for<'q> Query<'q, C::Backend>: ExecuteDsl<C>,
+{
+    run::<C>(conn, dialect.create_instances_table())?;
+    let probe = format!("SELECT pinned_blind_index_version FROM {INSTANCES_TABLE} WHERE 1 = 0");
+    if run::<C>(conn, &probe).is_ok() {
+        return Ok(());
+    }
+    for column in BLIND_INDEX_COLUMNS {
+        let name = column.split(' ').next().unwrap_or(column);
+        let has = format!("SELECT {name} FROM {INSTANCES_TABLE} WHERE 1 = 0");
+        if run::<C>(conn, &has).is_err()
+            && let Err(error) = run::<C>(
+                conn,
+                &format!("ALTER TABLE {INSTANCES_TABLE} ADD COLUMN {column}"),
+            )
+            && run::<C>(conn, &has).is_err()
+        {
+            return Err(error);
+        }
+    }
+    Ok(())
 }
 
 fn upsert_metadata<C, D>(conn: &mut C, dialect: &D, name: &str, value: &str) -> QueryResult<()>
@@ -97,7 +148,7 @@ where
     i64: ToSql<BigInt, C::Backend>,
     for<'q> Query<'q, C::Backend>: ExecuteDsl<C>,
 {
-    run::<C>(conn, dialect.create_instances_table())?;
+    ensure_instances_table(conn, dialect)?;
     ::diesel::sql_query(dialect.upsert_instance())
         .into_boxed::<C::Backend>()
         .bind::<Text, _>(row.id.clone())
@@ -106,6 +157,9 @@ where
         .bind::<Text, _>(row.loaded_versions.clone())
         .bind::<BigInt, _>(row.active_version)
         .bind::<BigInt, _>(row.pinned_version)
+        .bind::<Text, _>(row.blind_index_versions.clone())
+        .bind::<BigInt, _>(row.active_blind_index_version)
+        .bind::<BigInt, _>(row.pinned_blind_index_version)
         .execute(conn)
         .map(drop)
 }
@@ -118,7 +172,7 @@ where
     String: ToSql<Text, C::Backend>,
     for<'q> Query<'q, C::Backend>: ExecuteDsl<C>,
 {
-    run::<C>(conn, dialect.create_instances_table())?;
+    ensure_instances_table(conn, dialect)?;
     ::diesel::sql_query(format!(
         "DELETE FROM {INSTANCES_TABLE} WHERE id = {}",
         dialect.placeholder(1)
@@ -137,7 +191,7 @@ where
     i64: ToSql<BigInt, C::Backend>,
     for<'q> Query<'q, C::Backend>: ExecuteDsl<C>,
 {
-    run::<C>(conn, dialect.create_instances_table())?;
+    ensure_instances_table(conn, dialect)?;
     ::diesel::sql_query(format!(
         "DELETE FROM {INSTANCES_TABLE} WHERE checked_in_at < {} - {}",
         dialect.now_seconds(),
@@ -157,10 +211,11 @@ where
     i64: ToSql<BigInt, C::Backend> + FromSql<BigInt, C::Backend>,
     for<'q> Query<'q, C::Backend>: LoadQuery<'q, C, InstanceRow> + ExecuteDsl<C>,
 {
-    run::<C>(conn, dialect.create_instances_table())?;
+    ensure_instances_table(conn, dialect)?;
     let now = dialect.now_seconds();
     ::diesel::sql_query(format!(
         "SELECT id, host, pid, loaded_versions, active_version, pinned_version, \
+         blind_index_versions, active_blind_index_version, pinned_blind_index_version, \
          {now} - checked_in_at AS age_seconds FROM {INSTANCES_TABLE} \
          WHERE checked_in_at >= {now} - {} ORDER BY host, pid, id",
         dialect.placeholder(1)

@@ -143,10 +143,14 @@ pub(crate) trait Dialect {
         "CREATE TABLE IF NOT EXISTS encrypted_field_instances (\
          id VARCHAR(64) NOT NULL PRIMARY KEY, host VARCHAR(255) NOT NULL, pid BIGINT NOT NULL, \
          loaded_versions VARCHAR(255) NOT NULL, active_version BIGINT NOT NULL, \
-         pinned_version BIGINT NOT NULL, checked_in_at BIGINT NOT NULL)"
+         pinned_version BIGINT NOT NULL, \
+         blind_index_versions VARCHAR(255) NOT NULL DEFAULT '', \
+         active_blind_index_version BIGINT NOT NULL DEFAULT 0, \
+         pinned_blind_index_version BIGINT NOT NULL DEFAULT 0, checked_in_at BIGINT NOT NULL)"
     }
     /// Inserts or replaces an instance's row, stamped with [`now_seconds`](Self::now_seconds)
-    /// (binds: id, host, pid, loaded versions, active version, pinned version or 0).
+    /// (binds: id, host, pid, loaded versions, active version, pinned version or 0, loaded
+    /// blind-index versions, active blind-index version or 0, pinned blind-index version or 0).
     fn upsert_instance(&self) -> String;
 
     /// The statement that creates the legacy-values table if it is missing (its byte types
@@ -341,7 +345,8 @@ macro_rules! with_backend {
     };
 }
 
-// After `with_backend!`, which it uses.
+// After `with_backend!`, which they use.
+mod column_width;
 mod instances;
 pub(crate) use instances::{InstanceCheckIn, InstanceRow};
 

@@ -90,10 +90,15 @@ impl Dialect for MysqlDialect {
     fn upsert_instance(&self) -> String {
         format!(
             "INSERT INTO encrypted_field_instances \
-             (id, host, pid, loaded_versions, active_version, pinned_version, checked_in_at) \
-             VALUES (?, ?, ?, ?, ?, ?, {now}) ON DUPLICATE KEY UPDATE \
+             (id, host, pid, loaded_versions, active_version, pinned_version, \
+              blind_index_versions, active_blind_index_version, pinned_blind_index_version, \
+              checked_in_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, {now}) ON DUPLICATE KEY UPDATE \
              host = VALUES(host), pid = VALUES(pid), loaded_versions = VALUES(loaded_versions), \
              active_version = VALUES(active_version), pinned_version = VALUES(pinned_version), \
+             blind_index_versions = VALUES(blind_index_versions), \
+             active_blind_index_version = VALUES(active_blind_index_version), \
+             pinned_blind_index_version = VALUES(pinned_blind_index_version), \
              checked_in_at = VALUES(checked_in_at)",
             now = self.now_seconds()
         )

@@ -100,10 +100,15 @@ impl Dialect for PgDialect {
     fn upsert_instance(&self) -> String {
         format!(
             "INSERT INTO encrypted_field_instances \
-             (id, host, pid, loaded_versions, active_version, pinned_version, checked_in_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, {now}) ON CONFLICT (id) DO UPDATE SET \
+             (id, host, pid, loaded_versions, active_version, pinned_version, \
+              blind_index_versions, active_blind_index_version, pinned_blind_index_version, \
+              checked_in_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, {now}) ON CONFLICT (id) DO UPDATE SET \
              host = EXCLUDED.host, pid = EXCLUDED.pid, loaded_versions = EXCLUDED.loaded_versions, \
              active_version = EXCLUDED.active_version, pinned_version = EXCLUDED.pinned_version, \
+             blind_index_versions = EXCLUDED.blind_index_versions, \
+             active_blind_index_version = EXCLUDED.active_blind_index_version, \
+             pinned_blind_index_version = EXCLUDED.pinned_blind_index_version, \
              checked_in_at = EXCLUDED.checked_in_at",
             now = self.now_seconds()
         )

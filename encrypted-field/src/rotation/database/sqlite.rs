@@ -75,10 +75,15 @@ impl Dialect for SqliteDialect {
     fn upsert_instance(&self) -> String {
         format!(
             "INSERT INTO encrypted_field_instances \
-             (id, host, pid, loaded_versions, active_version, pinned_version, checked_in_at) \
-             VALUES (?, ?, ?, ?, ?, ?, {now}) ON CONFLICT (id) DO UPDATE SET \
+             (id, host, pid, loaded_versions, active_version, pinned_version, \
+              blind_index_versions, active_blind_index_version, pinned_blind_index_version, \
+              checked_in_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, {now}) ON CONFLICT (id) DO UPDATE SET \
              host = excluded.host, pid = excluded.pid, loaded_versions = excluded.loaded_versions, \
              active_version = excluded.active_version, pinned_version = excluded.pinned_version, \
+             blind_index_versions = excluded.blind_index_versions, \
+             active_blind_index_version = excluded.active_blind_index_version, \
+             pinned_blind_index_version = excluded.pinned_blind_index_version, \
              checked_in_at = excluded.checked_in_at",
             now = self.now_seconds()
         )
