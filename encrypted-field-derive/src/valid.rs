@@ -64,7 +64,9 @@ pub(crate) fn check<'a>(input: &'a Input<'a>, cx: &Ctxt) -> Option<Model<'a>> {
     let table = table(input, cx);
     let key = primary_key(input, cx);
     let key_kind = key.as_ref().and_then(|(_, kind)| *kind);
-    let key_field = key.as_ref().and_then(|(column, _)| key_field(input, column));
+    let key_field = key
+        .as_ref()
+        .and_then(|(column, _)| key_field(input, column));
     let mut columns = Vec::new();
     let mut methods = HashMap::new();
     let mut sql_columns = HashMap::new();

@@ -101,7 +101,12 @@ fn row_bound_vectors_seal_to_the_exact_envelope_and_open_for_their_row_only() {
         let ring = ring_for(v);
         let iv: [u8; 16] = v.bytes("iv").try_into().expect("16-byte iv");
         let sealed = ring.seal_for_row_with_iv(&v.bytes("plaintext"), &column, &row, &iv);
-        assert_eq!(hex::encode(&sealed), v.text("envelope"), "vector `{}`", v.name);
+        assert_eq!(
+            hex::encode(&sealed),
+            v.text("envelope"),
+            "vector `{}`",
+            v.name
+        );
         let envelope = v.bytes("envelope");
         assert_eq!(
             ring.decrypt_for_row(&envelope, &column, &row).ok(),
@@ -138,10 +143,19 @@ fn row_keys_of_rust_types_are_the_canonical_bytes_of_the_vectors() {
             .unwrap_or_else(|| panic!("vector `{name}`"));
         String::from_utf8(v.bytes("row_key")).unwrap()
     };
-    assert_eq!(RowKey::from(7_i32).as_str(), key_of("ssn bound to integer row 7"));
-    assert_eq!(RowKey::from(-42_i64).as_str(), key_of("negative integer key"));
+    assert_eq!(
+        RowKey::from(7_i32).as_str(),
+        key_of("ssn bound to integer row 7")
+    );
+    assert_eq!(
+        RowKey::from(-42_i64).as_str(),
+        key_of("negative integer key")
+    );
     assert_eq!(RowKey::from(i64::MAX).as_str(), key_of("largest i64 key"));
-    assert_eq!(RowKey::from("clé-ü").as_str(), key_of("text key, non-ASCII"));
+    assert_eq!(
+        RowKey::from("clé-ü").as_str(),
+        key_of("text key, non-ASCII")
+    );
     let uuid = uuid::Uuid::parse_str("F81D4FAE-7DEC-11D0-A765-00A0C91E6BF6").unwrap();
     assert_eq!(RowKey::from(uuid).as_str(), key_of("uuid key"));
 }

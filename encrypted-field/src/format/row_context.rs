@@ -74,7 +74,9 @@ macro_rules! integer_row_keys {
     )*};
 }
 
-integer_row_keys!(i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize);
+integer_row_keys!(
+    i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize
+);
 
 impl From<&str> for RowKey {
     fn from(key: &str) -> Self {

@@ -238,8 +238,9 @@ impl ValueAction for Reindex<'_> {
         index: &BlindIndexSpec,
         stored_index: Option<&[u8]>,
     ) -> Plan {
-        let computed = open(self.ring, storage, context, stored)
-            .and_then(|(_, plaintext)| index.stored_value(self.ring, context.column_context(), &plaintext));
+        let computed = open(self.ring, storage, context, stored).and_then(|(_, plaintext)| {
+            index.stored_value(self.ring, context.column_context(), &plaintext)
+        });
         match computed {
             Ok(computed) if stored_index == Some(computed.as_slice()) => Plan::Keep,
             Ok(computed) => Plan::Rewrite {

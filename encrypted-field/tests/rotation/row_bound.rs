@@ -248,7 +248,10 @@ impl Progress for CrashAfter {
     fn batch_done(&self, _rows: u64) {
         self.done.set(self.done.get() + 1);
         if self.done.get() == self.batches {
-            panic!("simulated crash after {} batches (expected by this test)", self.batches);
+            panic!(
+                "simulated crash after {} batches (expected by this test)",
+                self.batches
+            );
         }
     }
 }
@@ -284,7 +287,11 @@ fn an_interrupted_rotation_of_row_bound_values_loses_nothing_and_the_next_run_fi
             .iter()
             .map(|p| version(Storage::Binary, p._ssn.as_deref().unwrap()))
             .collect();
-        assert_eq!(versions, [2, 2, 2, 2, 2, 2, 1, 1, 1, 1], "two batches written");
+        assert_eq!(
+            versions,
+            [2, 2, 2, 2, 2, 2, 1, 1, 1, 1],
+            "two batches written"
+        );
         for person in &people {
             assert_eq!(
                 person.ssn_with(&ring).unwrap(),
@@ -376,7 +383,11 @@ fn text_and_uuid_keys_bind_the_same_bytes_in_the_model_and_the_engine(backend: &
         let accounts = backend.create_named_table(
             &mut db,
             "row_bound_accounts",
-            &format!("code {}, _iban {} NOT NULL", backend.text_key(), backend.blob()),
+            &format!(
+                "code {}, _iban {} NOT NULL",
+                backend.text_key(),
+                backend.blob()
+            ),
         );
         let codes = ["ab-1", "Zoë-2", "ZZ 3"];
         for code in codes {
@@ -384,7 +395,9 @@ fn text_and_uuid_keys_bind_the_same_bytes_in_the_model_and_the_engine(backend: &
                 code: code.to_owned(),
                 ..Account::default()
             };
-            account.set_iban_with(&old, format!("iban of {code}")).unwrap();
+            account
+                .set_iban_with(&old, format!("iban of {code}"))
+                .unwrap();
             insert(
                 &mut db,
                 &accounts,
@@ -455,7 +468,14 @@ fn text_and_uuid_keys_bind_the_same_bytes_in_the_model_and_the_engine(backend: &
             assert_eq!(version(Storage::Binary, &account._iban), 2);
             assert_eq!(account.iban_with(&ring).unwrap(), format!("iban of {code}"));
         }
-        let stored = read_column(&mut db, &badges, "id", KeyKind::Text, "_secret", Storage::Binary);
+        let stored = read_column(
+            &mut db,
+            &badges,
+            "id",
+            KeyKind::Text,
+            "_secret",
+            Storage::Binary,
+        );
         assert_eq!(stored.len(), 2);
         for (key, secret) in stored {
             let PrimaryKey::Text(id) = key else {

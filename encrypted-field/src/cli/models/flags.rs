@@ -38,8 +38,7 @@ impl FromStr for ColumnArg {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Self, String> {
-        const FORM: &str =
-            "TABLE.COLUMN[:text][:nullable][:bind-row][:bidx=COLUMN|:bidx-text=COLUMN][:normalize=NAME]";
+        const FORM: &str = "TABLE.COLUMN[:text][:nullable][:bind-row][:bidx=COLUMN|:bidx-text=COLUMN][:normalize=NAME]";
         let mut parts = text.split(':');
         let name = parts.next().unwrap_or_default();
         let Some((table, column)) = name.split_once('.') else {
