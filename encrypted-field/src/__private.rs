@@ -15,7 +15,8 @@ pub use inventory;
 use crate::codec;
 use crate::error::Result;
 use crate::format::plaintext::string_from_plaintext;
-use crate::format::row_context::{AsRowKey, Binding, RowKey};
+use crate::format::row_context::Binding;
+use crate::format::row_key::{AsRowKey, RowKey};
 
 /// The process-wide key ring as it is now.
 pub fn global() -> Result<std::sync::Arc<KeyRing>> {

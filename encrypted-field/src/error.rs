@@ -88,7 +88,7 @@ pub enum Error {
         /// The column context (`table.column`) the caller asked for.
         context: String,
         /// The primary key of the row the caller asked for.
-        row: crate::format::row_context::RowKey,
+        row: crate::format::row_key::RowKey,
     },
 
     /// A row-bound value was sealed or opened for a row whose primary key is not known yet (an

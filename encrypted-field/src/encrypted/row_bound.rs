@@ -10,7 +10,8 @@ use super::{ColumnContext, Encrypted};
 use crate::codec;
 use crate::error::{Error, Result};
 use crate::format::plaintext::{Plaintext, string_from_plaintext};
-use crate::format::row_context::{AsRowKey, Binding, RowKey};
+use crate::format::row_context::Binding;
+use crate::format::row_key::{AsRowKey, RowKey};
 use crate::format::stored::Storage;
 use crate::keys::global::{with_global, with_ring};
 

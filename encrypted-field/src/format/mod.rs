@@ -12,4 +12,5 @@ pub(crate) mod layout;
 pub mod legacy;
 pub(crate) mod plaintext;
 pub(crate) mod row_context;
+pub(crate) mod row_key;
 pub(crate) mod stored;

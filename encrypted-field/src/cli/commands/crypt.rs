@@ -8,7 +8,7 @@ use crate::cli::key_ring as ring;
 use crate::cli::{DecryptArgs, EncryptArgs, Io, LegacySource};
 use crate::error::Error;
 use crate::format::legacy::{self, LegacyFormat, LegacyKey};
-use crate::format::row_context::RowKey;
+use crate::format::row_key::RowKey;
 use crate::format::stored::{decode_base64, encode_base64};
 use crate::keys::env::EnvVars;
 

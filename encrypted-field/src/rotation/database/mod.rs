@@ -43,7 +43,7 @@ impl fmt::Display for PrimaryKey {
 impl PrimaryKey {
     /// The key in the canonical form a row-bound value binds (`FORMAT.md`, "Row-bound
     /// contexts"): the integer's decimal digits, or the text itself.
-    pub(crate) fn row_key(&self) -> crate::format::row_context::RowKey {
+    pub(crate) fn row_key(&self) -> crate::format::row_key::RowKey {
         match self {
             Self::Integer(value) => (*value).into(),
             Self::Text(value) => value.into(),
