@@ -10,7 +10,7 @@
 use encrypted_field::model::{KeyKind, Registry, Storage};
 use encrypted_field::rotation::database::{Database, PrimaryKey};
 use encrypted_field::rotation::{Pacing, Progress, Rotation, RotationReport, RotationStatus};
-use encrypted_field::{EncryptedModel, Error, KeyRing};
+use encrypted_field::{EncryptedModel, Error, KeyRing, KeyVersion};
 
 use crate::support::{
     Backend, Cell, Counts, Keys, Table, column_report, insert, per_backend, read_column, update,
@@ -291,6 +291,15 @@ fn an_interrupted_rotation_of_row_bound_values_loses_nothing_and_the_next_run_fi
             versions,
             [2, 2, 2, 2, 2, 2, 1, 1, 1, 1],
             "two batches written"
+        );
+        let status = Rotation::new(&registry).status(&mut db).unwrap();
+        assert_eq!(
+            (
+                status.count_for(KeyVersion::new(1)),
+                status.count_for(KeyVersion::new(2))
+            ),
+            (8, 12),
+            "status counts the row-bound values of both columns per version"
         );
         for person in &people {
             assert_eq!(
