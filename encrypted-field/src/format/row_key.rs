@@ -91,7 +91,7 @@ impl From<uuid::Uuid> for RowKey {
 /// A primary-key field whose value a row-bound column (`#[encrypted(bind_row)]`) binds into its
 /// values: the integer types, `String`, `str`, `uuid::Uuid` (feature `uuid`), and `Option` of
 /// any of them, where `None` is a key the database has not assigned yet (the row is not
-/// inserted): sealing or opening a row-bound value then fails with [`Error::RowKeyUnknown`].
+/// inserted): sealing or opening a row-bound value then fails with [`Error::RowKeyUnknown`](crate::Error::RowKeyUnknown).
 ///
 /// Implement it for a newtype key by delegating to the type it wraps.
 ///
