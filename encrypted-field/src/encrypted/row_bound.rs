@@ -39,6 +39,32 @@ use crate::keys::global::{with_global, with_ring};
 /// assert!(matches!(ssn.seal_for_row(&None::<i64>), Err(Error::RowKeyUnknown { .. })));
 /// # Ok::<(), Error>(())
 /// ```
+///
+/// Diesel cannot write one without its key: with a column context the insert below compiles,
+/// with `RowBound` it does not (no `ToSql`).
+///
+#[cfg_attr(feature = "sqlite", doc = "```compile_fail")]
+#[cfg_attr(not(feature = "sqlite"), doc = "```ignore")]
+/// use diesel::prelude::*;
+/// use encrypted_field::{Encrypted, RowBound};
+/// encrypted_field::column_context!(Ssn = "people._ssn");
+/// diesel::table! { people (id) { id -> Integer, _ssn -> Binary, } }
+///
+/// fn insert(conn: &mut SqliteConnection, ssn: Encrypted<String, RowBound<Ssn>>) -> QueryResult<usize> {
+///     diesel::insert_into(people::table).values(people::_ssn.eq(ssn)).execute(conn)
+/// }
+/// ```
+///
+#[cfg_attr(feature = "sqlite", doc = "```no_run")]
+#[cfg_attr(not(feature = "sqlite"), doc = "```ignore")]
+/// # use diesel::prelude::*;
+/// # use encrypted_field::Encrypted;
+/// # encrypted_field::column_context!(Ssn = "people._ssn");
+/// # diesel::table! { people (id) { id -> Integer, _ssn -> Binary, } }
+/// fn insert(conn: &mut SqliteConnection, ssn: Encrypted<String, Ssn>) -> QueryResult<usize> {
+///     diesel::insert_into(people::table).values(people::_ssn.eq(ssn)).execute(conn)
+/// }
+/// ```
 pub struct RowBound<C>(PhantomData<fn() -> C>);
 
 impl<C: ColumnContext> fmt::Debug for RowBound<C> {
