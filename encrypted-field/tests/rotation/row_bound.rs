@@ -215,6 +215,24 @@ fn a_value_copied_into_another_row_is_reported_by_verify_and_rotation_and_left_a
                 Some(format!("ssn {}", person.id))
             );
         }
+
+        // A value copied on the active version needs no rewrite, so only the verification
+        // that closes the rotation opens it: it is reported there.
+        update(
+            &mut db,
+            &table,
+            "id",
+            &PrimaryKey::Integer(4),
+            "_ssn",
+            Cell::Bytes(after[0]._ssn.clone().unwrap()),
+        );
+        let again = backend
+            .rotate(|| Rotation::new(&registry).run(&mut db, &keys.ring_v2()))
+            .unwrap();
+        assert_eq!(again.status, RotationStatus::Failed, "{again}");
+        let verification = again.verification.as_ref().unwrap();
+        assert!(!verification.ok, "{again}");
+        assert_eq!(verification.undecryptable, 2, "rows 3 and 4: {again}");
     });
 }
 
