@@ -137,14 +137,16 @@ fn shape_of(ty: &Type) -> Option<Shape> {
     Some(Shape { storage, nullable })
 }
 
-/// The kind of a primary-key type: an integer type or `String`.
+/// The kind of a primary-key type: an integer type, `String` or `Uuid` (read as text by
+/// rotation), or an `Option` of one (a key the database assigns on insert).
 pub(crate) fn key_kind_of(ty: &Type) -> Option<KeyKind> {
     const INTEGERS: [&str; 12] = [
         "i8", "i16", "i32", "i64", "i128", "isize", "u8", "u16", "u32", "u64", "u128", "usize",
     ];
+    let ty = single_argument(ty, "Option").unwrap_or(ty);
     if INTEGERS.iter().any(|int| last_segment_is(ty, int)) {
         Some(KeyKind::Integer)
-    } else if last_segment_is(ty, "String") {
+    } else if last_segment_is(ty, "String") || last_segment_is(ty, "Uuid") {
         Some(KeyKind::Text)
     } else {
         None
@@ -228,7 +230,9 @@ mod tests {
     fn primary_keys_are_integers_or_strings() {
         assert_eq!(key_kind_of(&ty("i32")), Some(KeyKind::Integer));
         assert_eq!(key_kind_of(&ty("std::string::String")), Some(KeyKind::Text));
-        assert_eq!(key_kind_of(&ty("uuid::Uuid")), None);
+        assert_eq!(key_kind_of(&ty("uuid::Uuid")), Some(KeyKind::Text));
+        assert_eq!(key_kind_of(&ty("Option<i64>")), Some(KeyKind::Integer));
+        assert_eq!(key_kind_of(&ty("f64")), None);
     }
 
     #[test]

@@ -39,6 +39,8 @@ pub(crate) struct EncryptedAttr {
     pub(crate) blind_index: Option<LitStr>,
     pub(crate) normalize: Option<Path>,
     pub(crate) column: Option<LitStr>,
+    /// `bind_row`: the key itself, for spans.
+    pub(crate) bind_row: Option<Path>,
 }
 
 /// What the derive reads from a field's attributes.
@@ -52,7 +54,7 @@ pub(crate) struct FieldAttrs {
 const MODEL_KEYS: &str = "`table`, `primary_key`, `primary_key_type`";
 const MODEL_FORM: &str =
     r#"#[encrypted_model(table = "customers", primary_key = "id", primary_key_type = i64)]"#;
-const FIELD_KEYS: &str = "`name`, `ty`, `blind_index`, `normalize`, `column`";
+const FIELD_KEYS: &str = "`name`, `ty`, `blind_index`, `normalize`, `column`, `bind_row`";
 const FIELD_FORM: &str =
     r#"#[encrypted(name = "phone", ty = String, blind_index = "phone_bidx", normalize = digits)]"#;
 
@@ -168,6 +170,7 @@ impl EncryptedAttr {
             blind_index: None,
             normalize: None,
             column: None,
+            bind_row: None,
         };
         match &attr.meta {
             Meta::Path(_) => return this,
@@ -192,6 +195,11 @@ impl EncryptedAttr {
                 set_once(cx, &meta, &mut this.normalize, path);
             } else if meta.path.is_ident("column") {
                 set_once(cx, &meta, &mut this.column, lit_str(&meta, r#"column = "phone_number""#)?);
+            } else if meta.path.is_ident("bind_row") {
+                if !(meta.input.is_empty() || meta.input.peek(Token![,])) {
+                    return Err(meta.error("`bind_row` takes no value: `#[encrypted(bind_row)]`"));
+                }
+                set_once(cx, &meta, &mut this.bind_row, meta.path.clone());
             } else {
                 unknown_key(cx, &meta, "encrypted", FIELD_KEYS, FIELD_FORM)?;
             }

@@ -89,6 +89,7 @@ fn model_spec(model: &Model<'_>) -> TokenStream {
         let name = &column.column;
         let constructor = storage_constructor(column.shape.storage);
         let nullable = column.shape.nullable.then(|| quote!(.nullable()));
+        let bind_row = column.bind_row.then(|| quote!(.bound_to_row()));
         let blind_index = column.blind_index.as_ref().map(|blind| {
             let (name, constructor) = (&blind.column, storage_constructor(blind.shape.storage));
             let normalizer_name = normalizer_name(&blind.normalizer);
@@ -101,7 +102,7 @@ fn model_spec(model: &Model<'_>) -> TokenStream {
             }
         });
         quote! {
-            .column(::encrypted_field::__private::ColumnSpec::#constructor(#name) #nullable #blind_index)
+            .column(::encrypted_field::__private::ColumnSpec::#constructor(#name) #nullable #bind_row #blind_index)
         }
     });
     quote! {
@@ -125,15 +126,30 @@ fn methods(model: &Model<'_>, column: &Column<'_>) -> TokenStream {
     let with = format_ident!("{}_with", accessor, span = span);
     let set = format_ident!("set_{}", accessor, span = span);
     let set_with = format_ident!("set_{}_with", accessor, span = span);
-    let (open, seal) = match column.shape.storage {
-        Storage::Binary => (quote!(open_binary), quote!(seal_binary)),
-        Storage::Text => (quote!(open_text), quote!(seal_text)),
+    let (open, seal) = match (column.shape.storage, column.bind_row) {
+        (Storage::Binary, false) => (quote!(open_binary), quote!(seal_binary)),
+        (Storage::Text, false) => (quote!(open_text), quote!(seal_text)),
+        (Storage::Binary, true) => (quote!(open_binary_row), quote!(seal_binary_row)),
+        (Storage::Text, true) => (quote!(open_text_row), quote!(seal_text_row)),
     };
     // Spanned at `ty = ..`, so that a type that is not `Plaintext` is reported there.
     let codec = codec(plaintext);
     let open = quote!((#codec.#open));
     let seal = quote!((#codec.#seal));
-    let described = format!("`{field}` (column `{context}`)");
+    // A row-bound column also takes the row's key, read from the key field when the value is
+    // sealed or opened (spanned at the key's type, so that a type that cannot be bound is
+    // reported there).
+    let row = match (column.bind_row, model.key_field) {
+        (true, Some((key, key_ty))) => quote_spanned! {key_ty.span()=>
+            , &::encrypted_field::__private::row_key(&self.#key, #context)?
+        },
+        _ => quote!(),
+    };
+    let described = if column.bind_row {
+        format!("`{field}` (column `{context}`, bound to the row's primary key)")
+    } else {
+        format!("`{field}` (column `{context}`)")
+    };
     let nullable = column.shape.nullable;
 
     let (read_ty, read_body) = if nullable {
@@ -141,7 +157,7 @@ fn methods(model: &Model<'_>, column: &Column<'_>) -> TokenStream {
             quote!(::core::option::Option<#plaintext>),
             quote! {
                 match &self.#field {
-                    ::core::option::Option::Some(stored) => #open(ring, stored, #context).map(::core::option::Option::Some),
+                    ::core::option::Option::Some(stored) => #open(ring, stored, #context #row).map(::core::option::Option::Some),
                     ::core::option::Option::None => ::core::result::Result::Ok(::core::option::Option::None),
                 }
             },
@@ -149,7 +165,7 @@ fn methods(model: &Model<'_>, column: &Column<'_>) -> TokenStream {
     } else {
         (
             quote!(#plaintext),
-            quote!(#open(ring, &self.#field, #context)),
+            quote!(#open(ring, &self.#field, #context #row)),
         )
     };
     let wrap = |value: TokenStream, optional: bool| {
@@ -159,7 +175,7 @@ fn methods(model: &Model<'_>, column: &Column<'_>) -> TokenStream {
             value
         }
     };
-    let sealed = wrap(quote!(#seal(ring, &value, #context)?), nullable);
+    let sealed = wrap(quote!(#seal(ring, &value, #context #row)?), nullable);
     let (index_ty, compute_index, store_index, clear_index) = match &column.blind_index {
         Some(blind) => {
             let index = blind_index_call(column, blind, false);
@@ -188,6 +204,11 @@ fn methods(model: &Model<'_>, column: &Column<'_>) -> TokenStream {
         " When no key ring is configured, when the stored value does not decrypt under this column's".to_owned(),
         " context (another key, another column, tampered), or when its plaintext is not of this type.".to_owned(),
     ];
+    let getter_docs = getter_docs.into_iter().chain(column.bind_row.then(|| {
+        " Bound to its row: a value of another row fails too (`Error::RowAuthentication`), and a key\n \
+         not assigned yet (`None`) is `Error::RowKeyUnknown`."
+            .to_owned()
+    }));
     let setter_errors = if column.blind_index.is_some() {
         " When no key ring or no blind-index key is configured, or the operating system's random number\n generator fails; the model is then unchanged."
     } else {
@@ -201,7 +222,12 @@ fn methods(model: &Model<'_>, column: &Column<'_>) -> TokenStream {
         " # Errors".to_owned(),
         String::new(),
         setter_errors.to_owned(),
-    ];
+    ]
+    .into_iter()
+    .chain(column.bind_row.then(|| {
+        " Bound to its row: when the primary key is not assigned yet (`None`), `Error::RowKeyUnknown`."
+            .to_owned()
+    }));
     let getter_with_doc = format!(" Decrypts {described} with `ring`; see [`Self::{accessor}`].");
     let setter_with_doc = format!(
         " Encrypts `value` into {described} with `ring`'s active key{refreshes}; see [`Self::{set}`]."

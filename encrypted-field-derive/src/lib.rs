@@ -44,8 +44,11 @@ use proc_macro::TokenStream;
 /// Field keys: `name` (accessor name, default: the field name without its leading `_`), `ty`
 /// (plaintext type, default `String`), `blind_index` (the field holding the index: `Vec<u8>` for
 /// 32 raw bytes, `String` for 64 hex digits), `normalize` (`exact`, `digits`, `lowercase` or the
-/// path of a `fn(&str) -> Cow<str>`), `column` (the SQL column, when it differs from Diesel's).
-/// The context bound into each value is `table.column`.
+/// path of a `fn(&str) -> Cow<str>`), `column` (the SQL column, when it differs from Diesel's),
+/// `bind_row` (bind each value to the row's primary key as well, read from the key field, which
+/// must be in the struct: an integer, `String`, `uuid::Uuid`, or an `Option` of one while the
+/// database has not assigned it). The context bound into each value is `table.column` (with the
+/// key, in the row-bound encoding of `FORMAT.md`, for `bind_row`).
 #[proc_macro_derive(EncryptedModel, attributes(encrypted, encrypted_model))]
 pub fn derive_encrypted_model(input: TokenStream) -> TokenStream {
     expand::derive_encrypted_model_inner(input.into()).into()

@@ -142,6 +142,24 @@ fn blind_index_without_normalize_is_exact() {
 }
 
 #[test]
+fn bind_row_reads_the_key_field_and_marks_the_column() {
+    expands_to(
+        quote! {
+            #[derive(EncryptedModel)]
+            #[encrypted_model(table = "people")]
+            struct Person {
+                id: Option<i64>,
+                #[encrypted(bind_row)]
+                _ssn: Option<Vec<u8>>,
+                #[encrypted(bind_row)]
+                _note: String,
+            }
+        },
+        expect_file!["../tests/expand/bind_row.expanded.rs"],
+    );
+}
+
+#[test]
 fn explicit_table_and_text_primary_key_override_diesel() {
     expands_to(
         quote! {
@@ -339,12 +357,12 @@ fn structural_mistakes_are_reported() {
             quote!(
                 #[encrypted_model(table = "t")]
                 struct T {
-                    id: Uuid,
+                    id: f64,
                     #[encrypted]
                     _v: Vec<u8>,
                 }
             ),
-            "primary key `id` must be an integer or a `String`",
+            "primary key `id` must be an integer, a `String` or a `Uuid`",
         ),
         (
             quote!(

@@ -20,6 +20,8 @@ pub(crate) struct Model<'a> {
     pub(crate) table: String,
     pub(crate) primary_key: String,
     pub(crate) key_kind: KeyKind,
+    /// The primary-key field and its type, when the struct has one: what row-bound columns bind.
+    pub(crate) key_field: Option<(&'a Ident, &'a Type)>,
     pub(crate) columns: Vec<Column<'a>>,
 }
 
@@ -35,6 +37,8 @@ pub(crate) struct Column<'a> {
     /// The plaintext type (`String` unless `ty = ..`).
     pub(crate) plaintext: Type,
     pub(crate) blind_index: Option<BlindIndex<'a>>,
+    /// `#[encrypted(bind_row)]`: each value is bound to its row's primary key too.
+    pub(crate) bind_row: bool,
 }
 
 /// The field that holds a column's blind index.
@@ -60,6 +64,9 @@ pub(crate) fn check<'a>(input: &'a Input<'a>, cx: &Ctxt) -> Option<Model<'a>> {
     let table = table(input, cx);
     let key = primary_key(input, cx);
     let key_kind = key.as_ref().and_then(|(_, kind)| *kind);
+    let key_field = key
+        .as_ref()
+        .and_then(|(column, _)| key_field(input, column));
     let mut columns = Vec::new();
     let mut methods = HashMap::new();
     let mut sql_columns = HashMap::new();
@@ -105,6 +112,7 @@ pub(crate) fn check<'a>(input: &'a Input<'a>, cx: &Ctxt) -> Option<Model<'a>> {
             .clone()
             .unwrap_or_else(|| syn::parse_quote!(::std::string::String));
         let context = format!("{}.{column}", table.as_deref().unwrap_or_default());
+        let bind_row = bind_row(input, attr, key.as_ref(), key_field, cx);
         columns.push(Column {
             field: field.ident,
             accessor,
@@ -113,6 +121,7 @@ pub(crate) fn check<'a>(input: &'a Input<'a>, cx: &Ctxt) -> Option<Model<'a>> {
             shape,
             plaintext,
             blind_index,
+            bind_row,
         });
     }
     if input.fields.iter().all(|f| f.attrs.encrypted.is_none()) {
@@ -132,8 +141,42 @@ pub(crate) fn check<'a>(input: &'a Input<'a>, cx: &Ctxt) -> Option<Model<'a>> {
         table,
         primary_key,
         key_kind,
+        key_field: key_field.map(|field| (field.ident, field.ty)),
         columns,
     })
+}
+
+/// The field that holds the primary-key column, if the struct has one.
+fn key_field<'a>(input: &'a Input<'a>, column: &str) -> Option<&'a Field<'a>> {
+    input
+        .fields
+        .iter()
+        .find(|f| f.column() == column)
+        .or_else(|| input.field_named(column))
+}
+
+/// Whether the column is `bind_row`; reports it when the struct has no primary-key field to bind.
+fn bind_row(
+    input: &Input<'_>,
+    attr: &crate::attr::EncryptedAttr,
+    key: Option<&(String, Option<KeyKind>)>,
+    key_field: Option<&Field<'_>>,
+    cx: &Ctxt,
+) -> bool {
+    let Some(path) = &attr.bind_row else {
+        return false;
+    };
+    if let (Some((column, _)), None) = (key, key_field) {
+        cx.error_spanned_by(
+            path,
+            format!(
+                "`bind_row` binds the row's primary key `{column}` into each value, but `{}` has no field `{column}`\n\
+                 help: add the key field (an `Option` when the database assigns it on insert), or drop `bind_row`",
+                input.ident
+            ),
+        );
+    }
+    true
 }
 
 /// `#[encrypted_model(table = "..")]`, else the last segment of Diesel's `table_name`.
@@ -206,7 +249,7 @@ fn primary_key(input: &Input<'_>, cx: &Ctxt) -> Option<(String, Option<KeyKind>)
         if kind.is_none() {
             cx.error_spanned_by(
                 ty,
-                format!("primary key `{column}` must be an integer or a `String`: rotation pages through rows by it"),
+                format!("primary key `{column}` must be an integer, a `String` or a `Uuid`: rotation pages through rows by it"),
             );
         }
         kind

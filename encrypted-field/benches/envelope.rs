@@ -1,6 +1,6 @@
 //! Encrypt and decrypt throughput of format v1, beside the raw limit of its primitives
 //! (AES-256-CBC encryption and HMAC-SHA256 of the same bytes) measured in the same run, and the
-//! cost of one blind index.
+//! cost of one blind index and of binding a value to its row (`envelope_row`).
 //!
 //! Run: `cargo bench -p encrypted-field --bench envelope`
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
@@ -9,7 +9,7 @@ use std::hint::black_box;
 
 use aes::cipher::{BlockEncryptMut as _, KeyIvInit as _, block_padding::Pkcs7};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use encrypted_field::{BlindIndexKey, KeyRing, MasterKey};
+use encrypted_field::{BlindIndexKey, KeyRing, MasterKey, RowKey};
 use hmac::Mac as _;
 
 const SIZES: [usize; 3] = [12, 64, 4096];
@@ -30,6 +30,32 @@ fn envelope(c: &mut Criterion) {
         });
         group.bench_with_input(BenchmarkId::new("decrypt", size), &sealed, |b, s| {
             b.iter(|| ring.decrypt_with_context(black_box(s), CONTEXT).unwrap())
+        });
+    }
+    group.finish();
+}
+
+/// The same as `envelope` for 12 and 64 bytes, bound to a row (`bind_row`): what the longer,
+/// row-bound context costs beside `envelope/*` of the same run.
+fn row_bound(c: &mut Criterion) {
+    let ring = KeyRing::builder()
+        .key(1, MasterKey::generate())
+        .build()
+        .unwrap();
+    let row = RowKey::from(1_234_567_i64);
+    let mut group = c.benchmark_group("envelope_row");
+    for size in [12, 64] {
+        let plaintext = vec![0x5a_u8; size];
+        let sealed = ring.try_encrypt_for_row(&plaintext, CONTEXT, &row).unwrap();
+        group.throughput(Throughput::Bytes(size as u64));
+        group.bench_with_input(BenchmarkId::new("encrypt", size), &plaintext, |b, p| {
+            b.iter(|| {
+                ring.try_encrypt_for_row(black_box(p), CONTEXT, &row)
+                    .unwrap()
+            })
+        });
+        group.bench_with_input(BenchmarkId::new("decrypt", size), &sealed, |b, s| {
+            b.iter(|| ring.decrypt_for_row(black_box(s), CONTEXT, &row).unwrap())
         });
     }
     group.finish();
@@ -103,6 +129,7 @@ fn primitives(c: &mut Criterion) {
 criterion_group!(
     benches,
     envelope,
+    row_bound,
     process_wide_ring,
     blind_index,
     primitives

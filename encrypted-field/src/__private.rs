@@ -15,6 +15,8 @@ pub use inventory;
 use crate::codec;
 use crate::error::Result;
 use crate::format::plaintext::string_from_plaintext;
+use crate::format::row_context::Binding;
+use crate::format::row_key::{AsRowKey, RowKey};
 
 /// The process-wide key ring as it is now.
 pub fn global() -> Result<std::sync::Arc<KeyRing>> {
@@ -44,6 +46,14 @@ pub struct Codec<T> {
     pub seal_binary: fn(&KeyRing, &T, &str) -> Result<Vec<u8>>,
     /// Seals a value for a text column.
     pub seal_text: fn(&KeyRing, &T, &str) -> Result<String>,
+    /// Opens an envelope from a binary column bound to its row.
+    pub open_binary_row: fn(&KeyRing, &[u8], &str, &RowKey) -> Result<T>,
+    /// Opens the base64 of an envelope from a text column bound to its row.
+    pub open_text_row: fn(&KeyRing, &str, &str, &RowKey) -> Result<T>,
+    /// Seals a value for a binary column bound to its row.
+    pub seal_binary_row: fn(&KeyRing, &T, &str, &RowKey) -> Result<Vec<u8>>,
+    /// Seals a value for a text column bound to its row.
+    pub seal_text_row: fn(&KeyRing, &T, &str, &RowKey) -> Result<String>,
     /// The blind index of a value (context, value, normalizer) under the active blind-index
     /// version, as raw bytes.
     pub blind_index_binary: fn(&KeyRing, &str, &T, Normalizer) -> Result<Vec<u8>>,
@@ -64,11 +74,24 @@ impl<T> fmt::Debug for Codec<T> {
     }
 }
 
+/// The key of a row-bound column's row, read from the model's key field; a key the database has
+/// not assigned yet (`None`) is [`Error::RowKeyUnknown`].
+pub fn row_key<K: AsRowKey + ?Sized>(key: &K, context: &str) -> Result<RowKey> {
+    key.row_key().ok_or_else(|| Error::RowKeyUnknown {
+        context: context.to_owned(),
+    })
+}
+
 /// Opens what a column of `storage` stores as a `T`, errors naming the column.
-fn open<T: Plaintext>(ring: &KeyRing, storage: Storage, stored: &[u8], context: &str) -> Result<T> {
+fn open<T: Plaintext>(
+    ring: &KeyRing,
+    storage: Storage,
+    stored: &[u8],
+    context: Binding<'_>,
+) -> Result<T> {
     codec::open(ring, storage, context, stored)
         .and_then(|(_, mut plaintext)| T::from_plaintext(std::mem::take(&mut *plaintext)))
-        .map_err(|e| e.in_column(context))
+        .map_err(|e| e.in_column(context.column_context()))
 }
 
 /// Seals a `T` as a column of `storage` stores it, errors naming the column.
@@ -76,20 +99,41 @@ fn seal<T: Plaintext>(
     ring: &KeyRing,
     storage: Storage,
     value: &T,
-    context: &str,
+    context: Binding<'_>,
 ) -> Result<Vec<u8>> {
-    codec::seal(ring, storage, context, &value.to_plaintext()).map_err(|e| e.in_column(context))
+    codec::seal(ring, storage, context, &value.to_plaintext())
+        .map_err(|e| e.in_column(context.column_context()))
 }
 
 /// The operations on `T`.
 pub fn codec<T: Plaintext>() -> Codec<T> {
     Codec {
-        open_binary: |ring, stored, context| open(ring, Storage::Binary, stored, context),
-        open_text: |ring, stored, context| open(ring, Storage::Text, stored.as_bytes(), context),
-        seal_binary: |ring, value, context| seal(ring, Storage::Binary, value, context),
+        open_binary: |ring, stored, context| open(ring, Storage::Binary, stored, context.into()),
+        open_text: |ring, stored, context| {
+            open(ring, Storage::Text, stored.as_bytes(), context.into())
+        },
+        seal_binary: |ring, value, context| seal(ring, Storage::Binary, value, context.into()),
         // Base64 is ASCII: the conversion cannot fail.
         seal_text: |ring, value, context| {
-            seal(ring, Storage::Text, value, context).and_then(string_from_plaintext)
+            seal(ring, Storage::Text, value, context.into()).and_then(string_from_plaintext)
+        },
+        open_binary_row: |ring, stored, context, row| {
+            open(ring, Storage::Binary, stored, Binding::row(context, row))
+        },
+        open_text_row: |ring, stored, context, row| {
+            open(
+                ring,
+                Storage::Text,
+                stored.as_bytes(),
+                Binding::row(context, row),
+            )
+        },
+        seal_binary_row: |ring, value, context, row| {
+            seal(ring, Storage::Binary, value, Binding::row(context, row))
+        },
+        seal_text_row: |ring, value, context, row| {
+            seal(ring, Storage::Text, value, Binding::row(context, row))
+                .and_then(string_from_plaintext)
         },
         blind_index_binary: |ring, context, value, normalizer| {
             codec::blind_index(

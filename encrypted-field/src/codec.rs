@@ -11,33 +11,35 @@ use zeroize::Zeroizing;
 use crate::error::{Error, Result};
 use crate::format::blind_index::Normalizer;
 use crate::format::envelope::Envelope;
+use crate::format::row_context::Binding;
 use crate::format::stored::{Storage, envelope_bytes, stored_blind_index, stored_envelope};
 use crate::keys::ring::KeyRing;
 use crate::keys::version::KeyVersion;
 
-/// Seals `plaintext` with `ring`'s active key, bound to `context`, as a column of `storage`
+/// Seals `plaintext` with `ring`'s active key, bound to `context` (a column, or a column and a
+/// row), as a column of `storage`
 /// stores it (the envelope, or its standard base64).
-pub(crate) fn seal(
+pub(crate) fn seal<'a>(
     ring: &KeyRing,
     storage: Storage,
-    context: &str,
+    context: impl Into<Binding<'a>>,
     plaintext: &[u8],
 ) -> Result<Vec<u8>> {
-    ring.try_encrypt_with_context(plaintext, context)
+    ring.seal_bound(plaintext, context.into())
         .map(|envelope| stored_envelope(storage, envelope))
 }
 
 /// Opens what a column of `storage` stores, bound to `context`: the key version it was sealed
 /// with and its plaintext (wiped on drop).
-pub(crate) fn open(
+pub(crate) fn open<'a>(
     ring: &KeyRing,
     storage: Storage,
-    context: &str,
+    context: impl Into<Binding<'a>>,
     stored: &[u8],
 ) -> Result<(KeyVersion, Zeroizing<Vec<u8>>)> {
     let bytes = envelope_bytes(storage, stored)?;
     let version = Envelope::parse(&bytes)?.key_version();
-    let plaintext = Zeroizing::new(ring.decrypt_with_context(&bytes, context)?);
+    let plaintext = Zeroizing::new(ring.open_bound(&bytes, context.into())?);
     Ok((version, plaintext))
 }
 

@@ -80,6 +80,31 @@ pub enum Error {
         context: String,
     },
 
+    /// The tag of a row-bound value (`#[encrypted(bind_row)]`, [`RowBound`](crate::RowBound)) did
+    /// not verify for this column and row: the value was copied from another row (or column),
+    /// tampered with or truncated, or sealed with another key of the same version number.
+    #[error(
+        "authentication failed for column `{context}`, row `{row}`: the value was tampered with or truncated, \
+         or belongs to another row, column or key"
+    )]
+    RowAuthentication {
+        /// The column context (`table.column`) the caller asked for.
+        context: String,
+        /// The primary key of the row the caller asked for.
+        row: crate::format::row_key::RowKey,
+    },
+
+    /// A row-bound value was sealed or opened for a row whose primary key is not known yet (an
+    /// auto-increment key before the row is inserted).
+    #[error(
+        "column `{context}` is bound to its row, but the row's primary key is not known yet: \
+         insert the row first (leaving the column NULL), then set the value and update the row"
+    )]
+    RowKeyUnknown {
+        /// The column context (`table.column`).
+        context: String,
+    },
+
     /// A context (the column identity a value is bound to) holds a control character.
     #[error("invalid context: {reason}")]
     InvalidContext {
@@ -165,7 +190,10 @@ impl Error {
             // Without a context there is no column to name.
             error if context.is_empty() => error,
             // Already names it.
-            error @ (Self::Authentication { .. } | Self::Column { .. }) => error,
+            error @ (Self::Authentication { .. }
+            | Self::RowAuthentication { .. }
+            | Self::RowKeyUnknown { .. }
+            | Self::Column { .. }) => error,
             error => Self::Column {
                 column: context.to_owned(),
                 error: Box::new(error),

@@ -108,12 +108,13 @@ pub use blind_index::{BlindIndexKey, Normalizer, normalize};
         feature = "sqlx"
     )))
 )]
-pub use encrypted::{ColumnContext, Encrypted, NoContext};
+pub use encrypted::{ColumnContext, Encrypted, NoContext, RowBound};
 pub use error::{BadKeyReason, Error, MalformedReason, Result};
 #[cfg(feature = "json")]
 #[cfg_attr(docsrs, doc(cfg(feature = "json")))]
 pub use format::json::Json;
 pub use format::plaintext::Plaintext;
+pub use format::row_key::{AsRowKey, RowKey};
 pub use format::{blind_index, envelope, legacy};
 pub use keys::global::{
     decrypt, decrypt_with_context, encrypt, encrypt_with_context, global, install, install_loader,

@@ -309,6 +309,31 @@ fn encrypt_and_decrypt_round_trip_with_context_and_keys_dir_flag() {
 }
 
 #[test]
+fn a_value_encrypted_for_a_row_decrypts_for_that_row_only() {
+    let key = key_text(5);
+    let env = [("DB_ENCRYPTION_KEY", OsStr::new(&key))];
+    let sealed = run_with_stdin(
+        &["encrypt", "--context", "customers._ssn", "--row", "7"],
+        &env,
+        b"078-05-1120",
+    );
+    sealed.assert_success();
+    let decrypt = |row: &str| {
+        run_with_stdin(
+            &["decrypt", "--context", "customers._ssn", "--row", row],
+            &env,
+            &sealed.stdout,
+        )
+    };
+    assert_eq!(decrypt("7").assert_success().stdout, b"078-05-1120");
+    let other = decrypt("8");
+    other.assert_failed(1);
+    assert!(other.stderr.contains("row `8`"), "{other:?}");
+    let without_context = run_with_stdin(&["decrypt", "--row", "7"], &env, &sealed.stdout);
+    without_context.assert_failed(2);
+}
+
+#[test]
 fn binary_flag_writes_and_reads_raw_envelope_bytes() {
     let key = key_text(3);
     let env = [("DB_ENCRYPTION_KEY", OsStr::new(&key))];

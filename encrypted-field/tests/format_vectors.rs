@@ -8,7 +8,7 @@ mod support;
 
 use aes::cipher::{BlockEncryptMut as _, KeyIvInit as _, block_padding::NoPadding};
 use base64::Engine as _;
-use encrypted_field::{BlindIndexKey, Error, KeyRing, KeyVersion, MasterKey, Plaintext};
+use encrypted_field::{BlindIndexKey, Error, KeyRing, KeyVersion, MasterKey, Plaintext, RowKey};
 use hmac::Mac as _;
 use support::vectors::{Vector, parse};
 
@@ -43,6 +43,7 @@ fn context_of(v: &Vector) -> String {
 fn every_vector_file_has_vectors() {
     let format = parse(FORMAT_V1);
     assert_eq!(of_kind(&format, "envelope").count(), 6);
+    assert_eq!(of_kind(&format, "envelope_row").count(), 6);
     assert_eq!(of_kind(&format, "blind_index").count(), 3);
     assert_eq!(of_kind(&format, "blind_index_versioned").count(), 3);
     assert_eq!(parse(PRIMITIVES).len(), 5);
@@ -83,6 +84,92 @@ fn every_vector_envelope_opens_to_its_plaintext() {
             "vector `{}`",
             v.name
         );
+    }
+}
+
+/// The column context and row key of a row-bound vector.
+fn row_of(v: &Vector) -> (String, RowKey) {
+    let column = String::from_utf8(v.bytes("column_context")).expect("contexts are UTF-8");
+    let key = String::from_utf8(v.bytes("row_key")).expect("row keys are UTF-8");
+    (column, RowKey::from(key))
+}
+
+#[test]
+fn row_bound_vectors_seal_to_the_exact_envelope_and_open_for_their_row_only() {
+    for v in of_kind(&parse(FORMAT_V1), "envelope_row") {
+        let (column, row) = row_of(v);
+        let ring = ring_for(v);
+        let iv: [u8; 16] = v.bytes("iv").try_into().expect("16-byte iv");
+        let sealed = ring.seal_for_row_with_iv(&v.bytes("plaintext"), &column, &row, &iv);
+        assert_eq!(
+            hex::encode(&sealed),
+            v.text("envelope"),
+            "vector `{}`",
+            v.name
+        );
+        let envelope = v.bytes("envelope");
+        assert_eq!(
+            ring.decrypt_for_row(&envelope, &column, &row).ok(),
+            Some(v.bytes("plaintext")),
+            "vector `{}`",
+            v.name
+        );
+        let other = RowKey::from(format!("{}0", row.as_str()));
+        assert!(
+            matches!(
+                ring.decrypt_for_row(&envelope, &column, &other),
+                Err(Error::RowAuthentication { .. })
+            ),
+            "vector `{}` must not open for another row",
+            v.name
+        );
+        assert!(
+            matches!(
+                ring.decrypt_with_context(&envelope, &column),
+                Err(Error::Authentication { .. })
+            ),
+            "vector `{}` must not open as a plain value of its column",
+            v.name
+        );
+    }
+}
+
+#[test]
+fn row_keys_of_rust_types_are_the_canonical_bytes_of_the_vectors() {
+    let vectors = parse(FORMAT_V1);
+    let key_of = |name: &str| {
+        let v = of_kind(&vectors, "envelope_row")
+            .find(|v| v.name == name)
+            .unwrap_or_else(|| panic!("vector `{name}`"));
+        String::from_utf8(v.bytes("row_key")).unwrap()
+    };
+    assert_eq!(
+        RowKey::from(7_i32).as_str(),
+        key_of("ssn bound to integer row 7")
+    );
+    assert_eq!(
+        RowKey::from(-42_i64).as_str(),
+        key_of("negative integer key")
+    );
+    assert_eq!(RowKey::from(i64::MAX).as_str(), key_of("largest i64 key"));
+    assert_eq!(
+        RowKey::from("clé-ü").as_str(),
+        key_of("text key, non-ASCII")
+    );
+    let uuid = uuid::Uuid::parse_str("F81D4FAE-7DEC-11D0-A765-00A0C91E6BF6").unwrap();
+    assert_eq!(RowKey::from(uuid).as_str(), key_of("uuid key"));
+}
+
+#[test]
+fn row_bound_contexts_are_the_documented_encoding() {
+    for v in of_kind(&parse(FORMAT_V1), "envelope_row") {
+        let (column, row) = row_of(v);
+        let mut expected = vec![0x01];
+        expected.extend_from_slice(&(column.len() as u32).to_be_bytes());
+        expected.extend_from_slice(column.as_bytes());
+        expected.extend_from_slice(&(row.as_str().len() as u32).to_be_bytes());
+        expected.extend_from_slice(row.as_str().as_bytes());
+        assert_eq!(v.bytes("context"), expected, "vector `{}`", v.name);
     }
 }
 

@@ -35,6 +35,9 @@ mod reindex;
 mod resume;
 #[path = "rotation/rotate.rs"]
 mod rotate;
+#[cfg(feature = "derive")]
+#[path = "rotation/row_bound.rs"]
+mod row_bound;
 #[path = "rotation/unique_keys.rs"]
 mod unique_keys;
 #[path = "rotation/verify.rs"]

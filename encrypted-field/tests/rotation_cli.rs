@@ -19,8 +19,8 @@ use std::ffi::OsStr;
 use std::path::Path;
 
 use encrypted_field::rotation::database::Database;
-use encrypted_field::{KeyRing, KeyVersion};
-use harness::{Plain, Run, Table, Workspace, env_refs, plaintexts, run};
+use encrypted_field::{KeyRing, KeyVersion, RowKey};
+use harness::{Plain, Run, Table, Workspace, env_refs, load_text, plaintexts, run};
 
 const ROWS: i64 = 60;
 
@@ -96,6 +96,83 @@ impl Fixture {
                 "UPDATE encrypted_field_metadata SET value = '{stamp}' WHERE name LIKE 'key_activated_at:%'"
             ))
             .unwrap();
+    }
+}
+
+// ---- row-bound columns --------------------------------------------------------------------------
+
+/// `--column TABLE.COLUMN:bind-row` makes `verify` and `rotate` compute each row's context; a
+/// value copied into another row is the one failure, named by its row, and rotation leaves it.
+#[test]
+fn the_bind_row_column_option_binds_each_row_and_names_a_copied_value() {
+    let workspace = Workspace::new();
+    let ring = workspace.ring();
+    let path = workspace.sqlite_path();
+    let mut db = Database::connect(path.to_str().unwrap()).unwrap();
+    db.execute("CREATE TABLE people (id INTEGER PRIMARY KEY, secret BLOB NOT NULL)")
+        .unwrap();
+    for id in 1..=3_i64 {
+        let sealed = ring
+            .try_encrypt_for_row(b"078-05-1120", "people.secret", &RowKey::from(id))
+            .unwrap();
+        db.execute(&format!(
+            "INSERT INTO people (id, secret) VALUES ({id}, X'{}')",
+            harness::hex(&sealed)
+        ))
+        .unwrap();
+    }
+    db.execute("UPDATE people SET secret = (SELECT secret FROM people WHERE id = 1) WHERE id = 3")
+        .unwrap();
+    let url = format!("sqlite://{}", path.display());
+    let env = workspace.env();
+    let run_on = |command: &str, column: &str| {
+        let mut args = vec![command, "--json", "--database-url", url.as_str()];
+        if command == "rotate" {
+            args.push("--force");
+        }
+        args.extend(["--column", column]);
+        run(&args, &env_refs(&env))
+    };
+
+    let verified = run_on("verify", "people.secret:bind-row").expect(1).json();
+    assert_eq!(verified["failed_records"], 1, "{verified:#}");
+    assert_eq!(verified["failures"][0]["primary_key"], "3");
+    let reason = verified["failures"][0]["reason"].as_str().unwrap();
+    assert!(reason.contains("row `3`"), "{reason}");
+
+    let unbound = run_on("verify", "people.secret").expect(1).json();
+    assert_eq!(
+        unbound["failed_records"], 3,
+        "without :bind-row no row-bound value opens: {unbound:#}"
+    );
+
+    workspace.keys().add(true).unwrap(); // v2 active
+    let rotated = run_on("rotate", "people.secret:bind-row").expect(1).json();
+    assert_eq!(rotated["records_rewritten"], 2, "{rotated:#}");
+    assert_eq!(rotated["failed_records"], 1);
+    let ring = workspace.ring();
+    let copied = load_text(
+        &mut db,
+        "SELECT hex(secret) AS value FROM people WHERE id = 3",
+    );
+    let copied = hex::decode(copied[0].as_deref().unwrap()).unwrap();
+    assert_eq!(
+        harness::version_of(&copied),
+        1,
+        "the copied value is left alone"
+    );
+    for id in 1..=2_i64 {
+        let stored = load_text(
+            &mut db,
+            &format!("SELECT hex(secret) AS value FROM people WHERE id = {id}"),
+        );
+        let stored = hex::decode(stored[0].as_deref().unwrap()).unwrap();
+        assert_eq!(harness::version_of(&stored), 2);
+        assert_eq!(
+            ring.decrypt_for_row(&stored, "people.secret", &RowKey::from(id))
+                .unwrap(),
+            b"078-05-1120"
+        );
     }
 }
 

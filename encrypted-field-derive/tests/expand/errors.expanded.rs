@@ -1,5 +1,5 @@
 ::core::compile_error! {
-    "unknown key `nme` in `#[encrypted]`: expected one of `name`, `ty`, `blind_index`, `normalize`, `column`\nhelp: the correct form looks like `#[encrypted(name = \"phone\", ty = String, blind_index = \"phone_bidx\", normalize = digits)]`"
+    "unknown key `nme` in `#[encrypted]`: expected one of `name`, `ty`, `blind_index`, `normalize`, `column`, `bind_row`\nhelp: the correct form looks like `#[encrypted(name = \"phone\", ty = String, blind_index = \"phone_bidx\", normalize = digits)]`"
 }
 ::core::compile_error! {
     "missing table name: add `#[diesel(table_name = customers)]` or `#[encrypted_model(table = \"customers\")]`"

@@ -1,5 +1,5 @@
 ::core::compile_error! {
-    "primary key `code` must be an integer or a `String`: rotation pages through rows by it"
+    "primary key `code` must be an integer, a `String` or a `Uuid`: rotation pages through rows by it"
 }
 const _: () = {
     #[automatically_derived]

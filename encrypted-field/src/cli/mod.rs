@@ -33,8 +33,9 @@
 //! The database is `--database-url` or `DATABASE_URL` (`sqlite://path` or a path, `mysql://…`,
 //! `postgres://…`). The encrypted columns are the embedding application's models
 //! ([`Cli::registry`]) and, for the standalone binary, `--column TABLE.COLUMN[:text][:nullable]`
-//! with `[:bidx=COLUMN][:normalize=NAME]` for a blind index (the primary key is `id`, an integer,
-//! unless `--primary-key TABLE=COLUMN[:text]` says otherwise) or `--models models.toml`.
+//! with `[:bind-row]` for a row-bound column and `[:bidx=COLUMN][:normalize=NAME]` for a blind
+//! index (the primary key is `id`, an integer, unless `--primary-key TABLE=COLUMN[:text]` says
+//! otherwise) or `--models models.toml`.
 //!
 //! ```text
 //! $ export DATABASE_URL=sqlite://app.db ENCRYPTED_FIELD_KEYS_DIR=/run/secrets

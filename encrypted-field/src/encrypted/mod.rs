@@ -15,8 +15,10 @@ use crate::format::stored::Storage;
 use crate::keys::global::{with_global, with_ring};
 
 mod context;
+mod row_bound;
 
 pub use context::{ColumnContext, NoContext};
+pub use row_bound::RowBound;
 
 /// A value stored encrypted: plaintext `T` in memory, an envelope bound to the column context `C`
 /// in the database. With Diesel it maps to `Binary` and `Text` columns (`encrypted_field::diesel`

@@ -11,4 +11,6 @@ pub(crate) mod json;
 pub(crate) mod layout;
 pub mod legacy;
 pub(crate) mod plaintext;
+pub(crate) mod row_context;
+pub(crate) mod row_key;
 pub(crate) mod stored;

@@ -7,6 +7,8 @@ use crate::error::{BadKeyReason, Error, MalformedReason, Result};
 use crate::format::blind_index::BlindIndexKey;
 use crate::format::context::check_context;
 use crate::format::envelope::{Envelope, IV_LEN, SealingKeys};
+use crate::format::row_context::Binding;
+use crate::format::row_key::RowKey;
 use crate::format::stored::{decode_base64, encode_base64};
 use crate::keys::blind_index_keys::BlindIndexKeys;
 use crate::keys::master_key::MasterKey;
@@ -268,10 +270,62 @@ impl KeyRing {
     /// # Ok::<(), encrypted_field::Error>(())
     /// ```
     pub fn try_encrypt_with_context(&self, plaintext: &[u8], context: &str) -> Result<Vec<u8>> {
-        check_context(context)?;
+        self.seal_bound(plaintext, Binding::column(context))
+    }
+
+    /// Seals `plaintext` with the active key, bound to the column `context` *and* the row whose
+    /// primary key is `row` (`FORMAT.md`, "Row-bound contexts"): the value opens only with
+    /// [`decrypt_for_row`](Self::decrypt_for_row) for the same column and row, so a value copied
+    /// into another row fails to decrypt.
+    ///
+    /// ```
+    /// use encrypted_field::{Error, KeyRing, MasterKey, RowKey};
+    /// let ring = KeyRing::builder().key(1, MasterKey::generate()).build()?;
+    /// let sealed = ring.try_encrypt_for_row(b"078-05-1120", "customers._ssn", &RowKey::from(7))?;
+    /// assert_eq!(ring.decrypt_for_row(&sealed, "customers._ssn", &RowKey::from(7))?, b"078-05-1120");
+    /// let copied = ring.decrypt_for_row(&sealed, "customers._ssn", &RowKey::from(8)).unwrap_err();
+    /// assert!(matches!(copied, Error::RowAuthentication { .. }));
+    /// assert!(ring.decrypt_with_context(&sealed, "customers._ssn").is_err()); // not a plain value
+    /// # Ok::<(), encrypted_field::Error>(())
+    /// ```
+    pub fn try_encrypt_for_row(
+        &self,
+        plaintext: &[u8],
+        context: &str,
+        row: &RowKey,
+    ) -> Result<Vec<u8>> {
+        self.seal_bound(plaintext, Binding::row(context, row))
+    }
+
+    /// Opens a value sealed with [`try_encrypt_for_row`](Self::try_encrypt_for_row) for the column
+    /// `context` and the row `row`; a value of another row (or column) is
+    /// [`Error::RowAuthentication`], naming both.
+    pub fn decrypt_for_row(&self, envelope: &[u8], context: &str, row: &RowKey) -> Result<Vec<u8>> {
+        self.open_bound(envelope, Binding::row(context, row))
+    }
+
+    /// Seals under `binding`, with an IV from the operating system.
+    pub(crate) fn seal_bound(&self, plaintext: &[u8], binding: Binding<'_>) -> Result<Vec<u8>> {
+        check_context(binding.column_context())?;
         let mut iv = [0u8; IV_LEN];
         crate::keys::os_random::fill_from_os(&mut iv)?;
-        Ok(self.seal_with(plaintext, context, &iv))
+        Ok(self.seal_with(plaintext, binding, &iv))
+    }
+
+    /// Opens under `binding`, checking the tag in constant time before anything else.
+    pub(crate) fn open_bound(&self, envelope: &[u8], binding: Binding<'_>) -> Result<Vec<u8>> {
+        check_context(binding.column_context())?;
+        let parsed = Envelope::parse(envelope)?;
+        let key = self
+            .keys
+            .get(&parsed.key_version())
+            .ok_or(Error::UnknownKeyVersion(parsed.key_version()))?;
+        key.sealing
+            .open(&parsed, &binding.encoded())
+            .map_err(|error| match error {
+                Error::Authentication { .. } => binding.authentication_failed(),
+                error => error,
+            })
     }
 
     /// Seals with a caller-chosen IV (feature `internals`): only for the format's known-answer
@@ -279,13 +333,27 @@ impl KeyRing {
     #[cfg(feature = "internals")]
     #[cfg_attr(docsrs, doc(cfg(feature = "internals")))]
     pub fn seal_with_iv(&self, plaintext: &[u8], context: &str, iv: &[u8; IV_LEN]) -> Vec<u8> {
-        self.seal_with(plaintext, context, iv)
+        self.seal_with(plaintext, Binding::column(context), iv)
     }
 
-    fn seal_with(&self, plaintext: &[u8], context: &str, iv: &[u8; IV_LEN]) -> Vec<u8> {
+    /// Seals for a row with a caller-chosen IV (feature `internals`): only for the format's
+    /// known-answer tests. A reused IV leaks equality of plaintext prefixes.
+    #[cfg(feature = "internals")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "internals")))]
+    pub fn seal_for_row_with_iv(
+        &self,
+        plaintext: &[u8],
+        context: &str,
+        row: &RowKey,
+        iv: &[u8; IV_LEN],
+    ) -> Vec<u8> {
+        self.seal_with(plaintext, Binding::row(context, row), iv)
+    }
+
+    fn seal_with(&self, plaintext: &[u8], binding: Binding<'_>, iv: &[u8; IV_LEN]) -> Vec<u8> {
         self.active_key()
             .sealing
-            .seal(self.active, iv, context.as_bytes(), plaintext)
+            .seal(self.active, iv, &binding.encoded(), plaintext)
     }
 
     /// Opens a value sealed with no context.
@@ -295,13 +363,7 @@ impl KeyRing {
 
     /// Opens a value, checking its tag against `context` in constant time before anything else.
     pub fn decrypt_with_context(&self, envelope: &[u8], context: &str) -> Result<Vec<u8>> {
-        check_context(context)?;
-        let parsed = Envelope::parse(envelope)?;
-        let key = self
-            .keys
-            .get(&parsed.key_version())
-            .ok_or(Error::UnknownKeyVersion(parsed.key_version()))?;
-        key.sealing.open(&parsed, context.as_bytes())
+        self.open_bound(envelope, Binding::column(context))
     }
 
     /// Seals and encodes as standard base64, the form stored in TEXT columns.

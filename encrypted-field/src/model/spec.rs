@@ -212,6 +212,7 @@ pub struct ColumnSpec {
     storage: Storage,
     nullable: bool,
     context: Option<Name>,
+    bound_to_row: bool,
     blind_index: Option<BlindIndexSpec>,
 }
 
@@ -223,6 +224,7 @@ impl ColumnSpec {
             storage,
             nullable: false,
             context: None,
+            bound_to_row: false,
             blind_index: None,
         }
     }
@@ -247,6 +249,24 @@ impl ColumnSpec {
     /// name; `""` for values sealed with no context).
     pub fn with_context(mut self, context: impl Into<Cow<'static, str>>) -> Self {
         self.context = Some(context.into());
+        self
+    }
+
+    /// Binds each value to its row as well as its column (`#[encrypted(bind_row)]`): the context
+    /// sealed into a value is the row-bound encoding of the column's context and the row's
+    /// primary key (`FORMAT.md`, "Row-bound contexts"), which rotation, verification, status and
+    /// migration compute for each row they read. A value copied into another row then fails to
+    /// decrypt. Its blind index stays bound to the column alone, so equal values still match
+    /// across rows.
+    ///
+    /// ```
+    /// use encrypted_field::model::{ColumnSpec, ModelSpec};
+    /// let spec = ModelSpec::new("customers", "id").column(ColumnSpec::binary("_ssn").bound_to_row());
+    /// assert!(spec.columns()[0].is_bound_to_row());
+    /// assert_eq!(spec.columns()[0].context(), "customers._ssn");
+    /// ```
+    pub fn bound_to_row(mut self) -> Self {
+        self.bound_to_row = true;
         self
     }
 
@@ -278,6 +298,12 @@ impl ColumnSpec {
         self.context.as_deref().unwrap_or("")
     }
 
+    /// Whether each value is bound to its row as well as its column (see
+    /// [`bound_to_row`](Self::bound_to_row)).
+    pub fn is_bound_to_row(&self) -> bool {
+        self.bound_to_row
+    }
+
     /// The blind index kept beside the column, if any.
     pub fn blind_index(&self) -> Option<&BlindIndexSpec> {
         self.blind_index.as_ref()
@@ -293,6 +319,8 @@ impl ColumnSpec {
             )
         } else if self.nullable != other.nullable {
             format!("column `{column}` is nullable in one and not in the other")
+        } else if self.bound_to_row != other.bound_to_row {
+            format!("column `{column}` is bound to its rows in one and not in the other")
         } else if self.context != other.context {
             format!(
                 "column `{column}` binds context `{}` in one and `{}` in the other",

@@ -612,11 +612,11 @@ fn empty_report(
 #[doc(hidden)]
 pub fn bench_plain_pass(db: &mut Database, registry: &Registry, pacing: Pacing) -> Result<u64> {
     use crate::model::Storage;
-    use plan::Plan;
+    use plan::{Binding, Plan};
 
     struct FlipIvBit;
     impl ValueAction for FlipIvBit {
-        fn plan(&self, _storage: Storage, _context: &str, stored: &[u8]) -> Plan {
+        fn plan(&self, _storage: Storage, _context: Binding<'_>, stored: &[u8]) -> Plan {
             let mut new = stored.to_vec();
             if let Some(byte) = new.get_mut(crate::format::envelope::HEADER_LEN) {
                 *byte ^= 1;

@@ -11,6 +11,7 @@ use crate::codec::{self, open};
 use crate::error::MalformedReason;
 use crate::format::envelope::Envelope;
 use crate::format::legacy::{self, LegacyKey, StoredForm};
+pub(crate) use crate::format::row_context::Binding;
 use crate::format::stored::{Storage, envelope_bytes};
 use crate::keys::ring::KeyRing;
 use crate::keys::version::KeyVersion;
@@ -38,7 +39,7 @@ pub(crate) enum Plan {
 /// A per-value decision, given the column's storage and context.
 pub(crate) trait ValueAction {
     /// Decides what to do with one non-NULL stored value.
-    fn plan(&self, storage: Storage, context: &str, stored: &[u8]) -> Plan;
+    fn plan(&self, storage: Storage, context: Binding<'_>, stored: &[u8]) -> Plan;
 
     /// Whether one failed value stops the scan before its batch is written: a migration from a
     /// format that nothing authenticates must not write what it cannot prove it read correctly.
@@ -58,7 +59,7 @@ pub(crate) trait ValueAction {
     fn plan_indexed(
         &self,
         storage: Storage,
-        context: &str,
+        context: Binding<'_>,
         stored: &[u8],
         _index: &BlindIndexSpec,
         _stored_index: Option<&[u8]>,
@@ -72,7 +73,7 @@ pub(crate) trait ValueAction {
 fn reseal(
     ring: &KeyRing,
     storage: Storage,
-    context: &str,
+    context: Binding<'_>,
     plaintext: Result<Vec<u8>, Error>,
     index: Option<&BlindIndexSpec>,
 ) -> Plan {
@@ -81,7 +82,7 @@ fn reseal(
         Err(error) => return Plan::Fail(error),
     };
     let sealed = index
-        .map(|index| index.stored_value(ring, context, &plaintext))
+        .map(|index| index.stored_value(ring, context.column_context(), &plaintext))
         .transpose()
         .and_then(|blind_index| {
             Ok((
@@ -101,7 +102,7 @@ pub(crate) struct Reencrypt<'a> {
 }
 
 impl ValueAction for Reencrypt<'_> {
-    fn plan(&self, storage: Storage, context: &str, stored: &[u8]) -> Plan {
+    fn plan(&self, storage: Storage, context: Binding<'_>, stored: &[u8]) -> Plan {
         let envelope = match envelope_bytes(storage, stored) {
             Ok(bytes) => bytes,
             Err(error) => return Plan::Fail(error.into()),
@@ -116,7 +117,7 @@ impl ValueAction for Reencrypt<'_> {
             storage,
             context,
             self.ring
-                .decrypt_with_context(&envelope, context)
+                .open_bound(&envelope, context)
                 .map_err(Error::from),
             None,
         )
@@ -159,7 +160,7 @@ impl Migrate<'_> {
     fn migrate(
         &self,
         storage: Storage,
-        context: &str,
+        context: Binding<'_>,
         stored: &[u8],
         index: Option<&BlindIndexSpec>,
     ) -> Plan {
@@ -182,7 +183,7 @@ impl Migrate<'_> {
 pub(crate) struct Preflight<'a>(pub Migrate<'a>);
 
 impl ValueAction for Preflight<'_> {
-    fn plan(&self, storage: Storage, _context: &str, stored: &[u8]) -> Plan {
+    fn plan(&self, storage: Storage, _context: Binding<'_>, stored: &[u8]) -> Plan {
         match self.0.read(storage, stored) {
             Ok(_) => Plan::Keep,
             Err(error) => Plan::Fail(error),
@@ -191,7 +192,7 @@ impl ValueAction for Preflight<'_> {
 }
 
 impl ValueAction for Migrate<'_> {
-    fn plan(&self, storage: Storage, context: &str, stored: &[u8]) -> Plan {
+    fn plan(&self, storage: Storage, context: Binding<'_>, stored: &[u8]) -> Plan {
         self.migrate(storage, context, stored, None)
     }
 
@@ -199,7 +200,7 @@ impl ValueAction for Migrate<'_> {
     fn plan_indexed(
         &self,
         storage: Storage,
-        context: &str,
+        context: Binding<'_>,
         stored: &[u8],
         index: &BlindIndexSpec,
         _stored_index: Option<&[u8]>,
@@ -225,20 +226,21 @@ pub(crate) struct Reindex<'a> {
 }
 
 impl ValueAction for Reindex<'_> {
-    fn plan(&self, _storage: Storage, _context: &str, _stored: &[u8]) -> Plan {
+    fn plan(&self, _storage: Storage, _context: Binding<'_>, _stored: &[u8]) -> Plan {
         Plan::Keep
     }
 
     fn plan_indexed(
         &self,
         storage: Storage,
-        context: &str,
+        context: Binding<'_>,
         stored: &[u8],
         index: &BlindIndexSpec,
         stored_index: Option<&[u8]>,
     ) -> Plan {
-        let computed = open(self.ring, storage, context, stored)
-            .and_then(|(_, plaintext)| index.stored_value(self.ring, context, &plaintext));
+        let computed = open(self.ring, storage, context, stored).and_then(|(_, plaintext)| {
+            index.stored_value(self.ring, context.column_context(), &plaintext)
+        });
         match computed {
             Ok(computed) if stored_index == Some(computed.as_slice()) => Plan::Keep,
             Ok(computed) => Plan::Rewrite {
@@ -273,7 +275,7 @@ impl<'a> Open<'a> {
     fn open_and_count(
         &self,
         storage: Storage,
-        context: &str,
+        context: Binding<'_>,
         stored: &[u8],
     ) -> Result<Zeroizing<Vec<u8>>, Error> {
         let (version, plaintext) = open(self.ring, storage, context, stored)?;
@@ -287,7 +289,7 @@ impl<'a> Open<'a> {
 }
 
 impl ValueAction for Open<'_> {
-    fn plan(&self, storage: Storage, context: &str, stored: &[u8]) -> Plan {
+    fn plan(&self, storage: Storage, context: Binding<'_>, stored: &[u8]) -> Plan {
         match self.open_and_count(storage, context, stored) {
             Ok(_) => Plan::Keep,
             Err(error) => Plan::Fail(error),
@@ -299,7 +301,7 @@ impl ValueAction for Open<'_> {
     fn plan_indexed(
         &self,
         storage: Storage,
-        context: &str,
+        context: Binding<'_>,
         stored: &[u8],
         index: &BlindIndexSpec,
         stored_index: Option<&[u8]>,
@@ -311,7 +313,7 @@ impl ValueAction for Open<'_> {
         if self.ring.blind_index_key().is_none() {
             return Plan::Keep;
         }
-        let stale = match index.stored_value(self.ring, context, &plaintext) {
+        let stale = match index.stored_value(self.ring, context.column_context(), &plaintext) {
             Ok(computed) if stored_index == Some(computed.as_slice()) => return Plan::Keep,
             Ok(_) => match (
                 stored_index_version_of(index, stored_index),
@@ -367,7 +369,7 @@ mod tests {
         let (_, new) = rings();
         let current = new.encrypt_with_context(b"x", "t.c");
         assert!(matches!(
-            Reencrypt { ring: &new }.plan(Storage::Binary, "t.c", &current),
+            Reencrypt { ring: &new }.plan(Storage::Binary, "t.c".into(), &current),
             Plan::Keep
         ));
     }
@@ -382,7 +384,7 @@ mod tests {
         let Plan::Rewrite {
             value: rewritten,
             blind_index: None,
-        } = (Reencrypt { ring: &new }).plan(Storage::Text, "t.c", &stored)
+        } = (Reencrypt { ring: &new }).plan(Storage::Text, "t.c".into(), &stored)
         else {
             panic!("expected a rewrite");
         };
@@ -404,7 +406,7 @@ mod tests {
         let last = stored.len() - 1;
         stored[last] ^= 1;
         assert!(matches!(
-            Reencrypt { ring: &new }.plan(Storage::Binary, "t.c", &stored),
+            Reencrypt { ring: &new }.plan(Storage::Binary, "t.c".into(), &stored),
             Plan::Fail(Error::Crypto(crate::error::Error::Authentication { .. }))
         ));
     }
@@ -420,7 +422,7 @@ mod tests {
         let Plan::Rewrite {
             value: sealed,
             blind_index: None,
-        } = action.plan(Storage::Binary, "t.c", b"+1 555 0100")
+        } = action.plan(Storage::Binary, "t.c".into(), b"+1 555 0100")
         else {
             panic!("expected a rewrite")
         };
@@ -429,7 +431,7 @@ mod tests {
             b"+1 555 0100"
         );
         assert!(matches!(
-            action.plan(Storage::Binary, "t.c", &sealed),
+            action.plan(Storage::Binary, "t.c".into(), &sealed),
             Plan::Keep
         ));
     }

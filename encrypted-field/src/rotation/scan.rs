@@ -9,7 +9,7 @@ use crate::model::{ColumnSpec, ModelSpec};
 use crate::rotation::database::{ColumnTarget, Database, PrimaryKey, StoredRow, Swap};
 use crate::rotation::error::{Error, Result};
 use crate::rotation::pacing::Pacing;
-use crate::rotation::plan::{Plan, ValueAction};
+use crate::rotation::plan::{Binding, Plan, ValueAction};
 use crate::rotation::report::{ColumnReport, FailedValue, MAX_LISTED_FAILURES};
 
 /// Told about the scan's progress; the CLI draws a progress bar with it, tests use
@@ -229,18 +229,17 @@ fn plan_column(
             report.null += 1;
             continue;
         };
+        let row_key = column.is_bound_to_row().then(|| row.key.row_key());
+        let context = match &row_key {
+            Some(key) => Binding::row(column.context(), key),
+            None => Binding::column(column.context()),
+        };
         let plan = match column.blind_index() {
             Some(blind) => {
                 let stored_index = row.blind_indexes.get(index).and_then(Option::as_deref);
-                action.plan_indexed(
-                    column.storage(),
-                    column.context(),
-                    stored,
-                    blind,
-                    stored_index,
-                )
+                action.plan_indexed(column.storage(), context, stored, blind, stored_index)
             }
-            None => action.plan(column.storage(), column.context(), stored),
+            None => action.plan(column.storage(), context, stored),
         };
         match plan {
             Plan::Keep => report.unchanged += 1,

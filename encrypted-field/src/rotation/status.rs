@@ -15,7 +15,7 @@ use crate::model::{BlindIndexSpec, Storage};
 use crate::rotation::Rotation;
 use crate::rotation::database::Database;
 use crate::rotation::error::{Error, Result};
-use crate::rotation::plan::{Plan, ValueAction};
+use crate::rotation::plan::{Binding, Plan, ValueAction};
 use crate::rotation::scan::{Failures, NoProgress, ScanSettings, scan_model};
 
 /// Values per key version for every encrypted column of every registered model.
@@ -78,7 +78,7 @@ impl ValueAction for CountVersions {
     fn plan_indexed(
         &self,
         storage: Storage,
-        context: &str,
+        context: Binding<'_>,
         stored: &[u8],
         index: &BlindIndexSpec,
         stored_index: Option<&[u8]>,
@@ -86,20 +86,20 @@ impl ValueAction for CountVersions {
         *self
             .blind_indexes
             .borrow_mut()
-            .entry(context.to_owned())
+            .entry(context.column_context().to_owned())
             .or_default()
             .entry(index_version_label(index.storage(), stored_index))
             .or_default() += 1;
         self.plan(storage, context, stored)
     }
 
-    fn plan(&self, storage: Storage, context: &str, stored: &[u8]) -> Plan {
+    fn plan(&self, storage: Storage, context: Binding<'_>, stored: &[u8]) -> Plan {
         match stored_version(storage, stored) {
             Ok(version) => {
                 *self
                     .counts
                     .borrow_mut()
-                    .entry(context.to_owned())
+                    .entry(context.column_context().to_owned())
                     .or_default()
                     .entry(version.to_string())
                     .or_default() += 1;

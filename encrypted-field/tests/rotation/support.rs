@@ -234,6 +234,19 @@ impl Backend {
         "TEXT"
     }
 
+    /// Creates `name` itself with `columns` (SQL), dropped when the guard is dropped: for a model
+    /// whose table name is fixed at compile time (a derived one), in a database of the scenario's
+    /// own ([`with_new_database`](Self::with_new_database); SQLite's file is the scenario's own).
+    #[cfg(feature = "derive")]
+    pub fn create_named_table(&self, db: &mut Database, name: &str, columns: &str) -> Table {
+        db.execute(&format!("CREATE TABLE {name} ({columns})"))
+            .unwrap();
+        Table {
+            name: name.to_owned(),
+            url: (self.kind != Kind::Sqlite).then(|| self.url.clone()),
+        }
+    }
+
     /// Creates `rt_{base}_{random}` with `columns` (SQL) and drops it when the guard is dropped.
     pub fn create_table(&self, db: &mut Database, base: &str, columns: &str) -> Table {
         let name = format!("rt_{base}_{:08x}", rand::random::<u32>());

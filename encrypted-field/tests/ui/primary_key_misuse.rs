@@ -1,7 +1,5 @@
 use encrypted_field::EncryptedModel;
 
-struct Uuid;
-
 #[derive(EncryptedModel)]
 #[encrypted_model(table = "no_key")]
 struct NoKey {
@@ -20,9 +18,9 @@ struct Composite {
 }
 
 #[derive(EncryptedModel)]
-#[encrypted_model(table = "uuid_key")]
-struct UuidKey {
-    id: Uuid,
+#[encrypted_model(table = "float_key")]
+struct FloatKey {
+    id: f64,
     #[encrypted]
     _ssn: Vec<u8>,
 }

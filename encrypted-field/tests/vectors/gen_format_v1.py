@@ -6,12 +6,13 @@ AES-256-CBC with PKCS#7, HMAC-SHA256), following FORMAT.md, and prints `format_v
 The Rust test `tests/format_vectors.rs` checks its implementation against that file byte for byte.
 
 Regenerate (the output must not change, ever: it freezes the on-disk format):
-    python3 gen_format_v1.py > format_v1.txt
+    python3 gen_format_v1.py | sed "s/ *$//" > format_v1.txt
 """
 import base64
 import hashlib
 import hmac
 import struct
+import uuid
 
 from cryptography.hazmat.primitives import hashes, padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -66,6 +67,24 @@ def stored_blind_index(master: bytes, version: int, context: bytes, value: bytes
     return index if version == 1 else b"BI" + struct.pack(">I", version) + index
 
 
+def row_bound_context(column_context: bytes, row_key: bytes) -> bytes:
+    """FORMAT.md, "Row-bound contexts": 0x01 | u32 BE len | column context | u32 BE len | row key."""
+    return (bytes([1]) + struct.pack(">I", len(column_context)) + column_context
+            + struct.pack(">I", len(row_key)) + row_key)
+
+
+# The canonical row key: an integer key's decimal digits, a text key's UTF-8 bytes, a UUID's
+# lowercase hyphenated form (Python's str(uuid.UUID), PostgreSQL's uuid::text).
+ROW_BOUND_ENVELOPES = [
+    ("ssn bound to integer row 7", MASTER_1, 1, bytes(range(0x30, 0x40)), b"customers._ssn", str(7).encode(), b"078-05-1120"),
+    ("negative integer key", MASTER_1, 1, bytes(range(0x30, 0x40)), b"customers._ssn", str(-42).encode(), b"078-05-1120"),
+    ("largest i64 key", MASTER_2, 3, bytes([0x5A] * 16), b"t.c", str(2**63 - 1).encode(), b""),
+    ("text key, non-ASCII", MASTER_2, 2, bytes(16), b"accounts.note", "clé-ü".encode(), "Zoë".encode()),
+    ("uuid key", MASTER_1, 9, bytes(range(16)), b"people.email",
+     str(uuid.UUID("F81D4FAE-7DEC-11D0-A765-00A0C91E6BF6")).encode(), b"ada@example.org"),
+    ("empty column context", MASTER_1, 1, bytes(range(16)), b"", b"1", b"x"),
+]
+
 BLIND_INDEXES = [
     ("digits of a phone", BIDX, b"phone_requests.phone_number", b"15550100"),
     ("same value, another column", BIDX, b"customers.phone", b"15550100"),
@@ -102,3 +121,16 @@ for name, master, version, context, value in VERSIONED_BLIND_INDEXES:
     print(f"context = {context.hex()}")
     print(f"value = {value.hex()}")
     print(f"stored = {stored_blind_index(master, version, context, value).hex()}")
+for name, master, version, iv, column_context, row_key, plaintext in ROW_BOUND_ENVELOPES:
+    context = row_bound_context(column_context, row_key)
+    sealed = seal(master, version, iv, context, plaintext)
+    print()
+    print(f"[envelope_row] {name}")
+    print(f"master_key = {master.hex()}")
+    print(f"key_version = {version}")
+    print(f"iv = {iv.hex()}")
+    print(f"column_context = {column_context.hex()}")
+    print(f"row_key = {row_key.hex()}")
+    print(f"context = {context.hex()}")
+    print(f"plaintext = {plaintext.hex()}")
+    print(f"envelope = {sealed.hex()}")

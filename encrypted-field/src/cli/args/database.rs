@@ -15,19 +15,20 @@ pub struct DatabaseArgs {
     #[arg(long, value_name = "URL")]
     pub database_url: Option<String>,
     /// Read the encrypted models from a TOML file: one `[[model]]` (table, primary_key,
-    /// primary_key_type) per table, one `[[model.column]]` (name, storage, nullable, context,
-    /// blind_index = { column, storage, normalizer }) per column.
+    /// primary_key_type) per table, one `[[model.column]]` (name, storage, nullable, bind_row,
+    /// context, blind_index = { column, storage, normalizer }) per column.
     #[arg(long, value_name = "FILE")]
     pub models: Option<PathBuf>,
     /// An encrypted column, as TABLE.COLUMN: its values are the bytes of the envelope (a BLOB,
     /// VARBINARY or BYTEA column); add `:text` for base64 in a TEXT column and `:nullable` if it
-    /// may be NULL, e.g. `customers._ssn:nullable`. A blind index beside it: `:bidx=COLUMN` (32
+    /// may be NULL, e.g. `customers._ssn:nullable`; `:bind-row` when its values are bound to
+    /// their rows (`#[encrypted(bind_row)]`). A blind index beside it: `:bidx=COLUMN` (32
     /// bytes) or `:bidx-text=COLUMN` (hex), with `:normalize=exact|digits|lowercase` (the
     /// application's normalizer; default exact). Repeatable. Added to the application's models
     /// when the tool is embedded.
     #[arg(
         long = "column",
-        value_name = "TABLE.COLUMN[:text][:nullable][:bidx=COLUMN][:normalize=NAME]"
+        value_name = "TABLE.COLUMN[:text][:nullable][:bind-row][:bidx=COLUMN][:normalize=NAME]"
     )]
     pub columns: Vec<ColumnArg>,
     /// The primary key of a table named by --column, when it is not `id` (an integer):

@@ -13,6 +13,10 @@ pub struct EncryptArgs {
     /// Bind the value to this column identity (`table.column`); decrypt needs the same.
     #[arg(long, value_name = "C")]
     pub context: Option<String>,
+    /// Bind the value to the row whose primary key is KEY as well (a `bind_row` column): the
+    /// key's canonical text, e.g. `42` or `f81d4fae-7dec-11d0-a765-00a0c91e6bf6`. Needs --context.
+    #[arg(long, value_name = "KEY", requires = "context")]
+    pub row: Option<String>,
     /// Write the raw value bytes instead of base64 and a newline.
     #[arg(long)]
     pub binary: bool,
@@ -27,6 +31,9 @@ pub struct DecryptArgs {
     /// The column identity the value was encrypted with.
     #[arg(long, value_name = "C")]
     pub context: Option<String>,
+    /// The primary key of the row a row-bound value (`bind_row`) belongs to. Needs --context.
+    #[arg(long, value_name = "KEY", requires = "context")]
+    pub row: Option<String>,
     /// Read raw value bytes instead of base64 text.
     #[arg(long)]
     pub binary: bool,
@@ -35,7 +42,7 @@ pub struct DecryptArgs {
         long,
         value_name = "FORMAT",
         requires = "key_file",
-        conflicts_with_all = ["keys_dir", "context", "binary"]
+        conflicts_with_all = ["keys_dir", "context", "row", "binary"]
     )]
     pub from: Option<LegacySource>,
 }

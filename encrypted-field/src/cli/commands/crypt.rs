@@ -8,6 +8,7 @@ use crate::cli::key_ring as ring;
 use crate::cli::{DecryptArgs, EncryptArgs, Io, LegacySource};
 use crate::error::Error;
 use crate::format::legacy::{self, LegacyFormat, LegacyKey};
+use crate::format::row_key::RowKey;
 use crate::format::stored::{decode_base64, encode_base64};
 use crate::keys::env::EnvVars;
 
@@ -16,12 +17,15 @@ pub(super) fn encrypt(vars: &EnvVars, args: &EncryptArgs, io: &mut Io<'_>) -> Re
     let ring = ring::load(vars, &args.keys)?;
     let plaintext = read_stdin(io)?;
     // `try_`: a `--context` with a control character is the user's mistake, not a panic.
-    let sealed = ring
-        .try_encrypt_with_context(&plaintext, args.context.as_deref().unwrap_or(""))
-        .map_err(|e| match e {
-            Error::InvalidContext { .. } => CliError::usage(format!("--context: {e}")),
-            other => CliError::usage(other.to_string()),
-        })?;
+    let context = args.context.as_deref().unwrap_or("");
+    let sealed = match &args.row {
+        Some(row) => ring.try_encrypt_for_row(&plaintext, context, &RowKey::from(row)),
+        None => ring.try_encrypt_with_context(&plaintext, context),
+    }
+    .map_err(|e| match e {
+        Error::InvalidContext { .. } => CliError::usage(format!("--context: {e}")),
+        other => CliError::usage(other.to_string()),
+    })?;
     if args.binary {
         emit(io, &sealed)
     } else {
@@ -43,10 +47,13 @@ pub(super) fn decrypt(vars: &EnvVars, args: &DecryptArgs, io: &mut Io<'_>) -> Re
     } else {
         decode_base64_text(&input)?
     };
-    let plaintext = ring
-        .decrypt_with_context(&envelope, args.context.as_deref().unwrap_or(""))
-        .map(Zeroizing::new)
-        .map_err(|e| CliError::failure(format!("decrypting the value on stdin: {e}")))?;
+    let context = args.context.as_deref().unwrap_or("");
+    let plaintext = match &args.row {
+        Some(row) => ring.decrypt_for_row(&envelope, context, &RowKey::from(row)),
+        None => ring.decrypt_with_context(&envelope, context),
+    }
+    .map(Zeroizing::new)
+    .map_err(|e| CliError::failure(format!("decrypting the value on stdin: {e}")))?;
     emit(io, &plaintext)
 }
 

@@ -42,6 +42,8 @@ struct ColumnEntry {
     storage: StorageType,
     #[serde(default)]
     nullable: bool,
+    #[serde(default)]
+    bind_row: bool,
     context: Option<String>,
     blind_index: Option<BlindIndexEntry>,
 }
@@ -103,6 +105,9 @@ pub(super) fn read_models_file(path: &Path) -> Result<Vec<ModelSpec>, CliError> 
                 if c.nullable {
                     column = column.nullable();
                 }
+                if c.bind_row {
+                    column = column.bound_to_row();
+                }
                 if let Some(context) = c.context {
                     column = column.with_context(context);
                 }
@@ -137,6 +142,7 @@ table = "customers"
 [[model.column]]
 name = "_ssn"
 nullable = true
+bind_row = true
 
 [[model]]
 table = "phone_requests"
@@ -151,6 +157,8 @@ context = "legacy.phone"
         let registry = registry(Registry::new(), Some(&path), &[], &[]).unwrap();
         let customers = registry.get("customers").unwrap();
         assert!(customers.columns()[0].is_nullable());
+        assert!(customers.columns()[0].is_bound_to_row());
+        assert!(!registry.get("phone_requests").unwrap().columns()[0].is_bound_to_row());
         let phones = registry.get("phone_requests").unwrap();
         assert_eq!(phones.primary_key(), "request_id");
         assert_eq!(phones.columns()[0].storage(), Storage::Text);

@@ -6,8 +6,9 @@ use std::str::FromStr;
 use crate::cli::CliError;
 use crate::model::{BlindIndexSpec, ColumnSpec, KeyKind, ModelSpec, Storage};
 
-/// `--column TABLE.COLUMN[:text][:nullable][:bidx=COLUMN|:bidx-text=COLUMN][:normalize=NAME]`:
-/// one encrypted column, and the blind index kept beside it if any.
+/// `--column TABLE.COLUMN[:text][:nullable][:bind-row][:bidx=COLUMN|:bidx-text=COLUMN][:normalize=NAME]`:
+/// one encrypted column, and the blind index kept beside it if any; `:bind-row` for a column whose
+/// values are bound to their rows (`#[encrypted(bind_row)]`).
 ///
 /// ```
 /// use encrypted_field::cli::ColumnArg;
@@ -27,6 +28,8 @@ pub struct ColumnArg {
     pub storage: Storage,
     /// Whether it may be NULL (`:nullable`).
     pub nullable: bool,
+    /// Whether its values are bound to their rows (`:bind-row`).
+    pub bind_row: bool,
     /// The blind index beside it (`:bidx=COLUMN` or `:bidx-text=COLUMN`, with `:normalize=NAME`).
     pub blind_index: Option<BlindIndexSpec>,
 }
@@ -35,8 +38,7 @@ impl FromStr for ColumnArg {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Self, String> {
-        const FORM: &str =
-            "TABLE.COLUMN[:text][:nullable][:bidx=COLUMN|:bidx-text=COLUMN][:normalize=NAME]";
+        const FORM: &str = "TABLE.COLUMN[:text][:nullable][:bind-row][:bidx=COLUMN|:bidx-text=COLUMN][:normalize=NAME]";
         let mut parts = text.split(':');
         let name = parts.next().unwrap_or_default();
         let Some((table, column)) = name.split_once('.') else {
@@ -49,6 +51,7 @@ impl FromStr for ColumnArg {
             column: column.to_owned(),
             storage: Storage::Binary,
             nullable: false,
+            bind_row: false,
             blind_index: None,
         };
         let mut normalizer = None;
@@ -57,6 +60,7 @@ impl FromStr for ColumnArg {
                 None if option == "text" => arg.storage = Storage::Text,
                 None if option == "binary" => arg.storage = Storage::Binary,
                 None if option == "nullable" => arg.nullable = true,
+                None if option == "bind-row" => arg.bind_row = true,
                 Some(("bidx", index)) => {
                     arg.blind_index = Some(BlindIndexSpec::binary(index.to_owned()))
                 }
@@ -67,7 +71,7 @@ impl FromStr for ColumnArg {
                 _ => {
                     return Err(format!(
                         "unknown column option `{option}` in `{text}` (expected text, binary, nullable, \
-                         bidx=COLUMN, bidx-text=COLUMN or normalize=NAME)"
+                         bind-row, bidx=COLUMN, bidx-text=COLUMN or normalize=NAME)"
                     ));
                 }
             }
@@ -146,6 +150,9 @@ pub(super) fn specs_from_flags(
         if arg.nullable {
             column = column.nullable();
         }
+        if arg.bind_row {
+            column = column.bound_to_row();
+        }
         if let Some(index) = &arg.blind_index {
             column = column.with_blind_index(index.clone());
         }
@@ -190,6 +197,21 @@ mod tests {
                 .unwrap_err()
                 .contains("unknown column option `secret`")
         );
+    }
+
+    #[test]
+    fn the_bind_row_option_binds_the_column_to_its_rows() {
+        let columns: Vec<ColumnArg> = ["customers._ssn:nullable:bind-row", "customers._phone"]
+            .iter()
+            .map(|c| c.parse().unwrap())
+            .collect();
+        let specs = specs_from_flags(&columns, &[]).unwrap();
+        let bound: Vec<bool> = specs[0]
+            .columns()
+            .iter()
+            .map(ColumnSpec::is_bound_to_row)
+            .collect();
+        assert_eq!(bound, [true, false]);
     }
 
     #[test]

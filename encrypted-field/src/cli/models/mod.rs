@@ -23,6 +23,7 @@
 //! name = "_ssn"
 //! storage = "binary"             # "binary" (default: BLOB / VARBINARY / BYTEA) or "text" (base64)
 //! nullable = true                # default false
+//! bind_row = true                # default false: values bound to their rows (`bind_row`)
 //! # context = "customers._ssn"   # default "table.column"
 //!
 //! [[model]]

@@ -41,6 +41,15 @@ impl fmt::Display for PrimaryKey {
 }
 
 impl PrimaryKey {
+    /// The key in the canonical form a row-bound value binds (`FORMAT.md`, "Row-bound
+    /// contexts"): the integer's decimal digits, or the text itself.
+    pub(crate) fn row_key(&self) -> crate::format::row_key::RowKey {
+        match self {
+            Self::Integer(value) => (*value).into(),
+            Self::Text(value) => value.into(),
+        }
+    }
+
     /// The key as [`LEGACY_VALUES_TABLE`] stores it: the integer's digits, or the text itself.
     pub(crate) fn as_text(&self) -> String {
         match self {
