@@ -318,7 +318,12 @@ fn a_deadlock_with_the_application_is_retried_and_counted(backend: &Backend) {
                     &format!("INSERT INTO {ballast} VALUES {}", values.join(", ")),
                 );
                 locked.send(()).unwrap();
+                let polled = std::time::Instant::now();
                 while !waiting_for_a_lock(&mut app, backend.kind) {
+                    if polled.elapsed() > PATIENCE {
+                        batch_execute(&mut app, "ROLLBACK");
+                        panic!("the rotation never waited for the application's row lock");
+                    }
                     std::thread::sleep(Duration::from_millis(20));
                 }
                 // The rotation's transaction holds the lease row and waits for our row: asking
