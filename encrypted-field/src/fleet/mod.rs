@@ -36,7 +36,7 @@
 
 pub(crate) mod active;
 pub use active::who_am_i;
-mod host;
+pub(crate) mod host;
 mod instance;
 pub(crate) mod member;
 mod staging;

@@ -167,6 +167,8 @@ fn wait_for(
 ) -> std::result::Result<Vec<Instance>, Lagging> {
     let started = Instant::now();
     loop {
+        // A rotation waiting here (`rotate --new-key`) keeps its lease alive meanwhile.
+        db.renew_lease_if_due()?;
         let running = instances(db, staging.seen_within)?;
         let lagging: Vec<Instance> = running.iter().filter(|i| !ready(i)).cloned().collect();
         if lagging.is_empty() {
