@@ -26,6 +26,8 @@ mod concurrency;
 mod failures;
 #[path = "rotation/kept.rs"]
 mod kept;
+#[path = "rotation/lease.rs"]
+mod lease;
 #[path = "rotation/migrate.rs"]
 mod migrate;
 #[cfg(feature = "derive")]

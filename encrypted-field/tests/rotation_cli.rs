@@ -1256,28 +1256,131 @@ fn database_url_comes_from_the_environment() {
     assert_eq!(status["columns"][0]["rows"], ROWS);
 }
 
+/// Plays another process holding the rotation lease: its row, as that process's taking wrote it,
+/// expiring `expires_in_ms` from now by the database's clock (negative: expired, as a killed
+/// holder's lease does).
+fn hold_lease_elsewhere(f: &Fixture, expires_in_ms: i64) {
+    // `status` creates the leases table, as any command that reads the lease does.
+    f.run(&["status"], &[]).expect(0);
+    let now = "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)";
+    f.db()
+        .execute(&format!(
+            "INSERT OR REPLACE INTO encrypted_field_leases \
+             (name, owner, host, pid, fence, acquired_at_ms, expires_at_ms, renewals) \
+             VALUES ('rotation', 'feedfacefeedface', 'batch-host-7', 4242, 9, {now} - 5000, \
+             {now} + {expires_in_ms}, 3)"
+        ))
+        .unwrap();
+}
+
+/// The fencing counter of the lease row.
+fn lease_fence(f: &Fixture) -> i64 {
+    let status = f.run(&["status", "--json"], &[]).expect(0).json();
+    status["rotation_lease"]["fence"].as_i64().unwrap_or(-1)
+}
+
 #[test]
-fn a_rotation_lock_held_by_another_process_is_exit_2_and_writes_nothing() {
+fn a_rotation_lease_held_by_another_process_is_exit_2_names_it_and_writes_nothing() {
     let f = Fixture::new();
     f.workspace.keys().add(true).unwrap();
     let before = f.rows();
-    let mut lock_path = f.workspace.sqlite_path().into_os_string();
-    lock_path.push(".encrypted-field.lock");
-    let lock = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .unwrap();
-    lock.try_lock().unwrap();
+    hold_lease_elsewhere(&f, 600_000);
+
     let busy = f.run(&["rotate", "--force"], &[]).expect(2);
     assert!(
-        busy.stderr.contains("another rotation is running"),
+        busy.stderr
+            .contains("another rotation is running on this database: host batch-host-7 pid 4242")
+            && busy.stderr.contains("--wait-for-lock"),
         "{busy:#?}"
     );
     assert_eq!(f.rows(), before);
-    drop(lock);
-    f.run(&["rotate", "--force"], &[]).expect(0);
+    let undo = f.run(&["migrate", "--force", "--undo"], &[]).expect(2);
+    assert!(undo.stderr.contains("pid 4242"), "{undo:#?}");
+
+    let status = f.run(&["status"], &[]).expect(0);
+    assert!(
+        status
+            .stdout_text()
+            .contains("rotation in progress: lease held by host batch-host-7 pid 4242"),
+        "{status:#?}"
+    );
+    let json = f.run(&["status", "--json"], &[]).expect(0).json();
+    assert_eq!(json["rotation_lease"]["pid"], 4242, "{json:#}");
+    assert_eq!(json["rotation_lease"]["host"], "batch-host-7", "{json:#}");
+}
+
+/// A killed holder's lease expires: the next run takes it over (the fencing counter goes up by
+/// one), finishes, and releases it.
+#[test]
+fn an_expired_lease_is_taken_over_and_released_at_the_end() {
+    let f = Fixture::new();
+    f.workspace.keys().add(true).unwrap();
+    hold_lease_elsewhere(&f, -1);
+    assert_eq!(lease_fence(&f), -1, "an expired lease has no holder");
+
+    let report = f
+        .run(&["rotate", "--force", "--json"], &[])
+        .expect(0)
+        .json();
+    assert_eq!(
+        report["records_rewritten"],
+        f.non_null_values(),
+        "{report:#}"
+    );
+    assert_eq!(report["conflicts_retried"], 0, "{report:#}");
+    let status = f.run(&["status"], &[]).expect(0);
+    assert!(
+        status.stdout_text().contains("rotation lease: free"),
+        "released at the end: {status:#?}"
+    );
+    let fence: i64 = {
+        hold_lease_elsewhere_keeping_fence(&f);
+        lease_fence(&f)
+    };
+    assert_eq!(fence, 10, "taken over once: the counter went from 9 to 10");
+}
+
+/// Makes the lease row unexpired again without touching its fencing counter, so `status` shows it.
+fn hold_lease_elsewhere_keeping_fence(f: &Fixture) {
+    f.db()
+        .execute(
+            "UPDATE encrypted_field_leases SET expires_at_ms = expires_at_ms + 600000 \
+             WHERE name = 'rotation'",
+        )
+        .unwrap();
+}
+
+/// `--wait-for-lock` waits for the holder's lease to end instead of exiting.
+#[test]
+fn wait_for_lock_waits_for_the_lease_to_expire() {
+    let f = Fixture::new();
+    f.workspace.keys().add(true).unwrap();
+    hold_lease_elsewhere(&f, 1500);
+    let report = f
+        .run(
+            &["rotate", "--force", "--json"],
+            &["--wait-for-lock", "60s"],
+        )
+        .expect(0)
+        .json();
+    assert_eq!(
+        report["records_rewritten"],
+        f.non_null_values(),
+        "{report:#}"
+    );
+    assert_eq!(f.versions(), [2]);
+}
+
+#[test]
+fn a_lease_ttl_below_one_second_is_a_usage_error() {
+    let f = Fixture::new();
+    let refused = f
+        .run(&["rotate", "--force"], &["--lease-ttl", "200ms"])
+        .expect(2);
+    assert!(
+        refused.stderr.contains("shorter than the shortest lease"),
+        "{refused:#?}"
+    );
 }
 
 #[test]

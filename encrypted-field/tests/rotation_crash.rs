@@ -1,10 +1,12 @@
 //! Crash safety of `encrypted-field rotate`, as a process: a rotation is killed with SIGKILL at
 //! random instants, several times, then run to the end; every row must still open to the
-//! plaintext it was created with, and `verify` must pass.
+//! plaintext it was created with, and `verify` must pass. A killed run leaves its rotation lease
+//! behind (short here: `--lease-ttl 1s`); each next run waits for it to expire
+//! (`--wait-for-lock`), takes it over and resumes.
 //!
-//! SQLite always; PostgreSQL when `PG_DATABASE_URL` is set (required when
-//! `ENCRYPTED_FIELD_REQUIRE_BACKENDS=1`). Run with
-//! `cargo test -p encrypted-field --features cli,sqlite,postgres --test rotation_crash`.
+//! SQLite always; MariaDB/MySQL and PostgreSQL when `MYSQL_DATABASE_URL` / `PG_DATABASE_URL` are
+//! set (required when `ENCRYPTED_FIELD_REQUIRE_BACKENDS=1`). Run with
+//! `cargo test -p encrypted-field --features cli,sqlite,mysql,postgres --test rotation_crash`.
 #![cfg(all(feature = "cli", feature = "sqlite", unix))]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -14,7 +16,7 @@ mod harness;
 use std::time::{Duration, Instant};
 
 use encrypted_field::rotation::database::Database;
-#[cfg(feature = "postgres")]
+#[cfg(any(feature = "mysql", feature = "postgres"))]
 use harness::ServerTable;
 use harness::{Table, Workspace, command, env_refs, plaintexts, run};
 use rand::Rng as _;
@@ -25,6 +27,8 @@ const ROWS: i64 = 20_000;
 const KILLS: usize = 7;
 /// Small batches: many transactions, so that kills land between and inside them.
 const BATCH_SIZE: &str = "250";
+/// The rotation lease a killed run leaves behind expires after this.
+const LEASE_TTL: &str = "1s";
 
 #[test]
 fn sqlite_rotation_killed_at_random_instants_loses_nothing() {
@@ -33,6 +37,17 @@ fn sqlite_rotation_killed_at_random_instants_loses_nothing() {
     let url = format!("sqlite://{}", path.display());
     std::fs::File::create(&path).unwrap();
     crash_and_recover(&workspace, &url, Table::new("crash_sqlite"));
+}
+
+#[cfg(feature = "mysql")]
+#[test]
+fn mysql_rotation_killed_at_random_instants_loses_nothing() {
+    let Some(url) = encrypted_field::testing::Backend::Mysql.url() else {
+        return;
+    };
+    let workspace = Workspace::new();
+    let server_table = ServerTable::new(&url, "crash");
+    crash_and_recover(&workspace, &url, server_table.table.clone());
 }
 
 #[cfg(feature = "postgres")]
@@ -71,6 +86,10 @@ fn crash_and_recover(workspace: &Workspace, url: &str, table: Table) {
         "--json",
         "--batch-size",
         BATCH_SIZE,
+        "--lease-ttl",
+        LEASE_TTL,
+        "--wait-for-lock",
+        "60s",
         "--database-url",
         url,
     ]
@@ -91,6 +110,7 @@ fn crash_and_recover(workspace: &Workspace, url: &str, table: Table) {
     // Kills are drawn in [window / 10, window]; the window adapts so that they land mid-rewrite.
     let mut window = Duration::from_millis(1500);
     let mut interrupted_mid_rewrite = 0;
+    let mut leases_left_by_killed_runs = 0;
     for round in 0..KILLS {
         let new_key = round % 2 == 0;
         let args = if new_key { &new_key_args } else { &args };
@@ -101,6 +121,14 @@ fn crash_and_recover(workspace: &Workspace, url: &str, table: Table) {
         let exited_by_itself = child.try_wait().unwrap().is_some();
         child.kill().unwrap(); // SIGKILL
         let status = child.wait().unwrap();
+        // The killed run's lease, if it had taken it, is still there, naming it, until it expires.
+        if let Some(holder) = lease_holder(url, &env, &table)
+            && !exited_by_itself
+            && holder["host"] == host_name()
+        {
+            assert_eq!(holder["pid"], child.id(), "{holder:#}");
+            leases_left_by_killed_runs += 1;
+        }
 
         let after = table.load(&mut db);
         let active = workspace.ring().active_version().get();
@@ -134,18 +162,13 @@ fn crash_and_recover(workspace: &Workspace, url: &str, table: Table) {
         "no kill landed in the middle of a rewrite; the test proved nothing"
     );
 
-    // The run that finishes. A killed session's server-side lock may take a moment to go.
-    let finished = (0..50)
-        .map(|_| {
-            let done = run(&argv(&args), &env);
-            if done.stderr.contains("another rotation is running") {
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            done
-        })
-        .find(|done| !done.stderr.contains("another rotation is running"))
-        .expect("the rotation lock of a killed process is released");
-    let report = finished.expect(0).json();
+    assert!(
+        leases_left_by_killed_runs > 0,
+        "no killed run held the lease: the takeover was not tested"
+    );
+
+    // The run that finishes: it waits for the last killed run's lease to expire, and takes over.
+    let report = run(&argv(&args), &env).expect(0).json();
     assert_eq!(report["status"], "completed", "{report:#}");
     assert_eq!(report["failed_records"], 0, "{report:#}");
     assert_eq!(report["verification"]["ok"], true, "{report:#}");
@@ -174,4 +197,24 @@ fn crash_and_recover(workspace: &Workspace, url: &str, table: Table) {
         "a second run rewrites nothing"
     );
     println!("{}: done in {:?}", table.name, started.elapsed());
+}
+
+/// The rotation lease's holder as `status --json` shows it (`None` when it is free or expired).
+fn lease_holder(
+    url: &str,
+    env: &[(&str, &std::ffi::OsStr)],
+    table: &Table,
+) -> Option<serde_json::Value> {
+    let mut args = vec!["status", "--json", "--database-url", url];
+    let flags = table.column_flags();
+    args.extend(flags.iter().map(String::as_str));
+    let holder = run(&args, env).expect(0).json()["rotation_lease"].clone();
+    (!holder.is_null()).then_some(holder)
+}
+
+/// This machine's host name, as a lease row records it.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|name| name.trim().to_owned())
+        .unwrap_or_default()
 }

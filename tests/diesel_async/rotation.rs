@@ -104,7 +104,7 @@ fn rotate_to_version_3(url: &str, registry: &Registry) -> RotationReport {
             .batch_size(2)
             .run(&mut db, &crate::ring(3))
         {
-            Err(Error::RotationInProgress) if started.elapsed() < LOCK_PATIENCE => {
+            Err(Error::RotationInProgress { .. }) if started.elapsed() < LOCK_PATIENCE => {
                 std::thread::sleep(Duration::from_millis(200));
             }
             result => return result.unwrap(),

@@ -60,7 +60,7 @@ fn locked<T>(database_url: &str, operation: impl Fn(&mut Database) -> Result<T, 
     let started = Instant::now();
     loop {
         match operation(&mut db) {
-            Err(Error::RotationInProgress) if started.elapsed() < LOCK_PATIENCE => {
+            Err(Error::RotationInProgress { .. }) if started.elapsed() < LOCK_PATIENCE => {
                 std::thread::sleep(Duration::from_millis(200));
             }
             result => return result.unwrap(),

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::output::Report;
 use crate::fleet::{Activation, ActiveRecord, Instance};
-use crate::rotation::StatusReport;
+use crate::rotation::{LeaseHolder, StatusReport};
 
 /// `keys activate N --database-url`.
 #[derive(Debug, Serialize)]
@@ -83,12 +83,18 @@ pub(crate) struct FleetView {
 pub(crate) struct StatusWithFleet {
     #[serde(flatten)]
     pub(crate) columns: StatusReport,
+    /// Who holds the rotation lease (a rotation, migration or reindex in progress), if anyone.
+    pub(crate) rotation_lease: Option<LeaseHolder>,
     pub(crate) fleet: FleetView,
 }
 
 impl Report for StatusWithFleet {
     fn human(&self, out: &mut String) {
         self.columns.human(out);
+        let _ = match &self.rotation_lease {
+            Some(holder) => writeln!(out, "rotation in progress: lease held by {holder}"),
+            None => writeln!(out, "rotation lease: free (no rotation running)"),
+        };
         let fleet = &self.fleet;
         match &fleet.recorded_active {
             Some(record) => {

@@ -29,7 +29,7 @@
 
 pub(crate) mod active;
 pub use active::who_am_i;
-mod host;
+pub(crate) mod host;
 mod instance;
 pub(crate) mod member;
 mod staging;

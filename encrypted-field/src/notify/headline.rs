@@ -12,7 +12,7 @@ use crate::rotation::{Operation, RotationReport, RotationStatus};
 /// #     models_processed: 2, records_processed: 12_400, failed_records: 0, key_backup_path: None,
 /// #     new_key: None,
 /// #     operation: Operation::Rotate, dry_run: false, active_version: 3,
-/// #     records_rewritten: 12_000, records_changed_concurrently: 0, duration_ms: 5_000,
+/// #     records_rewritten: 12_000, records_changed_concurrently: 0, conflicts_retried: 0, duration_ms: 5_000,
 /// #     rows_per_second: 2_480.0, models: vec![], failures: vec![], failures_not_listed: 0,
 /// #     verification: None, legacy_values_kept: None,
 /// # };

@@ -1,4 +1,4 @@
-//! The error of every operation on a database: connecting, the rotation lock, rotation,
+//! The error of every operation on a database: connecting, the rotation lease, rotation,
 //! migration, reindexing, verification, status and retirement. A key or value error from the
 //! layer below ([`crate::Error`]) is wrapped as [`Error::Crypto`], as Diesel's errors wrap a
 //! driver's.
@@ -6,6 +6,7 @@
 use crate::keys::version::KeyVersion;
 use crate::model::SpecError;
 use crate::rotation::implausible::Implausible;
+use crate::rotation::lease::LeaseHolder;
 
 /// Shorthand for `Result<T, encrypted_field::rotation::Error>`.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -53,8 +54,7 @@ pub enum Error {
         reason: String,
     },
 
-    /// A file the operation needs besides the key files (the SQLite rotation lock file) could
-    /// not be used.
+    /// A file the operation needs besides the key files could not be used.
     #[error("{action} {path}: {source}")]
     Io {
         /// What was being done, e.g. `opening the rotation lock file`.
@@ -66,11 +66,36 @@ pub enum Error {
         source: std::io::Error,
     },
 
-    /// Another rotation (or migration) holds the database's rotation lock.
+    /// Another rotation (or migration, reindex, key retirement) holds the database's rotation
+    /// lease: `holder` names it. Nothing was written.
     #[error(
-        "another rotation is running on this database (it holds the rotation lock); nothing was written"
+        "another rotation is running on this database: {holder}; nothing was written{}",
+        waited.as_ref().map_or_else(
+            || " (wait for it with --wait-for-lock DURATION; a killed run's lease expires by itself)".to_owned(),
+            |waited| format!(" after waiting {waited}")
+        )
     )]
-    RotationInProgress,
+    RotationInProgress {
+        /// Who holds the lease.
+        holder: Box<LeaseHolder>,
+        /// How long this run waited for it (`None`: it was not asked to wait).
+        waited: Option<String>,
+    },
+
+    /// The run's rotation lease was taken over by another run (it had expired: the run stalled
+    /// for longer than the lease's time to live). The batch that found out was rolled back and
+    /// nothing more was written; every batch written before is complete, and the new holder (or
+    /// the next run) carries on from there.
+    #[error(
+        "this run lost its rotation lease (fence {fence}){}: it had expired, the run stalled longer than the lease's time to live (--lease-ttl); stopped without writing anything more (the batches written before are complete; the other run, or the next one, finishes the job)",
+        holder.as_ref().map_or_else(String::new, |h| format!(" to {h}"))
+    )]
+    LeaseLost {
+        /// The fencing counter of this run's taking.
+        fence: i64,
+        /// Who holds it now, if it could be read.
+        holder: Option<LeaseHolder>,
+    },
 
     /// A key version cannot be retired because values still use it.
     #[error(

@@ -10,8 +10,12 @@
 //!   loses nothing, and running it again skips what is done and finishes the rest.
 //! - **Bounded memory.** Only one batch is held at a time; failures are counted and the first
 //!   [`MAX_LISTED_FAILURES`] listed.
-//! - **One at a time.** A lock held in the database (an advisory lock on PostgreSQL, `GET_LOCK` on
-//!   MySQL/MariaDB, a file lock beside a SQLite file) refuses a second concurrent run.
+//! - **One at a time.** A lease held in the database itself (a row of `encrypted_field_leases`,
+//!   with an expiry by the database's clock and a fencing counter; see [`lease`]) refuses a second
+//!   concurrent run, and a run whose lease was taken over writes nothing more.
+//! - **Transient conflicts retried.** A batch that a deadlock, a Galera certification failure, a
+//!   serialization failure, a lock wait timeout or a busy SQLite database aborts is run again
+//!   with backoff, and counted ([`RotationReport::conflicts_retried`]).
 //!
 //! ```
 //! # #[cfg(feature = "sqlite")] {
@@ -54,6 +58,7 @@ pub mod database;
 pub(crate) mod error;
 mod implausible;
 mod kept;
+pub mod lease;
 pub(crate) mod new_key;
 mod pacing;
 mod plan;
@@ -68,6 +73,7 @@ mod status;
 pub use error::{Error, Result};
 pub use implausible::Implausible;
 pub use kept::{FinalizeReport, UndoReport};
+pub use lease::{DEFAULT_LEASE_TTL, LEASE_TTL_VAR, LeaseHolder, MIN_LEASE_TTL};
 pub use pacing::{
     DEFAULT_BATCH_SIZE, DEFAULT_TRANSACTION_TIME, Pacing, SERVER_PAUSE_RATIO, SQLITE_PAUSE_RATIO,
 };
@@ -97,6 +103,7 @@ pub struct Rotation<'a> {
     progress: &'a dyn Progress,
     notifiers: Vec<Box<dyn Notifier + 'a>>,
     legacy_checks: LegacyChecks,
+    lease: lease::LeaseSettings,
 }
 
 impl std::fmt::Debug for Rotation<'_> {
@@ -107,6 +114,7 @@ impl std::fmt::Debug for Rotation<'_> {
             .field("dry_run", &self.dry_run)
             .field("verify", &self.verify)
             .field("backup_dir", &self.backup_dir)
+            .field("lease", &self.lease)
             .field(
                 "notifiers",
                 &self
@@ -133,6 +141,7 @@ impl<'a> Rotation<'a> {
             progress: &NoProgress,
             notifiers: Vec::new(),
             legacy_checks: LegacyChecks::new(),
+            lease: lease::LeaseSettings::default(),
         }
     }
 
@@ -408,12 +417,7 @@ impl<'a> Rotation<'a> {
         for model in self.registry.iter() {
             model.validate()?;
         }
-        let lock = db.try_lock()?.ok_or(Error::RotationInProgress)?;
-        let result = work(db);
-        let released = db.unlock(lock);
-        let value = result?;
-        released?;
-        Ok(value)
+        self.leased(db, work)
     }
 
     fn write_backup(&self, db: &Database, ring: &KeyRing) -> Result<Option<PathBuf>> {
@@ -446,9 +450,11 @@ impl<'a> Rotation<'a> {
         };
         let mut report = empty_report(self.registry, ring, operation, self.dry_run);
         let mut failures = Failures::default();
+        let retried_before = db.conflicts_retried();
         for (model, model_report) in self.registry.iter().zip(&mut report.models) {
             model_report.columns = scan_model(db, model, action, &settings, &mut failures)?;
         }
+        report.conflicts_retried = db.conflicts_retried() - retried_before;
         for column in report.models.iter().flat_map(|m| &m.columns) {
             report.records_processed += column.rows - column.null;
             report.records_rewritten += column.rewritten;
@@ -562,6 +568,7 @@ impl<'a> Rotation<'a> {
 fn add_later_pass(report: &mut RotationReport, later: &RotationReport) {
     report.records_rewritten += later.records_rewritten;
     report.records_changed_concurrently += later.records_changed_concurrently;
+    report.conflicts_retried += later.conflicts_retried;
     let columns = report.models.iter_mut().flat_map(|m| &mut m.columns);
     for (column, again) in columns.zip(later.models.iter().flat_map(|m| &m.columns)) {
         column.rewritten += again.rewritten;
@@ -588,6 +595,7 @@ fn empty_report(
         active_version: ring.active_version().get(),
         records_rewritten: 0,
         records_changed_concurrently: 0,
+        conflicts_retried: 0,
         duration_ms: 0,
         rows_per_second: 0.0,
         models: registry

@@ -83,6 +83,11 @@ pub struct RotationReport {
     /// left as the application wrote it (a value it wrote with an older key is rewritten by the
     /// next pass and counted in `records_rewritten` too).
     pub records_changed_concurrently: u64,
+    /// How many times a batch (or a statement) was run again because the database aborted it for
+    /// a transient conflict: a deadlock, a Galera certification failure, a serialization
+    /// failure, a lock wait timeout, a busy SQLite database. Each was retried with backoff and
+    /// did not fail the run.
+    pub conflicts_retried: u64,
     /// How long the pass took, in milliseconds (verification included).
     pub duration_ms: u64,
     /// Values examined per second during the rewrite.
@@ -236,6 +241,13 @@ impl fmt::Display for RotationReport {
                     c.failed
                 )?;
             }
+        }
+        if self.conflicts_retried > 0 {
+            writeln!(
+                f,
+                "transient conflicts retried: {} (deadlocks, certification or serialization failures, lock waits; none failed the run)",
+                self.conflicts_retried
+            )?;
         }
         if let Some(key) = &self.new_key {
             let would = if self.dry_run { "would be " } else { "" };

@@ -1,4 +1,4 @@
-//! Retiring a key version: once no value uses it (counted under the rotation lock), its file is
+//! Retiring a key version: once no value uses it (counted under the rotation lease), its file is
 //! moved out of the keys directory (`crate::keys::retire`), so that it is no longer loaded and a
 //! value still sealed with it fails loudly instead of decrypting.
 
@@ -19,7 +19,7 @@ impl Rotation<'_> {
     /// into [`RETIRED_DIR`](crate::keys::RETIRED_DIR) under the keys directory.
     ///
     /// Only the columns of the registry are counted: list every model whose values may use the key.
-    /// The count runs under the rotation lock, so no rotation runs meanwhile.
+    /// The count runs under the rotation lease, so no rotation runs meanwhile.
     ///
     /// ```
     /// # #[cfg(feature = "sqlite")] {
@@ -73,14 +73,10 @@ impl Rotation<'_> {
         if dir_active == Some(version) || env_active == Some(version) {
             return Err(Error::ActiveKeyVersion(version));
         }
-        let lock = db.try_lock()?.ok_or(Error::RotationInProgress)?;
-        let result = self
-            .status(db)
-            .and_then(|counts| counts.ensure_unused(version))
-            .and_then(|()| Ok(move_into_retired(file, keys_dir.path())?));
-        let released = db.unlock(lock);
-        let retired = result?;
-        released?;
-        Ok(retired)
+        self.leased(db, |db| {
+            self.status(db)
+                .and_then(|counts| counts.ensure_unused(version))
+                .and_then(|()| Ok(move_into_retired(file, keys_dir.path())?))
+        })
     }
 }

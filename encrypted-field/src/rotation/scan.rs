@@ -129,6 +129,8 @@ pub(crate) fn scan_model(
     };
     let mut after: Option<PrimaryKey> = None;
     loop {
+        // A pass that only reads writes no fenced batch: keep the lease alive between batches.
+        db.renew_lease_if_due()?;
         let batch_rows = pacer.rows();
         let rows = db.read_batch(model, after.as_ref(), batch_rows)?;
         let Some(last) = rows.last() else { break };

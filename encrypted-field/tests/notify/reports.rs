@@ -23,6 +23,7 @@ pub fn completed_rotation() -> RotationReport {
         active_version: 3,
         records_rewritten: 12_000,
         records_changed_concurrently: 0,
+        conflicts_retried: 0,
         duration_ms: 4_960,
         rows_per_second: 2_500.0,
         models: vec![

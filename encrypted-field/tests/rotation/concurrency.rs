@@ -317,7 +317,7 @@ fn second_rotation_is_refused(backend: &Backend, connect: &dyn Fn() -> Database)
 
     let (refused, untouched) = second.outcome.into_inner().unwrap();
     assert!(
-        matches!(refused, Err(Error::RotationInProgress)),
+        matches!(refused, Err(Error::RotationInProgress { .. })),
         "{refused:?}"
     );
     assert!(untouched, "the refused rotation wrote nothing");

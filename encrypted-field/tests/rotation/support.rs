@@ -160,7 +160,7 @@ impl Backend {
         let started = Instant::now();
         loop {
             match work() {
-                Err(Error::RotationInProgress) if started.elapsed() < LOCK_PATIENCE => {
+                Err(Error::RotationInProgress { .. }) if started.elapsed() < LOCK_PATIENCE => {
                     std::thread::sleep(Duration::from_millis(200));
                 }
                 result => return result,

@@ -4,8 +4,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::cli::CliError;
 use crate::cli::models::{ColumnArg, PrimaryKeyArg};
-use crate::rotation::{DEFAULT_BATCH_SIZE, Pacing};
+use crate::rotation::{DEFAULT_BATCH_SIZE, LEASE_TTL_VAR, MIN_LEASE_TTL, Pacing, Rotation};
 
 /// Where the database is, and which of its columns are encrypted.
 #[derive(Clone, Default, clap::Args)]
@@ -76,6 +77,57 @@ pub struct WriteArgs {
     /// Print the report as JSON (and draw no progress bar).
     #[arg(long)]
     pub json: bool,
+    /// The rotation lease: its time to live, and how long to wait for another run's.
+    #[command(flatten)]
+    pub lease: LeaseArgs,
+}
+
+/// How a writing pass takes the database's rotation lease (a row of encrypted_field_leases that
+/// one run at a time holds, renewed with every batch).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct LeaseArgs {
+    /// How long the rotation lease lasts unless renewed, by the database's clock: how long a
+    /// killed run keeps the next one out (`60s`, `5m`; at least 1s; every batch must take less)
+    /// [default: $ENCRYPTED_FIELD_LEASE_TTL, else 60s].
+    #[arg(long, value_name = "DURATION", value_parser = parse_lease_ttl)]
+    pub lease_ttl: Option<Duration>,
+    /// When another run holds the lease, wait up to DURATION for it to end (or for a killed
+    /// run's lease to expire) instead of exiting at once (`10m`; default: do not wait).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub wait_for_lock: Option<Duration>,
+}
+
+impl LeaseArgs {
+    /// `rotation` with these lease settings (`--lease-ttl`, else `$ENCRYPTED_FIELD_LEASE_TTL`).
+    pub fn apply<'a>(&self, rotation: Rotation<'a>) -> Result<Rotation<'a>, CliError> {
+        let ttl = match self.lease_ttl {
+            Some(ttl) => Some(ttl),
+            None => match std::env::var(LEASE_TTL_VAR) {
+                Ok(text) => Some(
+                    parse_lease_ttl(&text)
+                        .map_err(|e| CliError::usage(format!("{LEASE_TTL_VAR}: {e}")))?,
+                ),
+                Err(_) => None,
+            },
+        };
+        let rotation = match ttl {
+            Some(ttl) => rotation.lease_ttl(ttl),
+            None => rotation,
+        };
+        Ok(rotation.wait_for_lease(self.wait_for_lock.unwrap_or_default()))
+    }
+}
+
+/// A `--lease-ttl`: a duration of at least [`MIN_LEASE_TTL`].
+fn parse_lease_ttl(text: &str) -> Result<Duration, String> {
+    let ttl = parse_duration(text)?;
+    if ttl < MIN_LEASE_TTL {
+        return Err(format!(
+            "`{text}` is shorter than the shortest lease, {}",
+            humantime::format_duration(MIN_LEASE_TTL)
+        ));
+    }
+    Ok(ttl)
 }
 
 /// How a writing pass sizes its batches by time and yields to the application between them.

@@ -14,7 +14,7 @@ mod values;
 
 use clap::{Parser, Subcommand};
 
-pub use database::{DatabaseArgs, PacingArgs, WriteArgs};
+pub use database::{DatabaseArgs, LeaseArgs, PacingArgs, WriteArgs};
 pub use keys::{KeySourceArgs, KeygenArgs, KeysAction, KeysArgs};
 pub use passes::{
     MigrateArgs, MigrationSource, Period, ReindexArgs, RotateArgs, StatusArgs, VerifyArgs,

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::ValueEnum;
 
 use super::database::parse_batch_size;
-use super::{DatabaseArgs, KeySourceArgs, PacingArgs, StagingArgs, WriteArgs};
+use super::{DatabaseArgs, KeySourceArgs, LeaseArgs, PacingArgs, StagingArgs, WriteArgs};
 use crate::format::legacy::LegacyFormat;
 use crate::rotation::{DEFAULT_BATCH_SIZE, RotationPeriod};
 
@@ -144,6 +144,9 @@ pub struct ReindexArgs {
     /// Print the report as JSON (and draw no progress bar).
     #[arg(long)]
     pub json: bool,
+    /// The rotation lease: its time to live, and how long to wait for another run's.
+    #[command(flatten)]
+    pub lease: LeaseArgs,
 }
 
 /// What `migrate --from` reads.

@@ -73,7 +73,7 @@ pub(super) fn run(
     if let Some(dir) = backup_dir(args.write.backup_dir.clone()) {
         migration = migration.backup_dir(dir);
     }
-    let migration = with_notifiers(migration)?;
+    let migration = with_notifiers(args.write.lease.apply(migration)?)?;
     let report = migration.migrate(&mut db, &ring, &legacy_key);
     progress.finish();
     emit_report(io, &report.map_err(migration_error)?, args.write.json)
@@ -96,7 +96,10 @@ fn end_migration(
     let mut db = connect(&args.database)?;
     check_columns(&mut db, &registry)?;
     let columns = column_list(&registry);
-    let rotation = Rotation::new(&registry).pacing(args.write.pacing.pacing(args.write.batch_size));
+    let rotation = args
+        .write
+        .lease
+        .apply(Rotation::new(&registry).pacing(args.write.pacing.pacing(args.write.batch_size)))?;
     if args.undo {
         let action = format!("put the kept legacy values of {columns} back");
         confirm(terminal, args.write.force, false, &action, io)?;

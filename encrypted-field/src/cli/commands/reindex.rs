@@ -31,7 +31,7 @@ pub(super) fn run(
         .pacing(args.pacing.pacing(args.batch_size))
         .dry_run(args.dry_run)
         .progress(&progress);
-    let reindex = with_notifiers(reindex)?;
+    let reindex = with_notifiers(args.lease.apply(reindex)?)?;
     let report = reindex.reindex(&mut db, &ring);
     progress.finish();
     emit_report(io, &report.map_err(engine)?, args.json)

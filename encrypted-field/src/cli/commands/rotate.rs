@@ -67,7 +67,7 @@ pub(super) fn run(
     if let Some(dir) = backup_dir {
         rotation = rotation.backup_dir(dir);
     }
-    let rotation = with_notifiers(rotation)?;
+    let rotation = with_notifiers(args.write.lease.apply(rotation)?)?;
     let report = match &keys_dir {
         Some(dir) => rotation
             .run_with_new_key_in_fleet(&mut db, &ring, dir, &args.staging.staging())
@@ -157,6 +157,7 @@ fn blind_index_pass(args: RotateArgs) -> crate::cli::ReindexArgs {
         batch_size: args.write.batch_size,
         pacing: args.write.pacing,
         json: args.write.json,
+        lease: args.write.lease,
     }
 }
 

@@ -19,10 +19,9 @@ pub(super) fn run(cli: &Cli, args: StatusArgs, io: &mut Io<'_>) -> Result<(), Cl
     let registry = registry(cli, &args.database)?;
     let mut db = connect(&args.database)?;
     check_columns(&mut db, &registry)?;
-    let columns = Rotation::new(&registry)
-        .batch_size(args.batch_size)
-        .status(&mut db)
-        .map_err(engine)?;
+    let rotation = Rotation::new(&registry).batch_size(args.batch_size);
+    let columns = rotation.status(&mut db).map_err(engine)?;
+    let rotation_lease = rotation.lease_holder(&mut db).map_err(engine)?;
     let fleet = FleetView {
         recorded_active: recorded_active(&mut db).map_err(engine)?,
         local_pin: local_pin(&cli.env),
@@ -31,7 +30,15 @@ pub(super) fn run(cli: &Cli, args: StatusArgs, io: &mut Io<'_>) -> Result<(), Cl
     };
     emit(
         io,
-        render(&StatusWithFleet { columns, fleet }, args.json)?.as_bytes(),
+        render(
+            &StatusWithFleet {
+                columns,
+                rotation_lease,
+                fleet,
+            },
+            args.json,
+        )?
+        .as_bytes(),
     )
 }
 

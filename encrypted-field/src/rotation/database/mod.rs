@@ -10,6 +10,8 @@ use std::fmt;
 use crate::model::{KeyKind, ModelSpec, Storage};
 use crate::rotation::error::{Error, Result};
 
+pub(crate) mod lease;
+mod retry;
 mod rows;
 mod url;
 
@@ -138,6 +140,19 @@ pub(crate) trait Dialect {
     /// The database server's clock, in whole seconds since the Unix epoch: every instance's
     /// check-in is stamped and judged by this one clock, never by the hosts' own.
     fn now_seconds(&self) -> &'static str;
+    /// The database server's clock in milliseconds since the Unix epoch, read when the statement
+    /// runs: what leases expire by.
+    fn now_millis(&self) -> &'static str;
+    /// The words that make an `INSERT` skip a row whose key exists: before `INTO`, and after
+    /// the values.
+    fn ignore_duplicate(&self) -> (&'static str, &'static str);
+    /// The statement that creates the leases table if it is missing.
+    fn create_leases_table(&self) -> &'static str {
+        "CREATE TABLE IF NOT EXISTS encrypted_field_leases (\
+         name VARCHAR(191) NOT NULL PRIMARY KEY, owner VARCHAR(64) NOT NULL, \
+         host VARCHAR(255) NOT NULL, pid BIGINT NOT NULL, fence BIGINT NOT NULL, \
+         acquired_at_ms BIGINT NOT NULL, expires_at_ms BIGINT NOT NULL, renewals BIGINT NOT NULL)"
+    }
     /// The statement that creates the fleet's instances table if it is missing.
     fn create_instances_table(&self) -> &'static str {
         "CREATE TABLE IF NOT EXISTS encrypted_field_instances (\
@@ -243,6 +258,10 @@ pub struct Database {
     backend: Backend,
     /// The SQLite database file (`None` in memory, and for a server).
     file: Option<std::path::PathBuf>,
+    /// The lease this connection holds, which every fenced write checks.
+    lease: Option<lease::HeldLease>,
+    /// Statements and batches run again after a transient conflict, since it was opened.
+    conflicts_retried: u64,
 }
 
 /// Public only to be re-exported under the feature `internals`: the module is private.
@@ -341,11 +360,21 @@ macro_rules! with_backend {
     };
 }
 
-// After `with_backend!`, which it uses.
+// After `with_backend!`, which they use.
 mod instances;
+mod leased;
 pub(crate) use instances::{InstanceCheckIn, InstanceRow};
 
 impl Database {
+    fn new(backend: Backend, file: Option<std::path::PathBuf>) -> Self {
+        Self {
+            backend,
+            file,
+            lease: None,
+            conflicts_retried: 0,
+        }
+    }
+
     /// Connects to `url` (see [`DatabaseUrl::parse`]). A backend this build was compiled without
     /// is a clear error naming the feature to enable.
     pub fn connect(url: &str) -> Result<Self> {
@@ -407,11 +436,12 @@ impl Database {
             None => format!("reading {}", model.table()),
         };
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        with_backend!(
-            &mut self.backend,
-            |conn, dialect, _module| rows::read_batch(conn, dialect, model, after, limit)
-        )
-        .map_err(|e| db_error(action())(e))
+        self.retrying(action, |backend, _lease| {
+            with_backend!(backend, |conn, dialect, _module| rows::read_batch(
+                conn, dialect, model, after, limit
+            ))
+            .map_err(lease::WriteError::from)
+        })
     }
 
     /// Applies the swaps of every column of a batch in one transaction, in as few statements as
@@ -426,12 +456,14 @@ impl Database {
             return Ok(vec![0; swaps.len()]);
         }
         let table = swaps.first().map_or("", |(t, _)| t.table);
-        let action = format!("writing {count} re-encrypted values of {table}");
-        with_backend!(
-            &mut self.backend,
-            |conn, dialect, _module| rows::swap_batch(conn, dialect, swaps)
-        )
-        .map_err(db_error(action))
+        let action = || format!("writing {count} re-encrypted values of {table}");
+        let updated = self.retrying(action, |backend, lease| {
+            with_backend!(backend, |conn, dialect, _module| rows::swap_batch(
+                conn, dialect, lease, swaps
+            ))
+        })?;
+        self.lease_renewed();
+        Ok(updated)
     }
 
     /// Like [`swap_batch`](Self::swap_batch), and in the same transaction keeps the bytes each
@@ -446,12 +478,15 @@ impl Database {
         }
         let table = swaps.first().map_or("", |(t, _)| t.table);
         let action =
-            format!("writing {count} migrated values of {table} (keeping the legacy ones)");
+            || format!("writing {count} migrated values of {table} (keeping the legacy ones)");
         let when = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
-        with_backend!(&mut self.backend, |conn, dialect, _module| {
-            rows::swap_batch_keeping_replaced(conn, dialect, swaps, &when)
-        })
-        .map_err(db_error(action))
+        let updated = self.retrying(action, |backend, lease| {
+            with_backend!(backend, |conn, dialect, _module| {
+                rows::swap_batch_keeping_replaced(conn, dialect, lease, swaps, &when)
+            })
+        })?;
+        self.lease_renewed();
+        Ok(updated)
     }
 
     /// Refuses a model whose primary key is not unique on its own, or has NULL keys: a keyset scan
@@ -523,20 +558,30 @@ impl Database {
         target: &ColumnTarget<'_>,
         kept: &[KeptValue],
     ) -> Result<Vec<PrimaryKey>> {
-        with_backend!(&mut self.backend, |conn, dialect, _module| {
-            rows::restore_kept(conn, dialect, target, kept)
-        })
-        .map_err(db_error(format!("restoring the legacy values of {target}")))
+        let restored = self.retrying(
+            || format!("restoring the legacy values of {target}"),
+            |backend, lease| {
+                with_backend!(backend, |conn, dialect, _module| {
+                    rows::restore_kept(conn, dialect, lease, target, kept)
+                })
+            },
+        )?;
+        self.lease_renewed();
+        Ok(restored)
     }
 
     /// Deletes the kept values of `table.column`, and the table once it is empty.
     pub(crate) fn delete_kept(&mut self, table: &str, column: &str) -> Result<u64> {
-        with_backend!(&mut self.backend, |conn, dialect, _module| {
-            rows::delete_kept(conn, dialect, table, column)
-        })
-        .map_err(db_error(format!(
-            "deleting the legacy values of {table}.{column} from {LEGACY_VALUES_TABLE}"
-        )))
+        let deleted = self.retrying(
+            || format!("deleting the legacy values of {table}.{column} from {LEGACY_VALUES_TABLE}"),
+            |backend, lease| {
+                with_backend!(backend, |conn, dialect, _module| {
+                    rows::delete_kept(conn, dialect, lease, table, column)
+                })
+            },
+        )?;
+        self.lease_renewed();
+        Ok(deleted)
     }
 
     /// Reads a metadata value (the table is created if missing).
@@ -558,36 +603,4 @@ impl Database {
             "recording metadata `{name}` in encrypted_field_metadata"
         )))
     }
-
-    /// Takes the database-wide rotation lock without waiting: `Ok(None)` if another process holds
-    /// it. The lock is released when the guard is dropped or the connection closes (so a killed
-    /// process never leaves it behind).
-    pub(crate) fn try_lock(&mut self) -> Result<Option<RotationLock>> {
-        let file = self.file.as_deref();
-        with_backend!(
-            &mut self.backend,
-            |conn, _dialect, module| module::try_lock(conn, file)
-        )
-    }
-
-    /// Releases a lock taken by [`try_lock`](Self::try_lock).
-    pub(crate) fn unlock(&mut self, lock: RotationLock) -> Result<()> {
-        with_backend!(&mut self.backend, |conn, _dialect, module| module::unlock(
-            conn, lock
-        ))
-    }
-}
-
-/// The rotation lock, while held.
-#[derive(Debug)]
-pub(crate) enum RotationLock {
-    /// A server-side lock (advisory lock, `GET_LOCK`), released by `unlock` or the session's end.
-    #[cfg_attr(not(any(feature = "mysql", feature = "postgres")), allow(dead_code))]
-    Server,
-    /// An exclusive lock on a file beside the SQLite database, released when the file closes.
-    #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
-    File {
-        /// Held open only for its lock; closing it releases the lock.
-        _file: Option<std::fs::File>,
-    },
 }

@@ -1,28 +1,15 @@
-//! MySQL and MariaDB: a multi-table `UPDATE … JOIN (SELECT … UNION ALL …)`, backquoted
-//! identifiers, and `GET_LOCK` for the rotation lock.
+//! MySQL and MariaDB: a multi-table `UPDATE … JOIN (SELECT … UNION ALL …)` and backquoted
+//! identifiers.
 
-use std::path::Path;
+use ::diesel::MysqlConnection;
 
-use ::diesel::sql_types::{Integer, Nullable};
-use ::diesel::{MysqlConnection, QueryableByName, RunQueryDsl as _};
-
-use super::{
-    Backend, ColumnTarget, Database, Dialect, LEGACY_VALUES_TABLE, RotationLock, db_error,
-};
+use super::{Backend, ColumnTarget, Database, Dialect, LEGACY_VALUES_TABLE};
 use crate::model::{KeyKind, Storage};
-use crate::rotation::error::Result;
 
 /// The backend's name, as [`Database::backend_name`] gives it.
 pub(super) const NAME: &str = "mysql";
 
 pub(super) struct MysqlDialect;
-
-/// The lock's name: per database, so rotations of two databases on one server do not block each
-/// other. A lock name has at most 64 characters: a database name longer than the 39 that fit
-/// after the prefix is replaced by the first 39 hex digits of its SHA-256 (shorter names keep the
-/// name itself, so that releases before this one still exclude each other).
-const LOCK_NAME: &str = "CONCAT('encrypted_field_rotation:', \
-     IF(CHAR_LENGTH(DATABASE()) <= 39, DATABASE(), LEFT(SHA2(DATABASE(), 256), 39)))";
 
 impl Dialect for MysqlDialect {
     fn quote(&self, identifier: &str) -> String {
@@ -87,6 +74,17 @@ impl Dialect for MysqlDialect {
         "CAST(UNIX_TIMESTAMP() AS SIGNED)"
     }
 
+    /// Arithmetic on UTC alone: `UNIX_TIMESTAMP(NOW(3))` would read `NOW` in the session's time
+    /// zone, ambiguous for an hour a year where it has daylight saving time.
+    fn now_millis(&self) -> &'static str {
+        "CAST(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', UTC_TIMESTAMP(6)) DIV 1000 AS SIGNED)"
+    }
+
+    /// `IGNORE` turns other errors into warnings too; the lease row it inserts is constant.
+    fn ignore_duplicate(&self) -> (&'static str, &'static str) {
+        ("IGNORE", "")
+    }
+
     fn upsert_instance(&self) -> String {
         format!(
             "INSERT INTO encrypted_field_instances \
@@ -148,48 +146,12 @@ impl Dialect for MysqlDialect {
     }
 }
 
-#[derive(QueryableByName)]
-struct LockResult {
-    #[diesel(sql_type = Nullable<Integer>)]
-    locked: Option<i32>,
-}
-
-/// `GET_LOCK(name, 0)`: 1 if taken, 0 if another session holds it. The server releases it when
-/// the session ends.
-pub(super) fn try_lock(
-    conn: &mut MysqlConnection,
-    _file: Option<&Path>,
-) -> Result<Option<RotationLock>> {
-    let rows: Vec<LockResult> =
-        ::diesel::sql_query(format!("SELECT GET_LOCK({LOCK_NAME}, 0) AS locked"))
-            .load(conn)
-            .map_err(db_error("taking the rotation lock (GET_LOCK)"))?;
-    Ok(
-        matches!(rows.first(), Some(LockResult { locked: Some(1) }))
-            .then_some(RotationLock::Server),
-    )
-}
-
-pub(super) fn unlock(conn: &mut MysqlConnection, lock: RotationLock) -> Result<()> {
-    // A file lock is never taken on a server.
-    if !matches!(lock, RotationLock::Server) {
-        return Ok(());
-    }
-    ::diesel::sql_query(format!("DO RELEASE_LOCK({LOCK_NAME})"))
-        .execute(conn)
-        .map(drop)
-        .map_err(db_error("releasing the rotation lock (RELEASE_LOCK)"))
-}
-
 pub(super) fn connect(url: String) -> std::result::Result<Database, ::diesel::ConnectionError> {
     <MysqlConnection as ::diesel::Connection>::establish(&url).map(Database::from)
 }
 
 impl From<MysqlConnection> for Database {
     fn from(conn: MysqlConnection) -> Self {
-        Self {
-            backend: Backend::Mysql(conn),
-            file: None,
-        }
+        Self::new(Backend::Mysql(conn), None)
     }
 }

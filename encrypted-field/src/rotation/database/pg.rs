@@ -1,24 +1,14 @@
-//! PostgreSQL: `UPDATE … FROM (VALUES …)` with typed placeholders, double-quoted identifiers, and
-//! a session-level advisory lock for the rotation lock.
+//! PostgreSQL: `UPDATE … FROM (VALUES …)` with typed placeholders and double-quoted identifiers.
 
-use std::path::Path;
+use ::diesel::PgConnection;
 
-use ::diesel::sql_types::Bool;
-use ::diesel::{PgConnection, QueryableByName, RunQueryDsl as _};
-
-use super::{
-    Backend, ColumnTarget, Database, Dialect, LEGACY_VALUES_TABLE, RotationLock, db_error,
-};
+use super::{Backend, ColumnTarget, Database, Dialect, LEGACY_VALUES_TABLE};
 use crate::model::{KeyKind, Storage};
-use crate::rotation::error::Result;
 
 /// The backend's name, as [`Database::backend_name`] gives it.
 pub(super) const NAME: &str = "postgres";
 
 pub(super) struct PgDialect;
-
-/// The advisory-lock key: the bytes of "efrotate". Advisory locks are per database.
-const LOCK_KEY: i64 = 0x6566_726f_7461_7465;
 
 impl Dialect for PgDialect {
     fn quote(&self, identifier: &str) -> String {
@@ -95,6 +85,16 @@ impl Dialect for PgDialect {
 
     fn now_seconds(&self) -> &'static str {
         "CAST(EXTRACT(EPOCH FROM now()) AS BIGINT)"
+    }
+
+    /// `clock_timestamp()`, not `now()`: the time the statement runs, not its transaction's
+    /// start.
+    fn now_millis(&self) -> &'static str {
+        "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)"
+    }
+
+    fn ignore_duplicate(&self) -> (&'static str, &'static str) {
+        ("", " ON CONFLICT DO NOTHING")
     }
 
     fn upsert_instance(&self) -> String {
@@ -183,38 +183,6 @@ fn key_cast(dialect: &PgDialect, target: &ColumnTarget<'_>) -> String {
     }
 }
 
-#[derive(QueryableByName)]
-struct LockResult {
-    #[diesel(sql_type = Bool)]
-    locked: bool,
-}
-
-/// `pg_try_advisory_lock`: a session-level lock the server releases when the session ends.
-pub(super) fn try_lock(
-    conn: &mut PgConnection,
-    _file: Option<&Path>,
-) -> Result<Option<RotationLock>> {
-    let rows: Vec<LockResult> =
-        ::diesel::sql_query(format!("SELECT pg_try_advisory_lock({LOCK_KEY}) AS locked"))
-            .load(conn)
-            .map_err(db_error("taking the rotation lock (pg_try_advisory_lock)"))?;
-    Ok(rows
-        .first()
-        .is_some_and(|r| r.locked)
-        .then_some(RotationLock::Server))
-}
-
-pub(super) fn unlock(conn: &mut PgConnection, lock: RotationLock) -> Result<()> {
-    // A file lock is never taken on a server.
-    if !matches!(lock, RotationLock::Server) {
-        return Ok(());
-    }
-    ::diesel::sql_query(format!("SELECT pg_advisory_unlock({LOCK_KEY})"))
-        .execute(conn)
-        .map(drop)
-        .map_err(db_error("releasing the rotation lock (pg_advisory_unlock)"))
-}
-
 /// Opens a connection that prepares no named statement, so it works through a pooler in
 /// transaction mode (PgBouncer before 1.21 keeps no prepared statement across transactions, which
 /// may run on different server sessions).
@@ -235,9 +203,6 @@ pub(super) fn connect(url: String) -> std::result::Result<Database, ::diesel::Co
 
 impl From<PgConnection> for Database {
     fn from(conn: PgConnection) -> Self {
-        Self {
-            backend: Backend::Postgres(conn),
-            file: None,
-        }
+        Self::new(Backend::Postgres(conn), None)
     }
 }

@@ -12,6 +12,7 @@ use ::diesel::row::NamedRow;
 use ::diesel::serialize::ToSql;
 use ::diesel::sql_types::{BigInt, Binary, HasSqlType, Nullable, Text};
 
+use super::lease::{HeldLease, WriteError, fence};
 use super::{
     ColumnTarget, Dialect, KeptValue, LEGACY_VALUES_TABLE, MAX_BYTES_PER_STATEMENT,
     MAX_ROWS_PER_STATEMENT, PrimaryKey, StoredRow, Swap,
@@ -153,10 +154,32 @@ where
         .collect())
 }
 
-/// Applies the swaps of every column in one transaction, in statements of at most
-/// [`MAX_ROWS_PER_STATEMENT`] rows and [`MAX_BYTES_PER_STATEMENT`] bytes; returns the rows
-/// updated per column.
+/// Applies the swaps of every column in one transaction that first checks `lease` (see
+/// `lease::fence`), in statements of at most [`MAX_ROWS_PER_STATEMENT`] rows and
+/// [`MAX_BYTES_PER_STATEMENT`] bytes; returns the rows updated per column.
 pub(super) fn swap_batch<C, D>(
+    conn: &mut C,
+    dialect: &D,
+    lease: Option<&HeldLease>,
+    swaps: &[(ColumnTarget<'_>, Vec<Swap>)],
+) -> Result<Vec<usize>, WriteError>
+where
+    C: Connection,
+    C::Backend: SupportedBackend,
+    D: Dialect,
+    i64: ToSql<BigInt, C::Backend>,
+    String: ToSql<Text, C::Backend>,
+    Vec<u8>: ToSql<Binary, C::Backend>,
+    for<'q> Query<'q, C::Backend>: ExecuteDsl<C>,
+{
+    conn.transaction(|conn| {
+        fence(conn, dialect, lease)?;
+        Ok(swap_rows(conn, dialect, swaps)?)
+    })
+}
+
+/// The statements of [`swap_batch`], in the caller's transaction.
+fn swap_rows<C, D>(
     conn: &mut C,
     dialect: &D,
     swaps: &[(ColumnTarget<'_>, Vec<Swap>)],
@@ -170,7 +193,7 @@ where
     Vec<u8>: ToSql<Binary, C::Backend>,
     for<'q> Query<'q, C::Backend>: ExecuteDsl<C>,
 {
-    conn.transaction(|conn| {
+    {
         swaps
             .iter()
             .map(|(target, swaps)| {
@@ -202,7 +225,7 @@ where
                 Ok(updated)
             })
             .collect()
-    })
+    }
 }
 
 /// Splits swaps into runs that respect both statement limits (a run holds at least one swap).
@@ -228,14 +251,15 @@ fn chunks(swaps: &[Swap]) -> impl Iterator<Item = &[Swap]> {
     })
 }
 
-/// [`swap_batch`], then in the same transaction (a savepoint inside it) the replaced bytes of
-/// every swap that was applied, into [`LEGACY_VALUES_TABLE`].
+/// [`swap_batch`], then in the same transaction the replaced bytes of every swap that was
+/// applied, into [`LEGACY_VALUES_TABLE`].
 pub(super) fn swap_batch_keeping_replaced<C, D>(
     conn: &mut C,
     dialect: &D,
+    lease: Option<&HeldLease>,
     swaps: &[(ColumnTarget<'_>, Vec<Swap>)],
     when: &str,
-) -> QueryResult<Vec<usize>>
+) -> Result<Vec<usize>, WriteError>
 where
     C: Connection,
     C::Backend: SupportedBackend,
@@ -246,7 +270,8 @@ where
     for<'q> Query<'q, C::Backend>: ExecuteDsl<C>,
 {
     conn.transaction(|conn| {
-        let updated = swap_batch(conn, dialect, swaps)?;
+        fence(conn, dialect, lease)?;
+        let updated = swap_rows(conn, dialect, swaps)?;
         for (target, swaps) in swaps {
             for chunk in chunks(swaps) {
                 let mut query =
@@ -442,9 +467,10 @@ where
 pub(super) fn restore_kept<C, D>(
     conn: &mut C,
     dialect: &D,
+    lease: Option<&HeldLease>,
     target: &ColumnTarget<'_>,
     kept: &[KeptValue],
-) -> QueryResult<Vec<PrimaryKey>>
+) -> Result<Vec<PrimaryKey>, WriteError>
 where
     C: Connection,
     C::Backend: SupportedBackend,
@@ -461,6 +487,7 @@ where
         dialect.placeholder(3)
     );
     conn.transaction(|conn| {
+        fence(conn, dialect, lease)?;
         let mut left = Vec::new();
         for value in kept {
             let mut query =
@@ -484,17 +511,21 @@ where
 }
 
 /// Deletes every kept value of `table.column`, then the table if no value of any column is left.
+///
+/// The deletion is one transaction that first checks `lease` (the table is dropped after it:
+/// MySQL commits before a `DROP TABLE` anyway).
 pub(super) fn delete_kept<C, D>(
     conn: &mut C,
     dialect: &D,
+    lease: Option<&HeldLease>,
     table: &str,
     column: &str,
-) -> QueryResult<u64>
+) -> Result<u64, WriteError>
 where
     C: Connection,
     C::Backend: SupportedBackend,
     D: Dialect,
-    i64: FromSql<BigInt, C::Backend>,
+    i64: ToSql<BigInt, C::Backend> + FromSql<BigInt, C::Backend>,
     String: ToSql<Text, C::Backend>,
     for<'q> Query<'q, C::Backend>: ExecuteDsl<C> + LoadQuery<'q, C, Count>,
 {
@@ -506,11 +537,16 @@ where
         dialect.placeholder(1),
         dialect.placeholder(2)
     );
-    let deleted = ::diesel::sql_query(sql)
-        .into_boxed::<C::Backend>()
-        .bind::<Text, _>(table.to_owned())
-        .bind::<Text, _>(column.to_owned())
-        .execute(conn)?;
+    let deleted = conn.transaction(|conn| {
+        fence(conn, dialect, lease)?;
+        Ok::<_, WriteError>(
+            ::diesel::sql_query(sql)
+                .into_boxed::<C::Backend>()
+                .bind::<Text, _>(table.to_owned())
+                .bind::<Text, _>(column.to_owned())
+                .execute(conn)?,
+        )
+    })?;
     let left = ::diesel::sql_query(format!("SELECT COUNT(*) AS n FROM {LEGACY_VALUES_TABLE}"))
         .into_boxed::<C::Backend>()
         .load::<Count>(conn)?;

@@ -1,13 +1,11 @@
-//! SQLite: `UPDATE … FROM (VALUES …)`, backquoted identifiers, and a file lock beside the
-//! database file in place of a server-side lock.
+//! SQLite: `UPDATE … FROM (VALUES …)` and backquoted identifiers.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use ::diesel::{Connection as _, ConnectionError, RunQueryDsl as _, SqliteConnection};
 
-use super::{Backend, ColumnTarget, Database, Dialect, LEGACY_VALUES_TABLE, RotationLock};
+use super::{Backend, ColumnTarget, Database, Dialect, LEGACY_VALUES_TABLE};
 use crate::model::{KeyKind, Storage};
-use crate::rotation::error::{Error, Result};
 
 /// How long a statement waits for another connection's write lock before failing.
 const BUSY_TIMEOUT_MS: u32 = 10_000;
@@ -70,6 +68,16 @@ impl Dialect for SqliteDialect {
 
     fn now_seconds(&self) -> &'static str {
         "CAST(strftime('%s', 'now') AS INTEGER)"
+    }
+
+    /// `julianday`, not `unixepoch('subsec')`: the latter needs SQLite 3.42, and a system
+    /// library may be older.
+    fn now_millis(&self) -> &'static str {
+        "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)"
+    }
+
+    fn ignore_duplicate(&self) -> (&'static str, &'static str) {
+        ("OR IGNORE", "")
     }
 
     fn upsert_instance(&self) -> String {
@@ -137,81 +145,13 @@ pub(super) fn connect(path: Option<PathBuf>) -> std::result::Result<Database, Co
     ::diesel::sql_query(format!("PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}"))
         .execute(&mut conn)
         .map_err(ConnectionError::CouldntSetupConfiguration)?;
-    Ok(Database {
-        backend: Backend::Sqlite(conn),
-        file: path,
-    })
+    Ok(Database::new(Backend::Sqlite(conn), path))
 }
 
-/// An application's own connection. Its file is not known, so rotation takes no lock file beside
-/// it.
+/// An application's own connection (its file is not known: key backups are not checked against
+/// its directory).
 impl From<SqliteConnection> for Database {
     fn from(conn: SqliteConnection) -> Self {
-        Self {
-            backend: Backend::Sqlite(conn),
-            file: None,
-        }
-    }
-}
-
-/// An exclusive lock on `<database>.encrypted-field.lock`, which the operating system releases
-/// when the process ends, however it ends. An in-memory database needs none.
-pub(super) fn try_lock(
-    _conn: &mut SqliteConnection,
-    path: Option<&Path>,
-) -> Result<Option<RotationLock>> {
-    try_lock_file(path)
-}
-
-/// A file lock is released when its file is closed.
-pub(super) fn unlock(_conn: &mut SqliteConnection, _lock: RotationLock) -> Result<()> {
-    Ok(())
-}
-
-/// The lock file of [`try_lock`].
-fn try_lock_file(path: Option<&Path>) -> Result<Option<RotationLock>> {
-    let Some(path) = path else {
-        return Ok(Some(RotationLock::File { _file: None }));
-    };
-    // One lock per database file, however its path is spelled (a symbolic link, `..`, a relative
-    // path): the lock file is named after the file's canonical path.
-    let canonical = std::fs::canonicalize(path);
-    let path = canonical.as_deref().unwrap_or(path);
-    let mut lock_path = path.as_os_str().to_owned();
-    lock_path.push(".encrypted-field.lock");
-    let lock_path = PathBuf::from(lock_path);
-    let io = |source| Error::Io {
-        action: "opening the rotation lock file",
-        path: lock_path.display().to_string(),
-        source,
-    };
-    let mut options = std::fs::OpenOptions::new();
-    options.create(true).truncate(false).write(true);
-    // A link planted at the lock's name would have us create or lock a file elsewhere.
-    crate::keys::secret_file::no_follow(&mut options);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let file = options.open(&lock_path).map_err(io)?;
-    match file.try_lock() {
-        Ok(()) => Ok(Some(RotationLock::File { _file: Some(file) })),
-        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
-        Err(std::fs::TryLockError::Error(source)) => Err(io(source)),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[cfg(unix)]
-    #[test]
-    fn a_link_planted_at_the_lock_file_is_not_followed() {
-        let tmp = tempfile::tempdir().unwrap();
-        let database = tmp.path().join("app.db");
-        let elsewhere = tmp.path().join("created-through-the-link");
-        std::os::unix::fs::symlink(&elsewhere, tmp.path().join("app.db.encrypted-field.lock"))
-            .unwrap();
-        assert!(try_lock_file(Some(&database)).is_err());
-        assert!(!elsewhere.exists(), "the lock was opened through the link");
+        Self::new(Backend::Sqlite(conn), None)
     }
 }
