@@ -40,7 +40,9 @@ fn main() {
     admin
         .execute(&format!("DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)"))
         .unwrap();
-    admin.execute(&format!("CREATE DATABASE {DATABASE}")).unwrap();
+    admin
+        .execute(&format!("CREATE DATABASE {DATABASE}"))
+        .unwrap();
     let direct = with_database(&server, DATABASE);
     let through = with_database(&bouncer, DATABASE);
 
@@ -90,25 +92,36 @@ fn main() {
         .iter()
         .zip(&medians)
     {
-        println!("| {name} | {rotation:.0} | {plain:.0} | {:.2} |", rotation / plain);
+        println!(
+            "| {name} | {rotation:.0} | {plain:.0} | {:.2} |",
+            rotation / plain
+        );
     }
     println!(
         "\nPgBouncer / direct: rotation {:.3}, plain pass {:.3}",
         medians[1].0 / medians[0].0,
         medians[1].1 / medians[0].1
     );
-    println!("every round, rows/s: direct {:?}, PgBouncer {:?}", rounded(&measured[0].0), rounded(&measured[1].0));
+    println!(
+        "every round, rows/s: direct {:?}, PgBouncer {:?}",
+        rounded(&measured[0].0),
+        rounded(&measured[1].0)
+    );
 }
 
 fn env_number(name: &str, default: i64) -> i64 {
-    std::env::var(name).map_or(default, |v| v.parse().unwrap_or_else(|_| panic!("{name}: a number")))
+    std::env::var(name).map_or(default, |v| {
+        v.parse().unwrap_or_else(|_| panic!("{name}: a number"))
+    })
 }
 
 /// Versions 1..=n of `keys`, the last active.
 fn ring(keys: &[MasterKey]) -> KeyRing {
     keys.iter()
         .zip(1u32..)
-        .fold(KeyRing::builder(), |b, (key, version)| b.key(version, key.clone()))
+        .fold(KeyRing::builder(), |b, (key, version)| {
+            b.key(version, key.clone())
+        })
         .build()
         .unwrap()
 }
@@ -116,21 +129,27 @@ fn ring(keys: &[MasterKey]) -> KeyRing {
 /// The table, `rows` values sealed with `ring`'s active key.
 fn fill(url: &str, rows: i64, ring: &KeyRing) {
     let mut db = Database::connect(url).unwrap();
-    db.execute(&format!("CREATE TABLE {TABLE} (id BIGINT PRIMARY KEY, secret BYTEA NOT NULL)"))
-        .unwrap();
+    db.execute(&format!(
+        "CREATE TABLE {TABLE} (id BIGINT PRIMARY KEY, secret BYTEA NOT NULL)"
+    ))
+    .unwrap();
     let context = format!("{TABLE}.secret");
     let ids: Vec<i64> = (1..=rows).collect();
     for chunk in ids.chunks(1000) {
         let values: Vec<String> = chunk
             .iter()
             .map(|id| {
-                let sealed = ring.encrypt_with_context(format!("+1 555 {id:07}").as_bytes(), &context);
+                let sealed =
+                    ring.encrypt_with_context(format!("+1 555 {id:07}").as_bytes(), &context);
                 let hex: String = sealed.iter().map(|b| format!("{b:02x}")).collect();
                 format!("({id}, '\\x{hex}'::bytea)")
             })
             .collect();
-        db.execute(&format!("INSERT INTO {TABLE} (id, secret) VALUES {}", values.join(", ")))
-            .unwrap();
+        db.execute(&format!(
+            "INSERT INTO {TABLE} (id, secret) VALUES {}",
+            values.join(", ")
+        ))
+        .unwrap();
     }
 }
 

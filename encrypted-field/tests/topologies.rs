@@ -13,10 +13,9 @@
 //! cargo test -p encrypted-field --features mysql,postgres --test topologies
 //! ```
 //!
-//! The lock across topologies (two rotations through PgBouncer, a second rotation on another
-//! Galera node, a killed holder's takeover, certification conflicts retried inside the run) needs
-//! the rotation lease of issue 13: those tests are written against its documented behaviour and
-//! ignored until it lands.
+//! The lock across topologies is the rotation lease: two rotations through PgBouncer, a second
+//! rotation on another Galera node, a killed holder's takeover through PgBouncer, certification
+//! conflicts retried inside the run.
 #![cfg(any(feature = "mysql", feature = "postgres"))]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 

@@ -316,7 +316,32 @@ pub struct Written {
 }
 
 impl Writer {
+    /// A writer at an application's pace: a pause of 2 ms after each write, so that a rotation
+    /// on the same machine gets its share of it.
     pub fn start(url: &str, table: &SecretsTable, keys: &Keys, share: i64, shares: i64) -> Self {
+        Self::start_paced(url, table, keys, share, shares, Duration::from_millis(2))
+    }
+
+    /// A writer that writes without pause: as many conflicts with a rotation as it can make.
+    #[cfg(feature = "mysql")]
+    pub fn start_unpaced(
+        url: &str,
+        table: &SecretsTable,
+        keys: &Keys,
+        share: i64,
+        shares: i64,
+    ) -> Self {
+        Self::start_paced(url, table, keys, share, shares, Duration::ZERO)
+    }
+
+    fn start_paced(
+        url: &str,
+        table: &SecretsTable,
+        keys: &Keys,
+        share: i64,
+        shares: i64,
+        pause: Duration,
+    ) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         let (url, stop_flag) = (url.to_owned(), Arc::clone(&stop));
         let (name, rows, context) = (table.name.clone(), table.rows, table.context());
@@ -341,9 +366,7 @@ impl Writer {
                     }
                 }
                 written.last.insert(id, text);
-                // An application's pace, not a tight loop: the rotation gets its share of the
-                // machine.
-                std::thread::sleep(Duration::from_millis(2));
+                std::thread::sleep(pause);
             }
             written
         });
