@@ -97,9 +97,20 @@ fn main() {
             rotation / plain
         );
     }
+    // Each round's two runs ran back to back: their ratio is the least touched by drift.
+    let paired: Vec<f64> = measured[1]
+        .0
+        .iter()
+        .zip(&measured[0].0)
+        .map(|(through, direct)| through / direct)
+        .collect();
     println!(
-        "\nPgBouncer / direct: rotation {:.3}, plain pass {:.3}",
+        "\nPgBouncer / direct: rotation {:.3} (medians), {:.3} (median of each round's ratio, \
+         range {:.3}–{:.3}); plain pass {:.3}",
         medians[1].0 / medians[0].0,
+        median(&paired),
+        paired.iter().copied().fold(f64::INFINITY, f64::min),
+        paired.iter().copied().fold(0.0, f64::max),
         medians[1].1 / medians[0].1
     );
     println!(
