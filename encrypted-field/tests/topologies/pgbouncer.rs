@@ -23,6 +23,9 @@ use crate::support::{
 };
 
 const ROWS: i64 = 3_000;
+/// Rows of the table whose rotation is killed: about two thousand transactions of ten rows.
+#[cfg(all(feature = "cli", unix))]
+const ROWS_KILLED: i64 = 20_000;
 
 /// A database of the test's own on the server behind PgBouncer, and its URLs through PgBouncer
 /// and direct; `None` (skipped) when they are not set.
@@ -160,16 +163,19 @@ fn a_killed_rotation_through_pgbouncer_is_taken_over_after_its_lease() {
         return;
     };
     let keys = Keys::generate();
-    let table = SecretsTable::create(&bouncer, "pgbouncer_kill", 20_000, &keys);
+    let table = SecretsTable::create(&bouncer, "pgbouncer_kill", ROWS_KILLED, &keys);
     let keys_dir = tempfile::tempdir().unwrap();
     keys.write_keys_dir(keys_dir.path());
     let column = format!("{}.secret", table.name);
+    // Small batches: the run is many transactions long, so the kill lands mid-rewrite.
     let args = [
         "rotate",
         "--force",
         "--json",
         "--batch-size",
-        "50",
+        "10",
+        "--lease-ttl",
+        "3s",
         "--database-url",
         &bouncer,
         "--column",
@@ -178,38 +184,74 @@ fn a_killed_rotation_through_pgbouncer_is_taken_over_after_its_lease() {
     let env = [("ENCRYPTED_FIELD_KEYS_DIR", keys_dir.path().as_os_str())];
     let mut holder = crate::binary::command(&args, &env).spawn().unwrap();
     let mut db = Database::connect(&direct).unwrap();
+    // Counted by the server (the version is bytes 3 to 6 of the envelope): a poll of a few
+    // milliseconds, so the kill comes soon after the first batch.
+    let on_v2 = |db: &mut Database| -> usize {
+        #[derive(diesel::QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = BigInt)]
+            n: i64,
+        }
+        let Connection::Postgres(conn) = db.connection() else {
+            panic!("a PostgreSQL URL");
+        };
+        let count: Count = diesel::sql_query(format!(
+            "SELECT COUNT(*) AS n FROM {} WHERE substring(secret from 4 for 4) = '\\x00000002'::bytea",
+            table.name
+        ))
+        .get_result(conn)
+        .unwrap();
+        usize::try_from(count.n).unwrap()
+    };
     let started = Instant::now();
-    while !table
-        .read_all(&mut db)
-        .values()
-        .any(|v| crate::support::version(&keys.ring_v2(), v) == KeyVersion::new(2))
-    {
+    while on_v2(&mut db) == 0 {
         assert!(
             started.elapsed() < Duration::from_secs(60),
             "the rotation never wrote"
         );
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(10));
     }
+    assert!(
+        holder.try_wait().unwrap().is_none(),
+        "the rotation ended before it was killed"
+    );
     holder.kill().unwrap(); // SIGKILL, mid-rewrite
     holder.wait().unwrap();
+    let rewritten = on_v2(&mut db);
+    assert!(
+        rewritten < ROWS_KILLED as usize,
+        "the kill landed after the rewrite"
+    );
 
     let registry = table.registry();
     let rotate =
         || Rotation::new(&registry).run(&mut Database::connect(&bouncer).unwrap(), &keys.ring_v2());
-    // The killed run's lease is still current: refused.
-    assert!(matches!(rotate(), Err(Error::RotationInProgress { .. })));
-    // Once it expires, the next run takes over.
+    // The killed run's lease is still current: refused, naming the holder.
+    let refused = rotate();
+    assert!(
+        matches!(refused, Err(Error::RotationInProgress { .. })),
+        "{refused:?}"
+    );
+    // Once it expires, the next run takes over and finishes.
+    let killed_at = Instant::now();
     let report = loop {
         match rotate() {
             Err(Error::RotationInProgress { .. })
-                if started.elapsed() < Duration::from_secs(120) =>
+                if killed_at.elapsed() < Duration::from_secs(60) =>
             {
-                std::thread::sleep(Duration::from_secs(1));
+                std::thread::sleep(Duration::from_millis(250));
             }
             other => break other.unwrap(),
         }
     };
-    assert_eq!(report.status, RotationStatus::Completed);
+    assert_eq!(report.status, RotationStatus::Completed, "{report:?}");
+    assert_eq!(
+        report.records_rewritten,
+        (ROWS_KILLED as usize - rewritten) as u64
+    );
     let versions = table.assert_reads_back(&mut db, &keys.ring_v2(), &BTreeMap::new());
-    assert_eq!(versions, BTreeMap::from([(KeyVersion::new(2), 20_000)]));
+    assert_eq!(
+        versions,
+        BTreeMap::from([(KeyVersion::new(2), ROWS_KILLED as usize)])
+    );
 }
