@@ -15,6 +15,10 @@ answers() { psql "postgres://postgres@127.0.0.1:$port/test" -tAc 'SELECT 1' | gr
 
 if ! answers 2>/dev/null; then
   command -v pgbouncer >/dev/null || die "pgbouncer is not installed (apt-get install pgbouncer)"
+  # Debian's package may have started its own PgBouncer (empty [databases]) on the same port.
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    die "127.0.0.1:$port is taken by another process (the pgbouncer package's own service?): stop it or set PGBOUNCER_PORT"
+  fi
   mkdir -p "$dir"
   # The main server trusts 127.0.0.1, so PgBouncer does too; trust still needs the user listed.
   printf '"postgres" ""\n' >"$dir/userlist.txt"
