@@ -381,12 +381,19 @@ fn waiting_for_a_lock(db: &mut Database, kind: Kind) -> bool {
     use diesel::RunQueryDsl as _;
     let rows: Vec<Count> = match (db.connection(), kind) {
         #[cfg(feature = "postgres")]
-        (encrypted_field::rotation::database::Connection::Postgres(conn), _) => diesel::sql_query(
-            "SELECT COUNT(*) AS n FROM pg_stat_activity \
-             WHERE datname = current_database() AND wait_event_type = 'Lock' \
-               AND pid <> pg_backend_pid()",
-        )
-        .load(conn),
+        (encrypted_field::rotation::database::Connection::Postgres(conn), _) => {
+            // Inside a transaction, pg_stat_activity is read once and kept: without clearing
+            // that snapshot, a poll that started before the rotation waited would never see it.
+            diesel::sql_query("SELECT pg_stat_clear_snapshot()")
+                .execute(conn)
+                .unwrap();
+            diesel::sql_query(
+                "SELECT COUNT(*) AS n FROM pg_stat_activity \
+                 WHERE datname = current_database() AND wait_event_type = 'Lock' \
+                   AND pid <> pg_backend_pid()",
+            )
+            .load(conn)
+        }
         #[cfg(feature = "mysql")]
         (encrypted_field::rotation::database::Connection::Mysql(conn), _) => diesel::sql_query(
             "SELECT CAST(COUNT(*) AS SIGNED) AS n FROM information_schema.innodb_trx AS t \

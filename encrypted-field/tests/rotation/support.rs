@@ -70,8 +70,14 @@ pub struct Backend {
 impl Drop for Backend {
     fn drop(&mut self) {
         if let Some((server, name)) = &self.created_database {
+            // A pooler (PgBouncer) keeps server sessions to it open: FORCE ends them.
+            let force = if self.kind == Kind::Postgres {
+                " WITH (FORCE)"
+            } else {
+                ""
+            };
             let dropped = Database::connect(server)
-                .and_then(|mut db| db.execute(&format!("DROP DATABASE IF EXISTS {name}")));
+                .and_then(|mut db| db.execute(&format!("DROP DATABASE IF EXISTS {name}{force}")));
             if let Err(e) = dropped {
                 eprintln!("could not drop the test database {name}: {e}");
             }

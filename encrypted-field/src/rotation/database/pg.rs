@@ -188,8 +188,22 @@ fn key_cast(dialect: &PgDialect, target: &ColumnTarget<'_>) -> String {
     }
 }
 
+/// Opens a connection that prepares no named statement, so it works through a pooler in
+/// transaction mode (PgBouncer before 1.21 keeps no prepared statement across transactions, which
+/// may run on different server sessions).
+///
+/// Diesel prepares a statement it does not cache unnamed, and sends it with its parameters in one
+/// message (`PQsendQueryParams`), which any pooler passes through; it caches, under a name, the
+/// statements of its query builder. Every statement here is a `sql_query`, which Diesel never
+/// caches, so the cache would stay empty anyway: disabling it keeps that true of any statement a
+/// later change adds, at no cost.
 pub(super) fn connect(url: String) -> std::result::Result<Database, ::diesel::ConnectionError> {
-    <PgConnection as ::diesel::Connection>::establish(&url).map(Database::from)
+    let mut conn = <PgConnection as ::diesel::Connection>::establish(&url)?;
+    ::diesel::Connection::set_prepared_statement_cache_size(
+        &mut conn,
+        ::diesel::connection::CacheSize::Disabled,
+    );
+    Ok(Database::from(conn))
 }
 
 impl From<PgConnection> for Database {
