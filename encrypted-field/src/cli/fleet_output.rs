@@ -84,11 +84,16 @@ pub(crate) struct StatusWithFleet {
     #[serde(flatten)]
     pub(crate) columns: StatusReport,
     pub(crate) fleet: FleetView,
+    /// How each version of the environment's keys directory is stored (plain, or wrapped by
+    /// which key-encryption key).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) key_storage: Vec<crate::cli::wrapped_output::KeyStorage>,
 }
 
 impl Report for StatusWithFleet {
     fn human(&self, out: &mut String) {
         self.columns.human(out);
+        crate::cli::wrapped_output::key_storage_human(&self.key_storage, out);
         let fleet = &self.fleet;
         match &fleet.recorded_active {
             Some(record) => {

@@ -29,6 +29,10 @@ pub struct RotateArgs {
     /// then rewrite every value with it.
     #[arg(long, conflicts_with = "key_file")]
     pub new_key: bool,
+    /// With --new-key: store the new key wrapped by this key-encryption key (`aws-kms://…`,
+    /// `pkcs11:…`), as enc_key_vN.wrapped; the key backup holds the wrapped form.
+    #[arg(long, value_name = "URI", requires = "new_key")]
+    pub wrap_with: Option<String>,
     /// The waits of --new-key's activation.
     #[command(flatten)]
     pub staging: StagingArgs,
