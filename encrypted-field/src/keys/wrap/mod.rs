@@ -340,3 +340,6 @@ mod tests {
         assert!(shown.contains("len: 40"), "{shown}");
     }
 }
+
+#[cfg(test)]
+mod keys_dir_tests;

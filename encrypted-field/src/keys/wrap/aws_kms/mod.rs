@@ -42,20 +42,32 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// # Ok::<(), encrypted_field::Error>(())
 /// ```
 #[derive(Debug, Clone, Default)]
-#[non_exhaustive]
-pub struct AwsKmsWrapper {}
+pub struct AwsKmsWrapper {
+    endpoint: Option<String>,
+}
 
 impl AwsKmsWrapper {
     /// The provider, configured by the environment at each call.
     pub fn from_env() -> Self {
-        Self {}
+        Self::default()
+    }
+
+    /// The same provider, calling `url` (e.g. a VPC endpoint, or a local test server) instead
+    /// of the endpoint the environment names.
+    #[must_use]
+    pub fn endpoint(mut self, url: impl Into<String>) -> Self {
+        self.endpoint = Some(url.into());
+        self
     }
 
     fn call(&self, target: &str, key_id: &str, body: &Value) -> Result<Value, WrapError> {
         let get = |name: &str| std::env::var(name).ok();
         let settings = Settings::new(&get);
         let region = settings.region(key_id)?;
-        let endpoint = settings.endpoint(&region);
+        let endpoint = self
+            .endpoint
+            .clone()
+            .unwrap_or_else(|| settings.endpoint(&region));
         let credentials = settings.credentials()?;
         let identity = aws_credential_types::Credentials::new(
             credentials.access_key_id.clone(),
