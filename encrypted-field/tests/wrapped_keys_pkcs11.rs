@@ -197,3 +197,107 @@ fn a_missing_module_an_unknown_token_and_an_unknown_key_are_each_named() {
         },
     );
 }
+
+#[cfg(feature = "cli")]
+#[path = "support/binary.rs"]
+mod binary;
+
+/// The command line, as an operator uses it with an HSM: `keys add`, `keys wrap`,
+/// `keys add --wrap-with`, `keys list`, a ring load that fails on a version whose key is gone
+/// unless `ENCRYPTED_FIELD_ALLOW_PARTIAL_RING` allows it, and a missing PIN.
+#[cfg(feature = "cli")]
+#[test]
+fn the_command_line_wraps_lists_and_loads_a_partial_ring_only_when_allowed() {
+    use std::ffi::OsStr;
+    in_token(
+        "the_command_line_wraps_lists_and_loads_a_partial_ring_only_when_allowed",
+        || {
+            generate_kek("kek-1");
+            generate_kek("kek-2");
+            let tmp = tempfile::tempdir().unwrap();
+            let dir = tmp.path().join("keys");
+            let d = dir.to_str().unwrap();
+            binary::run(&["keys", "add", "--activate", "--keys-dir", d], &[]).assert_success();
+            let wrapped = binary::run(
+                &[
+                    "keys",
+                    "wrap",
+                    "1",
+                    "--with",
+                    &uri("kek-1"),
+                    "--keys-dir",
+                    d,
+                    "--json",
+                ],
+                &[],
+            );
+            wrapped.assert_success();
+            assert_eq!(wrapped.json()["wrapped_by"], uri("kek-1").as_str());
+            assert!(!dir.join("enc_key_v1").exists());
+            let added = binary::run(
+                &[
+                    "keys",
+                    "add",
+                    "--wrap-with",
+                    &uri("kek-2"),
+                    "--activate",
+                    "--keys-dir",
+                    d,
+                    "--json",
+                ],
+                &[],
+            );
+            added.assert_success();
+            assert!(
+                added.json()["path"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with("enc_key_v2.wrapped")
+            );
+            let listing = binary::run(&["keys", "list", "--keys-dir", d, "--json"], &[]);
+            let listing = listing.json();
+            assert_eq!(listing["keys"][0]["wrapped_by"], uri("kek-1").as_str());
+            assert_eq!(listing["keys"][1]["wrapped_by"], uri("kek-2").as_str());
+            assert_eq!(listing["keys"][1]["usable"], true);
+
+            let env = [("ENCRYPTED_FIELD_KEYS_DIR", OsStr::new(d))];
+            let sealed = binary::run_with_stdin(&["encrypt"], &env, b"hello");
+            sealed.assert_success();
+
+            // v1's key-encryption key is gone from the token.
+            let path = dir.join("enc_key_v1.wrapped");
+            let text = std::fs::read_to_string(&path).unwrap();
+            std::fs::write(&path, text.replace("object=kek-1", "object=kek-gone")).unwrap();
+            let refused = binary::run_with_stdin(&["encrypt"], &env, b"hello");
+            refused.assert_failed(2);
+            for part in ["key v1", "object=kek-gone", "does not exist"] {
+                assert!(refused.stderr.contains(part), "{part}: {}", refused.stderr);
+            }
+            let partial_env = [
+                ("ENCRYPTED_FIELD_KEYS_DIR", OsStr::new(d)),
+                ("ENCRYPTED_FIELD_ALLOW_PARTIAL_RING", OsStr::new("1")),
+            ];
+            let partial = binary::run_with_stdin(&["encrypt"], &partial_env, b"hello");
+            partial.assert_success();
+            assert!(
+                partial.stderr.contains("key v1 is missing from the ring"),
+                "{}",
+                partial.stderr
+            );
+            let listing = binary::run(&["keys", "list", "--keys-dir", d, "--json"], &[]);
+            assert_eq!(listing.json()["keys"][0]["usable"], false);
+
+            // No PIN at all.
+            let no_pin = binary::command(&["encrypt"], &env)
+                .env_remove("PKCS11_PIN")
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&no_pin.stderr);
+            assert_eq!(no_pin.status.code(), Some(2), "{stderr}");
+            assert!(
+                stderr.contains("no PIN: set PKCS11_PIN or PKCS11_PIN_FILE"),
+                "{stderr}"
+            );
+        },
+    );
+}
