@@ -131,27 +131,8 @@ pub enum Error {
     /// provider's reason. Neither the key nor its wrapped bytes are ever part of it.
     #[cfg(feature = "key-wrapping")]
     #[cfg_attr(docsrs, doc(cfg(feature = "key-wrapping")))]
-    #[error(
-        "{action} key {version} ({origin}) with {provider} key {key_uri}: {source}{}",
-        if *attempts > 1 { format!(" (after {attempts} attempts)") } else { String::new() }
-    )]
-    KeyWrapping {
-        /// `wrapping` or `unwrapping`.
-        action: &'static str,
-        /// The wrapped key file (or backup) it is about.
-        origin: String,
-        /// The key version.
-        version: KeyVersion,
-        /// The provider's name, e.g. `aws-kms`.
-        provider: String,
-        /// The key-encryption key's URI.
-        key_uri: String,
-        /// How many times the provider was asked.
-        attempts: u32,
-        /// The provider's reason.
-        #[source]
-        source: crate::keys::wrap::WrapError,
-    },
+    #[error(transparent)]
+    KeyWrapping(Box<crate::keys::wrap::KeyWrapFailure>),
 
     /// A key-ring change on disk or another operation on a file or directory failed.
     #[error("{action} {path}: {source}")]

@@ -28,7 +28,7 @@ fn keys(tmp: &tempfile::TempDir, wrapper: AwsKmsWrapper) -> KeysDir {
 
 fn kind_of(err: &Error) -> WrapErrorKind {
     match err {
-        Error::KeyWrapping { source, .. } => source.kind(),
+        Error::KeyWrapping(failure) => failure.source.kind(),
         other => panic!("expected a key-wrapping error, got {other}"),
     }
 }

@@ -29,7 +29,7 @@ fn keys(tmp: &tempfile::TempDir, wrapper: Pkcs11Wrapper) -> KeysDir {
 
 fn kind_of(err: &Error) -> WrapErrorKind {
     match err {
-        Error::KeyWrapping { source, .. } => source.kind(),
+        Error::KeyWrapping(failure) => failure.source.kind(),
         other => panic!("expected a key-wrapping error, got {other}"),
     }
 }

@@ -149,12 +149,17 @@ impl KeysDir {
         let mut builder = KeyRing::builder().origin(self.origin());
         let mut readable = Vec::new();
         #[cfg(feature = "key-wrapping")]
-        let unwrapping = crate::keys::wrap::Unwrapping::of(self, &files, chosen)?;
+        let unwrapping = crate::keys::wrap::Unwrapping::new(
+            self.wrappers(),
+            self.allow_partial,
+            files.iter().any(KeyFile::is_wrapped),
+            chosen.or_else(|| files.last().map(|f| f.version)),
+        )?;
         for file in &files {
             if file.is_wrapped() {
                 #[cfg(feature = "key-wrapping")]
                 {
-                    builder = unwrapping.add(builder, file)?;
+                    builder = unwrapping.add(builder, file.version, &file.path)?;
                     continue;
                 }
                 #[cfg(not(feature = "key-wrapping"))]

@@ -169,7 +169,7 @@ impl Rotation<'_> {
         let origin = path.display().to_string();
         let wrapped = WrappedKeyFile::wrap(&wrappers, key_uri, version, key, &origin)?;
         if wrapped.unwrap(&wrappers, version, &origin)? != *key {
-            return Err(crate::error::Error::KeyWrapping {
+            return Err(crate::keys::wrap::KeyWrapFailure {
                 action: "checking",
                 origin,
                 version,
@@ -180,7 +180,8 @@ impl Rotation<'_> {
                     crate::keys::wrap::WrapErrorKind::WrongKey,
                     "the provider unwrapped the new key to another key; nothing was written",
                 ),
-            });
+            }
+            .into());
         }
         Ok(Some(wrapped))
     }

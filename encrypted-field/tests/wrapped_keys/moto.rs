@@ -61,20 +61,6 @@ pub fn create_key(endpoint: &str, name: &str) -> (String, String, String) {
     (id, arn, alias)
 }
 
-/// Disables the key.
-pub fn disable(endpoint: &str, key_id: &str) {
-    kms(endpoint, "DisableKey", &json!({"KeyId": key_id}));
-}
-
-/// Schedules the key's deletion (it is then pending deletion: unusable).
-pub fn schedule_deletion(endpoint: &str, key_id: &str) {
-    kms(
-        endpoint,
-        "ScheduleKeyDeletion",
-        &json!({"KeyId": key_id, "PendingWindowInDays": 7}),
-    );
-}
-
 /// A local server that answers one request with `status` and the JSON `body` (as KMS answers an
 /// error), after reading the request; its URL.
 pub fn answer_once(status: u16, body: &str) -> String {

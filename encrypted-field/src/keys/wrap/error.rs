@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use crate::keys::version::KeyVersion;
+
 /// What kind of failure a [`KeyWrapper`](super::KeyWrapper) met: each kind gets its own message
 /// for the operator, and only [`Unreachable`](Self::Unreachable) is retried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -101,3 +103,68 @@ impl fmt::Display for WrapError {
 }
 
 impl std::error::Error for WrapError {}
+
+/// A key version that could not be wrapped or unwrapped: what
+/// [`Error::KeyWrapping`](crate::Error::KeyWrapping) holds.
+///
+/// ```
+/// use encrypted_field::KeyVersion;
+/// use encrypted_field::keys::wrap::{KeyWrapFailure, WrapError, WrapErrorKind};
+/// let failure = KeyWrapFailure {
+///     action: "unwrapping",
+///     origin: "/run/secrets/enc_key_v2.wrapped".into(),
+///     version: KeyVersion::new(2),
+///     provider: "aws-kms".into(),
+///     key_uri: "aws-kms://alias/app".into(),
+///     attempts: 4,
+///     source: WrapError::new(WrapErrorKind::Unreachable, "connection refused"),
+/// };
+/// assert_eq!(
+///     failure.to_string(),
+///     "unwrapping key v2 (/run/secrets/enc_key_v2.wrapped) with aws-kms key aws-kms://alias/app: \
+///      the provider is unreachable (connection refused) (after 4 attempts)"
+/// );
+/// ```
+#[derive(Debug)]
+pub struct KeyWrapFailure {
+    /// `wrapping`, `unwrapping` or `checking`.
+    pub action: &'static str,
+    /// The wrapped key file (or backup) it is about.
+    pub origin: String,
+    /// The key version.
+    pub version: KeyVersion,
+    /// The provider's name, e.g. `aws-kms`.
+    pub provider: String,
+    /// The key-encryption key's URI.
+    pub key_uri: String,
+    /// How many times the provider was asked.
+    pub attempts: u32,
+    /// The provider's reason.
+    pub source: WrapError,
+}
+
+impl fmt::Display for KeyWrapFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} key {} ({}) with {} key {}: {}",
+            self.action, self.version, self.origin, self.provider, self.key_uri, self.source
+        )?;
+        if self.attempts > 1 {
+            write!(f, " (after {} attempts)", self.attempts)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for KeyWrapFailure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+impl From<KeyWrapFailure> for crate::error::Error {
+    fn from(failure: KeyWrapFailure) -> Self {
+        Self::KeyWrapping(Box::new(failure))
+    }
+}

@@ -7,7 +7,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 
-use super::{KeyWrappers, Wrapped};
+use super::{KeyWrapFailure, KeyWrappers, Wrapped};
 use crate::error::{BadKeyReason, Error, Result};
 use crate::keys::master_key::MasterKey;
 use crate::keys::secret_file::{Existing, check_key_file, write_secret_file};
@@ -65,7 +65,7 @@ impl WrappedKeyFile {
         key: &MasterKey,
         origin: &str,
     ) -> Result<Self> {
-        let fail = |provider: &str, source| Error::KeyWrapping {
+        let fail = |provider: &str, source| KeyWrapFailure {
             action: "wrapping",
             origin: origin.to_owned(),
             version,

@@ -4,11 +4,10 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use super::{KeyWrappers, PARTIAL_RING_VAR, WrapError, WrapErrorKind, WrappedKeyFile};
+use super::{KeyWrappers, WrapError, WrapErrorKind, WrappedKeyFile};
 use crate::error::{BadKeyReason, Error, Result};
 use crate::keys::dir::{KeyFile, KeysDir};
 use crate::keys::master_key::MasterKey;
-use crate::keys::ring::KeyRingBuilder;
 use crate::keys::secret_file::{
     Existing, create_private_dir, io_error, sync_dir, write_secret_file,
 };
@@ -25,54 +24,6 @@ pub struct Rewrapped {
     pub from: String,
     /// The key-encryption key that wraps it now.
     pub to: String,
-}
-
-/// How a ring load unwraps the wrapped versions of a directory.
-pub(crate) struct Unwrapping {
-    wrappers: KeyWrappers,
-    allow_partial: bool,
-    /// The version that will be active: never left out of a partial ring.
-    active: Option<KeyVersion>,
-}
-
-impl Unwrapping {
-    /// For a load of `files` from `dir` whose active version is `chosen` (else the highest).
-    pub(crate) fn of(dir: &KeysDir, files: &[KeyFile], chosen: Option<KeyVersion>) -> Result<Self> {
-        let allow_partial = match dir.allow_partial {
-            Some(allow) => allow,
-            None if files.iter().any(KeyFile::is_wrapped) => super::allow_partial_from_env()?,
-            None => false,
-        };
-        Ok(Self {
-            wrappers: dir.wrappers(),
-            allow_partial,
-            active: chosen.or_else(|| files.last().map(|f| f.version)),
-        })
-    }
-
-    /// `builder` with the wrapped `file`'s key, unwrapped, or (in a partial ring, for a version
-    /// that is not the active one) without it, logged.
-    pub(crate) fn add(&self, builder: KeyRingBuilder, file: &KeyFile) -> Result<KeyRingBuilder> {
-        let origin = file.path.display().to_string();
-        let wrapped = WrappedKeyFile::read(&file.path)?;
-        match wrapped.unwrap(&self.wrappers, file.version, &origin) {
-            Ok(key) => Ok(builder
-                .key(file.version, key)
-                .wrapped_form(file.version, wrapped)),
-            Err(error @ Error::KeyWrapping { .. })
-                if self.allow_partial && Some(file.version) != self.active =>
-            {
-                tracing::error!(
-                    "key {} is missing from the ring: {error}; {PARTIAL_RING_VAR} is set, so the \
-                     ring loads without it (values of {} cannot be read until it loads)",
-                    file.version,
-                    file.version
-                );
-                Ok(builder)
-            }
-            Err(error) => Err(error),
-        }
-    }
 }
 
 impl KeysDir {
@@ -297,7 +248,7 @@ fn check_unwraps_to(
     if back == *key {
         return Ok(());
     }
-    Err(Error::KeyWrapping {
+    Err(super::KeyWrapFailure {
         action: "checking",
         origin: origin.to_owned(),
         version,
@@ -308,5 +259,6 @@ fn check_unwraps_to(
             WrapErrorKind::WrongKey,
             "the wrapped key read back unwraps to another key; nothing was replaced",
         ),
-    })
+    }
+    .into())
 }

@@ -86,11 +86,10 @@ mod pkcs11;
 #[cfg(feature = "aws-kms")]
 #[cfg_attr(docsrs, doc(cfg(feature = "aws-kms")))]
 pub use aws_kms::AwsKmsWrapper;
-pub use error::{WrapError, WrapErrorKind};
+pub use error::{KeyWrapFailure, WrapError, WrapErrorKind};
 pub use file::{WRAPPED_SUFFIX, WrappedKeyFile};
 pub use keys_dir::Rewrapped;
-pub(crate) use keys_dir::Unwrapping;
-pub(crate) use load::{PARTIAL_RING_VAR, allow_partial_from_env};
+pub(crate) use load::Unwrapping;
 #[cfg(feature = "pkcs11")]
 #[cfg_attr(docsrs, doc(cfg(feature = "pkcs11")))]
 pub use pkcs11::{Pkcs11Algorithm, Pkcs11Uri, Pkcs11Wrapper};

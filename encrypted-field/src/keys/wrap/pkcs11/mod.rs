@@ -47,7 +47,14 @@ pub enum Pkcs11Algorithm {
 }
 
 /// Key-encryption keys on a PKCS#11 token, named by RFC 7512 URIs
-/// (`pkcs11:token=<label>;object=<key label>`). See the [module documentation](self).
+/// (`pkcs11:token=<label>;object=<key label>`, see [`Pkcs11Uri`]).
+///
+/// The module is the URI's `module-path`, else `PKCS11_MODULE`; the PIN is read from the URI's
+/// `pin-source` file, else `PKCS11_PIN`, else the file `PKCS11_PIN_FILE`. Wrapping uses AES key
+/// wrap with padding (RFC 5649, `CKM_AES_KEY_WRAP_PAD`) when the token has it, else AES-GCM
+/// (`CKM_AES_GCM`, a random 96-bit IV, the key version as associated data); the wrapped key file
+/// records which, and unwrapping uses what it records. The key-encryption key is an AES key on
+/// the token with `CKA_WRAP`/`CKA_UNWRAP` (key wrap) or `CKA_ENCRYPT`/`CKA_DECRYPT` (GCM).
 ///
 /// ```no_run
 /// use std::sync::Arc;
