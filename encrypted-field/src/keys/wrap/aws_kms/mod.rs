@@ -18,7 +18,7 @@ use aws_sigv4::sign::v4;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
-use zeroize::Zeroizing;
+use zeroize::{Zeroize as _, Zeroizing};
 
 use super::{KeyWrapper, WrapError, WrapErrorKind, Wrapped};
 use crate::keys::master_key::{KEY_LEN, MasterKey};
@@ -164,13 +164,16 @@ impl KeyWrapper for AwsKmsWrapper {
     ) -> Result<Wrapped, WrapError> {
         let key_id = key_id(key_uri)?;
         let plaintext = key.to_base64();
-        let body = json!({
+        let mut body = json!({
             "KeyId": key_id,
             "Plaintext": plaintext.as_str(),
             "EncryptionContext": context(version),
         });
         let answer = self.call("Encrypt", key_id, &body);
-        drop(body); // holds the key's base64: dropped before anything else happens
+        // The request held the key's base64: wiped before anything else happens.
+        if let Some(Value::String(text)) = body.get_mut("Plaintext") {
+            text.zeroize();
+        }
         let answer = answer?;
         let blob = answer
             .get("CiphertextBlob")
@@ -213,7 +216,7 @@ impl KeyWrapper for AwsKmsWrapper {
             }
         };
         let bytes = Zeroizing::new(STANDARD.decode(plaintext.as_bytes()).unwrap_or_default());
-        let key: [u8; KEY_LEN] = bytes.as_slice().try_into().map_err(|_| {
+        let mut key: [u8; KEY_LEN] = bytes.as_slice().try_into().map_err(|_| {
             WrapError::new(
                 WrapErrorKind::WrongKey,
                 format!(
@@ -222,7 +225,9 @@ impl KeyWrapper for AwsKmsWrapper {
                 ),
             )
         })?;
-        Ok(MasterKey::from_bytes(key))
+        let master = MasterKey::from_bytes(key);
+        key.zeroize();
+        Ok(master)
     }
 }
 

@@ -250,17 +250,20 @@ impl KeyWrapper for Pkcs11Wrapper {
         let (session, kek, module) = self.open(key_uri)?;
         let algorithm = self.chosen_algorithm(&module, &session)?;
         let bytes = if algorithm == KEY_WRAP_PAD {
-            let mut value = Attribute::Value(key.expose_bytes().to_vec());
-            let created = session.create_object(&[
+            let mut template = [
                 Attribute::Class(ObjectClass::SECRET_KEY),
                 Attribute::KeyType(KeyType::GENERIC_SECRET),
                 Attribute::Token(false),
                 Attribute::Sensitive(false),
                 Attribute::Extractable(true),
-                value.clone(),
-            ]);
-            if let Attribute::Value(bytes) = &mut value {
-                bytes.zeroize();
+                Attribute::Value(key.expose_bytes().to_vec()),
+            ];
+            let created = session.create_object(&template);
+            // The module copied the key into its session object (destroyed below).
+            for attribute in &mut template {
+                if let Attribute::Value(bytes) = attribute {
+                    bytes.zeroize();
+                }
             }
             let data_key = created.map_err(|e| ck("loading the key into a session object", &e))?;
             let wrapped = session.wrap_key(&Mechanism::AesKeyWrapPad, kek, data_key);
@@ -342,7 +345,7 @@ impl KeyWrapper for Pkcs11Wrapper {
                 ));
             }
         });
-        let key: [u8; KEY_LEN] = raw.as_slice().try_into().map_err(|_| {
+        let mut key: [u8; KEY_LEN] = raw.as_slice().try_into().map_err(|_| {
             WrapError::new(
                 WrapErrorKind::WrongKey,
                 format!(
@@ -352,7 +355,9 @@ impl KeyWrapper for Pkcs11Wrapper {
             )
         })?;
         raw.zeroize();
-        Ok(MasterKey::from_bytes(key))
+        let master = MasterKey::from_bytes(key);
+        key.zeroize();
+        Ok(master)
     }
 }
 
