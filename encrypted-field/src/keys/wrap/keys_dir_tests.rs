@@ -384,3 +384,36 @@ fn backups_hold_the_wrapped_form_and_restore_through_the_provider() {
     );
     assert!(restored.wrapped_form(KeyVersion::new(2)).is_some());
 }
+
+#[test]
+fn provisioning_a_wrapped_key_pins_nothing() {
+    let (_tmp, dir, _toy) = setup();
+    dir.add(false).unwrap();
+    std::fs::remove_file(dir.path().join("active_version")).ok();
+    let v2 = dir.provision_wrapped("toy:kek-a").unwrap();
+    assert_eq!(v2, KeyVersion::new(2));
+    assert!(!dir.has_pin_file());
+    assert_eq!(names(&dir), ["enc_key_v1", "enc_key_v2.wrapped"]);
+    assert!(dir.load(None).unwrap().wrapped_form(v2).is_some());
+}
+
+#[test]
+fn a_wrapped_blind_index_key_loads_beside_plain_ones() {
+    let (_tmp, dir, toy) = setup();
+    register_key_wrapper(toy);
+    dir.add(true).unwrap();
+    let plain = MasterKey::generate();
+    plain
+        .write_to_new_file(&dir.path().join("bidx_key_v1"))
+        .unwrap();
+    let key = MasterKey::generate();
+    let wrappers = dir.wrappers();
+    WrappedKeyFile::wrap(&wrappers, "toy:kek-bidx", KeyVersion::new(2), &key, "t")
+        .unwrap()
+        .write_new(&dir.path().join("bidx_key_v2.wrapped"))
+        .unwrap();
+    let keys = crate::keys::blind_index_dir::load_blind_index_keys(dir.path()).unwrap();
+    assert_eq!(keys.len(), 2);
+    assert!(keys[&KeyVersion::new(2)].is_same_secret_as(&key));
+    assert!(keys[&KeyVersion::new(1)].is_same_secret_as(&plain));
+}

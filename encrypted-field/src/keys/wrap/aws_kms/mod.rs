@@ -125,7 +125,7 @@ impl AwsKmsWrapper {
                 .read_to_string()
                 .map_err(|e| unreachable(&url, &e))?,
         );
-        let answer: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        let answer: Value = serde_json::from_str(&text).unwrap_or_else(|_| xml_error(&text));
         if (200..300).contains(&status) {
             return Ok(answer);
         }
@@ -231,6 +231,21 @@ impl KeyWrapper for AwsKmsWrapper {
     }
 }
 
+/// An error answered in the query protocol's XML (`<Code>…</Code><Message>…</Message>`, as some
+/// endpoints answer a request they refuse before it reaches KMS) as the JSON shape KMS answers.
+fn xml_error(text: &str) -> Value {
+    let element = |name: &str| {
+        let open = format!("<{name}>");
+        let start = text.find(&open)? + open.len();
+        let end = text[start..].find(&format!("</{name}>"))? + start;
+        Some(text[start..end].to_owned())
+    };
+    match element("Code") {
+        Some(code) => json!({"__type": code, "message": element("Message").unwrap_or_default()}),
+        None => Value::Null,
+    }
+}
+
 /// A request that got no answer: the provider is unreachable (retried).
 fn unreachable(url: &str, error: &ureq::Error) -> WrapError {
     WrapError::new(WrapErrorKind::Unreachable, format!("{url}: {error}"))
@@ -259,11 +274,14 @@ fn kms_error(status: u16, answer: &Value) -> WrapError {
         | "InvalidSignatureException"
         | "IncompleteSignature"
         | "ExpiredTokenException"
-        | "MissingAuthenticationToken" => WrapErrorKind::AccessDenied,
+        | "MissingAuthenticationToken"
+        | "InvalidClientTokenId"
+        | "SignatureDoesNotMatch" => WrapErrorKind::AccessDenied,
         "ThrottlingException" | "KMSInternalException" | "DependencyTimeoutException" => {
             WrapErrorKind::Unreachable
         }
         _ if status >= 500 || status == 429 => WrapErrorKind::Unreachable,
+        _ if status == 401 || status == 403 => WrapErrorKind::AccessDenied,
         _ => WrapErrorKind::Other,
     };
     let shown = if name.is_empty() {
@@ -329,6 +347,21 @@ mod tests {
         assert_eq!(
             kms_error(503, &Value::Null).kind(),
             WrapErrorKind::Unreachable
+        );
+        assert_eq!(
+            kms_error(403, &Value::Null).kind(),
+            WrapErrorKind::AccessDenied
+        );
+        let refused = xml_error(
+            "<ErrorResponse><Errors><Error><Code>InvalidClientTokenId</Code><Message>The security \
+             token included in the request is invalid.</Message></Error></Errors></ErrorResponse>",
+        );
+        let err = kms_error(403, &refused);
+        assert_eq!(err.kind(), WrapErrorKind::AccessDenied);
+        assert!(
+            err.to_string()
+                .contains("InvalidClientTokenId: The security token"),
+            "{err}"
         );
         assert_eq!(
             kms_error(
