@@ -154,6 +154,14 @@ pub enum Error {
     #[error("the operating system's random number generator failed: {0}")]
     Randomness(String),
 
+    /// A key-encryption-key provider (a KMS, an HSM) could not wrap or unwrap a key version:
+    /// which version, which file, which provider and key URI, after how many attempts, and the
+    /// provider's reason. Neither the key nor its wrapped bytes are ever part of it.
+    #[cfg(feature = "key-wrapping")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "key-wrapping")))]
+    #[error(transparent)]
+    KeyWrapping(Box<crate::keys::wrap::KeyWrapFailure>),
+
     /// A key-ring change on disk or another operation on a file or directory failed.
     #[error("{action} {path}: {source}")]
     Io {

@@ -4,6 +4,11 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+/// The moto server as AWS KMS, for the wrapped-ring scenario.
+#[cfg(feature = "aws-kms")]
+#[allow(dead_code)]
+#[path = "../../encrypted-field/tests/wrapped_keys/moto.rs"]
+mod moto;
 
 #[cfg(feature = "mysql")]
 mod mysql;

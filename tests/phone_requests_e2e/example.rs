@@ -96,6 +96,12 @@ fn features() -> String {
     if cfg!(feature = "json") {
         features.push("json");
     }
+    if cfg!(feature = "aws-kms") {
+        features.push("aws-kms");
+    }
+    if cfg!(feature = "pkcs11") {
+        features.push("pkcs11");
+    }
     features.join(",")
 }
 

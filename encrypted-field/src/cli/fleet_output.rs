@@ -94,6 +94,10 @@ pub(crate) struct StatusWithFleet {
     /// Who holds the rotation lease (a rotation, migration or reindex in progress), if anyone.
     pub(crate) rotation_lease: Option<LeaseHolder>,
     pub(crate) fleet: FleetView,
+    /// How each version of the environment's keys directory is stored (plain, or wrapped by
+    /// which key-encryption key).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) key_storage: Vec<crate::cli::wrapped_output::KeyStorage>,
 }
 
 impl Report for StatusWithFleet {
@@ -103,6 +107,7 @@ impl Report for StatusWithFleet {
             Some(holder) => writeln!(out, "rotation in progress: lease held by {holder}"),
             None => writeln!(out, "rotation lease: free (no rotation running)"),
         };
+        crate::cli::wrapped_output::key_storage_human(&self.key_storage, out);
         let fleet = &self.fleet;
         match &fleet.recorded_active {
             Some(record) => {

@@ -132,6 +132,7 @@ mod models;
 mod output;
 mod pass;
 mod progress;
+mod wrapped_output;
 
 use std::ffi::OsString;
 use std::fmt;

@@ -49,6 +49,9 @@ pub(crate) struct ListedKey {
     pub(crate) usable: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) problem: Option<String>,
+    /// For a wrapped key: the key-encryption key that wraps it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) wrapped_by: Option<String>,
 }
 
 /// `keys list`.
@@ -73,6 +76,9 @@ impl Report for KeyListing {
         for key in &self.keys {
             let marker = if key.active { "active" } else { "" };
             let _ = write!(out, "  v{:<4} {marker:<7}{}", key.version, key.path);
+            if let Some(kek) = &key.wrapped_by {
+                let _ = write!(out, "  (wrapped by {kek})");
+            }
             if let Some(problem) = &key.problem {
                 let _ = write!(out, "  (unusable: {problem})");
             }
@@ -233,6 +239,7 @@ mod tests {
                     path: "/run/secrets/enc_key_v1".to_owned(),
                     usable: true,
                     problem: None,
+                    wrapped_by: None,
                 },
                 ListedKey {
                     version: 2,
@@ -240,6 +247,7 @@ mod tests {
                     path: "/run/secrets/enc_key_v2".to_owned(),
                     usable: false,
                     problem: Some("it is empty".to_owned()),
+                    wrapped_by: None,
                 },
             ],
         }

@@ -34,6 +34,10 @@ struct BackupFile {
     /// The active blind-index version; absent in older backups (then the highest).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     active_blind_index_version: Option<u32>,
+    /// The versions stored wrapped by a KMS or an HSM, `"3"` → their wrapped key file (never the
+    /// plaintext key: restoring one needs its key-encryption key); absent in older backups.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    wrapped_keys: BTreeMap<u32, crate::keys::wrap::WrappedKeyFile>,
 }
 
 impl Drop for BackupFile {
@@ -121,6 +125,7 @@ pub fn write_backup(ring: &KeyRing, dir: &Path, database_dir: Option<&Path>) -> 
         active_version: ring.active_version().get(),
         keys: ring
             .versions()
+            .filter(|v| ring.wrapped_form(*v).is_none())
             .filter_map(|v| {
                 ring.master_key(v)
                     .map(|k| (v.get(), k.to_base64().to_string()))
@@ -138,6 +143,10 @@ pub fn write_backup(ring: &KeyRing, dir: &Path, database_dir: Option<&Path>) -> 
             })
             .collect(),
         active_blind_index_version: ring.active_blind_index_version().map(KeyVersion::get),
+        wrapped_keys: ring
+            .versions()
+            .filter_map(|v| ring.wrapped_form(v).map(|w| (v.get(), w.clone())))
+            .collect(),
     };
     let json = Zeroizing::new(
         serde_json::to_string_pretty(&backup).map_err(|e| Error::Io {
@@ -153,7 +162,8 @@ pub fn write_backup(ring: &KeyRing, dir: &Path, database_dir: Option<&Path>) -> 
     Ok(path)
 }
 
-/// Reads a backup file back into the ring it was written from.
+/// Reads a backup file back into the ring it was written from. Wrapped versions are unwrapped
+/// through their providers ([`KeyWrappers::standard`](crate::keys::wrap::KeyWrappers::standard)).
 ///
 /// ```
 /// # #[cfg(feature = "sqlite")] {
@@ -191,6 +201,19 @@ pub fn restore_ring(path: &Path) -> Result<KeyRing> {
             *version,
             MasterKey::from_base64(key, &format!("{origin} (key v{version})"))?,
         );
+    }
+    if !backup.wrapped_keys.is_empty() {
+        let wrappers = crate::keys::wrap::KeyWrappers::standard();
+        for (version, wrapped) in &backup.wrapped_keys {
+            let key = wrapped.unwrap(
+                &wrappers,
+                KeyVersion::new(*version),
+                &format!("{origin} (key v{version})"),
+            )?;
+            builder = builder
+                .key(*version, key)
+                .wrapped_form(*version, wrapped.clone());
+        }
     }
     if let Some(key) = &backup.blind_index_key {
         builder = builder.blind_index_key(BlindIndexKey::from_base64(

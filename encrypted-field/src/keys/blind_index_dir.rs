@@ -1,7 +1,8 @@
 //! The blind-index key files of a keys directory: `bidx_key_v1`, `bidx_key_v2`, … (a `.txt`
-//! suffix is allowed), beside the `enc_key_vN` files and read with the same permission checks,
-//! and the `active_blind_index_version` file that pins the one new indexes are computed with
-//! (without it: the fleet's recorded version, else the highest).
+//! suffix is allowed), beside the `enc_key_vN` files and read with the same permission checks;
+//! `bidx_key_vN.wrapped` is a version wrapped by a KMS or an HSM (`crate::keys::wrap`). The
+//! `active_blind_index_version` file pins the version new indexes are computed with (without
+//! it: the fleet's recorded version, else the highest).
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -35,8 +36,8 @@ pub const ACTIVE_BLIND_INDEX_VERSION_FILE: &str = "active_blind_index_version";
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 impl KeysDir {
-    /// The `bidx_key_vN` files, by ascending version (none is not an error; a directory that
-    /// does not exist has none).
+    /// The `bidx_key_vN` files, plain or `.wrapped`, by ascending version (none is not an error;
+    /// a directory that does not exist has none).
     pub fn blind_index_files(&self) -> Result<Vec<KeyFile>> {
         let bad = |e: std::io::Error| Error::BadKey {
             origin: self.path().display().to_string(),
@@ -47,14 +48,22 @@ impl KeysDir {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(bad(e)),
         };
-        let mut files = Vec::new();
+        let mut files: Vec<KeyFile> = Vec::new();
         for entry in entries {
             let entry = entry.map_err(bad)?;
-            if let Some(version) = entry.file_name().to_str().and_then(version_from_file_name) {
-                files.push(KeyFile {
-                    version,
-                    path: entry.path(),
-                });
+            let Some((version, wrapped)) = entry.file_name().to_str().and_then(file_name) else {
+                continue;
+            };
+            let file = KeyFile {
+                version,
+                path: entry.path(),
+            };
+            // A version both plain and wrapped (while `keys wrap` runs) is listed once, plain;
+            // loading the ring is what refuses a real duplicate.
+            match files.iter_mut().find(|f| f.version == version) {
+                Some(seen) if seen.is_wrapped() && !wrapped => *seen = file,
+                Some(_) => {}
+                None => files.push(file),
             }
         }
         files.sort_by_key(|f| f.version);
@@ -115,20 +124,57 @@ pub(crate) fn load_blind_index_keys(dir: &Path) -> Result<BTreeMap<KeyVersion, B
     let mut readable = Vec::new();
     for entry in entries {
         let entry = entry.map_err(|e| bad(BadKeyReason::Unreadable(e.to_string())))?;
-        let Some(version) = entry.file_name().to_str().and_then(version_from_file_name) else {
+        let name = entry.file_name();
+        let Some((version, wrapped)) = name.to_str().and_then(file_name) else {
             continue;
         };
         if keys.is_empty() {
             check_keys_dir(dir)?;
         }
-        let (key, exposed) = MasterKey::read_file(&entry.path())?;
-        readable.extend(exposed);
+        let key = if wrapped {
+            unwrap_file(&entry.path(), version)?
+        } else {
+            let (key, exposed) = MasterKey::read_file(&entry.path())?;
+            readable.extend(exposed);
+            key
+        };
         if keys.insert(version, BlindIndexKey::new(key)).is_some() {
             return Err(bad(BadKeyReason::DuplicateVersion(version)));
         }
     }
     warn_readable(&readable);
     Ok(keys)
+}
+
+/// The key of the wrapped blind-index key file `path`, unwrapped by its provider.
+#[cfg(feature = "key-wrapping")]
+fn unwrap_file(path: &Path, version: KeyVersion) -> Result<MasterKey> {
+    use crate::keys::wrap::{KeyWrappers, WrappedKeyFile};
+    WrappedKeyFile::read(path)?.unwrap(
+        &KeyWrappers::standard(),
+        version,
+        &path.display().to_string(),
+    )
+}
+
+#[cfg(not(feature = "key-wrapping"))]
+fn unwrap_file(path: &Path, _version: KeyVersion) -> Result<MasterKey> {
+    Err(Error::BadKey {
+        origin: path.display().to_string(),
+        reason: BadKeyReason::Unreadable(
+            "a wrapped key needs the `key-wrapping` feature (or `aws-kms`, `pkcs11`)".to_owned(),
+        ),
+    })
+}
+
+/// `bidx_key_v12`, `bidx_key_v12.txt` → (version 12, plain); `bidx_key_v12.wrapped` → (version
+/// 12, wrapped).
+fn file_name(name: &str) -> Option<(KeyVersion, bool)> {
+    match name.strip_suffix(".wrapped") {
+        Some(stem) if !stem.ends_with(".txt") => version_from_file_name(stem).map(|v| (v, true)),
+        Some(_) => None,
+        None => version_from_file_name(name).map(|v| (v, false)),
+    }
 }
 
 /// `bidx_key_v12` or `bidx_key_v12.txt` → version 12.

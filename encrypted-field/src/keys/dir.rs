@@ -25,6 +25,16 @@ pub struct KeyFile {
     pub path: PathBuf,
 }
 
+impl KeyFile {
+    /// Whether it is a wrapped key (`enc_key_vN.wrapped`, see [`crate::keys::wrap`]).
+    pub fn is_wrapped(&self) -> bool {
+        self.path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.ends_with(".wrapped"))
+    }
+}
+
 /// A directory of versioned key files.
 ///
 /// ```
@@ -42,12 +52,25 @@ pub struct KeyFile {
 #[derive(Debug, Clone)]
 pub struct KeysDir {
     path: PathBuf,
+    /// The providers of wrapped versions (`None`: [`KeyWrappers::standard`] at each load).
+    #[cfg(feature = "key-wrapping")]
+    pub(crate) wrappers: Option<crate::keys::wrap::KeyWrappers>,
+    /// Whether a ring may load without versions whose provider failed (`None`: as
+    /// `ENCRYPTED_FIELD_ALLOW_PARTIAL_RING` says at each load).
+    #[cfg(feature = "key-wrapping")]
+    pub(crate) allow_partial: Option<bool>,
 }
 
 impl KeysDir {
     /// The directory at `path` (nothing is read yet).
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        Self { path: path.into() }
+        Self {
+            path: path.into(),
+            #[cfg(feature = "key-wrapping")]
+            wrappers: None,
+            #[cfg(feature = "key-wrapping")]
+            allow_partial: None,
+        }
     }
 
     /// Its path.
@@ -74,16 +97,21 @@ impl KeysDir {
         for entry in entries {
             let entry = entry.map_err(|e| self.bad(BadKeyReason::Unreadable(e.to_string())))?;
             let name = entry.file_name();
-            let Some(version) = name.to_str().and_then(version_from_file_name) else {
+            let Some((version, wrapped)) = name.to_str().and_then(key_file_name) else {
                 continue;
             };
-            if files.iter().any(|f| f.version == version) {
-                return Err(self.bad(BadKeyReason::DuplicateVersion(version)));
-            }
-            files.push(KeyFile {
+            let file = KeyFile {
                 version,
                 path: entry.path(),
-            });
+            };
+            match files.iter_mut().find(|f| f.version == version) {
+                // While `keys wrap N` runs, the plain file and the wrapped one hold the same key
+                // for an instant: the plain one is loaded (the wrapped one is being checked).
+                Some(plain) if wrapped && !plain.is_wrapped() => {}
+                Some(seen) if !wrapped && seen.is_wrapped() => *seen = file,
+                Some(_) => return Err(self.bad(BadKeyReason::DuplicateVersion(version))),
+                None => files.push(file),
+            }
         }
         files.sort_by_key(|f| f.version);
         Ok(files)
@@ -102,15 +130,38 @@ impl KeysDir {
             return Err(self.bad(BadKeyReason::NoKeysInDirectory));
         }
         check_keys_dir(&self.path)?;
+        let chosen = active.map_or_else(|| self.pinned_active(), |v| Ok(Some(v)))?;
         let mut builder = KeyRing::builder().origin(self.origin());
         let mut readable = Vec::new();
+        #[cfg(feature = "key-wrapping")]
+        let unwrapping = crate::keys::wrap::Unwrapping::new(
+            self.wrappers(),
+            self.allow_partial,
+            files.iter().any(KeyFile::is_wrapped),
+            chosen.or_else(|| files.last().map(|f| f.version)),
+        )?;
         for file in &files {
+            if file.is_wrapped() {
+                #[cfg(feature = "key-wrapping")]
+                {
+                    builder = unwrapping.add(builder, file.version, &file.path)?;
+                    continue;
+                }
+                #[cfg(not(feature = "key-wrapping"))]
+                return Err(Error::BadKey {
+                    origin: file.path.display().to_string(),
+                    reason: BadKeyReason::Unreadable(
+                        "a wrapped key needs the `key-wrapping` feature (or `aws-kms`, `pkcs11`)"
+                            .to_owned(),
+                    ),
+                });
+            }
             let (key, exposed) = MasterKey::read_file(&file.path)?;
             readable.extend(exposed);
             builder = builder.key(file.version, key);
         }
         warn_readable(&readable);
-        if let Some(version) = active.map_or_else(|| self.pinned_active(), |v| Ok(Some(v)))? {
+        if let Some(version) = chosen {
             builder = builder.active(version);
         }
         builder.build()
@@ -135,6 +186,23 @@ impl KeysDir {
         activate: bool,
         after_key_file: &mut dyn FnMut(),
     ) -> Result<KeyVersion> {
+        self.add_file_observed(
+            activate,
+            &mut |version| {
+                key.write_to_new_file(&self.path.join(format!("enc_key_v{}", version.get())))
+            },
+            after_key_file,
+        )
+    }
+
+    /// [`add_key_observed`](Self::add_key_observed) with the key file written by `write_file`,
+    /// given the new version (a plain or a wrapped key file).
+    pub(crate) fn add_file_observed(
+        &self,
+        activate: bool,
+        write_file: &mut dyn FnMut(KeyVersion) -> Result<()>,
+        after_key_file: &mut dyn FnMut(),
+    ) -> Result<KeyVersion> {
         create_private_dir(&self.path)?;
         let files = self.list()?;
         // Pinned before the new file appears: without a pin the highest version is active, and a
@@ -149,7 +217,7 @@ impl KeysDir {
                 .last()
                 .map_or(1, |f| f.version.get().saturating_add(1)),
         );
-        key.write_to_new_file(&self.path.join(format!("enc_key_v{}", next.get())))?;
+        write_file(next)?;
         after_key_file();
         if activate {
             self.activate(next)?;
@@ -216,6 +284,16 @@ pub(crate) fn read_version_pin(path: &Path) -> Result<Option<KeyVersion>> {
             origin: path.display().to_string(),
             reason: BadKeyReason::Unreadable(e.to_string()),
         }),
+    }
+}
+
+/// `enc_key_v12` or `enc_key_v12.txt` → (version 12, plain); `enc_key_v12.wrapped` → (version
+/// 12, wrapped).
+pub(crate) fn key_file_name(name: &str) -> Option<(KeyVersion, bool)> {
+    match name.strip_suffix(".wrapped") {
+        Some(stem) if !stem.ends_with(".txt") => version_from_file_name(stem).map(|v| (v, true)),
+        Some(_) => None,
+        None => version_from_file_name(name).map(|v| (v, false)),
     }
 }
 

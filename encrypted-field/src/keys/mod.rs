@@ -34,6 +34,9 @@ pub(crate) mod ring;
 pub(crate) mod secret_file;
 pub(crate) mod version;
 mod version_setting;
+#[cfg(feature = "key-wrapping")]
+#[cfg_attr(docsrs, doc(cfg(feature = "key-wrapping")))]
+pub mod wrap;
 
 #[cfg(feature = "_database")]
 #[cfg_attr(

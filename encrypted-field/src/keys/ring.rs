@@ -46,6 +46,9 @@ pub struct KeyRing {
     keys: BTreeMap<KeyVersion, LoadedKey>,
     active: KeyVersion,
     blind_index: Option<BlindIndexKeys>,
+    /// How the versions stored wrapped are stored (for key backups and listings).
+    #[cfg(feature = "key-wrapping")]
+    wrapped: BTreeMap<KeyVersion, crate::keys::wrap::WrappedKeyFile>,
 }
 
 impl fmt::Debug for KeyRing {
@@ -86,6 +89,15 @@ impl KeyRing {
     /// The master key of a version (for key backups). Never log it.
     pub fn master_key(&self, version: KeyVersion) -> Option<&MasterKey> {
         self.keys.get(&version).map(|k| &k.master)
+    }
+
+    /// How `version` is stored when it is stored wrapped by a KMS or an HSM (provider, key
+    /// URI, algorithm, wrapped bytes): key backups keep this form, and `keys list` and `status`
+    /// show the key-encryption key. `None` for a version loaded from a plain key.
+    #[cfg(feature = "key-wrapping")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "key-wrapping")))]
+    pub fn wrapped_form(&self, version: KeyVersion) -> Option<&crate::keys::wrap::WrappedKeyFile> {
+        self.wrapped.get(&version)
     }
 
     /// The active blind-index key (the one new indexes are computed with), if any is configured.
@@ -425,6 +437,8 @@ pub struct KeyRingBuilder {
     blind_index: BTreeMap<KeyVersion, BlindIndexKey>,
     active_blind_index: Option<KeyVersion>,
     origin: Option<String>,
+    #[cfg(feature = "key-wrapping")]
+    wrapped: BTreeMap<KeyVersion, crate::keys::wrap::WrappedKeyFile>,
 }
 
 impl KeyRingBuilder {
@@ -434,6 +448,19 @@ impl KeyRingBuilder {
         if self.keys.insert(version, key).is_some() {
             self.duplicate.get_or_insert(version);
         }
+        self
+    }
+
+    /// Records that `version` (added with [`key`](Self::key)) is stored wrapped, as `file`:
+    /// see [`KeyRing::wrapped_form`].
+    #[cfg(feature = "key-wrapping")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "key-wrapping")))]
+    pub fn wrapped_form(
+        mut self,
+        version: impl Into<KeyVersion>,
+        file: crate::keys::wrap::WrappedKeyFile,
+    ) -> Self {
+        self.wrapped.insert(version.into(), file);
         self
     }
 
@@ -513,6 +540,12 @@ impl KeyRingBuilder {
             keys.check_distinct_from(self.keys.values())?;
             Some(keys)
         };
+        #[cfg(feature = "key-wrapping")]
+        let wrapped = {
+            let mut wrapped = self.wrapped;
+            wrapped.retain(|version, _| self.keys.contains_key(version));
+            wrapped
+        };
         let keys = self
             .keys
             .into_iter()
@@ -525,6 +558,8 @@ impl KeyRingBuilder {
             keys,
             active,
             blind_index,
+            #[cfg(feature = "key-wrapping")]
+            wrapped,
         })
     }
 }

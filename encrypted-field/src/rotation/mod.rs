@@ -105,6 +105,8 @@ pub struct Rotation<'a> {
     notifiers: Vec<Box<dyn Notifier + 'a>>,
     legacy_checks: LegacyChecks,
     lease: lease::LeaseSettings,
+    /// The key-encryption key a new key is wrapped with (`--new-key --wrap-with URI`).
+    wrap_new_key_with: Option<String>,
 }
 
 impl std::fmt::Debug for Rotation<'_> {
@@ -143,7 +145,17 @@ impl<'a> Rotation<'a> {
             notifiers: Vec::new(),
             legacy_checks: LegacyChecks::new(),
             lease: lease::LeaseSettings::default(),
+            wrap_new_key_with: None,
         }
+    }
+
+    /// Makes the key that [`run_with_new_key`](Self::run_with_new_key) generates a wrapped one,
+    /// `enc_key_vN.wrapped`, wrapped with the key-encryption key `key_uri` (a KMS or HSM key,
+    /// see [`crate::keys::wrap`]): the plaintext key never touches the disk, and the key backup
+    /// holds the wrapped form.
+    pub fn wrap_new_key_with(mut self, key_uri: impl Into<String>) -> Self {
+        self.wrap_new_key_with = Some(key_uri.into());
+        self
     }
 
     /// The longest batch, in rows (at least 1): what a pass that only reads takes at a time,

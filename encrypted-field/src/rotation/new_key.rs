@@ -13,7 +13,7 @@
 //!
 //! A crash before 3 leaves an unused backup; after 4, running `rotate` again finishes the job.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crate::fleet::{Staging, activate_with, record_active_if_absent, who_am_i};
@@ -22,6 +22,7 @@ use crate::keys::master_key::MasterKey;
 use crate::keys::ring::KeyRing;
 use crate::keys::secret_file::create_private_dir;
 use crate::keys::version::KeyVersion;
+use crate::keys::wrap::WrappedKeyFile;
 use crate::rotation::database::Database;
 use crate::rotation::error::Result;
 use crate::rotation::report::{NewKey, RotationReport};
@@ -81,8 +82,9 @@ impl Rotation<'_> {
             self.check_columns(db)?;
             let version = next_version(ring, keys_dir)?;
             let key = MasterKey::try_generate()?;
-            let new_ring = ring_with(ring, version, &key)?;
-            let key_file = keys_dir.path().join(format!("enc_key_v{}", version.get()));
+            let wrapped = self.wrapped_new_key(keys_dir, version, &key)?;
+            let new_ring = ring_with(ring, version, &key, wrapped.as_ref())?;
+            let key_file = new_key_file(keys_dir, version, wrapped.is_some());
             let new_key = NewKey {
                 version: version.get(),
                 previous_version: ring.active_version().get(),
@@ -91,7 +93,7 @@ impl Rotation<'_> {
             // In a dry run this only checks the backup directory.
             let key_backup_path = self.write_backup(db, &new_ring)?;
             if !self.dry_run {
-                write_key_file(&key_file, &key)?;
+                write_key_file(&key_file, &key, wrapped.as_ref())?;
                 keys_dir.activate(version)?;
                 schedule::record_activation(db, version)?;
             }
@@ -127,8 +129,9 @@ impl Rotation<'_> {
             self.check_columns(db)?;
             let version = next_version(ring, keys_dir)?;
             let key = MasterKey::try_generate()?;
-            let new_ring = ring_with(ring, version, &key)?;
-            let key_file = keys_dir.path().join(format!("enc_key_v{}", version.get()));
+            let wrapped = self.wrapped_new_key(keys_dir, version, &key)?;
+            let new_ring = ring_with(ring, version, &key, wrapped.as_ref())?;
+            let key_file = new_key_file(keys_dir, version, wrapped.is_some());
             let new_key = NewKey {
                 version: version.get(),
                 previous_version: ring.active_version().get(),
@@ -138,7 +141,7 @@ impl Rotation<'_> {
             if !self.dry_run {
                 let who = who_am_i();
                 record_active_if_absent(db, ring.active_version(), &who)?;
-                write_key_file(&key_file, &key)?;
+                write_key_file(&key_file, &key, wrapped.as_ref())?;
                 activate_with(db, version, &who, staging, || {
                     move_pin_along(keys_dir, version)
                 })?;
@@ -146,6 +149,50 @@ impl Rotation<'_> {
             self.rewrite(db, &new_ring, key_backup_path, Some(new_key), started)
         })
     }
+}
+
+impl Rotation<'_> {
+    /// The new key's wrapped form, when [`wrap_new_key_with`](Self::wrap_new_key_with) asks for
+    /// one: wrapped, and unwrapped again to check the provider gives it back, before anything
+    /// depends on it.
+    fn wrapped_new_key(
+        &self,
+        keys_dir: &KeysDir,
+        version: KeyVersion,
+        key: &MasterKey,
+    ) -> crate::error::Result<Option<WrappedKeyFile>> {
+        let Some(key_uri) = &self.wrap_new_key_with else {
+            return Ok(None);
+        };
+        let wrappers = keys_dir.wrappers();
+        let path = new_key_file(keys_dir, version, true);
+        let origin = path.display().to_string();
+        let wrapped = WrappedKeyFile::wrap(&wrappers, key_uri, version, key, &origin)?;
+        if wrapped.unwrap(&wrappers, version, &origin)? != *key {
+            return Err(crate::keys::wrap::KeyWrapFailure {
+                action: "checking",
+                origin,
+                version,
+                provider: wrapped.provider,
+                key_uri: key_uri.clone(),
+                attempts: 1,
+                source: crate::keys::wrap::WrapError::new(
+                    crate::keys::wrap::WrapErrorKind::WrongKey,
+                    "the provider unwrapped the new key to another key; nothing was written",
+                ),
+            }
+            .into());
+        }
+        Ok(Some(wrapped))
+    }
+}
+
+/// `enc_key_vN`, or `enc_key_vN.wrapped` for a wrapped key, in `keys_dir`.
+fn new_key_file(keys_dir: &KeysDir, version: KeyVersion, wrapped: bool) -> PathBuf {
+    let suffix = if wrapped { ".wrapped" } else { "" };
+    keys_dir
+        .path()
+        .join(format!("enc_key_v{}{suffix}", version.get()))
 }
 
 /// Moves a keys directory's existing `active_version` pin to `version` (creates none): the
@@ -181,30 +228,46 @@ fn next_version(ring: &KeyRing, keys_dir: &KeysDir) -> crate::error::Result<KeyV
     Ok(KeyVersion::new(next))
 }
 
-/// `ring`'s keys and blind-index key, with `key` added as `version` and active.
+/// `ring`'s keys (and how the wrapped ones are stored) and blind-index key, with `key` added as
+/// `version` and active (stored as `wrapped`, when given).
 fn ring_with(
     ring: &KeyRing,
     version: KeyVersion,
     key: &MasterKey,
+    wrapped: Option<&WrappedKeyFile>,
 ) -> crate::error::Result<KeyRing> {
     let mut builder = KeyRing::builder()
         .origin("the new key ring")
         .key(version, key.clone())
         .active(version);
+    if let Some(wrapped) = wrapped {
+        builder = builder.wrapped_form(version, wrapped.clone());
+    }
     for old in ring.versions() {
         if let Some(old_key) = ring.master_key(old) {
             builder = builder.key(old, old_key.clone());
+        }
+        if let Some(old_wrapped) = ring.wrapped_form(old) {
+            builder = builder.wrapped_form(old, old_wrapped.clone());
         }
     }
     // Every blind-index version comes along, with the same one active.
     builder.build()?.with_blind_index_keys_of(ring)
 }
 
-/// Writes `key` into the new file `path` (mode 0600), creating its directory (mode 0700): the
-/// name appears only once the content is complete, and never replaces another file.
-fn write_key_file(path: &Path, key: &MasterKey) -> crate::error::Result<()> {
+/// Writes `key` (or its `wrapped` form) into the new file `path` (mode 0600), creating its
+/// directory (mode 0700): the name appears only once the content is complete, and never replaces
+/// another file.
+fn write_key_file(
+    path: &Path,
+    key: &MasterKey,
+    wrapped: Option<&WrappedKeyFile>,
+) -> crate::error::Result<()> {
     create_private_dir(path.parent().unwrap_or(Path::new(".")))?;
-    key.write_to_new_file(path)
+    match wrapped {
+        Some(wrapped) => wrapped.write_new(path),
+        None => key.write_to_new_file(path),
+    }
 }
 
 #[cfg(test)]
@@ -240,7 +303,7 @@ mod tests {
             .build()
             .unwrap();
         let sealed = old.encrypt(b"old");
-        let new = ring_with(&old, KeyVersion::new(2), &MasterKey::generate()).unwrap();
+        let new = ring_with(&old, KeyVersion::new(2), &MasterKey::generate(), None).unwrap();
         assert_eq!(new.active_version(), KeyVersion::new(2));
         assert_eq!(new.decrypt(&sealed).unwrap(), b"old");
     }
@@ -252,7 +315,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let path = tmp.path().join("keys/enc_key_v2");
         let key = MasterKey::generate();
-        write_key_file(&path, &key).unwrap();
+        write_key_file(&path, &key, None).unwrap();
         assert_eq!(
             fs::metadata(&path).unwrap().permissions().mode() & 0o777,
             0o600
@@ -263,7 +326,7 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, ["enc_key_v2"], "no temporary file is left behind");
-        let err = write_key_file(&path, &MasterKey::generate()).unwrap_err();
+        let err = write_key_file(&path, &MasterKey::generate(), None).unwrap_err();
         assert!(
             matches!(err, crate::error::Error::Io { ref source, .. } if source.kind() == ErrorKind::AlreadyExists),
             "{err}"

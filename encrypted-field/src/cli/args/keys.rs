@@ -56,6 +56,34 @@ pub enum KeysAction {
         /// `keys activate N --database-url URL`.
         #[arg(long, value_name = "URL")]
         database_url: Option<String>,
+        /// Store the new key wrapped by this key-encryption key (`aws-kms://alias/NAME`,
+        /// `pkcs11:token=LABEL;object=LABEL`): only enc_key_vN.wrapped is written, the plaintext
+        /// key never touches the disk. Not with --blind-index (wrap a blind-index key file with
+        /// your provider's tools; `bidx_key_vN.wrapped` files are loaded).
+        #[arg(long, value_name = "URI", conflicts_with = "blind_index")]
+        wrap_with: Option<String>,
+    },
+    /// Turn the plain key file of version N into enc_key_vN.wrapped, wrapped by the
+    /// key-encryption key URI; the plain file is removed only once the wrapped one has been read
+    /// back and unwraps to the same key.
+    Wrap {
+        /// The version, as `2` or `v2`.
+        #[arg(value_name = "N", value_parser = parse_version)]
+        version: KeyVersion,
+        /// The key-encryption key (`aws-kms://…`, `pkcs11:…`).
+        #[arg(long = "with", value_name = "URI")]
+        with: String,
+    },
+    /// Key-encryption-key rotation: unwrap each wrapped version (all of them, or N…) and wrap it
+    /// again with the key-encryption key URI, each file replaced atomically. No value is
+    /// rewritten: the data keys stay the same.
+    Rewrap {
+        /// The new key-encryption key (`aws-kms://…`, `pkcs11:…`).
+        #[arg(long = "with", value_name = "URI")]
+        with: String,
+        /// The versions, as `2` or `v2` [default: every wrapped version].
+        #[arg(value_name = "N", value_parser = parse_version)]
+        versions: Vec<KeyVersion>,
     },
     /// Make version N the active one: pinned in the directory's `active_version` file or, with
     /// --database-url, recorded in the database once every running instance has loaded it.

@@ -29,6 +29,16 @@ pub struct RotateArgs {
     /// then rewrite every value with it.
     #[arg(long, conflicts_with = "key_file")]
     pub new_key: bool,
+    /// With --new-key: store the new key wrapped by this key-encryption key (`aws-kms://…`,
+    /// `pkcs11:…`), as enc_key_vN.wrapped; the key backup holds the wrapped form.
+    /// Not with --blind-index.
+    #[arg(
+        long,
+        value_name = "URI",
+        requires = "new_key",
+        conflicts_with = "blind_index"
+    )]
+    pub wrap_with: Option<String>,
     /// The waits of --new-key's activation.
     #[command(flatten)]
     pub staging: StagingArgs,

@@ -6,6 +6,7 @@
 use crate::cli::blind_index_output::{
     ActivatedBlindIndexKey, AddedBlindIndexKey, BlindIndexActiveFrom, BlindIndexListing,
 };
+use crate::cli::commands::keys::check_wrapped;
 use crate::cli::connect::{connect_url, engine};
 use crate::cli::error::CliError;
 use crate::cli::fleet_output::FleetActivated;
@@ -28,7 +29,7 @@ struct Present {
 impl Present {
     fn read(dir: &KeysDir, vars: &EnvVars) -> crate::error::Result<Self> {
         let mut keys = Vec::new();
-        let check = |result: crate::error::Result<MasterKey>| {
+        let check = |result: crate::error::Result<()>| {
             result.err().map(|err| match err {
                 Error::BadKey { reason, .. } => reason.to_string(),
                 other => other.to_string(),
@@ -36,20 +37,27 @@ impl Present {
         };
         if let Some(file) = std::env::var_os(&vars.blind_index_key_file) {
             let path = std::path::PathBuf::from(file);
-            let problem = check(MasterKey::from_file(&path));
+            let problem = check(MasterKey::from_file(&path).map(drop));
             keys.push(listed(1, path.display().to_string(), problem));
         } else if let Some(inline) = std::env::var_os(&vars.blind_index_key) {
             let text = zeroize::Zeroizing::new(inline.to_string_lossy().into_owned());
-            let problem = check(MasterKey::from_base64(&text, &vars.blind_index_key));
+            let problem = check(MasterKey::from_base64(&text, &vars.blind_index_key).map(drop));
             keys.push(listed(1, format!("${}", vars.blind_index_key), problem));
         }
         for file in dir.blind_index_files()? {
-            let problem = check(MasterKey::from_file(&file.path));
-            keys.push(listed(
+            // Loaded only to check it (a wrapped one unwrapped once); dropped (zeroized) at once.
+            let (checked, wrapped_by) = if file.is_wrapped() {
+                check_wrapped(dir, &file)
+            } else {
+                (MasterKey::from_file(&file.path).map(drop), None)
+            };
+            let mut key = listed(
                 file.version.get(),
                 file.path.display().to_string(),
-                problem,
-            ));
+                check(checked),
+            );
+            key.wrapped_by = wrapped_by;
+            keys.push(key);
         }
         keys.sort_by_key(|k| k.version);
         Ok(Self { keys })
@@ -82,6 +90,7 @@ fn listed(version: u32, path: String, problem: Option<String>) -> ListedKey {
         path,
         usable: problem.is_none(),
         problem,
+        wrapped_by: None,
     }
 }
 

@@ -9,6 +9,7 @@ use crate::cli::error::{CliError, KeySources};
 use crate::cli::fleet_output::{FleetActivated, ProvisionedKey};
 use crate::cli::key_ring::{env_active_version, keys_dir_path};
 use crate::cli::output::{ActivatedKey, ActiveFrom, AddedKey, KeyListing, ListedKey, render};
+use crate::cli::wrapped_output::{RewrapReport, WrappedVersion};
 use crate::cli::{Cli, Io, KeysAction, KeysArgs};
 use crate::error::Error;
 use crate::fleet::{activate_with, record_active_if_absent, who_am_i};
@@ -49,6 +50,7 @@ pub(super) fn run(cli: &Cli, args: KeysArgs, io: &mut Io<'_>) -> Result<(), CliE
             blind_index: true,
             activate,
             database_url,
+            ..
         } => blind_index_keys::add(&target, activate, database_url.as_deref())?,
         KeysAction::Activate {
             blind_index: true,
@@ -58,15 +60,18 @@ pub(super) fn run(cli: &Cli, args: KeysArgs, io: &mut Io<'_>) -> Result<(), CliE
         } => blind_index_keys::activate(&target, version, database_url.as_deref(), &staging, io)?,
         KeysAction::Add {
             database_url: Some(url),
+            wrap_with,
             ..
         } => {
             let mut db = connect_url(&url)?;
             let current = dir.load(env_active).map_err(keys_error)?.active_version();
             let recorded =
                 record_active_if_absent(&mut db, current, &who_am_i()).map_err(engine)?;
-            let version = dir
-                .provision(&MasterKey::try_generate().map_err(keys_error)?)
-                .map_err(keys_error)?;
+            let version = match &wrap_with {
+                Some(uri) => dir.provision_wrapped(uri),
+                None => dir.provision(&MasterKey::try_generate().map_err(keys_error)?),
+            }
+            .map_err(keys_error)?;
             let path = key_file_path(&dir, version).map_err(keys_error)?;
             render(
                 &ProvisionedKey {
@@ -77,8 +82,16 @@ pub(super) fn run(cli: &Cli, args: KeysArgs, io: &mut Io<'_>) -> Result<(), CliE
                 args.json,
             )?
         }
-        KeysAction::Add { activate, .. } => {
-            let version = dir.add(activate).map_err(keys_error)?;
+        KeysAction::Add {
+            activate,
+            wrap_with,
+            ..
+        } => {
+            let version = match &wrap_with {
+                Some(uri) => dir.add_wrapped(uri, activate),
+                None => dir.add(activate),
+            }
+            .map_err(keys_error)?;
             let active = dir.pinned_active().map_err(keys_error)?.unwrap_or(version);
             let path = key_file_path(&dir, version).map_err(keys_error)?;
             note_override(io, vars, env_active, active);
@@ -145,6 +158,29 @@ pub(super) fn run(cli: &Cli, args: KeysArgs, io: &mut Io<'_>) -> Result<(), CliE
                 args.json,
             )?
         }
+        KeysAction::Wrap { version, with } => {
+            let removed = key_file_path(&dir, version).map_err(keys_error)?;
+            let wrapped = dir.wrap_version(version, &with).map_err(keys_error)?;
+            render(
+                &WrappedVersion {
+                    version: version.get(),
+                    path: wrapped.display().to_string(),
+                    removed,
+                    wrapped_by: with,
+                },
+                args.json,
+            )?
+        }
+        KeysAction::Rewrap { with, versions } => {
+            let done = dir.rewrap(&versions, &with).map_err(keys_error)?;
+            render(
+                &RewrapReport {
+                    wrapped_by: with,
+                    rewrapped: done.into_iter().map(Into::into).collect(),
+                },
+                args.json,
+            )?
+        }
         KeysAction::Retire { version, database } => {
             use crate::cli::connect::{connect, registry};
             let registry = registry(cli, &database)?;
@@ -190,8 +226,14 @@ fn list(
     let keys = files
         .iter()
         .map(|file| {
-            // Loaded only to check it; the key is dropped (and zeroized) at once.
-            let problem = MasterKey::from_file(&file.path).err().map(|err| match err {
+            // Loaded only to check it (a wrapped one unwrapped once, without retries); the key
+            // is dropped (and zeroized) at once.
+            let (checked, wrapped_by) = if file.is_wrapped() {
+                check_wrapped(dir, file)
+            } else {
+                (MasterKey::from_file(&file.path).map(drop), None)
+            };
+            let problem = checked.err().map(|err| match err {
                 Error::BadKey { reason, .. } => reason.to_string(),
                 other => other.to_string(),
             });
@@ -201,6 +243,7 @@ fn list(
                 path: file.path.display().to_string(),
                 usable: problem.is_none(),
                 problem,
+                wrapped_by,
             }
         })
         .collect();
@@ -211,6 +254,27 @@ fn list(
         active_pinned_by,
         keys,
     })
+}
+
+/// Whether the wrapped `file` unwraps (one attempt), and the key-encryption key that wraps it.
+pub(crate) fn check_wrapped(
+    dir: &KeysDir,
+    file: &crate::keys::dir::KeyFile,
+) -> (crate::error::Result<()>, Option<String>) {
+    use crate::keys::wrap::{RetryPolicy, WrappedKeyFile};
+    match WrappedKeyFile::read(&file.path) {
+        Ok(wrapped) => {
+            let once = dir.wrappers().retry(RetryPolicy {
+                attempts: 1,
+                first_backoff: std::time::Duration::ZERO,
+            });
+            let checked = wrapped
+                .unwrap(&once, file.version, &file.path.display().to_string())
+                .map(drop);
+            (checked, Some(wrapped.key_uri))
+        }
+        Err(error) => (Err(error), None),
+    }
 }
 
 fn key_file_path(dir: &KeysDir, version: KeyVersion) -> crate::error::Result<String> {

@@ -75,6 +75,9 @@ pub(super) fn run(
     if let Some(dir) = backup_dir {
         rotation = rotation.backup_dir(dir);
     }
+    if let Some(uri) = &args.wrap_with {
+        rotation = rotation.wrap_new_key_with(uri.clone());
+    }
     let rotation = with_notifiers(args.write.lease.apply(rotation)?)?;
     let report = match &keys_dir {
         Some(dir) => rotation

@@ -32,6 +32,9 @@ pub(super) fn run(cli: &Cli, args: StatusArgs, io: &mut Io<'_>) -> Result<(), Cl
         seen_within_seconds: DEFAULT_SEEN_WITHIN.as_secs(),
         instances: instances(&mut db, DEFAULT_SEEN_WITHIN).map_err(engine)?,
     };
+    let key_storage = std::env::var_os(&cli.env.keys_dir)
+        .map(|dir| crate::cli::wrapped_output::key_storage(&KeysDir::new(dir)))
+        .unwrap_or_default();
     emit(
         io,
         render(
@@ -39,6 +42,7 @@ pub(super) fn run(cli: &Cli, args: StatusArgs, io: &mut Io<'_>) -> Result<(), Cl
                 columns,
                 rotation_lease,
                 fleet,
+                key_storage,
             },
             args.json,
         )?
