@@ -38,7 +38,9 @@ for root, _, names in os.walk(src):
             # Leave out the unit tests at the end of a file.
             cut = re.search(r"#\[cfg\((?:all\()?test\b[^\n]*\n\s*mod tests\b", text)
             text = text[: cut.start()] if cut else text
-            # Leave out comments: a path in documentation (an intra-doc link) is not an import.
+            # Leave out comments and `doc = "…"` attributes: a path in documentation (an
+            # intra-doc link) is not an import.
+            text = re.sub(r'\bdoc\s*=\s*"(?:[^"\\]|\\.)*"', "", text)
             files[module] = re.sub(r"//[^\n]*", "", text)
 
 # Which names each module re-exports, and from which of its children.

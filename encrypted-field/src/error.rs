@@ -175,6 +175,13 @@ pub enum Error {
     },
 }
 
+#[cfg(feature = "key-wrapping")]
+impl From<crate::keys::wrap::KeyWrapFailure> for Error {
+    fn from(failure: crate::keys::wrap::KeyWrapFailure) -> Self {
+        Self::KeyWrapping(Box::new(failure))
+    }
+}
+
 impl Error {
     /// Names the column (`context`, `table.column`) in an error that does not already name it:
     /// for an application that opens a stored value itself (a getter of `#[derive(EncryptedModel)]`,

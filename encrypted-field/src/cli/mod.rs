@@ -127,6 +127,7 @@ mod commands;
 mod connect;
 mod error;
 mod fleet_output;
+mod key_check;
 mod key_ring;
 mod models;
 mod output;

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::fleet::active::KeyKind;
+use crate::fleet::key_kind::KeyKind;
 use crate::keys::version::KeyVersion;
 use crate::rotation::database::{Database, InstanceRow};
 use crate::rotation::error::Result;

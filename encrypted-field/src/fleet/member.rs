@@ -7,9 +7,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::fleet::active::{KeyKind, recorded_active, recorded_active_of};
+use crate::fleet::active::{recorded_active, recorded_active_of};
 use crate::fleet::host::host_name;
 use crate::fleet::instance::versions_text;
+use crate::fleet::key_kind::KeyKind;
 use crate::keys::global::{DEFAULT_RELOAD_INTERVAL, state};
 use crate::keys::reload::{FleetActive, ReloadableRing};
 use crate::keys::ring::KeyRing;

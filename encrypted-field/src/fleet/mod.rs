@@ -38,15 +38,19 @@ pub(crate) mod active;
 pub use active::who_am_i;
 pub(crate) mod host;
 mod instance;
+pub(crate) mod key_kind;
 pub(crate) mod member;
 mod staging;
 
 pub use active::{
-    ACTIVATED_BY_RECORD, ACTIVE_BLIND_INDEX_VERSION_RECORD, ACTIVE_VERSION_RECORD, ActiveRecord,
-    BLIND_INDEX_ACTIVATED_BY_RECORD, KeyKind, record_active, record_active_if_absent,
-    record_active_of, record_active_of_if_absent, recorded_active, recorded_active_of,
+    ActiveRecord, record_active, record_active_if_absent, record_active_of,
+    record_active_of_if_absent, recorded_active, recorded_active_of,
 };
 pub use instance::{DEFAULT_SEEN_WITHIN, Instance, instances};
+pub use key_kind::{
+    ACTIVATED_BY_RECORD, ACTIVE_BLIND_INDEX_VERSION_RECORD, ACTIVE_VERSION_RECORD,
+    BLIND_INDEX_ACTIVATED_BY_RECORD, KeyKind,
+};
 #[cfg(feature = "internals")]
 pub use member::join_with_own_ring;
 pub use member::{FleetMember, FleetOptions, join};

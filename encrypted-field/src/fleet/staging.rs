@@ -7,8 +7,9 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::fleet::active::{KeyKind, record_active_of, recorded_active_of};
+use crate::fleet::active::{record_active_of, recorded_active_of};
 use crate::fleet::instance::{DEFAULT_SEEN_WITHIN, Instance, instances};
+use crate::fleet::key_kind::KeyKind;
 use crate::keys::version::KeyVersion;
 use crate::rotation::database::Database;
 use crate::rotation::error::{Error, Result};

@@ -26,7 +26,7 @@ pub struct KeyFile {
 }
 
 impl KeyFile {
-    /// Whether it is a wrapped key (`enc_key_vN.wrapped`, see [`crate::keys::wrap`]).
+    /// Whether it is a wrapped key (`enc_key_vN.wrapped`, wrapped by a KMS or an HSM: `keys::wrap`, with the `key-wrapping` feature).
     pub fn is_wrapped(&self) -> bool {
         self.path
             .file_name()

@@ -7,7 +7,7 @@ use crate::fleet::KeyKind;
 use crate::keys::version::KeyVersion;
 use crate::model::SpecError;
 use crate::rotation::implausible::Implausible;
-use crate::rotation::lease::LeaseHolder;
+use crate::rotation::lease_holder::LeaseHolder;
 
 /// Shorthand for `Result<T, encrypted_field::rotation::Error>`.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -14,15 +14,13 @@
 //!   same fencing counter: a run whose lease was taken over writes nothing more and stops with
 //!   [`Error::LeaseLost`].
 
-use std::fmt;
-use std::time::{Duration, Instant, SystemTime};
-
-use serde::Serialize;
+use std::time::{Duration, Instant};
 
 use crate::rotation::Rotation;
 use crate::rotation::database::Database;
-use crate::rotation::database::lease::{LeaseRow, ROTATION_LEASE};
+use crate::rotation::database::lease::ROTATION_LEASE;
 use crate::rotation::error::{Error, Result};
+pub use crate::rotation::lease_holder::LeaseHolder;
 
 /// How long the rotation lease lasts unless renewed: how long a killed run keeps others out.
 /// A live run renews it with every batch (and at least every third of it).
@@ -36,48 +34,6 @@ pub const LEASE_TTL_VAR: &str = "ENCRYPTED_FIELD_LEASE_TTL";
 
 /// The longest pause between two tries of a run that waits for the lease.
 const MAX_WAIT_POLL: Duration = Duration::from_secs(1);
-
-/// Who holds the rotation lease, as its row says, judged by the database's clock.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct LeaseHolder {
-    /// The holder's host name.
-    pub host: String,
-    /// The holder's process id on that host.
-    pub pid: i64,
-    /// The random id of the holder's taking of the lease.
-    pub owner: String,
-    /// The fencing counter of that taking: one more each time the lease is taken.
-    pub fence: i64,
-    /// When it was taken, RFC 3339 in UTC, by the database's clock.
-    pub since: String,
-    /// Seconds until it expires unless renewed (a live holder renews it with every batch).
-    pub expires_in_seconds: f64,
-}
-
-impl LeaseHolder {
-    pub(crate) fn from_row(row: &LeaseRow) -> Self {
-        let since = SystemTime::UNIX_EPOCH
-            + Duration::from_millis(u64::try_from(row.acquired_at_ms).unwrap_or(0));
-        Self {
-            host: row.host.clone(),
-            pid: row.pid,
-            owner: row.owner.clone(),
-            fence: row.fence,
-            since: humantime::format_rfc3339_seconds(since).to_string(),
-            expires_in_seconds: (row.expires_at_ms - row.now_ms) as f64 / 1000.0,
-        }
-    }
-}
-
-impl fmt::Display for LeaseHolder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "host {} pid {} since {} (lease {}, fence {}), expires in {:.1}s unless renewed",
-            self.host, self.pid, self.since, self.owner, self.fence, self.expires_in_seconds
-        )
-    }
-}
 
 /// How a run takes the lease: its time to live and how long to wait for another holder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -59,6 +59,7 @@ pub(crate) mod error;
 mod implausible;
 mod kept;
 pub mod lease;
+mod lease_holder;
 pub(crate) mod new_blind_index_key;
 pub(crate) mod new_key;
 mod pacing;
@@ -74,7 +75,8 @@ mod status;
 pub use error::{Error, Result};
 pub use implausible::Implausible;
 pub use kept::{FinalizeReport, UndoReport};
-pub use lease::{DEFAULT_LEASE_TTL, LEASE_TTL_VAR, LeaseHolder, MIN_LEASE_TTL};
+pub use lease::{DEFAULT_LEASE_TTL, LEASE_TTL_VAR, MIN_LEASE_TTL};
+pub use lease_holder::LeaseHolder;
 pub use pacing::{
     DEFAULT_BATCH_SIZE, DEFAULT_TRANSACTION_TIME, Pacing, SERVER_PAUSE_RATIO, SQLITE_PAUSE_RATIO,
 };

@@ -6,10 +6,10 @@
 use crate::cli::blind_index_output::{
     ActivatedBlindIndexKey, AddedBlindIndexKey, BlindIndexActiveFrom, BlindIndexListing,
 };
-use crate::cli::commands::keys::check_wrapped;
 use crate::cli::connect::{connect_url, engine};
 use crate::cli::error::CliError;
 use crate::cli::fleet_output::FleetActivated;
+use crate::cli::key_check::check_key_file;
 use crate::cli::output::{ListedKey, render};
 use crate::cli::{Io, StagingArgs};
 use crate::error::{BadKeyReason, Error};
@@ -45,12 +45,7 @@ impl Present {
             keys.push(listed(1, format!("${}", vars.blind_index_key), problem));
         }
         for file in dir.blind_index_files()? {
-            // Loaded only to check it (a wrapped one unwrapped once); dropped (zeroized) at once.
-            let (checked, wrapped_by) = if file.is_wrapped() {
-                check_wrapped(dir, &file)
-            } else {
-                (MasterKey::from_file(&file.path).map(drop), None)
-            };
+            let (checked, wrapped_by) = check_key_file(dir, &file);
             let mut key = listed(
                 file.version.get(),
                 file.path.display().to_string(),

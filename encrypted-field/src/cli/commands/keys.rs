@@ -7,6 +7,7 @@ use crate::cli::blind_index_output::KeyListingWithBlindIndex;
 use crate::cli::connect::{connect_url, engine};
 use crate::cli::error::{CliError, KeySources};
 use crate::cli::fleet_output::{FleetActivated, ProvisionedKey};
+use crate::cli::key_check::check_key_file;
 use crate::cli::key_ring::{env_active_version, keys_dir_path};
 use crate::cli::output::{ActivatedKey, ActiveFrom, AddedKey, KeyListing, ListedKey, render};
 use crate::cli::wrapped_output::{RewrapReport, WrappedVersion};
@@ -228,11 +229,7 @@ fn list(
         .map(|file| {
             // Loaded only to check it (a wrapped one unwrapped once, without retries); the key
             // is dropped (and zeroized) at once.
-            let (checked, wrapped_by) = if file.is_wrapped() {
-                check_wrapped(dir, file)
-            } else {
-                (MasterKey::from_file(&file.path).map(drop), None)
-            };
+            let (checked, wrapped_by) = check_key_file(dir, file);
             let problem = checked.err().map(|err| match err {
                 Error::BadKey { reason, .. } => reason.to_string(),
                 other => other.to_string(),
@@ -257,26 +254,6 @@ fn list(
 }
 
 /// Whether the wrapped `file` unwraps (one attempt), and the key-encryption key that wraps it.
-pub(crate) fn check_wrapped(
-    dir: &KeysDir,
-    file: &crate::keys::dir::KeyFile,
-) -> (crate::error::Result<()>, Option<String>) {
-    use crate::keys::wrap::{RetryPolicy, WrappedKeyFile};
-    match WrappedKeyFile::read(&file.path) {
-        Ok(wrapped) => {
-            let once = dir.wrappers().retry(RetryPolicy {
-                attempts: 1,
-                first_backoff: std::time::Duration::ZERO,
-            });
-            let checked = wrapped
-                .unwrap(&once, file.version, &file.path.display().to_string())
-                .map(drop);
-            (checked, Some(wrapped.key_uri))
-        }
-        Err(error) => (Err(error), None),
-    }
-}
-
 fn key_file_path(dir: &KeysDir, version: KeyVersion) -> crate::error::Result<String> {
     let files = dir.list()?;
     let path = files.iter().find(|f| f.version == version).map_or_else(

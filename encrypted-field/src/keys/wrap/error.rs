@@ -162,9 +162,3 @@ impl std::error::Error for KeyWrapFailure {
         Some(&self.source)
     }
 }
-
-impl From<KeyWrapFailure> for crate::error::Error {
-    fn from(failure: KeyWrapFailure) -> Self {
-        Self::KeyWrapping(Box::new(failure))
-    }
-}

@@ -15,9 +15,9 @@ use ::diesel::sql_types::{BigInt, Nullable, Text};
 use super::mysql;
 #[cfg(feature = "postgres")]
 use super::pg;
-use super::rows::SupportedBackend;
 #[cfg(feature = "sqlite")]
 use super::sqlite;
+use super::supported_backend::SupportedBackend;
 use super::{Backend, Database, Dialect, db_error};
 use crate::rotation::error::Result;
 

@@ -11,7 +11,7 @@ use ::diesel::result::QueryResult;
 use ::diesel::serialize::ToSql;
 use ::diesel::sql_types::{BigInt, Text};
 
-use super::rows::SupportedBackend;
+use super::supported_backend::SupportedBackend;
 use super::{Backend, Database, Dialect, db_error};
 // The backends' modules, as `with_backend!` names them.
 #[cfg(feature = "mysql")]

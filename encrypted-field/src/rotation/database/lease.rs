@@ -30,8 +30,11 @@ use ::diesel::result::{DatabaseErrorKind, QueryResult};
 use ::diesel::serialize::ToSql;
 use ::diesel::sql_types::{BigInt, Text};
 
+use std::time::{Duration, SystemTime};
+
 use super::Dialect;
-use super::rows::SupportedBackend;
+use super::supported_backend::SupportedBackend;
+use crate::rotation::lease_holder::LeaseHolder;
 
 type Query<'q, DB> = BoxedSqlQuery<'q, DB, SqlQuery>;
 
@@ -267,4 +270,20 @@ where
     .bind::<BigInt, _>(lease.fence)
     .execute(conn)
     .map(drop)
+}
+
+impl LeaseHolder {
+    /// The holder a lease row names, its times judged by the database's clock.
+    pub(crate) fn from_row(row: &LeaseRow) -> Self {
+        let since = SystemTime::UNIX_EPOCH
+            + Duration::from_millis(u64::try_from(row.acquired_at_ms).unwrap_or(0));
+        Self {
+            host: row.host.clone(),
+            pid: row.pid,
+            owner: row.owner.clone(),
+            fence: row.fence,
+            since: humantime::format_rfc3339_seconds(since).to_string(),
+            expires_in_seconds: (row.expires_at_ms - row.now_ms) as f64 / 1000.0,
+        }
+    }
 }

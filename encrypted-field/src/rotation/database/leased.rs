@@ -14,7 +14,7 @@ use super::pg;
 #[cfg(feature = "sqlite")]
 use super::sqlite;
 use crate::rotation::error::{Error, Result};
-use crate::rotation::lease::LeaseHolder;
+use crate::rotation::lease_holder::LeaseHolder;
 
 /// The longest host name a lease row keeps (its column is `VARCHAR(255)`).
 const MAX_HOST_CHARS: usize = 255;

@@ -13,6 +13,7 @@ use crate::rotation::error::{Error, Result};
 pub(crate) mod lease;
 mod retry;
 mod rows;
+mod supported_backend;
 mod url;
 
 #[cfg(feature = "mysql")]

@@ -10,25 +10,15 @@ use ::diesel::query_dsl::methods::{ExecuteDsl, LoadQuery};
 use ::diesel::result::QueryResult;
 use ::diesel::row::NamedRow;
 use ::diesel::serialize::ToSql;
-use ::diesel::sql_types::{BigInt, Binary, HasSqlType, Nullable, Text};
+use ::diesel::sql_types::{BigInt, Binary, Nullable, Text};
 
 use super::lease::{HeldLease, WriteError, fence};
+use super::supported_backend::SupportedBackend;
 use super::{
     ColumnTarget, Dialect, KeptValue, LEGACY_VALUES_TABLE, MAX_BYTES_PER_STATEMENT,
     MAX_ROWS_PER_STATEMENT, PrimaryKey, StoredRow, Swap,
 };
 use crate::model::{KeyKind, ModelSpec, Storage};
-
-/// What every statement here needs of a backend.
-pub(super) trait SupportedBackend:
-    Backend + HasSqlType<BigInt> + HasSqlType<Text> + HasSqlType<Binary> + Sized
-{
-}
-
-impl<DB> SupportedBackend for DB where
-    DB: Backend + HasSqlType<BigInt> + HasSqlType<Text> + HasSqlType<Binary>
-{
-}
 
 type Query<'q, DB> = BoxedSqlQuery<'q, DB, SqlQuery>;
 
