@@ -26,7 +26,8 @@ pub struct KeyFile {
 }
 
 impl KeyFile {
-    /// Whether it is a wrapped key (`enc_key_vN.wrapped`, wrapped by a KMS or an HSM: `keys::wrap`, with the `key-wrapping` feature).
+    /// Whether it is a wrapped key (`enc_key_vN.wrapped`, wrapped by a KMS or an HSM: see
+    /// `keys::wrap`, with the `key-wrapping` feature).
     pub fn is_wrapped(&self) -> bool {
         self.path
             .file_name()
