@@ -260,6 +260,34 @@ fn the_command_line_wraps_lists_and_loads_a_partial_ring_only_when_allowed() {
             assert_eq!(listing["keys"][1]["wrapped_by"], uri("kek-2").as_str());
             assert_eq!(listing["keys"][1]["usable"], true);
 
+            // A blind-index key, wrapped from the start: only bidx_key_v1.wrapped is written.
+            let bidx = binary::run(
+                &[
+                    "keys",
+                    "add",
+                    "--blind-index",
+                    "--wrap-with",
+                    &uri("kek-2"),
+                    "--keys-dir",
+                    d,
+                    "--json",
+                ],
+                &[],
+            );
+            bidx.assert_success();
+            assert!(
+                bidx.json()["path"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with("bidx_key_v1.wrapped")
+            );
+            assert!(!dir.join("bidx_key_v1").exists());
+            let listing = binary::run(&["keys", "list", "--keys-dir", d], &[]);
+            listing.assert_success();
+            let text = listing.stdout_text();
+            let line = format!("bidx_key_v1.wrapped  (wrapped by {})", uri("kek-2"));
+            assert!(text.contains(&line), "{text}");
+
             let env = [("ENCRYPTED_FIELD_KEYS_DIR", OsStr::new(d))];
             let sealed = binary::run_with_stdin(&["encrypt"], &env, b"hello");
             sealed.assert_success();

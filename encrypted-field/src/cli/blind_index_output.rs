@@ -55,6 +55,9 @@ impl Report for KeyListingWithBlindIndex {
         for key in &listing.keys {
             let marker = if key.active { "active" } else { "" };
             let _ = write!(out, "  v{:<4} {marker:<7}{}", key.version, key.path);
+            if let Some(kek) = &key.wrapped_by {
+                let _ = write!(out, "  (wrapped by {kek})");
+            }
             if let Some(problem) = &key.problem {
                 let _ = write!(out, "  (unusable: {problem})");
             }

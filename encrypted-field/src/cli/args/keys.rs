@@ -58,9 +58,8 @@ pub enum KeysAction {
         database_url: Option<String>,
         /// Store the new key wrapped by this key-encryption key (`aws-kms://alias/NAME`,
         /// `pkcs11:token=LABEL;object=LABEL`): only enc_key_vN.wrapped is written, the plaintext
-        /// key never touches the disk. Not with --blind-index (wrap a blind-index key file with
-        /// your provider's tools; `bidx_key_vN.wrapped` files are loaded).
-        #[arg(long, value_name = "URI", conflicts_with = "blind_index")]
+        /// key never touches the disk (with --blind-index: bidx_key_vN.wrapped).
+        #[arg(long, value_name = "URI")]
         wrap_with: Option<String>,
     },
     /// Turn the plain key file of version N into enc_key_vN.wrapped, wrapped by the

@@ -154,6 +154,7 @@ pub(super) fn add(
     target: &Target<'_>,
     activate: bool,
     database_url: Option<&str>,
+    wrap_with: Option<&str>,
 ) -> Result<String, CliError> {
     let Target {
         dir,
@@ -185,7 +186,11 @@ pub(super) fn add(
         }
         _ => (None, None),
     };
-    let path = dir.write_blind_index_key(next, &key).map_err(keys_error)?;
+    let path = match wrap_with {
+        Some(uri) => dir.write_wrapped_blind_index_key(next, uri, &key),
+        None => dir.write_blind_index_key(next, &key),
+    }
+    .map_err(keys_error)?;
     let (active, kept_in) = if activate {
         dir.activate_blind_index(next).map_err(keys_error)?;
         (Some(next), Some(pin_file(dir)))

@@ -51,8 +51,13 @@ pub(super) fn run(cli: &Cli, args: KeysArgs, io: &mut Io<'_>) -> Result<(), CliE
             blind_index: true,
             activate,
             database_url,
-            ..
-        } => blind_index_keys::add(&target, activate, database_url.as_deref())?,
+            wrap_with,
+        } => blind_index_keys::add(
+            &target,
+            activate,
+            database_url.as_deref(),
+            wrap_with.as_deref(),
+        )?,
         KeysAction::Activate {
             blind_index: true,
             version,

@@ -88,11 +88,25 @@ impl KeysDir {
         version: KeyVersion,
         key: &MasterKey,
     ) -> Result<()> {
-        let path = self.wrapped_path(version);
-        let origin = path.display().to_string();
-        let file = WrappedKeyFile::wrap(wrappers, key_uri, version, key, &origin)?;
-        check_unwraps_to(&file, wrappers, version, key, &origin)?;
-        file.write_new(&path)
+        write_wrapped_at(&self.wrapped_path(version), wrappers, key_uri, version, key)
+    }
+
+    /// Wraps the blind-index `key` as `version` with the key-encryption key `key_uri` and writes
+    /// only the wrapped form, `bidx_key_vN.wrapped` (mode 0600, complete or absent, never
+    /// replacing a file; the plaintext key never touches the disk), after the provider unwrapped
+    /// it to the same key. Pins nothing. Returns its path.
+    pub fn write_wrapped_blind_index_key(
+        &self,
+        version: KeyVersion,
+        key_uri: &str,
+        key: &MasterKey,
+    ) -> Result<PathBuf> {
+        create_private_dir(self.path())?;
+        let path = self
+            .path()
+            .join(format!("bidx_key_v{}.wrapped", version.get()));
+        write_wrapped_at(&path, &self.wrappers(), key_uri, version, key)?;
+        Ok(path)
     }
 
     /// Turns the plain key file of `version` into `enc_key_vN.wrapped`, wrapped with `key_uri`:
@@ -234,6 +248,20 @@ fn next_version(files: &[KeyFile]) -> KeyVersion {
             .last()
             .map_or(1, |f| f.version.get().saturating_add(1)),
     )
+}
+
+/// Wraps `key` as `version` with `key_uri`, checks that it unwraps, and writes it at `path`.
+fn write_wrapped_at(
+    path: &Path,
+    wrappers: &KeyWrappers,
+    key_uri: &str,
+    version: KeyVersion,
+    key: &MasterKey,
+) -> Result<()> {
+    let origin = path.display().to_string();
+    let file = WrappedKeyFile::wrap(wrappers, key_uri, version, key, &origin)?;
+    check_unwraps_to(&file, wrappers, version, key, &origin)?;
+    file.write_new(path)
 }
 
 /// Unwraps `file` and checks that it gives `key` (compared in constant time).

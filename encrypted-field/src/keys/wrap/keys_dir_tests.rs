@@ -417,3 +417,24 @@ fn a_wrapped_blind_index_key_loads_beside_plain_ones() {
     assert!(keys[&KeyVersion::new(2)].is_same_secret_as(&key));
     assert!(keys[&KeyVersion::new(1)].is_same_secret_as(&plain));
 }
+
+#[test]
+fn a_new_blind_index_key_is_written_wrapped_only_and_loads() {
+    let (_tmp, dir, toy) = setup();
+    register_key_wrapper(toy);
+    let key = MasterKey::generate();
+    let path = dir
+        .write_wrapped_blind_index_key(KeyVersion::new(2), "toy:kek-bidx", &key)
+        .unwrap();
+    assert!(path.ends_with("bidx_key_v2.wrapped"));
+    assert_eq!(names(&dir), ["bidx_key_v2.wrapped"]);
+    assert_eq!(
+        dir.blind_index_files().unwrap()[0].version,
+        KeyVersion::new(2)
+    );
+    let keys = crate::keys::blind_index_dir::load_blind_index_keys(dir.path()).unwrap();
+    assert!(keys[&KeyVersion::new(2)].is_same_secret_as(&key));
+    // Never replaces a file.
+    let again = dir.write_wrapped_blind_index_key(KeyVersion::new(2), "toy:kek-bidx", &key);
+    assert!(again.is_err());
+}
