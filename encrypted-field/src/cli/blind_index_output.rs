@@ -53,15 +53,7 @@ impl Report for KeyListingWithBlindIndex {
         }
         out.push_str("blind-index keys:\n");
         for key in &listing.keys {
-            let marker = if key.active { "active" } else { "" };
-            let _ = write!(out, "  v{:<4} {marker:<7}{}", key.version, key.path);
-            if let Some(kek) = &key.wrapped_by {
-                let _ = write!(out, "  (wrapped by {kek})");
-            }
-            if let Some(problem) = &key.problem {
-                let _ = write!(out, "  (unusable: {problem})");
-            }
-            out.push('\n');
+            key.human_line(out);
         }
         if let Some(version) = listing.active_version {
             let _ = write!(out, "active blind-index version: v{version}");

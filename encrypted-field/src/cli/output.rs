@@ -54,6 +54,21 @@ pub(crate) struct ListedKey {
     pub(crate) wrapped_by: Option<String>,
 }
 
+impl ListedKey {
+    /// Its line of `keys list`: version, `active`, path, the KEK that wraps it, what is wrong.
+    pub(crate) fn human_line(&self, out: &mut String) {
+        let marker = if self.active { "active" } else { "" };
+        let _ = write!(out, "  v{:<4} {marker:<7}{}", self.version, self.path);
+        if let Some(kek) = &self.wrapped_by {
+            let _ = write!(out, "  (wrapped by {kek})");
+        }
+        if let Some(problem) = &self.problem {
+            let _ = write!(out, "  (unusable: {problem})");
+        }
+        out.push('\n');
+    }
+}
+
 /// `keys list`.
 #[derive(Debug, Serialize)]
 pub(crate) struct KeyListing {
@@ -74,15 +89,7 @@ impl Report for KeyListing {
             return;
         }
         for key in &self.keys {
-            let marker = if key.active { "active" } else { "" };
-            let _ = write!(out, "  v{:<4} {marker:<7}{}", key.version, key.path);
-            if let Some(kek) = &key.wrapped_by {
-                let _ = write!(out, "  (wrapped by {kek})");
-            }
-            if let Some(problem) = &key.problem {
-                let _ = write!(out, "  (unusable: {problem})");
-            }
-            out.push('\n');
+            key.human_line(out);
         }
         if let Some(version) = self.active_version {
             let _ = write!(out, "active: v{version}");
