@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{BadKeyReason, Error, Result};
 use crate::format::blind_index::BlindIndexKey;
-use crate::keys::dir::{KeyFile, KeysDir, read_version_pin};
+use crate::keys::dir::{KeyFile, KeysDir, keep_if_sole_file_of_its_version, read_version_pin};
 use crate::keys::master_key::MasterKey;
 use crate::keys::secret_file::{
     Existing, check_keys_dir, create_private_dir, warn_readable, write_secret_file,
@@ -108,6 +108,7 @@ impl KeysDir {
         create_private_dir(self.path())?;
         let path = self.path().join(format!("bidx_key_v{}", version.get()));
         key.write_to_new_file(&path)?;
+        keep_if_sole_file_of_its_version(&path)?;
         Ok(path)
     }
 }

@@ -190,7 +190,9 @@ impl KeysDir {
         self.add_file_observed(
             activate,
             &mut |version| {
-                key.write_to_new_file(&self.path.join(format!("enc_key_v{}", version.get())))
+                let path = self.path.join(format!("enc_key_v{}", version.get()));
+                key.write_to_new_file(&path)?;
+                keep_if_sole_file_of_its_version(&path)
             },
             after_key_file,
         )
@@ -237,7 +239,9 @@ impl KeysDir {
                 .last()
                 .map_or(1, |f| f.version.get().saturating_add(1)),
         );
-        key.write_to_new_file(&self.path.join(format!("enc_key_v{}", next.get())))?;
+        let path = self.path.join(format!("enc_key_v{}", next.get()));
+        key.write_to_new_file(&path)?;
+        keep_if_sole_file_of_its_version(&path)?;
         Ok(next)
     }
 
@@ -288,6 +292,45 @@ pub(crate) fn read_version_pin(path: &Path) -> Result<Option<KeyVersion>> {
     }
 }
 
+/// Called once a new key file was created (exclusively) at `written`: if another file of the
+/// same version stands beside it (plain, `.txt` or `.wrapped`, written by a concurrent `keys add`
+/// that chose the same version), removes `written` and fails, so two different keys never stay
+/// in place for one version. When two writers race, at most one keeps its file. Works for the
+/// `enc_key_vN` and the `bidx_key_vN` files.
+pub(crate) fn keep_if_sole_file_of_its_version(written: &Path) -> Result<()> {
+    let name = written.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let stem = name.strip_suffix(".wrapped").unwrap_or(name);
+    let stem = stem.strip_suffix(".txt").unwrap_or(stem);
+    let Some(dir) = written.parent() else {
+        return Ok(());
+    };
+    for other in [
+        stem.to_owned(),
+        format!("{stem}.txt"),
+        format!("{stem}.wrapped"),
+    ] {
+        if other != name && fs::symlink_metadata(dir.join(&other)).is_ok() {
+            let removed = fs::remove_file(written);
+            let version = stem
+                .rsplit('v')
+                .next()
+                .and_then(|digits| digits.parse().ok())
+                .map_or(KeyVersion::new(0), KeyVersion::new);
+            return Err(Error::BadKey {
+                origin: match removed {
+                    Ok(()) => dir.join(&other).display().to_string(),
+                    Err(e) => format!(
+                        "{} (and {name} could not be removed: {e})",
+                        dir.join(&other).display()
+                    ),
+                },
+                reason: BadKeyReason::DuplicateVersion(version),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// `enc_key_v12` or `enc_key_v12.txt` → (version 12, plain); `enc_key_v12.wrapped` → (version
 /// 12, wrapped).
 pub(crate) fn key_file_name(name: &str) -> Option<(KeyVersion, bool)> {
@@ -325,6 +368,34 @@ mod tests {
         assert_eq!(version_from_file_name("enc_key_v"), None);
         assert_eq!(version_from_file_name("enc_key_v1.bak"), None);
         assert_eq!(version_from_file_name("enc_key.txt"), None);
+    }
+
+    #[test]
+    fn a_new_key_file_beside_another_of_its_version_is_removed_and_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        // A concurrent `keys add --wrap-with` chose version 2 too and wrote its file first.
+        fs::write(tmp.path().join("enc_key_v2.wrapped"), b"{}").unwrap();
+        let plain = tmp.path().join("enc_key_v2");
+        MasterKey::generate().write_to_new_file(&plain).unwrap();
+        let err = keep_if_sole_file_of_its_version(&plain).unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                Error::BadKey { reason: BadKeyReason::DuplicateVersion(v), origin }
+                    if *v == KeyVersion::new(2) && origin.ends_with("enc_key_v2.wrapped")
+            ),
+            "{err}"
+        );
+        assert!(!plain.exists(), "the later file is removed");
+        assert!(tmp.path().join("enc_key_v2.wrapped").exists());
+        // Alone, a file is kept; the same holds for blind-index files.
+        let bidx = tmp.path().join("bidx_key_v3");
+        MasterKey::generate().write_to_new_file(&bidx).unwrap();
+        keep_if_sole_file_of_its_version(&bidx).unwrap();
+        assert!(bidx.exists());
+        fs::write(tmp.path().join("bidx_key_v3.txt"), b"x").unwrap();
+        assert!(keep_if_sole_file_of_its_version(&bidx).is_err());
+        assert!(!bidx.exists());
     }
 
     #[test]

@@ -265,9 +265,10 @@ fn write_key_file(
 ) -> crate::error::Result<()> {
     create_private_dir(path.parent().unwrap_or(Path::new(".")))?;
     match wrapped {
-        Some(wrapped) => wrapped.write_new(path),
-        None => key.write_to_new_file(path),
+        Some(wrapped) => wrapped.write_new(path)?,
+        None => key.write_to_new_file(path)?,
     }
+    crate::keys::dir::keep_if_sole_file_of_its_version(path)
 }
 
 #[cfg(test)]

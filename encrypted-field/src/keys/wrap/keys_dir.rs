@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::{KeyWrappers, WrapError, WrapErrorKind, WrappedKeyFile};
 use crate::error::{BadKeyReason, Error, Result};
-use crate::keys::dir::{KeyFile, KeysDir};
+use crate::keys::dir::{KeyFile, KeysDir, keep_if_sole_file_of_its_version};
 use crate::keys::master_key::MasterKey;
 use crate::keys::secret_file::{
     Existing, create_private_dir, io_error, sync_dir, write_secret_file,
@@ -261,7 +261,8 @@ fn write_wrapped_at(
     let origin = path.display().to_string();
     let file = WrappedKeyFile::wrap(wrappers, key_uri, version, key, &origin)?;
     check_unwraps_to(&file, wrappers, version, key, &origin)?;
-    file.write_new(path)
+    file.write_new(path)?;
+    keep_if_sole_file_of_its_version(path)
 }
 
 /// Unwraps `file` and checks that it gives `key` (compared in constant time).
