@@ -38,6 +38,9 @@ struct BackupFile {
     /// plaintext key: restoring one needs its key-encryption key); absent in older backups.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     wrapped_keys: BTreeMap<u32, crate::keys::wrap::WrappedKeyFile>,
+    /// The blind-index versions stored wrapped, likewise (never in `blind_index_key(s)`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    wrapped_blind_index_keys: BTreeMap<u32, crate::keys::wrap::WrappedKeyFile>,
 }
 
 impl Drop for BackupFile {
@@ -133,10 +136,11 @@ pub fn write_backup(ring: &KeyRing, dir: &Path, database_dir: Option<&Path>) -> 
             .collect(),
         blind_index_key: ring
             .blind_index_key_of(KeyVersion::new(1))
+            .filter(|_| ring.blind_index_wrapped_form(KeyVersion::new(1)).is_none())
             .map(|k| k.master_key().to_base64().to_string()),
         blind_index_keys: ring
             .blind_index_versions()
-            .filter(|v| v.get() > 1)
+            .filter(|v| v.get() > 1 && ring.blind_index_wrapped_form(*v).is_none())
             .filter_map(|v| {
                 ring.blind_index_key_of(v)
                     .map(|k| (v.get(), k.master_key().to_base64().to_string()))
@@ -146,6 +150,13 @@ pub fn write_backup(ring: &KeyRing, dir: &Path, database_dir: Option<&Path>) -> 
         wrapped_keys: ring
             .versions()
             .filter_map(|v| ring.wrapped_form(v).map(|w| (v.get(), w.clone())))
+            .collect(),
+        wrapped_blind_index_keys: ring
+            .blind_index_versions()
+            .filter_map(|v| {
+                ring.blind_index_wrapped_form(v)
+                    .map(|w| (v.get(), w.clone()))
+            })
             .collect(),
     };
     let json = Zeroizing::new(
@@ -226,6 +237,19 @@ pub fn restore_ring(path: &Path) -> Result<KeyRing> {
             *version,
             BlindIndexKey::from_base64(key, &format!("{origin} (blind-index key v{version})"))?,
         );
+    }
+    if !backup.wrapped_blind_index_keys.is_empty() {
+        let wrappers = crate::keys::wrap::KeyWrappers::standard();
+        for (version, wrapped) in &backup.wrapped_blind_index_keys {
+            let key = wrapped.unwrap(
+                &wrappers,
+                KeyVersion::new(*version),
+                &format!("{origin} (blind-index key v{version})"),
+            )?;
+            builder = builder
+                .blind_index_key_version(*version, BlindIndexKey::new(key))
+                .blind_index_wrapped_form(*version, wrapped.clone());
+        }
     }
     if let Some(version) = backup.active_blind_index_version {
         builder = builder.active_blind_index(version);

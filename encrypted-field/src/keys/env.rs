@@ -219,6 +219,10 @@ fn with_blind_index_key(
         }
         ring = ring.with_blind_index_key_version(version, key)?;
     }
+    #[cfg(feature = "key-wrapping")]
+    if let Some(dir) = keys_dir {
+        ring = with_wrapped_blind_index_forms(ring, dir)?;
+    }
     match active {
         Some(version) if ring.active_blind_index_version().is_some() => ring
             .with_active_blind_index(version)
@@ -228,6 +232,19 @@ fn with_blind_index_key(
             }),
         _ => Ok(ring),
     }
+}
+
+/// `ring` recording the wrapped form of each `bidx_key_vN.wrapped` file of `dir`, so key backups
+/// hold that form and never the unwrapped key.
+#[cfg(feature = "key-wrapping")]
+fn with_wrapped_blind_index_forms(mut ring: KeyRing, dir: &Path) -> Result<KeyRing> {
+    for file in KeysDir::new(dir).blind_index_files()? {
+        if file.is_wrapped() {
+            let form = crate::keys::wrap::WrappedKeyFile::read(&file.path)?;
+            ring = ring.with_blind_index_wrapped_form(file.version, form);
+        }
+    }
+    Ok(ring)
 }
 
 /// What pins the blind-index version, for an error: the variable when set, else the file.

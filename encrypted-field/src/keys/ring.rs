@@ -49,6 +49,9 @@ pub struct KeyRing {
     /// How the versions stored wrapped are stored (for key backups and listings).
     #[cfg(feature = "key-wrapping")]
     wrapped: BTreeMap<KeyVersion, crate::keys::wrap::WrappedKeyFile>,
+    /// Likewise for the blind-index versions stored wrapped (`bidx_key_vN.wrapped`).
+    #[cfg(feature = "key-wrapping")]
+    wrapped_blind_index: BTreeMap<KeyVersion, crate::keys::wrap::WrappedKeyFile>,
 }
 
 impl fmt::Debug for KeyRing {
@@ -98,6 +101,30 @@ impl KeyRing {
     #[cfg_attr(docsrs, doc(cfg(feature = "key-wrapping")))]
     pub fn wrapped_form(&self, version: KeyVersion) -> Option<&crate::keys::wrap::WrappedKeyFile> {
         self.wrapped.get(&version)
+    }
+
+    /// How blind-index `version` is stored when it is stored wrapped (`bidx_key_vN.wrapped`):
+    /// key backups keep this form instead of the key.
+    #[cfg(feature = "key-wrapping")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "key-wrapping")))]
+    pub fn blind_index_wrapped_form(
+        &self,
+        version: KeyVersion,
+    ) -> Option<&crate::keys::wrap::WrappedKeyFile> {
+        self.wrapped_blind_index.get(&version)
+    }
+
+    /// This ring, recording that blind-index `version` (loaded) is stored wrapped as `file`.
+    #[cfg(feature = "key-wrapping")]
+    pub(crate) fn with_blind_index_wrapped_form(
+        mut self,
+        version: KeyVersion,
+        file: crate::keys::wrap::WrappedKeyFile,
+    ) -> Self {
+        if self.blind_index_key_of(version).is_some() {
+            self.wrapped_blind_index.insert(version, file);
+        }
+        self
     }
 
     /// The active blind-index key (the one new indexes are computed with), if any is configured.
@@ -158,6 +185,8 @@ impl KeyRing {
         }
         Ok(Self {
             blind_index: other.blind_index.clone(),
+            #[cfg(feature = "key-wrapping")]
+            wrapped_blind_index: other.wrapped_blind_index.clone(),
             ..self.clone()
         })
     }
@@ -439,6 +468,8 @@ pub struct KeyRingBuilder {
     origin: Option<String>,
     #[cfg(feature = "key-wrapping")]
     wrapped: BTreeMap<KeyVersion, crate::keys::wrap::WrappedKeyFile>,
+    #[cfg(feature = "key-wrapping")]
+    wrapped_blind_index: BTreeMap<KeyVersion, crate::keys::wrap::WrappedKeyFile>,
 }
 
 impl KeyRingBuilder {
@@ -461,6 +492,20 @@ impl KeyRingBuilder {
         file: crate::keys::wrap::WrappedKeyFile,
     ) -> Self {
         self.wrapped.insert(version.into(), file);
+        self
+    }
+
+    /// Records that blind-index `version` (added with
+    /// [`blind_index_key_version`](Self::blind_index_key_version)) is stored wrapped, as `file`:
+    /// see [`KeyRing::blind_index_wrapped_form`].
+    #[cfg(feature = "key-wrapping")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "key-wrapping")))]
+    pub fn blind_index_wrapped_form(
+        mut self,
+        version: impl Into<KeyVersion>,
+        file: crate::keys::wrap::WrappedKeyFile,
+    ) -> Self {
+        self.wrapped_blind_index.insert(version.into(), file);
         self
     }
 
@@ -533,6 +578,12 @@ impl KeyRingBuilder {
         if let Some((a, b)) = same_key_twice(&self.keys) {
             return Err(bad(BadKeyReason::SameKeyTwice(a, b)));
         }
+        #[cfg(feature = "key-wrapping")]
+        let wrapped_blind_index = {
+            let mut wrapped = self.wrapped_blind_index;
+            wrapped.retain(|version, _| self.blind_index.contains_key(version));
+            wrapped
+        };
         let blind_index = if self.blind_index.is_empty() {
             None
         } else {
@@ -560,6 +611,8 @@ impl KeyRingBuilder {
             blind_index,
             #[cfg(feature = "key-wrapping")]
             wrapped,
+            #[cfg(feature = "key-wrapping")]
+            wrapped_blind_index,
         })
     }
 }

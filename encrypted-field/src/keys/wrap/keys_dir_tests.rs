@@ -438,3 +438,56 @@ fn a_new_blind_index_key_is_written_wrapped_only_and_loads() {
     let again = dir.write_wrapped_blind_index_key(KeyVersion::new(2), "toy:kek-bidx", &key);
     assert!(again.is_err());
 }
+
+#[test]
+fn backups_hold_a_wrapped_blind_index_key_wrapped_and_restore_it() {
+    let (tmp, dir, toy) = setup();
+    register_key_wrapper(toy);
+    dir.add(true).unwrap();
+    let plain = MasterKey::generate();
+    dir.write_blind_index_key(KeyVersion::new(1), &plain)
+        .unwrap();
+    let wrapped = MasterKey::generate();
+    dir.write_wrapped_blind_index_key(KeyVersion::new(2), "toy:kek-bidx", &wrapped)
+        .unwrap();
+    let keys_dir = std::ffi::OsString::from(dir.path());
+    let ring = crate::keys::env::load(&crate::keys::env::EnvVars::default(), &|name| {
+        (name == "ENCRYPTED_FIELD_KEYS_DIR").then(|| keys_dir.clone())
+    })
+    .unwrap();
+    assert!(ring.blind_index_wrapped_form(KeyVersion::new(2)).is_some());
+    assert!(ring.blind_index_wrapped_form(KeyVersion::new(1)).is_none());
+
+    let path = crate::keys::backup::write_backup(&ring, &tmp.path().join("backups"), None).unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert!(
+        json.get("blind_index_keys").is_none(),
+        "no plaintext for the wrapped blind-index version: {json}"
+    );
+    assert!(json["blind_index_key"].is_string(), "v1 is plain: {json}");
+    assert_eq!(
+        json["wrapped_blind_index_keys"]["2"]["key_uri"],
+        "toy:kek-bidx"
+    );
+    assert!(!text.contains(&*wrapped.to_base64()));
+
+    let restored = crate::keys::backup::restore_ring(&path).unwrap();
+    assert!(
+        restored
+            .blind_index_key_of(KeyVersion::new(2))
+            .unwrap()
+            .is_same_secret_as(&wrapped)
+    );
+    assert!(
+        restored
+            .blind_index_key_of(KeyVersion::new(1))
+            .unwrap()
+            .is_same_secret_as(&plain)
+    );
+    assert!(
+        restored
+            .blind_index_wrapped_form(KeyVersion::new(2))
+            .is_some()
+    );
+}
