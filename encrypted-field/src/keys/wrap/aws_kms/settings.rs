@@ -135,8 +135,24 @@ impl<'a> Settings<'a> {
         ))
     }
 
-    /// The region: the ARN's, else the environment's, else the profile's.
+    /// The region: the ARN's, else the environment's, else the profile's; only lowercase
+    /// letters, digits and `-` (it becomes part of the endpoint's host name).
     pub(super) fn region(&self, key_id: &str) -> Result<String, WrapError> {
+        let region = self.region_as_given(key_id)?;
+        if region.is_empty()
+            || !region
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            return Err(WrapError::new(
+                WrapErrorKind::BadUri,
+                format!("`{region}` is not an AWS region (e.g. eu-west-1)"),
+            ));
+        }
+        Ok(region)
+    }
+
+    fn region_as_given(&self, key_id: &str) -> Result<String, WrapError> {
         if let Some(region) = key_id
             .strip_prefix("arn:")
             .and_then(|arn| arn.split(':').nth(2))
@@ -261,6 +277,20 @@ mod tests {
                 s.region("alias/app").unwrap_err().kind(),
                 WrapErrorKind::Unavailable
             );
+        });
+    }
+
+    #[test]
+    fn a_region_that_would_change_the_endpoint_host_is_refused() {
+        // An ARN in a key file must not send the plaintext key to another host.
+        let arn = "arn:aws:kms:evil.example#:1:key/x";
+        settings_of(&[("AWS_REGION", "us-east-1".into())], |s| {
+            let err = s.region(arn).unwrap_err();
+            assert_eq!(err.kind(), WrapErrorKind::BadUri);
+            assert!(err.detail().contains("evil.example#"), "{err}");
+        });
+        settings_of(&[("AWS_REGION", "us-east-1/x".into())], |s| {
+            assert!(s.region("alias/app").is_err());
         });
     }
 }

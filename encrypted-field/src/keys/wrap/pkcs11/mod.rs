@@ -1,8 +1,9 @@
 //! [`Pkcs11Wrapper`]: key-encryption keys on a PKCS#11 token (an HSM, SoftHSM2), through the
 //! `cryptoki` crate.
 //!
-//! The module is the URI's `module-path`, else `PKCS11_MODULE`; the PIN is read from the URI's
-//! `pin-source` file, else `PKCS11_PIN`, else the file `PKCS11_PIN_FILE`. Wrapping uses AES key
+//! The module is `PKCS11_MODULE` (a URI's `module-path` must name the same file: a key file
+//! never chooses the library loaded into the process); the PIN is `PKCS11_PIN`, else the file
+//! `PKCS11_PIN_FILE`, else the URI's `pin-source` file. Wrapping uses AES key
 //! wrap with padding (RFC 5649, `CKM_AES_KEY_WRAP_PAD`) when the token has it, else AES-GCM
 //! (`CKM_AES_GCM`, a random 96-bit IV, the key version as associated data); the file records
 //! which, and unwrapping uses what it records.
@@ -49,8 +50,9 @@ pub enum Pkcs11Algorithm {
 /// Key-encryption keys on a PKCS#11 token, named by RFC 7512 URIs
 /// (`pkcs11:token=<label>;object=<key label>`, see [`Pkcs11Uri`]).
 ///
-/// The module is the URI's `module-path`, else `PKCS11_MODULE`; the PIN is read from the URI's
-/// `pin-source` file, else `PKCS11_PIN`, else the file `PKCS11_PIN_FILE`. Wrapping uses AES key
+/// The module is `PKCS11_MODULE` (a URI's `module-path` must name the same file: a key file never
+/// chooses the library loaded into the process); the PIN is `PKCS11_PIN`, else the file
+/// `PKCS11_PIN_FILE`, else the URI's `pin-source` file. Wrapping uses AES key
 /// wrap with padding (RFC 5649, `CKM_AES_KEY_WRAP_PAD`) when the token has it, else AES-GCM
 /// (`CKM_AES_GCM`, a random 96-bit IV, the key version as associated data); the wrapped key file
 /// records which, and unwrapping uses what it records. The key-encryption key is an AES key on
@@ -133,13 +135,7 @@ impl Pkcs11Wrapper {
     /// A logged-in session on the URI's token and the handle of its key.
     fn open(&self, key_uri: &str) -> Result<(Session, ObjectHandle, Arc<Pkcs11>), WrapError> {
         let uri = Pkcs11Uri::parse(key_uri)?;
-        let module_path = uri.module_path.clone().or_else(|| self.module.clone()).ok_or_else(|| {
-            WrapError::new(
-                WrapErrorKind::Unavailable,
-                "no PKCS#11 module: set PKCS11_MODULE (e.g. /usr/lib/softhsm/libsofthsm2.so) or \
-                 the URI's module-path",
-            )
-        })?;
+        let module_path = self.module_for(&uri)?;
         let module = load_module(&module_path)?;
         let slot = find_token(&module, &uri)?;
         let session = module
@@ -185,7 +181,42 @@ impl Pkcs11Wrapper {
         Ok((session, key, module))
     }
 
+    /// The configured module. A URI's `module-path` only confirms it: whoever can write a key
+    /// file must not choose the native library every process loads.
+    fn module_for(&self, uri: &Pkcs11Uri) -> Result<PathBuf, WrapError> {
+        match (&uri.module_path, &self.module) {
+            (Some(named), Some(configured)) if named == configured => Ok(configured.clone()),
+            (Some(named), Some(configured)) => Err(WrapError::new(
+                WrapErrorKind::BadUri,
+                format!(
+                    "the key URI names the module {} but PKCS11_MODULE is {}: a key file does \
+                     not choose the library loaded into this process",
+                    named.display(),
+                    configured.display()
+                ),
+            )),
+            (Some(named), None) => Err(WrapError::new(
+                WrapErrorKind::Unavailable,
+                format!(
+                    "no PKCS#11 module configured: set PKCS11_MODULE={} (the key URI's \
+                     module-path is not loaded on its own word)",
+                    named.display()
+                ),
+            )),
+            (None, Some(configured)) => Ok(configured.clone()),
+            (None, None) => Err(WrapError::new(
+                WrapErrorKind::Unavailable,
+                "no PKCS#11 module: set PKCS11_MODULE (e.g. /usr/lib/softhsm/libsofthsm2.so)",
+            )),
+        }
+    }
+
     fn pin(&self, uri: &Pkcs11Uri) -> Result<AuthPin, WrapError> {
+        Ok(AuthPin::from(self.pin_text(uri)?.trim()))
+    }
+
+    /// The PIN's text, as configured or read (not trimmed).
+    fn pin_text(&self, uri: &Pkcs11Uri) -> Result<Zeroizing<String>, WrapError> {
         let read = |path: &Path| {
             std::fs::read_to_string(path)
                 .map(Zeroizing::new)
@@ -196,17 +227,18 @@ impl Pkcs11Wrapper {
                     )
                 })
         };
-        let text = match (&uri.pin_source, &self.pin) {
-            (Some(path), _) | (None, PinSource::File(path)) => read(path)?,
-            (None, PinSource::Value(pin)) => pin.clone(),
-            (None, PinSource::None) => {
+        // The configured PIN wins over a key file's `pin-source`.
+        let text = match (&self.pin, &uri.pin_source) {
+            (PinSource::Value(pin), _) => pin.clone(),
+            (PinSource::File(path), _) | (PinSource::None, Some(path)) => read(path)?,
+            (PinSource::None, None) => {
                 return Err(WrapError::new(
                     WrapErrorKind::AccessDenied,
                     "no PIN: set PKCS11_PIN or PKCS11_PIN_FILE",
                 ));
             }
         };
-        Ok(AuthPin::from(text.trim()))
+        Ok(text)
     }
 
     fn chosen_algorithm(
@@ -476,5 +508,67 @@ fn rv_name(error: &CkError) -> String {
     match error {
         CkError::Pkcs11(rv, function) => format!("{rv:?} from {function:?}"),
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn uri(text: &str) -> Pkcs11Uri {
+        Pkcs11Uri::parse(text).unwrap()
+    }
+
+    #[test]
+    fn a_key_uri_never_chooses_the_module_on_its_own() {
+        let configured = Pkcs11Wrapper::new("/usr/lib/softhsm/libsofthsm2.so", "1234");
+        let same = uri("pkcs11:token=t;object=k?module-path=/usr/lib/softhsm/libsofthsm2.so");
+        assert_eq!(
+            configured.module_for(&same).unwrap(),
+            PathBuf::from("/usr/lib/softhsm/libsofthsm2.so")
+        );
+        let other = uri("pkcs11:token=t;object=k?module-path=/tmp/evil.so");
+        let err = configured.module_for(&other).unwrap_err();
+        assert_eq!(err.kind(), WrapErrorKind::BadUri);
+        assert!(err.detail().contains("/tmp/evil.so"), "{err}");
+
+        let unconfigured = Pkcs11Wrapper {
+            module: None,
+            pin: PinSource::None,
+            algorithm: Pkcs11Algorithm::Best,
+        };
+        let err = unconfigured.module_for(&other).unwrap_err();
+        assert_eq!(err.kind(), WrapErrorKind::Unavailable);
+        assert!(err.detail().contains("PKCS11_MODULE=/tmp/evil.so"), "{err}");
+        assert!(
+            unconfigured
+                .module_for(&uri("pkcs11:token=t;object=k"))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn the_configured_pin_wins_over_a_key_files_pin_source() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pin");
+        std::fs::write(&file, "from-the-uri\n").unwrap();
+        let with_source = uri(&format!(
+            "pkcs11:token=t;object=k?pin-source=file:{}",
+            file.display()
+        ));
+        let configured = Pkcs11Wrapper::new("/m.so", "configured");
+        assert_eq!(
+            configured.pin_text(&with_source).unwrap().as_str(),
+            "configured"
+        );
+        let unconfigured = Pkcs11Wrapper {
+            module: None,
+            pin: PinSource::None,
+            algorithm: Pkcs11Algorithm::Best,
+        };
+        assert_eq!(
+            unconfigured.pin_text(&with_source).unwrap().trim(),
+            "from-the-uri"
+        );
     }
 }
