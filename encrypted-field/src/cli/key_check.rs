@@ -4,11 +4,15 @@
 use crate::error::Result;
 use crate::keys::dir::{KeyFile, KeysDir};
 use crate::keys::master_key::MasterKey;
-use crate::keys::wrap::{RetryPolicy, WrappedKeyFile};
+use crate::keys::wrap::{KeyPurpose, RetryPolicy, WrappedKeyFile};
 
-/// Loads `file` once to check it: the outcome, and for a wrapped file the URI of the
-/// key-encryption key that wraps it.
-pub(crate) fn check_key_file(dir: &KeysDir, file: &KeyFile) -> (Result<()>, Option<String>) {
+/// Loads `file` (a key of `purpose`) once to check it: the outcome, and for a wrapped file the
+/// URI of the key-encryption key that wraps it.
+pub(crate) fn check_key_file(
+    dir: &KeysDir,
+    file: &KeyFile,
+    purpose: KeyPurpose,
+) -> (Result<()>, Option<String>) {
     if !file.is_wrapped() {
         return (MasterKey::from_file(&file.path).map(drop), None);
     }
@@ -19,7 +23,12 @@ pub(crate) fn check_key_file(dir: &KeysDir, file: &KeyFile) -> (Result<()>, Opti
                 first_backoff: std::time::Duration::ZERO,
             });
             let checked = wrapped
-                .unwrap(&once, file.version, &file.path.display().to_string())
+                .unwrap(
+                    &once,
+                    purpose,
+                    file.version,
+                    &file.path.display().to_string(),
+                )
                 .map(drop);
             (checked, Some(wrapped.key_uri))
         }

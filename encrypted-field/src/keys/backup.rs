@@ -218,6 +218,7 @@ pub fn restore_ring(path: &Path) -> Result<KeyRing> {
         for (version, wrapped) in &backup.wrapped_keys {
             let key = wrapped.unwrap(
                 &wrappers,
+                crate::keys::wrap::KeyPurpose::Encryption,
                 KeyVersion::new(*version),
                 &format!("{origin} (key v{version})"),
             )?;
@@ -243,6 +244,7 @@ pub fn restore_ring(path: &Path) -> Result<KeyRing> {
         for (version, wrapped) in &backup.wrapped_blind_index_keys {
             let key = wrapped.unwrap(
                 &wrappers,
+                crate::keys::wrap::KeyPurpose::BlindIndex,
                 KeyVersion::new(*version),
                 &format!("{origin} (blind-index key v{version})"),
             )?;

@@ -150,9 +150,10 @@ pub(crate) fn load_blind_index_keys(dir: &Path) -> Result<BTreeMap<KeyVersion, B
 /// The key of the wrapped blind-index key file `path`, unwrapped by its provider.
 #[cfg(feature = "key-wrapping")]
 fn unwrap_file(path: &Path, version: KeyVersion) -> Result<MasterKey> {
-    use crate::keys::wrap::{KeyWrappers, WrappedKeyFile};
+    use crate::keys::wrap::{KeyPurpose, KeyWrappers, WrappedKeyFile};
     WrappedKeyFile::read(path)?.unwrap(
         &KeyWrappers::standard(),
+        KeyPurpose::BlindIndex,
         version,
         &path.display().to_string(),
     )

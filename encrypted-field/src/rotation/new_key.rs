@@ -167,8 +167,21 @@ impl Rotation<'_> {
         let wrappers = keys_dir.wrappers();
         let path = new_key_file(keys_dir, version, true);
         let origin = path.display().to_string();
-        let wrapped = WrappedKeyFile::wrap(&wrappers, key_uri, version, key, &origin)?;
-        if wrapped.unwrap(&wrappers, version, &origin)? != *key {
+        let wrapped = WrappedKeyFile::wrap(
+            &wrappers,
+            key_uri,
+            crate::keys::wrap::KeyPurpose::Encryption,
+            version,
+            key,
+            &origin,
+        )?;
+        if wrapped.unwrap(
+            &wrappers,
+            crate::keys::wrap::KeyPurpose::Encryption,
+            version,
+            &origin,
+        )? != *key
+        {
             return Err(crate::keys::wrap::KeyWrapFailure {
                 action: "checking",
                 origin,

@@ -18,6 +18,7 @@ use crate::keys::dir::KeysDir;
 use crate::keys::env::EnvVars;
 use crate::keys::master_key::MasterKey;
 use crate::keys::version::KeyVersion;
+use crate::keys::wrap::KeyPurpose;
 use crate::rotation::new_blind_index_key::move_blind_index_pin_along;
 
 /// The blind-index versions a host has: version 1 from the variables when one is set, then
@@ -45,7 +46,7 @@ impl Present {
             keys.push(listed(1, format!("${}", vars.blind_index_key), problem));
         }
         for file in dir.blind_index_files()? {
-            let (checked, wrapped_by) = check_key_file(dir, &file);
+            let (checked, wrapped_by) = check_key_file(dir, &file, KeyPurpose::BlindIndex);
             let mut key = listed(
                 file.version.get(),
                 file.path.display().to_string(),

@@ -18,6 +18,7 @@ use crate::keys::dir::{ACTIVE_VERSION_FILE, KeysDir};
 use crate::keys::env::EnvVars;
 use crate::keys::master_key::MasterKey;
 use crate::keys::version::KeyVersion;
+use crate::keys::wrap::KeyPurpose;
 use crate::rotation::new_key::move_pin_along;
 
 /// Runs a `keys` subcommand on the directory of `--keys-dir` or of the keys-directory variable.
@@ -234,7 +235,7 @@ fn list(
         .map(|file| {
             // Loaded only to check it (a wrapped one unwrapped once, without retries); the key
             // is dropped (and zeroized) at once.
-            let (checked, wrapped_by) = check_key_file(dir, file);
+            let (checked, wrapped_by) = check_key_file(dir, file, KeyPurpose::Encryption);
             let problem = checked.err().map(|err| match err {
                 Error::BadKey { reason, .. } => reason.to_string(),
                 other => other.to_string(),

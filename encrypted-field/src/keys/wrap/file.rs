@@ -5,7 +5,10 @@ use std::path::Path;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use hkdf::Hkdf;
 use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
 
 use super::{KeyWrapFailure, KeyWrappers, Wrapped};
 use crate::error::{BadKeyReason, Error, Result};
@@ -16,8 +19,50 @@ use crate::keys::version::KeyVersion;
 /// The suffix of a wrapped key file's name: `enc_key_v3.wrapped`.
 pub const WRAPPED_SUFFIX: &str = ".wrapped";
 
+/// The HKDF `info` prefix of a wrapped key's binding tag; the purpose and the version follow it
+/// (`encryption v3`, `blind-index v2`).
+const BINDING_INFO: &str = "encrypted-field v1 wrapped-key binding ";
+
+/// What a wrapped key is for. Its file's binding tag names it with the version, so a wrapped
+/// encryption key does not load as a blind-index key (nor the other way round), nor as another
+/// version, whatever the provider binds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyPurpose {
+    /// An encryption key version (`enc_key_vN.wrapped`).
+    Encryption,
+    /// A blind-index key version (`bidx_key_vN.wrapped`).
+    BlindIndex,
+}
+
+impl KeyPurpose {
+    fn label(self) -> &'static str {
+        match self {
+            Self::Encryption => "encryption",
+            Self::BlindIndex => "blind-index",
+        }
+    }
+}
+
+impl fmt::Display for KeyPurpose {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+/// `HKDF-SHA256(key, info = BINDING_INFO || purpose || " v" || version)`, 32 bytes: derived
+/// from the key itself, so only who holds the key can make it, and it says nothing of the key.
+fn binding_tag(key: &MasterKey, purpose: KeyPurpose, version: KeyVersion) -> [u8; 32] {
+    let info = format!("{BINDING_INFO}{} v{}", purpose.label(), version.get());
+    let mut tag = [0u8; 32];
+    // 32 bytes is always a valid HKDF-SHA256 length (at most 255 × 32), so this cannot fail; a
+    // failure would leave zeros, which never match a tag made by `wrap`.
+    let _ = Hkdf::<Sha256>::new(None, key.expose_bytes()).expand(info.as_bytes(), &mut tag);
+    tag
+}
+
 /// A wrapped key version as it is stored: which provider and key-encryption key wrapped it, with
-/// which algorithm, the wrapped bytes (standard base64) and when. It holds no plaintext key.
+/// which algorithm, the wrapped bytes (standard base64), when, and a binding tag (standard
+/// base64) that ties the key to its purpose and version. It holds no plaintext key.
 ///
 /// ```json
 /// {
@@ -25,11 +70,12 @@ pub const WRAPPED_SUFFIX: &str = ".wrapped";
 ///   "key_uri": "aws-kms://alias/encrypted-field",
 ///   "algorithm": "SYMMETRIC_DEFAULT",
 ///   "wrapped": "AQIDAHh…",
-///   "created": "2026-12-02T01:00:00Z"
+///   "created": "2026-12-02T01:00:00Z",
+///   "binding": "q2V5IGJpbmRpbmcg…"
 /// }
 /// ```
 ///
-/// `Debug` shows everything but the wrapped bytes.
+/// `Debug` shows everything but the wrapped bytes and the tag.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WrappedKeyFile {
     /// The provider's name ([`KeyWrapper::provider`](super::KeyWrapper::provider)).
@@ -42,6 +88,10 @@ pub struct WrappedKeyFile {
     pub wrapped: String,
     /// When it was wrapped (RFC 3339, UTC).
     pub created: String,
+    /// `HKDF-SHA256(key, "encrypted-field v1 wrapped-key binding " || purpose || " v" ||
+    /// version)`, standard base64: checked in constant time after each unwrap, so a file copied
+    /// or renamed to another version or kind of key is refused.
+    pub binding: String,
 }
 
 impl fmt::Debug for WrappedKeyFile {
@@ -56,11 +106,13 @@ impl fmt::Debug for WrappedKeyFile {
 }
 
 impl WrappedKeyFile {
-    /// Wraps `key` (the master key of `version`) with the key-encryption key `key_uri`, through
-    /// its provider among `wrappers`. `origin` names the file or backup, for errors.
+    /// Wraps `key` (the master key of `version`, for `purpose`) with the key-encryption key
+    /// `key_uri`, through its provider among `wrappers`. `origin` names the file or backup, for
+    /// errors.
     pub fn wrap(
         wrappers: &KeyWrappers,
         key_uri: &str,
+        purpose: KeyPurpose,
         version: KeyVersion,
         key: &MasterKey,
         origin: &str,
@@ -86,7 +138,22 @@ impl WrappedKeyFile {
             algorithm: wrapped.algorithm().to_owned(),
             wrapped: STANDARD.encode(wrapped.bytes()),
             created: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+            binding: STANDARD.encode(binding_tag(key, purpose, version)),
         })
+    }
+
+    /// Whether `key`, unwrapped from this file, is bound to `purpose` and `version` (compared in
+    /// constant time).
+    pub(crate) fn is_bound_to(
+        &self,
+        key: &MasterKey,
+        purpose: KeyPurpose,
+        version: KeyVersion,
+    ) -> bool {
+        let Ok(stored) = STANDARD.decode(self.binding.trim()) else {
+            return false;
+        };
+        bool::from(stored.as_slice().ct_eq(&binding_tag(key, purpose, version)))
     }
 
     /// The wrapped bytes and algorithm, as the provider gave them.
@@ -105,7 +172,7 @@ impl WrappedKeyFile {
                 origin,
                 &format!(
                     "not a wrapped key file (expected JSON with provider, key_uri, algorithm, \
-                     wrapped, created; line {}, column {})",
+                     wrapped, created, binding; line {}, column {})",
                     e.line(),
                     e.column()
                 ),
@@ -171,6 +238,7 @@ mod tests {
             algorithm: "SYMMETRIC_DEFAULT".into(),
             wrapped: STANDARD.encode([5u8; 48]),
             created: "2026-12-02T01:00:00Z".into(),
+            binding: STANDARD.encode([6u8; 32]),
         }
     }
 

@@ -4,7 +4,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use super::{KeyWrappers, WrapError, WrapErrorKind, WrappedKeyFile};
+use super::{KeyPurpose, KeyWrappers, WrapError, WrapErrorKind, WrappedKeyFile};
 use crate::error::{BadKeyReason, Error, Result};
 use crate::keys::dir::{KeyFile, KeysDir, keep_if_sole_file_of_its_version};
 use crate::keys::master_key::MasterKey;
@@ -16,6 +16,8 @@ use crate::keys::version::KeyVersion;
 /// One version moved under another key-encryption key by [`KeysDir::rewrap`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rewrapped {
+    /// Whether it is an encryption or a blind-index key.
+    pub purpose: KeyPurpose,
     /// The version.
     pub version: KeyVersion,
     /// Its wrapped key file.
@@ -88,7 +90,14 @@ impl KeysDir {
         version: KeyVersion,
         key: &MasterKey,
     ) -> Result<()> {
-        write_wrapped_at(&self.wrapped_path(version), wrappers, key_uri, version, key)
+        write_wrapped_at(
+            &self.wrapped_path(version),
+            wrappers,
+            key_uri,
+            KeyPurpose::Encryption,
+            version,
+            key,
+        )
     }
 
     /// Wraps the blind-index `key` as `version` with the key-encryption key `key_uri` and writes
@@ -105,7 +114,14 @@ impl KeysDir {
         let path = self
             .path()
             .join(format!("bidx_key_v{}.wrapped", version.get()));
-        write_wrapped_at(&path, &self.wrappers(), key_uri, version, key)?;
+        write_wrapped_at(
+            &path,
+            &self.wrappers(),
+            key_uri,
+            KeyPurpose::BlindIndex,
+            version,
+            key,
+        )?;
         Ok(path)
     }
 
@@ -127,8 +143,10 @@ impl KeysDir {
         let target = self.wrapped_path(version);
         let origin = target.display().to_string();
         if fs::symlink_metadata(&target).is_err() {
-            let wrapped = WrappedKeyFile::wrap(&wrappers, key_uri, version, &key, &origin)?;
-            let staged = self.stage(&target, &wrapped, &wrappers, version, &key)?;
+            let purpose = KeyPurpose::Encryption;
+            let wrapped =
+                WrappedKeyFile::wrap(&wrappers, key_uri, purpose, version, &key, &origin)?;
+            let staged = self.stage(&target, &wrapped, &wrappers, (purpose, version), &key)?;
             let linked = fs::hard_link(&staged, &target);
             let _ = fs::remove_file(&staged);
             linked.map_err(|e| io_error("linking wrapped key file", &target, e))?;
@@ -136,21 +154,32 @@ impl KeysDir {
         }
         // Also what finishes a run that stopped here: the wrapped file must give this key.
         let written = WrappedKeyFile::read(&target)?;
-        check_unwraps_to(&written, &wrappers, version, &key, &origin)?;
+        check_unwraps_to(
+            &written,
+            &wrappers,
+            (KeyPurpose::Encryption, version),
+            &key,
+            &origin,
+        )?;
         fs::remove_file(&file.path)
             .map_err(|e| io_error("removing plain key file", &file.path, e))?;
         sync_dir(self.path())?;
         Ok(target)
     }
 
-    /// Key-encryption-key rotation: unwraps each wrapped version of `versions` (every wrapped
-    /// version when empty) with the key that wraps it now, wraps it with `key_uri`, and replaces
-    /// its file atomically, after the new file was read back and unwrapped to the same key. No
-    /// value is rewritten: the keys stay the same.
+    /// Key-encryption-key rotation: unwraps each wrapped encryption-key version of `versions`
+    /// (when empty: every wrapped file of the directory, the blind-index ones too) with the key
+    /// that wraps it now, wraps it with `key_uri`, and replaces its file atomically, after the new
+    /// file was read back and unwrapped to the same key. No value is rewritten: the keys stay the
+    /// same.
     pub fn rewrap(&self, versions: &[KeyVersion], key_uri: &str) -> Result<Vec<Rewrapped>> {
         let files = self.list()?;
-        let chosen: Vec<&KeyFile> = if versions.is_empty() {
-            files.iter().filter(|f| f.is_wrapped()).collect()
+        let chosen: Vec<(KeyPurpose, &KeyFile)> = if versions.is_empty() {
+            files
+                .iter()
+                .filter(|f| f.is_wrapped())
+                .map(|f| (KeyPurpose::Encryption, f))
+                .collect()
         } else {
             versions
                 .iter()
@@ -159,7 +188,7 @@ impl KeysDir {
                         self.refuse(self.path(), &format!("no key file has version {v}"))
                     })?;
                     if file.is_wrapped() {
-                        Ok(file)
+                        Ok((KeyPurpose::Encryption, file))
                     } else {
                         Err(self.refuse(
                             &file.path,
@@ -169,20 +198,33 @@ impl KeysDir {
                 })
                 .collect::<Result<_>>()?
         };
+        let blind_index_files = if versions.is_empty() {
+            self.blind_index_files()?
+        } else {
+            Vec::new()
+        };
+        let chosen = chosen.into_iter().chain(
+            blind_index_files
+                .iter()
+                .filter(|f| f.is_wrapped())
+                .map(|f| (KeyPurpose::BlindIndex, f)),
+        );
         let wrappers = self.wrappers();
         let mut done = Vec::new();
-        for file in chosen {
+        for (purpose, file) in chosen {
             let origin = file.path.display().to_string();
             let old = WrappedKeyFile::read(&file.path)?;
-            let key = old.unwrap(&wrappers, file.version, &origin)?;
-            let new = WrappedKeyFile::wrap(&wrappers, key_uri, file.version, &key, &origin)?;
-            let staged = self.stage(&file.path, &new, &wrappers, file.version, &key)?;
+            let key = old.unwrap(&wrappers, purpose, file.version, &origin)?;
+            let new =
+                WrappedKeyFile::wrap(&wrappers, key_uri, purpose, file.version, &key, &origin)?;
+            let staged = self.stage(&file.path, &new, &wrappers, (purpose, file.version), &key)?;
             fs::rename(&staged, &file.path).map_err(|e| {
                 let _ = fs::remove_file(&staged);
                 io_error("replacing wrapped key file", &file.path, e)
             })?;
             sync_dir(self.path())?;
             done.push(Rewrapped {
+                purpose,
                 version: file.version,
                 path: file.path.clone(),
                 from: old.key_uri,
@@ -199,7 +241,7 @@ impl KeysDir {
         target: &Path,
         wrapped: &WrappedKeyFile,
         wrappers: &KeyWrappers,
-        version: KeyVersion,
+        bound_to: (KeyPurpose, KeyVersion),
         key: &MasterKey,
     ) -> Result<PathBuf> {
         let name = target
@@ -214,7 +256,7 @@ impl KeysDir {
             check_unwraps_to(
                 &read_back,
                 wrappers,
-                version,
+                bound_to,
                 key,
                 &target.display().to_string(),
             )
@@ -250,17 +292,19 @@ fn next_version(files: &[KeyFile]) -> KeyVersion {
     )
 }
 
-/// Wraps `key` as `version` with `key_uri`, checks that it unwraps, and writes it at `path`.
+/// Wraps `key` as `version` of `purpose` with `key_uri`, checks that it unwraps, and writes it at
+/// `path`.
 fn write_wrapped_at(
     path: &Path,
     wrappers: &KeyWrappers,
     key_uri: &str,
+    purpose: KeyPurpose,
     version: KeyVersion,
     key: &MasterKey,
 ) -> Result<()> {
     let origin = path.display().to_string();
-    let file = WrappedKeyFile::wrap(wrappers, key_uri, version, key, &origin)?;
-    check_unwraps_to(&file, wrappers, version, key, &origin)?;
+    let file = WrappedKeyFile::wrap(wrappers, key_uri, purpose, version, key, &origin)?;
+    check_unwraps_to(&file, wrappers, (purpose, version), key, &origin)?;
     file.write_new(path)?;
     keep_if_sole_file_of_its_version(path)
 }
@@ -269,11 +313,11 @@ fn write_wrapped_at(
 fn check_unwraps_to(
     file: &WrappedKeyFile,
     wrappers: &KeyWrappers,
-    version: KeyVersion,
+    (purpose, version): (KeyPurpose, KeyVersion),
     key: &MasterKey,
     origin: &str,
 ) -> Result<()> {
-    let back = file.unwrap(wrappers, version, origin)?;
+    let back = file.unwrap(wrappers, purpose, version, origin)?;
     if back == *key {
         return Ok(());
     }

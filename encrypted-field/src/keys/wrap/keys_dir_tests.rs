@@ -153,8 +153,15 @@ fn a_wrap_that_stopped_after_linking_is_finished_by_running_it_again() {
         .unwrap()
         .clone();
     let wrappers = dir.wrappers();
-    let wrapped =
-        WrappedKeyFile::wrap(&wrappers, "toy:kek-a", KeyVersion::new(1), &key, "t").unwrap();
+    let wrapped = WrappedKeyFile::wrap(
+        &wrappers,
+        "toy:kek-a",
+        KeyPurpose::Encryption,
+        KeyVersion::new(1),
+        &key,
+        "t",
+    )
+    .unwrap();
     wrapped
         .write_new(&dir.path().join("enc_key_v1.wrapped"))
         .unwrap();
@@ -176,6 +183,7 @@ fn a_wrapped_file_of_another_key_beside_the_plain_one_stops_the_wrap_and_keeps_b
     let other = WrappedKeyFile::wrap(
         &wrappers,
         "toy:kek-a",
+        KeyPurpose::Encryption,
         KeyVersion::new(1),
         &MasterKey::generate(),
         "t",
@@ -408,10 +416,17 @@ fn a_wrapped_blind_index_key_loads_beside_plain_ones() {
         .unwrap();
     let key = MasterKey::generate();
     let wrappers = dir.wrappers();
-    WrappedKeyFile::wrap(&wrappers, "toy:kek-bidx", KeyVersion::new(2), &key, "t")
-        .unwrap()
-        .write_new(&dir.path().join("bidx_key_v2.wrapped"))
-        .unwrap();
+    WrappedKeyFile::wrap(
+        &wrappers,
+        "toy:kek-bidx",
+        KeyPurpose::BlindIndex,
+        KeyVersion::new(2),
+        &key,
+        "t",
+    )
+    .unwrap()
+    .write_new(&dir.path().join("bidx_key_v2.wrapped"))
+    .unwrap();
     let keys = crate::keys::blind_index_dir::load_blind_index_keys(dir.path()).unwrap();
     assert_eq!(keys.len(), 2);
     assert!(keys[&KeyVersion::new(2)].is_same_secret_as(&key));
@@ -490,4 +505,71 @@ fn backups_hold_a_wrapped_blind_index_key_wrapped_and_restore_it() {
             .blind_index_wrapped_form(KeyVersion::new(2))
             .is_some()
     );
+}
+
+#[test]
+fn a_wrapped_encryption_key_copied_as_a_blind_index_key_does_not_load() {
+    let (_tmp, dir, toy) = setup();
+    register_key_wrapper(toy);
+    dir.add_wrapped("toy:kek-a", true).unwrap();
+    // The provider binds the version (1 = 1) but not the purpose: the binding tag does.
+    std::fs::copy(
+        dir.path().join("enc_key_v1.wrapped"),
+        dir.path().join("bidx_key_v1.wrapped"),
+    )
+    .unwrap();
+    let err = crate::keys::blind_index_dir::load_blind_index_keys(dir.path()).unwrap_err();
+    assert!(
+        matches!(&err, Error::KeyWrapping(f) if f.source.kind() == WrapErrorKind::WrongKey),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("not bound to blind-index key v1"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_wrapped_key_moved_to_another_version_is_refused_even_when_the_provider_binds_nothing() {
+    let (_tmp, dir, _toy) = setup();
+    dir.add_wrapped("toy:kek-a", true).unwrap();
+    // What a provider without associated data (AES key wrap) would accept: the same wrapped
+    // bytes under version 2.
+    let mut file = WrappedKeyFile::read(&dir.path().join("enc_key_v1.wrapped")).unwrap();
+    let mut bytes = file.wrapped_bytes("t").unwrap().bytes().to_vec();
+    bytes[32..36].copy_from_slice(&2u32.to_be_bytes());
+    use base64::Engine as _;
+    file.wrapped = base64::engine::general_purpose::STANDARD.encode(&bytes);
+    std::fs::remove_file(dir.path().join("enc_key_v1.wrapped")).unwrap();
+    std::fs::remove_file(dir.path().join("active_version")).unwrap();
+    file.write_new(&dir.path().join("enc_key_v2.wrapped"))
+        .unwrap();
+    let err = dir.load(None).unwrap_err();
+    assert!(
+        matches!(&err, Error::KeyWrapping(f) if f.source.kind() == WrapErrorKind::WrongKey),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("not bound to encryption key v2"),
+        "{err}"
+    );
+}
+
+#[test]
+fn rewrap_moves_the_wrapped_blind_index_keys_too() {
+    let (_tmp, dir, toy) = setup();
+    register_key_wrapper(toy);
+    dir.add_wrapped("toy:kek-a", true).unwrap();
+    let key = MasterKey::generate();
+    dir.write_wrapped_blind_index_key(KeyVersion::new(1), "toy:kek-a", &key)
+        .unwrap();
+    let done = dir.rewrap(&[], "toy:kek-b").unwrap();
+    assert_eq!(
+        done.iter().map(|r| r.purpose).collect::<Vec<_>>(),
+        [KeyPurpose::Encryption, KeyPurpose::BlindIndex]
+    );
+    let file = WrappedKeyFile::read(&dir.path().join("bidx_key_v1.wrapped")).unwrap();
+    assert_eq!(file.key_uri, "toy:kek-b");
+    let keys = crate::keys::blind_index_dir::load_blind_index_keys(dir.path()).unwrap();
+    assert!(keys[&KeyVersion::new(1)].is_same_secret_as(&key));
 }

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::{KeyWrappers, WrapErrorKind, WrappedKeyFile};
+use super::{KeyPurpose, KeyWrappers, WrapError, WrapErrorKind, WrappedKeyFile};
 use crate::error::{Error, Result};
 use crate::keys::master_key::MasterKey;
 use crate::keys::ring::KeyRingBuilder;
@@ -31,12 +31,14 @@ pub(crate) fn allow_partial_from_env() -> Result<bool> {
 }
 
 impl WrappedKeyFile {
-    /// Unwraps the key of `version` through its provider among `wrappers`, asking again with
-    /// backoff while the provider is unreachable (as `wrappers`' retry policy says). `origin`
-    /// names the file, for errors.
+    /// Unwraps the key of `version` (for `purpose`) through its provider among `wrappers`,
+    /// asking again with backoff while the provider is unreachable (as `wrappers`' retry policy
+    /// says), and checks the file's binding tag: a key of another version or purpose is refused.
+    /// `origin` names the file, for errors.
     pub fn unwrap(
         &self,
         wrappers: &KeyWrappers,
+        purpose: KeyPurpose,
         version: KeyVersion,
         origin: &str,
     ) -> Result<MasterKey> {
@@ -58,7 +60,21 @@ impl WrappedKeyFile {
         let mut attempt = 1;
         loop {
             match wrapper.unwrap(&self.key_uri, version, &wrapped) {
-                Ok(key) => return Ok(key),
+                Ok(key) if self.is_bound_to(&key, purpose, version) => return Ok(key),
+                Ok(_) => {
+                    return Err(fail(
+                        attempt,
+                        WrapError::new(
+                            WrapErrorKind::WrongKey,
+                            format!(
+                                "the unwrapped key is not bound to {purpose} key {version}: the \
+                                 file was copied or renamed from another version or kind of key, \
+                                 or altered"
+                            ),
+                        ),
+                    )
+                    .into());
+                }
                 Err(e) if e.kind() == WrapErrorKind::Unreachable && attempt < policy.attempts => {
                     tracing::warn!(
                         "unwrapping key {version} ({origin}) with {} key {}: {e}; attempt {attempt} \
@@ -118,7 +134,7 @@ impl Unwrapping {
     ) -> Result<KeyRingBuilder> {
         let origin = path.display().to_string();
         let wrapped = WrappedKeyFile::read(path)?;
-        match wrapped.unwrap(&self.wrappers, version, &origin) {
+        match wrapped.unwrap(&self.wrappers, KeyPurpose::Encryption, version, &origin) {
             Ok(key) => Ok(builder.key(version, key).wrapped_form(version, wrapped)),
             Err(error @ Error::KeyWrapping(_))
                 if self.allow_partial && Some(version) != self.active =>

@@ -87,7 +87,7 @@ mod pkcs11;
 #[cfg_attr(docsrs, doc(cfg(feature = "aws-kms")))]
 pub use aws_kms::AwsKmsWrapper;
 pub use error::{KeyWrapFailure, WrapError, WrapErrorKind};
-pub use file::{WRAPPED_SUFFIX, WrappedKeyFile};
+pub use file::{KeyPurpose, WRAPPED_SUFFIX, WrappedKeyFile};
 pub use keys_dir::Rewrapped;
 pub(crate) use load::Unwrapping;
 #[cfg(feature = "pkcs11")]
