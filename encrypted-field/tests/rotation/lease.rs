@@ -13,6 +13,7 @@ use std::time::Duration;
 use encrypted_field::model::{ColumnSpec, KeyKind, ModelSpec, Registry, Storage};
 use encrypted_field::rotation::database::{Database, PrimaryKey};
 use encrypted_field::rotation::{Error, Pacing, Progress, Rotation, RotationStatus};
+#[cfg(any(feature = "mysql", feature = "postgres"))]
 use encrypted_field::testing::Backend as Kind;
 
 use crate::support::{
@@ -278,6 +279,7 @@ per_backend!(
     a_run_whose_lease_was_taken_over_writes_nothing_more,
 );
 
+#[cfg(any(feature = "mysql", feature = "postgres"))]
 /// A real deadlock between a batch's write transaction and the application's transaction (on
 /// MariaDB/MySQL and PostgreSQL; SQLite has one write lock and no deadlock): the application
 /// locks a row of the batch, then — once the rotation's transaction holds the lease row and waits
@@ -356,6 +358,7 @@ fn a_deadlock_with_the_application_is_retried_and_counted(backend: &Backend) {
     assert!(versions(&mut db, &table).iter().all(|(_, v)| *v == 2));
 }
 
+#[cfg(any(feature = "mysql", feature = "postgres"))]
 /// Runs SQL with Diesel's simple-query protocol (transaction control is not a prepared
 /// statement on MySQL).
 fn batch_execute(db: &mut Database, sql: &str) {
@@ -370,12 +373,14 @@ fn batch_execute(db: &mut Database, sql: &str) {
     result.unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
 
+#[cfg(any(feature = "mysql", feature = "postgres"))]
 #[derive(diesel::QueryableByName)]
 struct Count {
     #[diesel(sql_type = diesel::sql_types::BigInt)]
     n: i64,
 }
 
+#[cfg(any(feature = "mysql", feature = "postgres"))]
 /// Whether another session of this (the scenario's own) database waits for a row lock.
 fn waiting_for_a_lock(db: &mut Database, kind: Kind) -> bool {
     use diesel::RunQueryDsl as _;
