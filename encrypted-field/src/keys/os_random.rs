@@ -15,6 +15,17 @@ pub(crate) fn fill_from_os(bytes: &mut [u8]) -> Result<()> {
         .map_err(|e| Error::Randomness(e.to_string()))
 }
 
+/// A number in `[0.5, 1]` from the operating system's generator, to spread waits (retry
+/// backoff, lease polls) so two runs do not retry in step; `0.75` if the generator fails (a wait
+/// is not a secret).
+pub(crate) fn jitter_factor() -> f64 {
+    let mut bytes = [0u8; 4];
+    match fill_from_os(&mut bytes) {
+        Ok(()) => 0.5 + f64::from(u32::from_le_bytes(bytes)) / f64::from(u32::MAX) / 2.0,
+        Err(_) => 0.75,
+    }
+}
+
 /// Where a caller that cannot return an error stops: a value is never sealed, nor a key made,
 /// with randomness that the operating system did not give.
 #[cold]
@@ -39,5 +50,17 @@ pub(crate) mod os_draws {
     /// The draws of this thread so far.
     pub(crate) fn so_far() -> usize {
         DRAWS.with(Cell::get)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jitter_stays_in_the_upper_half_and_varies() {
+        let draws: Vec<f64> = (0..64).map(|_| jitter_factor()).collect();
+        assert!(draws.iter().all(|f| (0.5..=1.0).contains(f)), "{draws:?}");
+        assert!(draws.windows(2).any(|w| w[0] != w[1]), "{draws:?}");
     }
 }

@@ -119,7 +119,7 @@ pub(crate) fn take(db: &mut Database, settings: LeaseSettings) -> Result<()> {
         }
         let poll = (settings.ttl / 4)
             .clamp(Duration::from_millis(50), MAX_WAIT_POLL)
-            .mul_f64(0.5 + rand::random::<f64>() / 2.0);
+            .mul_f64(crate::keys::os_random::jitter_factor());
         std::thread::sleep(poll.min(settings.wait - waited));
     }
 }

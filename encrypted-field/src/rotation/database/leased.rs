@@ -69,10 +69,9 @@ impl Database {
         name: &str,
         ttl: Duration,
     ) -> Result<std::result::Result<(), LeaseHolder>> {
-        let owner: String = rand::random::<[u8; 16]>()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let mut id = [0u8; 16];
+        crate::keys::os_random::fill_from_os(&mut id)?;
+        let owner: String = id.iter().map(|b| format!("{b:02x}")).collect();
         let host: String = crate::fleet::host::host_name()
             .chars()
             .take(MAX_HOST_CHARS)

@@ -57,7 +57,7 @@ pub(crate) fn backoff(retry: u32) -> Duration {
     let ceiling = FIRST_BACKOFF
         .saturating_mul(1u32 << retry.min(16))
         .min(MAX_BACKOFF);
-    ceiling.mul_f64(0.5 + rand::random::<f64>() / 2.0)
+    ceiling.mul_f64(crate::keys::os_random::jitter_factor())
 }
 
 #[cfg(test)]
