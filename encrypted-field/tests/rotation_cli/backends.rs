@@ -66,7 +66,16 @@ fn the_documented_install_command_builds_the_tool_with_all_three_backends() {
             .split("--features")
             .nth(1)
             .and_then(|rest| rest.split_whitespace().next())
-            .map(|list| list.trim_matches(['`', '\'', '"', ')', '(']))
+            // The list ends where the command does: a closing quote or backtick, a bracket,
+            // the sentence's full stop.
+            .map(|list| {
+                list.split(['`', '\'', '"', ')', '('])
+                    .find(|part| !part.is_empty())
+            })
+            .map(|list| {
+                list.unwrap_or_default()
+                    .trim_end_matches(['.', ',', ';', ':'])
+            })
             .unwrap_or_else(|| panic!("`cargo install encrypted-field{install}` names no feature"));
         // `cargo install` turns the default features on too, unless told not to.
         let defaults = (!install.contains("--no-default-features")).then_some("default");
