@@ -10,11 +10,14 @@ use std::cell::Cell as StdCell;
 use std::sync::mpsc;
 use std::time::Duration;
 
+use encrypted_field::MasterKey;
+use encrypted_field::legacy::LegacyKey;
 use encrypted_field::model::{ColumnSpec, KeyKind, ModelSpec, Registry, Storage};
 use encrypted_field::rotation::database::{Database, PrimaryKey};
 use encrypted_field::rotation::{Error, Pacing, Progress, Rotation, RotationStatus};
 use encrypted_field::testing::Backend as Kind;
 
+use crate::migrate::{node_phone_table, phone_registry};
 use crate::support::{
     Backend, Cell, Keys, Table, insert_rows, per_backend, read_column, seal, version,
 };
@@ -356,6 +359,67 @@ fn a_deadlock_with_the_application_is_retried_and_counted(backend: &Backend) {
     assert!(versions(&mut db, &table).iter().all(|(_, v)| *v == 2));
 }
 
+/// Finalizing a migration on MySQL/MariaDB: its `DROP TABLE` of the legacy values waits for a
+/// metadata lock that the application's open transaction holds, times out (error 1205, "Lock wait
+/// timeout exceeded", transient) and is retried — alone: the deletion before it committed once,
+/// and the report counts what it deleted (run again, it would delete nothing and count 0).
+fn finalize_counts_right_when_its_drop_times_out_and_is_retried(backend: &Backend) {
+    let own = own_database(backend).expect("a server");
+    let backend = &own;
+    let legacy_key = MasterKey::generate();
+    let mut db = backend.connect();
+    let table = node_phone_table(backend, &mut db, &legacy_key, 6);
+    let registry = phone_registry(&table);
+    let ring = Keys::generate().ring_v1();
+    let migration = Rotation::new(&registry);
+    let migrated = migration
+        .migrate(&mut db, &ring, &LegacyKey::NodeCbc(legacy_key))
+        .unwrap();
+    assert_eq!(migrated.legacy_values_kept, Some(6), "{migrated}");
+    // The finalizing session gives up on a metadata lock after 1 s.
+    batch_execute(&mut db, "SET SESSION lock_wait_timeout = 1");
+    // The application's transaction opens the table (a shared metadata lock, held until it ends)
+    // and locks no row: the deletion goes through, the `DROP TABLE` waits.
+    let mut app = backend.connect();
+    batch_execute(&mut app, "START TRANSACTION");
+    batch_execute(
+        &mut app,
+        "UPDATE encrypted_field_legacy_values SET migrated_at = migrated_at WHERE 1 = 0",
+    );
+    let finalized = std::thread::scope(|scope| {
+        let application = scope.spawn(move || {
+            std::thread::sleep(Duration::from_millis(2500));
+            batch_execute(&mut app, "COMMIT");
+        });
+        let finalized = migration.finalize_migration(&mut db, &ring);
+        application.join().unwrap();
+        finalized
+    })
+    .unwrap();
+    assert_eq!(
+        finalized.deleted, 6,
+        "the count of the deletion that committed: {finalized:?}"
+    );
+    assert_eq!(migration.legacy_values_kept(&mut db).unwrap(), 0);
+    let tables: Vec<Count> = {
+        use diesel::RunQueryDsl as _;
+        let encrypted_field::rotation::database::Connection::Mysql(conn) = db.connection() else {
+            unreachable!("MySQL")
+        };
+        diesel::sql_query(
+            "SELECT CAST(COUNT(*) AS SIGNED) AS n FROM information_schema.tables \
+             WHERE table_schema = DATABASE() AND table_name = 'encrypted_field_legacy_values'",
+        )
+        .load(conn)
+        .unwrap()
+    };
+    assert_eq!(
+        tables.first().map(|r| r.n),
+        Some(0),
+        "the table was dropped"
+    );
+}
+
 /// Runs SQL with Diesel's simple-query protocol (transaction control is not a prepared
 /// statement on MySQL).
 fn batch_execute(db: &mut Database, sql: &str) {
@@ -409,6 +473,14 @@ fn waiting_for_a_lock(db: &mut Database, kind: Kind) -> bool {
 
 #[cfg(feature = "mysql")]
 mod mysql_conflicts {
+    #[test]
+    fn finalize_counts_right_when_its_drop_times_out_and_is_retried() {
+        crate::support::run(
+            encrypted_field::testing::Backend::Mysql,
+            super::finalize_counts_right_when_its_drop_times_out_and_is_retried,
+        );
+    }
+
     #[test]
     fn a_deadlock_with_the_application_is_retried_and_counted() {
         crate::support::run(
