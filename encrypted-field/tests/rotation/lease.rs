@@ -7,15 +7,20 @@
 //! other tests (and other test runs) on the server.
 
 use std::cell::Cell as StdCell;
-use std::sync::mpsc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, SystemTime};
 
-use encrypted_field::MasterKey;
+use encrypted_field::fleet::{Staging, recorded_active};
+use encrypted_field::keys::KeysDir;
+use encrypted_field::keys::wrap::{KeyWrapper, KeyWrappers, WrapError, WrapErrorKind, Wrapped};
 use encrypted_field::legacy::LegacyKey;
 use encrypted_field::model::{ColumnSpec, KeyKind, ModelSpec, Registry, Storage};
 use encrypted_field::rotation::database::{Database, PrimaryKey};
-use encrypted_field::rotation::{Error, Pacing, Progress, Rotation, RotationStatus};
+use encrypted_field::rotation::{
+    Error, Pacing, Progress, Rotation, RotationPeriod, RotationStatus,
+};
 use encrypted_field::testing::Backend as Kind;
+use encrypted_field::{KeyVersion, MasterKey};
 
 use crate::migrate::{node_phone_table, phone_registry};
 use crate::support::{
@@ -275,10 +280,145 @@ fn a_run_whose_lease_was_taken_over_writes_nothing_more(backend: &Backend) {
     );
 }
 
+/// A key-encryption "provider" (XOR, as in the `keys::wrap` example) whose wrap stalls, as a slow
+/// KMS would: it says so on `stalled`, then waits for `resume`.
+#[derive(Debug)]
+struct StallingKms {
+    stalled: Mutex<mpsc::Sender<()>>,
+    resume: Mutex<mpsc::Receiver<()>>,
+}
+
+impl KeyWrapper for StallingKms {
+    fn provider(&self) -> &str {
+        "stalling"
+    }
+
+    fn wrap(
+        &self,
+        _uri: &str,
+        _version: KeyVersion,
+        key: &MasterKey,
+    ) -> Result<Wrapped, WrapError> {
+        // Ends at once when the test is gone (its channels dropped).
+        let _ = self.stalled.lock().unwrap().send(());
+        let _ = self.resume.lock().unwrap().recv();
+        let bytes = key.expose_bytes().iter().map(|b| b ^ 0x5a).collect();
+        Ok(Wrapped::new("xor", bytes))
+    }
+
+    fn unwrap(
+        &self,
+        _uri: &str,
+        _version: KeyVersion,
+        wrapped: &Wrapped,
+    ) -> Result<MasterKey, WrapError> {
+        let bytes: Vec<u8> = wrapped.bytes().iter().map(|b| b ^ 0x5a).collect();
+        let key: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| WrapError::new(WrapErrorKind::WrongKey, "not 32 bytes"))?;
+        Ok(MasterKey::from_bytes(key))
+    }
+}
+
+/// Fencing of a new-key rotation's own writes: its lease (1 s) lapses while the KMS wraps the new
+/// key, and another run takes the lease over, rotates another table and releases it. When the
+/// wrap returns, the stalled run (to a new v2; the other run rotated to v3) writes no key backup, no key file, no `active_version` pin, no
+/// activation or active-version record, and stops with `LeaseLost`. In a fleet (`fleet`), the
+/// same through `run_with_new_key_in_fleet`.
+fn a_new_key_run_whose_lease_was_taken_over_writes_no_key(backend: &Backend, fleet: bool) {
+    let own = own_database(backend);
+    let backend = own.as_ref().unwrap_or(backend);
+    let keys = Keys::generate();
+    let mut db = backend.connect();
+    let (table, registry) = secrets(backend, &mut db, &keys, "newkey");
+    let (other_table, other_registry) = secrets(backend, &mut db, &keys, "taker");
+    let tmp = tempfile::tempdir().unwrap();
+    let (stalled, on_stall) = mpsc::channel();
+    let (resume, on_resume) = mpsc::channel();
+    let kms = StallingKms {
+        stalled: Mutex::new(stalled),
+        resume: Mutex::new(on_resume),
+    };
+    let keys_dir = KeysDir::new(tmp.path().join("keys"))
+        .with_wrappers(KeyWrappers::empty().with(Arc::new(kms)));
+    keys_dir.add_key(&MasterKey::generate(), false).unwrap();
+    keys_dir.activate(KeyVersion::new(1)).unwrap();
+    let pin = tmp.path().join("keys/active_version");
+    let pinned = std::fs::read_to_string(&pin).unwrap();
+    let backups = tmp.path().join("key-backups");
+
+    let (stale, taker) = std::thread::scope(|scope| {
+        let (keys, other_registry) = (&keys, &other_registry);
+        let taker = scope.spawn(move || {
+            on_stall.recv().unwrap();
+            let taken = Rotation::new(other_registry)
+                .wait_for_lease(PATIENCE)
+                .run(&mut backend.connect(), &keys.ring_v3());
+            resume.send(()).unwrap();
+            taken
+        });
+        let rotation = Rotation::new(&registry)
+            .lease_ttl(Duration::from_secs(1))
+            .backup_dir(&backups)
+            .wrap_new_key_with("stalling:kek");
+        let stale = if fleet {
+            let staging = Staging {
+                force: true,
+                ..Staging::default()
+            };
+            rotation.run_with_new_key_in_fleet(&mut db, &keys.ring_v1(), &keys_dir, &staging)
+        } else {
+            rotation.run_with_new_key(&mut db, &keys.ring_v1(), &keys_dir)
+        };
+        (stale, taker.join().unwrap())
+    });
+
+    let Err(Error::LeaseLost { fence, .. }) = &stale else {
+        panic!("the stalled run stops when its lease is gone: {stale:?}");
+    };
+    assert!(*fence >= 1);
+    let taker = taker.unwrap();
+    assert_eq!(taker.records_rewritten, ROWS as u64, "{taker}");
+    assert!(versions(&mut db, &other_table).iter().all(|(_, v)| *v == 3));
+    for file in ["enc_key_v2", "enc_key_v2.wrapped"] {
+        assert!(
+            !tmp.path().join("keys").join(file).exists(),
+            "no {file} was written"
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(&pin).unwrap(),
+        pinned,
+        "the pin did not move"
+    );
+    let backed_up = std::fs::read_dir(&backups).map_or(0, Iterator::count);
+    assert_eq!(backed_up, 0, "no key backup was written");
+    assert_eq!(
+        recorded_active(&mut db).unwrap(),
+        None,
+        "no active version recorded"
+    );
+    let due = RotationPeriod::Monthly
+        .check_due(&mut db, KeyVersion::new(2), SystemTime::now())
+        .unwrap();
+    assert_eq!(due.activated_at, None, "no activation of v2 recorded");
+    assert!(versions(&mut db, &table).iter().all(|(_, v)| *v == 1));
+}
+
+fn a_new_key_rotation_whose_lease_was_taken_over_writes_no_key(backend: &Backend) {
+    a_new_key_run_whose_lease_was_taken_over_writes_no_key(backend, false);
+}
+
+fn a_fleet_new_key_rotation_whose_lease_was_taken_over_writes_no_key(backend: &Backend) {
+    a_new_key_run_whose_lease_was_taken_over_writes_no_key(backend, true);
+}
+
 per_backend!(
     a_second_rotation_is_refused_naming_the_holder,
     a_second_rotation_that_waits_runs_after_the_first,
     a_run_whose_lease_was_taken_over_writes_nothing_more,
+    a_new_key_rotation_whose_lease_was_taken_over_writes_no_key,
+    a_fleet_new_key_rotation_whose_lease_was_taken_over_writes_no_key,
 );
 
 /// A real deadlock between a batch's write transaction and the application's transaction (on

@@ -16,8 +16,9 @@
 //!   Galera certifies write sets only, so a check that reads would not conflict with a takeover
 //!   certified on another node, while an update of the same row does. A run whose lease was taken
 //!   over writes nothing more.
-//! - **Renewed** by every fenced write, and between batches when a third of the time to live
-//!   has passed (a pass that only reads), so a live run's lease does not lapse.
+//! - **Renewed** by every fenced write, between batches when a third of the time to live has
+//!   passed (a pass that only reads), so a live run's lease does not lapse, and right before a
+//!   run writes a file (a key backup, a key file, a pin), so a run that lost it writes none.
 //! - **Released** at a clean end (its expiry set to now); a killed holder's lease expires by
 //!   itself after its time to live.
 

@@ -642,14 +642,20 @@ impl Database {
         )))
     }
 
-    /// Records a metadata value unless one is already recorded under that name.
+    /// Records a metadata value unless one is already recorded under that name, in a
+    /// transaction that first checks the lease this connection holds, if any
+    /// ([`Error::LeaseLost`] when another run has taken it over).
     pub(crate) fn record_metadata_if_absent(&mut self, name: &str, value: &str) -> Result<()> {
-        with_backend!(&mut self.backend, |conn, dialect, _module| {
-            rows::insert_metadata_if_absent(conn, dialect, name, value)
-        })
-        .map_err(db_error(format!(
-            "recording metadata `{name}` in encrypted_field_metadata"
-        )))
+        self.retrying(
+            || format!("recording metadata `{name}` in encrypted_field_metadata"),
+            |backend, lease| {
+                with_backend!(backend, |conn, dialect, _module| {
+                    rows::insert_metadata_if_absent(conn, dialect, lease, name, value)
+                })
+            },
+        )?;
+        self.lease_renewed();
+        Ok(())
     }
 }
 

@@ -605,28 +605,35 @@ where
 }
 
 /// Inserts a metadata row unless one with that name exists, creating the table first if needed.
+/// The insertion is one transaction that first checks `lease` (the table is created before it:
+/// MySQL commits before DDL).
 pub(super) fn insert_metadata_if_absent<C, D>(
     conn: &mut C,
     dialect: &D,
+    lease: Option<&HeldLease>,
     name: &str,
     value: &str,
-) -> QueryResult<()>
+) -> Result<(), WriteError>
 where
     C: Connection,
     C::Backend: SupportedBackend,
     D: Dialect,
     String: ToSql<Text, C::Backend>,
+    i64: ToSql<BigInt, C::Backend>,
     for<'q> Query<'q, C::Backend>: ExecuteDsl<C>,
 {
     ::diesel::sql_query(dialect.create_metadata_table())
         .into_boxed::<C::Backend>()
         .execute(conn)?;
-    ::diesel::sql_query(dialect.insert_metadata_if_absent())
-        .into_boxed::<C::Backend>()
-        .bind::<Text, _>(name.to_owned())
-        .bind::<Text, _>(value.to_owned())
-        .execute(conn)?;
-    Ok(())
+    conn.transaction(|conn| {
+        fence(conn, dialect, lease)?;
+        ::diesel::sql_query(dialect.insert_metadata_if_absent())
+            .into_boxed::<C::Backend>()
+            .bind::<Text, _>(name.to_owned())
+            .bind::<Text, _>(value.to_owned())
+            .execute(conn)?;
+        Ok(())
+    })
 }
 
 #[cfg(test)]
