@@ -467,7 +467,9 @@ fn a_deadlock_with_the_application_is_retried_and_counted(backend: &Backend) {
                         batch_execute(&mut app, "ROLLBACK");
                         panic!("the rotation never waited for the application's row lock");
                     }
-                    std::thread::sleep(Duration::from_millis(20));
+                    // MariaDB refreshes its copy of `information_schema.innodb_trx` only when
+                    // it was not read for 100 ms: polled more often, it never shows the wait.
+                    std::thread::sleep(Duration::from_millis(150));
                 }
                 // The rotation's transaction holds the lease row and waits for our row: asking
                 // for the lease row closes the cycle.
