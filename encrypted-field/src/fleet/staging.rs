@@ -111,6 +111,9 @@ fn stage(
             .map_err(|lagging| lagging.into_error(kind, version, false, staging))?;
     }
     record_active_of(db, kind, version, who)?;
+    // The pin moved by `recorded` is a file, outside any transaction: a rotation checks that its
+    // lease still holds right before it.
+    db.renew_lease()?;
     recorded()?;
     let instances = if staging.force {
         instances(db, staging.seen_within)?

@@ -12,7 +12,9 @@
 //!   next run takes over and resumes (rotation is resumable).
 //! - Every batch's write transaction first checks that the lease is still this run's, with the
 //!   same fencing counter: a run whose lease was taken over writes nothing more and stops with
-//!   [`Error::LeaseLost`].
+//!   [`Error::LeaseLost`]. A run's other writes are fenced too: a metadata record is written in a
+//!   transaction that checks the lease first, and a file (a key backup, a new key file, an
+//!   `active_version` pin) only right after a fenced renewal of the lease.
 
 use std::time::{Duration, Instant};
 

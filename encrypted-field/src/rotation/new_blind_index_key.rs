@@ -77,11 +77,16 @@ impl Rotation<'_> {
                 previous_version: previous.get(),
                 key_file: key_file.display().to_string(),
             };
+            // A fenced renewal of the lease right before each file written, the records written
+            // in fenced transactions (`activate_blind_index_with` renews the lease right before it
+            // moves the pin): a run that lost its lease writes nothing more.
+            db.renew_lease()?;
             // In a dry run this only checks the backup directory.
             let key_backup_path = self.write_backup(db, &new_ring)?;
             if !self.dry_run {
                 let who = crate::fleet::who_am_i();
                 record_active_of_if_absent(db, KeyKind::BlindIndex, previous, &who)?;
+                db.renew_lease()?;
                 keys_dir.write_blind_index_key(version, &key)?;
                 activate_blind_index_with(db, version, &who, staging, || {
                     move_blind_index_pin_along(keys_dir, version)

@@ -12,6 +12,11 @@
 //! 6. every value is rewritten with it, exactly as [`Rotation::run`] does.
 //!
 //! A crash before 3 leaves an unused backup; after 4, running `rotate` again finishes the job.
+//!
+//! The run holds the rotation lease throughout, and checks that it still does (a fenced renewal)
+//! right before each of 2, 3 and 4, and in the transaction that writes 5: a run whose lease
+//! was taken over while it waited (for a KMS, say) writes no backup, key file, pin or record, and
+//! stops with [`Error::LeaseLost`](crate::rotation::Error::LeaseLost).
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -90,10 +95,16 @@ impl Rotation<'_> {
                 previous_version: ring.active_version().get(),
                 key_file: key_file.display().to_string(),
             };
+            // Each side effect below is preceded by a fenced renewal of the lease (the metadata
+            // record is written in a fenced transaction): the wrap above may have taken longer
+            // than the lease, and a run that lost it writes nothing more.
+            db.renew_lease()?;
             // In a dry run this only checks the backup directory.
             let key_backup_path = self.write_backup(db, &new_ring)?;
             if !self.dry_run {
+                db.renew_lease()?;
                 write_key_file(&key_file, &key, wrapped.as_ref())?;
+                db.renew_lease()?;
                 keys_dir.activate(version)?;
                 schedule::record_activation(db, version)?;
             }
@@ -137,10 +148,15 @@ impl Rotation<'_> {
                 previous_version: ring.active_version().get(),
                 key_file: key_file.display().to_string(),
             };
+            // As in `run_with_new_key`: a fenced renewal right before each file written, and the
+            // records written in fenced transactions (`activate_with` renews the lease right
+            // before it moves the pin).
+            db.renew_lease()?;
             let key_backup_path = self.write_backup(db, &new_ring)?;
             if !self.dry_run {
                 let who = who_am_i();
                 record_active_if_absent(db, ring.active_version(), &who)?;
+                db.renew_lease()?;
                 write_key_file(&key_file, &key, wrapped.as_ref())?;
                 activate_with(db, version, &who, staging, || {
                     move_pin_along(keys_dir, version)

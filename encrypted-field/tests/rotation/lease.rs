@@ -7,15 +7,25 @@
 //! other tests (and other test runs) on the server.
 
 use std::cell::Cell as StdCell;
-use std::sync::mpsc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, SystemTime};
 
+use encrypted_field::fleet::{Staging, recorded_active};
+use encrypted_field::keys::KeysDir;
+use encrypted_field::keys::wrap::{KeyWrapper, KeyWrappers, WrapError, WrapErrorKind, Wrapped};
+#[cfg(feature = "mysql")]
+use encrypted_field::legacy::LegacyKey;
 use encrypted_field::model::{ColumnSpec, KeyKind, ModelSpec, Registry, Storage};
 use encrypted_field::rotation::database::{Database, PrimaryKey};
-use encrypted_field::rotation::{Error, Pacing, Progress, Rotation, RotationStatus};
+use encrypted_field::rotation::{
+    Error, Pacing, Progress, Rotation, RotationPeriod, RotationStatus,
+};
 #[cfg(any(feature = "mysql", feature = "postgres"))]
 use encrypted_field::testing::Backend as Kind;
+use encrypted_field::{KeyVersion, MasterKey};
 
+#[cfg(feature = "mysql")]
+use crate::migrate::{node_phone_table, phone_registry};
 use crate::support::{
     Backend, Cell, Keys, Table, insert_rows, per_backend, read_column, seal, version,
 };
@@ -273,10 +283,145 @@ fn a_run_whose_lease_was_taken_over_writes_nothing_more(backend: &Backend) {
     );
 }
 
+/// A key-encryption "provider" (XOR, as in the `keys::wrap` example) whose wrap stalls, as a slow
+/// KMS would: it says so on `stalled`, then waits for `resume`.
+#[derive(Debug)]
+struct StallingKms {
+    stalled: Mutex<mpsc::Sender<()>>,
+    resume: Mutex<mpsc::Receiver<()>>,
+}
+
+impl KeyWrapper for StallingKms {
+    fn provider(&self) -> &str {
+        "stalling"
+    }
+
+    fn wrap(
+        &self,
+        _uri: &str,
+        _version: KeyVersion,
+        key: &MasterKey,
+    ) -> Result<Wrapped, WrapError> {
+        // Ends at once when the test is gone (its channels dropped).
+        let _ = self.stalled.lock().unwrap().send(());
+        let _ = self.resume.lock().unwrap().recv();
+        let bytes = key.expose_bytes().iter().map(|b| b ^ 0x5a).collect();
+        Ok(Wrapped::new("xor", bytes))
+    }
+
+    fn unwrap(
+        &self,
+        _uri: &str,
+        _version: KeyVersion,
+        wrapped: &Wrapped,
+    ) -> Result<MasterKey, WrapError> {
+        let bytes: Vec<u8> = wrapped.bytes().iter().map(|b| b ^ 0x5a).collect();
+        let key: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| WrapError::new(WrapErrorKind::WrongKey, "not 32 bytes"))?;
+        Ok(MasterKey::from_bytes(key))
+    }
+}
+
+/// Fencing of a new-key rotation's own writes: its lease (1 s) lapses while the KMS wraps the new
+/// key, and another run takes the lease over, rotates another table and releases it. When the
+/// wrap returns, the stalled run (to a new v2; the other run rotated to v3) writes no key backup, no key file, no `active_version` pin, no
+/// activation or active-version record, and stops with `LeaseLost`. In a fleet (`fleet`), the
+/// same through `run_with_new_key_in_fleet`.
+fn a_new_key_run_whose_lease_was_taken_over_writes_no_key(backend: &Backend, fleet: bool) {
+    let own = own_database(backend);
+    let backend = own.as_ref().unwrap_or(backend);
+    let keys = Keys::generate();
+    let mut db = backend.connect();
+    let (table, registry) = secrets(backend, &mut db, &keys, "newkey");
+    let (other_table, other_registry) = secrets(backend, &mut db, &keys, "taker");
+    let tmp = tempfile::tempdir().unwrap();
+    let (stalled, on_stall) = mpsc::channel();
+    let (resume, on_resume) = mpsc::channel();
+    let kms = StallingKms {
+        stalled: Mutex::new(stalled),
+        resume: Mutex::new(on_resume),
+    };
+    let keys_dir = KeysDir::new(tmp.path().join("keys"))
+        .with_wrappers(KeyWrappers::empty().with(Arc::new(kms)));
+    keys_dir.add_key(&MasterKey::generate(), false).unwrap();
+    keys_dir.activate(KeyVersion::new(1)).unwrap();
+    let pin = tmp.path().join("keys/active_version");
+    let pinned = std::fs::read_to_string(&pin).unwrap();
+    let backups = tmp.path().join("key-backups");
+
+    let (stale, taker) = std::thread::scope(|scope| {
+        let (keys, other_registry) = (&keys, &other_registry);
+        let taker = scope.spawn(move || {
+            on_stall.recv().unwrap();
+            let taken = Rotation::new(other_registry)
+                .wait_for_lease(PATIENCE)
+                .run(&mut backend.connect(), &keys.ring_v3());
+            resume.send(()).unwrap();
+            taken
+        });
+        let rotation = Rotation::new(&registry)
+            .lease_ttl(Duration::from_secs(1))
+            .backup_dir(&backups)
+            .wrap_new_key_with("stalling:kek");
+        let stale = if fleet {
+            let staging = Staging {
+                force: true,
+                ..Staging::default()
+            };
+            rotation.run_with_new_key_in_fleet(&mut db, &keys.ring_v1(), &keys_dir, &staging)
+        } else {
+            rotation.run_with_new_key(&mut db, &keys.ring_v1(), &keys_dir)
+        };
+        (stale, taker.join().unwrap())
+    });
+
+    let Err(Error::LeaseLost { fence, .. }) = &stale else {
+        panic!("the stalled run stops when its lease is gone: {stale:?}");
+    };
+    assert!(*fence >= 1);
+    let taker = taker.unwrap();
+    assert_eq!(taker.records_rewritten, ROWS as u64, "{taker}");
+    assert!(versions(&mut db, &other_table).iter().all(|(_, v)| *v == 3));
+    for file in ["enc_key_v2", "enc_key_v2.wrapped"] {
+        assert!(
+            !tmp.path().join("keys").join(file).exists(),
+            "no {file} was written"
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(&pin).unwrap(),
+        pinned,
+        "the pin did not move"
+    );
+    let backed_up = std::fs::read_dir(&backups).map_or(0, Iterator::count);
+    assert_eq!(backed_up, 0, "no key backup was written");
+    assert_eq!(
+        recorded_active(&mut db).unwrap(),
+        None,
+        "no active version recorded"
+    );
+    let due = RotationPeriod::Monthly
+        .check_due(&mut db, KeyVersion::new(2), SystemTime::now())
+        .unwrap();
+    assert_eq!(due.activated_at, None, "no activation of v2 recorded");
+    assert!(versions(&mut db, &table).iter().all(|(_, v)| *v == 1));
+}
+
+fn a_new_key_rotation_whose_lease_was_taken_over_writes_no_key(backend: &Backend) {
+    a_new_key_run_whose_lease_was_taken_over_writes_no_key(backend, false);
+}
+
+fn a_fleet_new_key_rotation_whose_lease_was_taken_over_writes_no_key(backend: &Backend) {
+    a_new_key_run_whose_lease_was_taken_over_writes_no_key(backend, true);
+}
+
 per_backend!(
     a_second_rotation_is_refused_naming_the_holder,
     a_second_rotation_that_waits_runs_after_the_first,
     a_run_whose_lease_was_taken_over_writes_nothing_more,
+    a_new_key_rotation_whose_lease_was_taken_over_writes_no_key,
+    a_fleet_new_key_rotation_whose_lease_was_taken_over_writes_no_key,
 );
 
 #[cfg(any(feature = "mysql", feature = "postgres"))]
@@ -326,7 +471,9 @@ fn a_deadlock_with_the_application_is_retried_and_counted(backend: &Backend) {
                         batch_execute(&mut app, "ROLLBACK");
                         panic!("the rotation never waited for the application's row lock");
                     }
-                    std::thread::sleep(Duration::from_millis(20));
+                    // MariaDB refreshes its copy of `information_schema.innodb_trx` only when
+                    // it was not read for 100 ms: polled more often, it never shows the wait.
+                    std::thread::sleep(Duration::from_millis(150));
                 }
                 // The rotation's transaction holds the lease row and waits for our row: asking
                 // for the lease row closes the cycle.
@@ -356,6 +503,68 @@ fn a_deadlock_with_the_application_is_retried_and_counted(backend: &Backend) {
         );
     });
     assert!(versions(&mut db, &table).iter().all(|(_, v)| *v == 2));
+}
+
+#[cfg(feature = "mysql")]
+/// Finalizing a migration on MySQL/MariaDB: its `DROP TABLE` of the legacy values waits for a
+/// metadata lock that the application's open transaction holds, times out (error 1205, "Lock wait
+/// timeout exceeded", transient) and is retried — alone: the deletion before it committed once,
+/// and the report counts what it deleted (run again, it would delete nothing and count 0).
+fn finalize_counts_right_when_its_drop_times_out_and_is_retried(backend: &Backend) {
+    let own = own_database(backend).expect("a server");
+    let backend = &own;
+    let legacy_key = MasterKey::generate();
+    let mut db = backend.connect();
+    let table = node_phone_table(backend, &mut db, &legacy_key, 6);
+    let registry = phone_registry(&table);
+    let ring = Keys::generate().ring_v1();
+    let migration = Rotation::new(&registry);
+    let migrated = migration
+        .migrate(&mut db, &ring, &LegacyKey::NodeCbc(legacy_key))
+        .unwrap();
+    assert_eq!(migrated.legacy_values_kept, Some(6), "{migrated}");
+    // The finalizing session gives up on a metadata lock after 1 s.
+    batch_execute(&mut db, "SET SESSION lock_wait_timeout = 1");
+    // The application's transaction opens the table (a shared metadata lock, held until it ends)
+    // and locks no row: the deletion goes through, the `DROP TABLE` waits.
+    let mut app = backend.connect();
+    batch_execute(&mut app, "START TRANSACTION");
+    batch_execute(
+        &mut app,
+        "UPDATE encrypted_field_legacy_values SET migrated_at = migrated_at WHERE 1 = 0",
+    );
+    let finalized = std::thread::scope(|scope| {
+        let application = scope.spawn(move || {
+            std::thread::sleep(Duration::from_millis(2500));
+            batch_execute(&mut app, "COMMIT");
+        });
+        let finalized = migration.finalize_migration(&mut db, &ring);
+        application.join().unwrap();
+        finalized
+    })
+    .unwrap();
+    assert_eq!(
+        finalized.deleted, 6,
+        "the count of the deletion that committed: {finalized:?}"
+    );
+    assert_eq!(migration.legacy_values_kept(&mut db).unwrap(), 0);
+    let tables: Vec<Count> = {
+        use diesel::RunQueryDsl as _;
+        let encrypted_field::rotation::database::Connection::Mysql(conn) = db.connection() else {
+            unreachable!("MySQL")
+        };
+        diesel::sql_query(
+            "SELECT CAST(COUNT(*) AS SIGNED) AS n FROM information_schema.tables \
+             WHERE table_schema = DATABASE() AND table_name = 'encrypted_field_legacy_values'",
+        )
+        .load(conn)
+        .unwrap()
+    };
+    assert_eq!(
+        tables.first().map(|r| r.n),
+        Some(0),
+        "the table was dropped"
+    );
 }
 
 #[cfg(any(feature = "mysql", feature = "postgres"))]
@@ -414,6 +623,14 @@ fn waiting_for_a_lock(db: &mut Database, kind: Kind) -> bool {
 
 #[cfg(feature = "mysql")]
 mod mysql_conflicts {
+    #[test]
+    fn finalize_counts_right_when_its_drop_times_out_and_is_retried() {
+        crate::support::run(
+            encrypted_field::testing::Backend::Mysql,
+            super::finalize_counts_right_when_its_drop_times_out_and_is_retried,
+        );
+    }
+
     #[test]
     fn a_deadlock_with_the_application_is_retried_and_counted() {
         crate::support::run(

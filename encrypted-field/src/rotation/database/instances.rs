@@ -11,6 +11,7 @@ use ::diesel::result::QueryResult;
 use ::diesel::serialize::ToSql;
 use ::diesel::sql_types::{BigInt, Text};
 
+use super::lease::{HeldLease, WriteError, fence};
 use super::supported_backend::SupportedBackend;
 use super::{Backend, Database, Dialect, db_error};
 // The backends' modules, as `with_backend!` names them.
@@ -122,21 +123,32 @@ where
     Ok(())
 }
 
-fn upsert_metadata<C, D>(conn: &mut C, dialect: &D, name: &str, value: &str) -> QueryResult<()>
+fn upsert_metadata<C, D>(
+    conn: &mut C,
+    dialect: &D,
+    lease: Option<&HeldLease>,
+    name: &str,
+    value: &str,
+) -> Result<(), WriteError>
 where
     C: Connection,
     C::Backend: SupportedBackend,
     D: Dialect,
     String: ToSql<Text, C::Backend>,
+    i64: ToSql<BigInt, C::Backend>,
     for<'q> Query<'q, C::Backend>: ExecuteDsl<C>,
 {
+    // Outside the transaction: MySQL commits before DDL.
     run::<C>(conn, dialect.create_metadata_table())?;
-    ::diesel::sql_query(dialect.upsert_metadata())
-        .into_boxed::<C::Backend>()
-        .bind::<Text, _>(name.to_owned())
-        .bind::<Text, _>(value.to_owned())
-        .execute(conn)
-        .map(drop)
+    conn.transaction(|conn| {
+        fence(conn, dialect, lease)?;
+        ::diesel::sql_query(dialect.upsert_metadata())
+            .into_boxed::<C::Backend>()
+            .bind::<Text, _>(name.to_owned())
+            .bind::<Text, _>(value.to_owned())
+            .execute(conn)?;
+        Ok(())
+    })
 }
 
 fn check_in<C, D>(conn: &mut C, dialect: &D, row: &InstanceCheckIn) -> QueryResult<()>
@@ -232,14 +244,22 @@ fn whole_seconds(window: std::time::Duration) -> i64 {
 }
 
 impl Database {
-    /// Records a metadata value, replacing the one recorded under that name.
+    /// Records a metadata value, replacing the one recorded under that name, in a transaction
+    /// that first checks the lease this connection holds, if any ([`Error::LeaseLost`] when
+    /// another run has taken it over).
+    ///
+    /// [`Error::LeaseLost`]: crate::rotation::Error::LeaseLost
     pub(crate) fn set_metadata(&mut self, name: &str, value: &str) -> Result<()> {
-        with_backend!(&mut self.backend, |conn, dialect, _module| {
-            upsert_metadata(conn, dialect, name, value)
-        })
-        .map_err(db_error(format!(
-            "recording metadata `{name}` in encrypted_field_metadata"
-        )))
+        self.retrying(
+            || format!("recording metadata `{name}` in encrypted_field_metadata"),
+            |backend, lease| {
+                with_backend!(backend, |conn, dialect, _module| {
+                    upsert_metadata(conn, dialect, lease, name, value)
+                })
+            },
+        )?;
+        self.lease_renewed();
+        Ok(())
     }
 
     /// Inserts or refreshes an instance's row in the instances table, stamped by the database's

@@ -16,8 +16,9 @@
 //!   Galera certifies write sets only, so a check that reads would not conflict with a takeover
 //!   certified on another node, while an update of the same row does. A run whose lease was taken
 //!   over writes nothing more.
-//! - **Renewed** by every fenced write, and between batches when a third of the time to live
-//!   has passed (a pass that only reads), so a live run's lease does not lapse.
+//! - **Renewed** by every fenced write, between batches when a third of the time to live has
+//!   passed (a pass that only reads), so a live run's lease does not lapse, and right before a
+//!   run writes a file (a key backup, a key file, a pin), so a run that lost it writes none.
 //! - **Released** at a clean end (its expiry set to now); a killed holder's lease expires by
 //!   itself after its time to live.
 
@@ -272,18 +273,94 @@ where
     .map(drop)
 }
 
+/// The latest instant RFC 3339 can write with a four-digit year (9999-12-31T23:59:59.999Z), in
+/// milliseconds since the Unix epoch: `humantime` panics on a later one.
+const LATEST_RFC3339_MS: i64 = 253_402_300_799_999;
+
+/// When a lease was taken, as its row's `acquired_at_ms` says: RFC 3339 in UTC, or the raw
+/// milliseconds when they fall outside what RFC 3339 can write (before the epoch, after year
+/// 9999: a row edited by hand, or a server clock gone wrong).
+fn since_text(acquired_at_ms: i64) -> String {
+    match u64::try_from(acquired_at_ms) {
+        Ok(ms) if acquired_at_ms <= LATEST_RFC3339_MS => {
+            let since = SystemTime::UNIX_EPOCH + Duration::from_millis(ms);
+            humantime::format_rfc3339_seconds(since).to_string()
+        }
+        _ => format!("{acquired_at_ms} ms since the Unix epoch (acquired_at_ms, out of range)"),
+    }
+}
+
 impl LeaseHolder {
-    /// The holder a lease row names, its times judged by the database's clock.
+    /// The holder a lease row names, its times judged by the database's clock. Any values the
+    /// row holds are shown, none panics: an out-of-range acquisition time is printed raw, and the
+    /// time left saturates.
     pub(crate) fn from_row(row: &LeaseRow) -> Self {
-        let since = SystemTime::UNIX_EPOCH
-            + Duration::from_millis(u64::try_from(row.acquired_at_ms).unwrap_or(0));
+        // Saturating: both come from the row and the server, and may be anything.
+        let expires_in_seconds = row.expires_at_ms.saturating_sub(row.now_ms) as f64 / 1000.0;
         Self {
             host: row.host.clone(),
             pid: row.pid,
             owner: row.owner.clone(),
             fence: row.fence,
-            since: humantime::format_rfc3339_seconds(since).to_string(),
-            expires_in_seconds: (row.expires_at_ms - row.now_ms) as f64 / 1000.0,
+            since: since_text(row.acquired_at_ms),
+            expires_in_seconds,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(acquired_at_ms: i64, expires_at_ms: i64, now_ms: i64) -> LeaseRow {
+        LeaseRow {
+            owner: "o".to_owned(),
+            host: "h".to_owned(),
+            pid: 1,
+            fence: 1,
+            acquired_at_ms,
+            expires_at_ms,
+            now_ms,
+        }
+    }
+
+    #[test]
+    fn an_ordinary_row_reads_as_rfc3339() {
+        let holder = LeaseHolder::from_row(&row(
+            1_764_633_600_000,
+            1_764_633_660_000,
+            1_764_633_630_000,
+        ));
+        assert_eq!(holder.since, "2025-12-02T00:00:00Z");
+        assert!((holder.expires_in_seconds - 30.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn the_last_instant_of_year_9999_still_reads_as_rfc3339() {
+        let holder = LeaseHolder::from_row(&row(LATEST_RFC3339_MS, 0, 0));
+        assert_eq!(holder.since, "9999-12-31T23:59:59Z");
+    }
+
+    #[test]
+    fn extreme_rows_print_raw_milliseconds_and_saturate_instead_of_panicking() {
+        for acquired in [LATEST_RFC3339_MS + 1, i64::MAX, -1, i64::MIN] {
+            let holder = LeaseHolder::from_row(&row(acquired, i64::MAX, i64::MIN));
+            assert_eq!(
+                holder.since,
+                format!("{acquired} ms since the Unix epoch (acquired_at_ms, out of range)")
+            );
+            assert!(
+                holder.expires_in_seconds > 9.2e15,
+                "{}",
+                holder.expires_in_seconds
+            );
+            let holder = LeaseHolder::from_row(&row(acquired, i64::MIN, i64::MAX));
+            assert!(
+                holder.expires_in_seconds < -9.2e15,
+                "{}",
+                holder.expires_in_seconds
+            );
+            assert!(holder.to_string().contains("out of range"), "{holder}");
         }
     }
 }

@@ -139,6 +139,18 @@ impl Database {
         if held.renewed_at.elapsed() < third {
             return Ok(());
         }
+        self.renew_lease()
+    }
+
+    /// Renews the lease this connection holds now, however recently it was renewed: the fenced
+    /// check run right before a side effect outside a batch's write transaction (a key backup, a
+    /// key file, an `active_version` pin), so that a run whose lease was taken over meanwhile —
+    /// after a slow KMS call, say — does nothing more and stops with [`Error::LeaseLost`].
+    /// Nothing to do on a connection that holds no lease.
+    pub(crate) fn renew_lease(&mut self) -> Result<()> {
+        let Some(held) = &self.lease else {
+            return Ok(());
+        };
         let name = held.name.clone();
         self.retrying(
             || format!("renewing the lease `{name}` in {}", lease::LEASES_TABLE),

@@ -585,8 +585,31 @@ impl Database {
         Ok(restored)
     }
 
-    /// Deletes the kept values of `table.column`, and the table once it is empty.
+    /// Deletes the kept values of `table.column`, and the table once it is empty; returns how
+    /// many values were deleted.
+    ///
+    /// Two steps, each fenced and retried on its own: the deletion, whose count is the one of the
+    /// attempt that committed, then the `DROP TABLE` (which on MySQL may wait for a metadata
+    /// lock, time out and be retried without running the deletion again).
     pub(crate) fn delete_kept(&mut self, table: &str, column: &str) -> Result<u64> {
+        self.delete_kept_then_drop(table, column, |backend, lease| {
+            with_backend!(backend, |conn, dialect, _module| {
+                rows::drop_kept_table_if_empty(conn, dialect, lease)
+            })
+        })
+    }
+
+    /// [`delete_kept`](Self::delete_kept) with its second step, `drop_step`, given (the tests
+    /// make it fail).
+    fn delete_kept_then_drop(
+        &mut self,
+        table: &str,
+        column: &str,
+        drop_step: impl FnMut(
+            &mut Backend,
+            Option<&lease::HeldLease>,
+        ) -> Result<bool, lease::WriteError>,
+    ) -> Result<u64> {
         let deleted = self.retrying(
             || format!("deleting the legacy values of {table}.{column} from {LEGACY_VALUES_TABLE}"),
             |backend, lease| {
@@ -594,6 +617,16 @@ impl Database {
                     rows::delete_kept(conn, dialect, lease, table, column)
                 })
             },
+        )?;
+        self.lease_renewed();
+        self.retrying(
+            || {
+                format!(
+                    "dropping {LEGACY_VALUES_TABLE} once no legacy value is left (after deleting \
+                     the {deleted} of {table}.{column})"
+                )
+            },
+            drop_step,
         )?;
         self.lease_renewed();
         Ok(deleted)
@@ -609,13 +642,96 @@ impl Database {
         )))
     }
 
-    /// Records a metadata value unless one is already recorded under that name.
+    /// Records a metadata value unless one is already recorded under that name, in a
+    /// transaction that first checks the lease this connection holds, if any
+    /// ([`Error::LeaseLost`] when another run has taken it over).
     pub(crate) fn record_metadata_if_absent(&mut self, name: &str, value: &str) -> Result<()> {
-        with_backend!(&mut self.backend, |conn, dialect, _module| {
-            rows::insert_metadata_if_absent(conn, dialect, name, value)
-        })
-        .map_err(db_error(format!(
-            "recording metadata `{name}` in encrypted_field_metadata"
-        )))
+        self.retrying(
+            || format!("recording metadata `{name}` in encrypted_field_metadata"),
+            |backend, lease| {
+                with_backend!(backend, |conn, dialect, _module| {
+                    rows::insert_metadata_if_absent(conn, dialect, lease, name, value)
+                })
+            },
+        )?;
+        self.lease_renewed();
+        Ok(())
+    }
+}
+
+#[cfg(all(test, feature = "sqlite"))]
+mod tests {
+    use ::diesel::result::{DatabaseErrorKind, Error as DieselError};
+
+    use super::*;
+
+    /// Finalization's `DROP TABLE` timing out on a metadata lock (MySQL's error 1205, transient)
+    /// is retried alone: the deletion is not run again, and its count stands.
+    #[test]
+    fn a_retried_drop_keeps_the_count_of_the_deletion_that_committed() {
+        let mut db = Database::connect(":memory:").unwrap();
+        db.create_legacy_values_table().unwrap();
+        with_backend!(&mut db.backend, |conn, _dialect, _module| {
+            for id in 1..=3 {
+                rows::run(
+                    conn,
+                    &format!(
+                        "INSERT INTO {LEGACY_VALUES_TABLE} \
+                         VALUES ('t', 'c', '{id}', x'01', x'02', 'then')"
+                    ),
+                )
+                .unwrap();
+            }
+        });
+        let mut attempts = Vec::new();
+        let deleted = db
+            .delete_kept_then_drop("t", "c", |backend, lease| {
+                if attempts.is_empty() {
+                    attempts.push(None);
+                    return Err(lease::WriteError::Database(DieselError::DatabaseError(
+                        DatabaseErrorKind::Unknown,
+                        Box::new(
+                            "Lock wait timeout exceeded; try restarting transaction".to_owned(),
+                        ),
+                    )));
+                }
+                let dropped = with_backend!(backend, |conn, dialect, _module| {
+                    rows::drop_kept_table_if_empty(conn, dialect, lease)
+                })?;
+                attempts.push(Some(dropped));
+                Ok(dropped)
+            })
+            .unwrap();
+        assert_eq!(deleted, 3, "the count of the deletion, not of a re-run");
+        assert_eq!(
+            attempts,
+            [None, Some(true)],
+            "the drop, retried, dropped the table"
+        );
+        assert_eq!(db.conflicts_retried(), 1);
+        assert_eq!(db.count_kept("t", "c").unwrap(), 0);
+    }
+
+    /// The drop step checks the lease first: a run whose lease was taken over drops nothing.
+    #[test]
+    fn the_drop_step_is_fenced() {
+        let mut db = Database::connect(":memory:").unwrap();
+        db.create_legacy_values_table().unwrap();
+        db.lease = Some(lease::HeldLease {
+            name: "rotation".to_owned(),
+            owner: "not the holder".to_owned(),
+            fence: 1,
+            ttl_ms: 60_000,
+            renewed_at: std::time::Instant::now(),
+        });
+        let dropped = with_backend!(&mut db.backend, |conn, dialect, _module| {
+            rows::run(conn, dialect.create_leases_table()).unwrap();
+            rows::drop_kept_table_if_empty(conn, dialect, db.lease.as_ref())
+        });
+        assert!(matches!(dropped, Err(lease::WriteError::LeaseLost)));
+        let exists = with_backend!(&mut db.backend, |conn, _dialect, _module| {
+            rows::run(conn, &format!("SELECT COUNT(*) FROM {LEGACY_VALUES_TABLE}"))
+        });
+        assert!(exists.is_ok(), "the table is still there: {exists:?}");
     }
 }

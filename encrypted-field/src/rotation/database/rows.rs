@@ -500,10 +500,10 @@ where
     })
 }
 
-/// Deletes every kept value of `table.column`, then the table if no value of any column is left.
-///
-/// The deletion is one transaction that first checks `lease` (the table is dropped after it:
-/// MySQL commits before a `DROP TABLE` anyway).
+/// Deletes every kept value of `table.column`, in one transaction that first checks `lease`;
+/// returns how many were deleted (0 when the table does not exist). The first of finalization's
+/// two steps, each retried on its own: run again, it would find nothing left to delete, so its
+/// count is the one of the attempt that committed.
 pub(super) fn delete_kept<C, D>(
     conn: &mut C,
     dialect: &D,
@@ -537,13 +537,42 @@ where
                 .execute(conn)?,
         )
     })?;
-    let left = ::diesel::sql_query(format!("SELECT COUNT(*) AS n FROM {LEGACY_VALUES_TABLE}"))
-        .into_boxed::<C::Backend>()
-        .load::<Count>(conn)?;
-    if left.first().is_some_and(|r| r.n == 0) {
-        run(conn, &format!("DROP TABLE {LEGACY_VALUES_TABLE}"))?;
+    Ok(u64::try_from(deleted).unwrap_or(u64::MAX))
+}
+
+/// Drops [`LEGACY_VALUES_TABLE`] if it holds no value of any column; returns whether it did.
+/// The second step of finalization: `lease` is checked first, in the same transaction as the
+/// count and the `DROP TABLE` on PostgreSQL and SQLite, whose DDL is transactional; MySQL and
+/// MariaDB commit the check implicitly right before the `DROP TABLE`, so the check still comes
+/// right before it, and a `DROP` that waits for a metadata lock and times out is retried from
+/// the check.
+pub(super) fn drop_kept_table_if_empty<C, D>(
+    conn: &mut C,
+    dialect: &D,
+    lease: Option<&HeldLease>,
+) -> Result<bool, WriteError>
+where
+    C: Connection,
+    C::Backend: SupportedBackend,
+    D: Dialect,
+    i64: ToSql<BigInt, C::Backend> + FromSql<BigInt, C::Backend>,
+    String: ToSql<Text, C::Backend>,
+    for<'q> Query<'q, C::Backend>: ExecuteDsl<C> + LoadQuery<'q, C, Count>,
+{
+    if !kept_table_exists(conn, dialect)? {
+        return Ok(false);
     }
-    Ok(deleted as u64)
+    conn.transaction(|conn| {
+        fence(conn, dialect, lease)?;
+        let left = ::diesel::sql_query(format!("SELECT COUNT(*) AS n FROM {LEGACY_VALUES_TABLE}"))
+            .into_boxed::<C::Backend>()
+            .load::<Count>(conn)?;
+        if left.first().is_none_or(|r| r.n != 0) {
+            return Ok(false);
+        }
+        run(conn, &format!("DROP TABLE {LEGACY_VALUES_TABLE}"))?;
+        Ok(true)
+    })
 }
 
 #[derive(QueryableByName)]
@@ -576,28 +605,35 @@ where
 }
 
 /// Inserts a metadata row unless one with that name exists, creating the table first if needed.
+/// The insertion is one transaction that first checks `lease` (the table is created before it:
+/// MySQL commits before DDL).
 pub(super) fn insert_metadata_if_absent<C, D>(
     conn: &mut C,
     dialect: &D,
+    lease: Option<&HeldLease>,
     name: &str,
     value: &str,
-) -> QueryResult<()>
+) -> Result<(), WriteError>
 where
     C: Connection,
     C::Backend: SupportedBackend,
     D: Dialect,
     String: ToSql<Text, C::Backend>,
+    i64: ToSql<BigInt, C::Backend>,
     for<'q> Query<'q, C::Backend>: ExecuteDsl<C>,
 {
     ::diesel::sql_query(dialect.create_metadata_table())
         .into_boxed::<C::Backend>()
         .execute(conn)?;
-    ::diesel::sql_query(dialect.insert_metadata_if_absent())
-        .into_boxed::<C::Backend>()
-        .bind::<Text, _>(name.to_owned())
-        .bind::<Text, _>(value.to_owned())
-        .execute(conn)?;
-    Ok(())
+    conn.transaction(|conn| {
+        fence(conn, dialect, lease)?;
+        ::diesel::sql_query(dialect.insert_metadata_if_absent())
+            .into_boxed::<C::Backend>()
+            .bind::<Text, _>(name.to_owned())
+            .bind::<Text, _>(value.to_owned())
+            .execute(conn)?;
+        Ok(())
+    })
 }
 
 #[cfg(test)]
