@@ -34,6 +34,8 @@ macro_rules! load_rows {
             Connection::Sqlite(conn) => diesel::RunQueryDsl::load(diesel::sql_query($sql), conn),
             #[cfg(feature = "postgres")]
             Connection::Postgres(conn) => diesel::RunQueryDsl::load(diesel::sql_query($sql), conn),
+            #[cfg(feature = "mysql")]
+            Connection::Mysql(conn) => diesel::RunQueryDsl::load(diesel::sql_query($sql), conn),
             #[allow(unreachable_patterns)]
             _ => panic!("no loader for this backend"),
         }
@@ -93,6 +95,10 @@ impl Table {
         let sql = match db.backend_name() {
             "postgres" => format!(
                 "CREATE TABLE {} (id BIGINT PRIMARY KEY, secret BYTEA NOT NULL, note TEXT)",
+                self.name
+            ),
+            "mysql" => format!(
+                "CREATE TABLE {} (id BIGINT PRIMARY KEY, secret BLOB NOT NULL, note TEXT)",
                 self.name
             ),
             _ => format!(
