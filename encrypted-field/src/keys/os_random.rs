@@ -18,6 +18,7 @@ pub(crate) fn fill_from_os(bytes: &mut [u8]) -> Result<()> {
 /// A number in `[0.5, 1]` from the operating system's generator, to spread waits (retry
 /// backoff, lease polls) so two runs do not retry in step; `0.75` if the generator fails (a wait
 /// is not a secret).
+#[cfg(feature = "_database")]
 pub(crate) fn jitter_factor() -> f64 {
     let mut bytes = [0u8; 4];
     match fill_from_os(&mut bytes) {
@@ -57,6 +58,7 @@ pub(crate) mod os_draws {
 mod tests {
     use super::*;
 
+    #[cfg(feature = "_database")]
     #[test]
     fn jitter_stays_in_the_upper_half_and_varies() {
         let draws: Vec<f64> = (0..64).map(|_| jitter_factor()).collect();
