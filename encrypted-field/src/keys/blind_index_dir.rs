@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{BadKeyReason, Error, Result};
 use crate::format::blind_index::BlindIndexKey;
-use crate::keys::dir::{KeyFile, KeysDir, keep_if_sole_file_of_its_version, read_version_pin};
+use crate::keys::dir::{
+    KeyFile, KeysDir, keep_if_sole_file_of_its_version, read_version_pin, versioned_file_name,
+};
 use crate::keys::master_key::MasterKey;
 use crate::keys::secret_file::{
     Existing, check_keys_dir, create_private_dir, warn_readable, write_secret_file,
@@ -108,20 +110,43 @@ impl KeysDir {
         create_private_dir(self.path())?;
         let path = self.path().join(format!("bidx_key_v{}", version.get()));
         key.write_to_new_file(&path)?;
-        keep_if_sole_file_of_its_version(&path)?;
+        keep_if_sole_file_of_its_version(&path, version)?;
         Ok(path)
     }
 }
 
+/// How a wrapped blind-index version is stored (what key backups keep): its file, with the
+/// `key-wrapping` feature; without it, no wrapped version loads, so there is none.
+#[cfg(feature = "key-wrapping")]
+pub(crate) type WrappedForm = crate::keys::wrap::WrappedKeyFile;
+#[cfg(not(feature = "key-wrapping"))]
+pub(crate) type WrappedForm = std::convert::Infallible;
+
+/// The blind-index keys of a keys directory, and the wrapped form of those stored wrapped.
+pub(crate) struct BlindIndexFiles {
+    /// Every version's key.
+    pub(crate) keys: BTreeMap<KeyVersion, BlindIndexKey>,
+    /// The versions stored wrapped, as their files say.
+    pub(crate) wrapped: BTreeMap<KeyVersion, WrappedForm>,
+}
+
 /// Every `bidx_key_vN` file of `dir`, by version (none is not an error: the blind-index key may
 /// come from `DB_BLIND_INDEX_KEY(_FILE)` or not be configured at all).
+#[cfg(test)]
 pub(crate) fn load_blind_index_keys(dir: &Path) -> Result<BTreeMap<KeyVersion, BlindIndexKey>> {
+    load_blind_index_files(dir).map(|files| files.keys)
+}
+
+/// Every `bidx_key_vN` file of `dir`, by version, and the wrapped form of each wrapped one (each
+/// file read once; none is not an error).
+pub(crate) fn load_blind_index_files(dir: &Path) -> Result<BlindIndexFiles> {
     let bad = |reason| Error::BadKey {
         origin: dir.display().to_string(),
         reason,
     };
     let entries = fs::read_dir(dir).map_err(|e| bad(BadKeyReason::Unreadable(e.to_string())))?;
     let mut keys = BTreeMap::new();
+    let mut wrapped_forms = BTreeMap::new();
     let mut readable = Vec::new();
     for entry in entries {
         let entry = entry.map_err(|e| bad(BadKeyReason::Unreadable(e.to_string())))?;
@@ -133,7 +158,9 @@ pub(crate) fn load_blind_index_keys(dir: &Path) -> Result<BTreeMap<KeyVersion, B
             check_keys_dir(dir)?;
         }
         let key = if wrapped {
-            unwrap_file(&entry.path(), version)?
+            let (key, form) = unwrap_file(&entry.path(), version)?;
+            wrapped_forms.insert(version, form);
+            key
         } else {
             let (key, exposed) = MasterKey::read_file(&entry.path())?;
             readable.extend(exposed);
@@ -144,23 +171,28 @@ pub(crate) fn load_blind_index_keys(dir: &Path) -> Result<BTreeMap<KeyVersion, B
         }
     }
     warn_readable(&readable);
-    Ok(keys)
+    Ok(BlindIndexFiles {
+        keys,
+        wrapped: wrapped_forms,
+    })
 }
 
-/// The key of the wrapped blind-index key file `path`, unwrapped by its provider.
+/// The key of the wrapped blind-index key file `path`, unwrapped by its provider, and the file.
 #[cfg(feature = "key-wrapping")]
-fn unwrap_file(path: &Path, version: KeyVersion) -> Result<MasterKey> {
+fn unwrap_file(path: &Path, version: KeyVersion) -> Result<(MasterKey, WrappedForm)> {
     use crate::keys::wrap::{KeyPurpose, KeyWrappers, WrappedKeyFile};
-    WrappedKeyFile::read(path)?.unwrap(
+    let file = WrappedKeyFile::read(path)?;
+    let key = file.unwrap(
         &KeyWrappers::standard(),
         KeyPurpose::BlindIndex,
         version,
         &path.display().to_string(),
-    )
+    )?;
+    Ok((key, file))
 }
 
 #[cfg(not(feature = "key-wrapping"))]
-fn unwrap_file(path: &Path, _version: KeyVersion) -> Result<MasterKey> {
+fn unwrap_file(path: &Path, _version: KeyVersion) -> Result<(MasterKey, WrappedForm)> {
     Err(Error::BadKey {
         origin: path.display().to_string(),
         reason: BadKeyReason::Unreadable(
@@ -169,29 +201,22 @@ fn unwrap_file(path: &Path, _version: KeyVersion) -> Result<MasterKey> {
     })
 }
 
+/// The prefix of a blind-index key file's name: `bidx_key_v12`.
+const BLIND_INDEX_FILE_PREFIX: &str = "bidx_key_v";
+
 /// `bidx_key_v12`, `bidx_key_v12.txt` → (version 12, plain); `bidx_key_v12.wrapped` → (version
 /// 12, wrapped).
 fn file_name(name: &str) -> Option<(KeyVersion, bool)> {
-    match name.strip_suffix(".wrapped") {
-        Some(stem) if !stem.ends_with(".txt") => version_from_file_name(stem).map(|v| (v, true)),
-        Some(_) => None,
-        None => version_from_file_name(name).map(|v| (v, false)),
-    }
-}
-
-/// `bidx_key_v12` or `bidx_key_v12.txt` → version 12.
-fn version_from_file_name(name: &str) -> Option<KeyVersion> {
-    let rest = name.strip_prefix("bidx_key_v")?;
-    let digits = rest.strip_suffix(".txt").unwrap_or(rest);
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    digits.parse().ok().map(KeyVersion::new)
+    versioned_file_name(BLIND_INDEX_FILE_PREFIX, name)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn version_from_file_name(name: &str) -> Option<KeyVersion> {
+        crate::keys::dir::version_of(BLIND_INDEX_FILE_PREFIX, name)
+    }
 
     #[test]
     fn file_names_give_versions() {

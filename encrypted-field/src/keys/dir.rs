@@ -192,7 +192,7 @@ impl KeysDir {
             &mut |version| {
                 let path = self.path.join(format!("enc_key_v{}", version.get()));
                 key.write_to_new_file(&path)?;
-                keep_if_sole_file_of_its_version(&path)
+                keep_if_sole_file_of_its_version(&path, version)
             },
             after_key_file,
         )
@@ -241,7 +241,7 @@ impl KeysDir {
         );
         let path = self.path.join(format!("enc_key_v{}", next.get()));
         key.write_to_new_file(&path)?;
-        keep_if_sole_file_of_its_version(&path)?;
+        keep_if_sole_file_of_its_version(&path, next)?;
         Ok(next)
     }
 
@@ -296,8 +296,8 @@ pub(crate) fn read_version_pin(path: &Path) -> Result<Option<KeyVersion>> {
 /// same version stands beside it (plain, `.txt` or `.wrapped`, written by a concurrent `keys add`
 /// that chose the same version), removes `written` and fails, so two different keys never stay
 /// in place for one version. When two writers race, at most one keeps its file. Works for the
-/// `enc_key_vN` and the `bidx_key_vN` files.
-pub(crate) fn keep_if_sole_file_of_its_version(written: &Path) -> Result<()> {
+/// `enc_key_vN` and the `bidx_key_vN` files; `version` is the one `written` holds.
+pub(crate) fn keep_if_sole_file_of_its_version(written: &Path, version: KeyVersion) -> Result<()> {
     let name = written.file_name().and_then(|n| n.to_str()).unwrap_or("");
     let stem = name.strip_suffix(".wrapped").unwrap_or(name);
     let stem = stem.strip_suffix(".txt").unwrap_or(stem);
@@ -311,11 +311,6 @@ pub(crate) fn keep_if_sole_file_of_its_version(written: &Path) -> Result<()> {
     ] {
         if other != name && fs::symlink_metadata(dir.join(&other)).is_ok() {
             let removed = fs::remove_file(written);
-            let version = stem
-                .rsplit('v')
-                .next()
-                .and_then(|digits| digits.parse().ok())
-                .map_or(KeyVersion::new(0), KeyVersion::new);
             return Err(Error::BadKey {
                 origin: match removed {
                     Ok(()) => dir.join(&other).display().to_string(),
@@ -331,19 +326,28 @@ pub(crate) fn keep_if_sole_file_of_its_version(written: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The prefix of an encryption key file's name: `enc_key_v12`.
+const KEY_FILE_PREFIX: &str = "enc_key_v";
+
 /// `enc_key_v12` or `enc_key_v12.txt` → (version 12, plain); `enc_key_v12.wrapped` → (version
 /// 12, wrapped).
 pub(crate) fn key_file_name(name: &str) -> Option<(KeyVersion, bool)> {
+    versioned_file_name(KEY_FILE_PREFIX, name)
+}
+
+/// `{prefix}12` or `{prefix}12.txt` → (version 12, plain); `{prefix}12.wrapped` → (version 12,
+/// wrapped): the names of the encryption (`enc_key_v`) and blind-index (`bidx_key_v`) key files.
+pub(crate) fn versioned_file_name(prefix: &str, name: &str) -> Option<(KeyVersion, bool)> {
     match name.strip_suffix(".wrapped") {
-        Some(stem) if !stem.ends_with(".txt") => version_from_file_name(stem).map(|v| (v, true)),
+        Some(stem) if !stem.ends_with(".txt") => version_of(prefix, stem).map(|v| (v, true)),
         Some(_) => None,
-        None => version_from_file_name(name).map(|v| (v, false)),
+        None => version_of(prefix, name).map(|v| (v, false)),
     }
 }
 
-/// `enc_key_v12` or `enc_key_v12.txt` → version 12.
-fn version_from_file_name(name: &str) -> Option<KeyVersion> {
-    let rest = name.strip_prefix("enc_key_v")?;
+/// `{prefix}12` or `{prefix}12.txt` → version 12.
+pub(crate) fn version_of(prefix: &str, name: &str) -> Option<KeyVersion> {
+    let rest = name.strip_prefix(prefix)?;
     let digits = rest.strip_suffix(".txt").unwrap_or(rest);
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
@@ -354,6 +358,10 @@ fn version_from_file_name(name: &str) -> Option<KeyVersion> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn version_from_file_name(name: &str) -> Option<KeyVersion> {
+        version_of(KEY_FILE_PREFIX, name)
+    }
 
     #[test]
     fn file_names_give_versions() {
@@ -377,7 +385,7 @@ mod tests {
         fs::write(tmp.path().join("enc_key_v2.wrapped"), b"{}").unwrap();
         let plain = tmp.path().join("enc_key_v2");
         MasterKey::generate().write_to_new_file(&plain).unwrap();
-        let err = keep_if_sole_file_of_its_version(&plain).unwrap_err();
+        let err = keep_if_sole_file_of_its_version(&plain, KeyVersion::new(2)).unwrap_err();
         assert!(
             matches!(
                 &err,
@@ -391,10 +399,10 @@ mod tests {
         // Alone, a file is kept; the same holds for blind-index files.
         let bidx = tmp.path().join("bidx_key_v3");
         MasterKey::generate().write_to_new_file(&bidx).unwrap();
-        keep_if_sole_file_of_its_version(&bidx).unwrap();
+        keep_if_sole_file_of_its_version(&bidx, KeyVersion::new(3)).unwrap();
         assert!(bidx.exists());
         fs::write(tmp.path().join("bidx_key_v3.txt"), b"x").unwrap();
-        assert!(keep_if_sole_file_of_its_version(&bidx).is_err());
+        assert!(keep_if_sole_file_of_its_version(&bidx, KeyVersion::new(3)).is_err());
         assert!(!bidx.exists());
     }
 

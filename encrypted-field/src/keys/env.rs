@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{BadKeyReason, Error, Result};
 use crate::format::blind_index::BlindIndexKey;
-use crate::keys::blind_index_dir::load_blind_index_keys;
+use crate::keys::blind_index_dir::load_blind_index_files;
 use crate::keys::dir::KeysDir;
 use crate::keys::master_key::MasterKey;
 use crate::keys::reload::LoadedRing;
@@ -209,8 +209,9 @@ fn with_blind_index_key(
 ) -> Result<KeyRing> {
     let active = blind_index_pin(vars, get, keys_dir)?;
     let mut ring = with_first_blind_index_key(vars, get, ring)?;
-    let files = keys_dir.map(load_blind_index_keys).transpose()?;
-    for (version, key) in files.into_iter().flatten() {
+    let files = keys_dir.map(load_blind_index_files).transpose()?;
+    let (keys, wrapped) = files.map_or_else(Default::default, |f| (f.keys, f.wrapped));
+    for (version, key) in keys {
         if ring.blind_index_key_of(version).is_some() {
             return Err(Error::BadKey {
                 origin: vars.blind_index_key.clone(),
@@ -219,10 +220,13 @@ fn with_blind_index_key(
         }
         ring = ring.with_blind_index_key_version(version, key)?;
     }
+    // Recorded so that key backups hold the wrapped form, never the unwrapped key.
     #[cfg(feature = "key-wrapping")]
-    if let Some(dir) = keys_dir {
-        ring = with_wrapped_blind_index_forms(ring, dir)?;
+    for (version, form) in wrapped {
+        ring = ring.with_blind_index_wrapped_form(version, form);
     }
+    #[cfg(not(feature = "key-wrapping"))]
+    let _ = wrapped;
     match active {
         Some(version) if ring.active_blind_index_version().is_some() => ring
             .with_active_blind_index(version)
@@ -232,19 +236,6 @@ fn with_blind_index_key(
             }),
         _ => Ok(ring),
     }
-}
-
-/// `ring` recording the wrapped form of each `bidx_key_vN.wrapped` file of `dir`, so key backups
-/// hold that form and never the unwrapped key.
-#[cfg(feature = "key-wrapping")]
-fn with_wrapped_blind_index_forms(mut ring: KeyRing, dir: &Path) -> Result<KeyRing> {
-    for file in KeysDir::new(dir).blind_index_files()? {
-        if file.is_wrapped() {
-            let form = crate::keys::wrap::WrappedKeyFile::read(&file.path)?;
-            ring = ring.with_blind_index_wrapped_form(file.version, form);
-        }
-    }
-    Ok(ring)
 }
 
 /// What pins the blind-index version, for an error: the variable when set, else the file.

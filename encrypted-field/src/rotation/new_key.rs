@@ -103,7 +103,7 @@ impl Rotation<'_> {
             let key_backup_path = self.write_backup(db, &new_ring)?;
             if !self.dry_run {
                 db.renew_lease()?;
-                write_key_file(&key_file, &key, wrapped.as_ref())?;
+                write_key_file(&key_file, version, &key, wrapped.as_ref())?;
                 db.renew_lease()?;
                 keys_dir.activate(version)?;
                 schedule::record_activation(db, version)?;
@@ -157,7 +157,7 @@ impl Rotation<'_> {
                 let who = who_am_i();
                 record_active_if_absent(db, ring.active_version(), &who)?;
                 db.renew_lease()?;
-                write_key_file(&key_file, &key, wrapped.as_ref())?;
+                write_key_file(&key_file, version, &key, wrapped.as_ref())?;
                 activate_with(db, version, &who, staging, || {
                     move_pin_along(keys_dir, version)
                 })?;
@@ -289,6 +289,7 @@ fn ring_with(
 /// another file.
 fn write_key_file(
     path: &Path,
+    version: KeyVersion,
     key: &MasterKey,
     wrapped: Option<&WrappedKeyFile>,
 ) -> crate::error::Result<()> {
@@ -297,7 +298,7 @@ fn write_key_file(
         Some(wrapped) => wrapped.write_new(path)?,
         None => key.write_to_new_file(path)?,
     }
-    crate::keys::dir::keep_if_sole_file_of_its_version(path)
+    crate::keys::dir::keep_if_sole_file_of_its_version(path, version)
 }
 
 #[cfg(test)]
@@ -345,7 +346,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let path = tmp.path().join("keys/enc_key_v2");
         let key = MasterKey::generate();
-        write_key_file(&path, &key, None).unwrap();
+        write_key_file(&path, KeyVersion::new(2), &key, None).unwrap();
         assert_eq!(
             fs::metadata(&path).unwrap().permissions().mode() & 0o777,
             0o600
@@ -356,7 +357,8 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, ["enc_key_v2"], "no temporary file is left behind");
-        let err = write_key_file(&path, &MasterKey::generate(), None).unwrap_err();
+        let err =
+            write_key_file(&path, KeyVersion::new(2), &MasterKey::generate(), None).unwrap_err();
         assert!(
             matches!(err, crate::error::Error::Io { ref source, .. } if source.kind() == ErrorKind::AlreadyExists),
             "{err}"

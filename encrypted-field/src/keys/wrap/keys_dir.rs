@@ -306,7 +306,7 @@ fn write_wrapped_at(
     let file = WrappedKeyFile::wrap(wrappers, key_uri, purpose, version, key, &origin)?;
     check_unwraps_to(&file, wrappers, (purpose, version), key, &origin)?;
     file.write_new(path)?;
-    keep_if_sole_file_of_its_version(path)
+    keep_if_sole_file_of_its_version(path, version)
 }
 
 /// Unwraps `file` and checks that it gives `key` (compared in constant time).
