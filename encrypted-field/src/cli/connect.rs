@@ -29,15 +29,19 @@ pub(crate) fn check_columns(db: &mut Database, registry: &Registry) -> Result<()
 /// Connects to `--database-url` or `$DATABASE_URL`. A SQLite file that does not exist is an
 /// error (SQLite would silently create an empty database in its place).
 pub(crate) fn connect(args: &DatabaseArgs) -> Result<Database, CliError> {
-    let url = match &args.database_url {
-        Some(url) => url.clone(),
+    connect_url(&database_url(args)?)
+}
+
+/// `--database-url`, else `$DATABASE_URL`.
+pub(crate) fn database_url(args: &DatabaseArgs) -> Result<String, CliError> {
+    match &args.database_url {
+        Some(url) => Ok(url.clone()),
         None => std::env::var(DATABASE_URL_VAR).map_err(|_| {
             CliError::usage(format!(
                 "no database: pass --database-url URL or set {DATABASE_URL_VAR}"
             ))
-        })?,
-    };
-    connect_url(&url)
+        }),
+    }
 }
 
 /// Connects to `url`, with the checks of [`connect`].

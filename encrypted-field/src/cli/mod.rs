@@ -133,6 +133,7 @@ mod models;
 mod output;
 mod pass;
 mod progress;
+mod workers;
 mod wrapped_output;
 
 use std::ffi::OsString;
@@ -145,7 +146,7 @@ use clap::Parser as _;
 pub use args::{
     Args, Command, DatabaseArgs, DecryptArgs, EncryptArgs, KeySourceArgs, KeygenArgs, KeysAction,
     KeysArgs, LegacySource, MigrateArgs, MigrationSource, Period, ReindexArgs, RotateArgs,
-    StagingArgs, StatusArgs, VerifyArgs, WriteArgs,
+    StagingArgs, StatusArgs, VerifyArgs, WorkersArgs, WriteArgs,
 };
 pub use error::CliError;
 pub use models::{ColumnArg, PrimaryKeyArg};

@@ -223,6 +223,15 @@ pub enum Error {
         active: KeyVersion,
     },
 
+    /// A parallel pass (`--workers`, `--join`) cannot go on: a worker's models or key ring do
+    /// not match the pass it joins, a chunk's recorded counts are unreadable, or a worker thread
+    /// died. Every batch written before is complete; the next run resumes.
+    #[error("parallel pass: {reason}")]
+    ParallelPass {
+        /// What does not match, and what to do.
+        reason: String,
+    },
+
     /// `reindex` was given models none of whose columns has a blind index.
     #[error("no registered column has a blind index: nothing to reindex")]
     NoBlindIndexedColumn,

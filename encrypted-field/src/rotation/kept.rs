@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::Rotation;
 use super::report::{FailedValue, MAX_LISTED_FAILURES, Verification};
-use super::scan::{Failures, target};
+use super::scan::target;
 use crate::keys::ring::KeyRing;
 use crate::rotation::database::Database;
 use crate::rotation::error::{Error, Result};
@@ -183,10 +183,9 @@ impl Rotation<'_> {
     pub fn finalize_migration(&self, db: &mut Database, ring: &KeyRing) -> Result<FinalizeReport> {
         self.locked(db, |db| {
             let started = Instant::now();
-            let mut failures = Failures::default();
-            let verification = self.verification(db, ring, &mut failures)?;
+            let (verification, pass) = self.verification(db, ring)?;
             if !verification.ok {
-                let first = failures.listed.first().map_or_else(String::new, |f| {
+                let first = pass.failures.first().map_or_else(String::new, |f| {
                     format!(
                         "; first: {}.{} primary key {}: {}",
                         f.table, f.column, f.primary_key, f.reason

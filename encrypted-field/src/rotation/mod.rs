@@ -54,6 +54,7 @@ use crate::model::{BlindIndexSpec, ColumnSpec, Registry};
 use crate::notify::Notifier;
 use crate::rotation::database::Database;
 
+mod chunk_result;
 pub mod database;
 pub(crate) mod error;
 mod implausible;
@@ -71,6 +72,8 @@ mod retire;
 mod scan;
 pub(crate) mod schedule;
 mod status;
+mod work;
+mod workers;
 
 pub use error::{Error, Result};
 pub use implausible::Implausible;
@@ -88,9 +91,12 @@ pub use report::{
 pub use scan::{NoProgress, Progress};
 pub use schedule::{Due, RotationPeriod, SCHEDULE_SLACK};
 pub use status::{ColumnStatus, StatusReport};
+pub use workers::{Connect, DEFAULT_CHUNK_ROWS, JoinReport};
 
-use plan::{Migrate, Open, Preflight, Reencrypt, Reindex, ValueAction};
+use database::KeyRange;
+use plan::{Migrate, Preflight, ValueAction};
 use scan::{Failures, ScanSettings, scan_model};
+use work::{Scanned, Work};
 
 /// How many rewrite passes a rotation makes at most: values that an application wrote with an
 /// older key during a pass are picked up by the next.
@@ -109,6 +115,8 @@ pub struct Rotation<'a> {
     lease: lease::LeaseSettings,
     /// The key-encryption key a new key is wrapped with (`--new-key --wrap-with URI`).
     wrap_new_key_with: Option<String>,
+    /// Parallel workers, when set: every pass is cut into chunks that they take.
+    workers: Option<workers::Workers<'a>>,
 }
 
 impl std::fmt::Debug for Rotation<'_> {
@@ -120,6 +128,7 @@ impl std::fmt::Debug for Rotation<'_> {
             .field("verify", &self.verify)
             .field("backup_dir", &self.backup_dir)
             .field("lease", &self.lease)
+            .field("workers", &self.workers)
             .field(
                 "notifiers",
                 &self
@@ -148,6 +157,7 @@ impl<'a> Rotation<'a> {
             legacy_checks: LegacyChecks::new(),
             lease: lease::LeaseSettings::default(),
             wrap_new_key_with: None,
+            workers: None,
         }
     }
 
@@ -235,15 +245,15 @@ impl<'a> Rotation<'a> {
         if !self.dry_run {
             schedule::record_activation(db, ring.active_version())?;
         }
-        let action = Reencrypt { ring };
-        let mut report = self.pass(db, ring, &action, Operation::Rotate)?;
+        let write = !self.dry_run;
+        let (mut report, _) = self.pass(db, Work::Rotate(ring), write, self.progress)?;
         let mut changed_in_last_pass = report.records_changed_concurrently;
         for _ in 1..MAX_PASSES {
             if self.dry_run || changed_in_last_pass == 0 {
                 break;
             }
             // Values an application wrote with an older key while the pass ran.
-            let again = self.pass(db, ring, &action, Operation::Rotate)?;
+            let (again, _) = self.pass(db, Work::Rotate(ring), write, self.progress)?;
             changed_in_last_pass = again.records_changed_concurrently;
             add_later_pass(&mut report, &again);
         }
@@ -275,6 +285,41 @@ impl<'a> Rotation<'a> {
         ring: &KeyRing,
         legacy_key: &LegacyKey,
     ) -> Result<RotationReport> {
+        let work = self.migration_work(ring, legacy_key)?;
+        self.locked(db, |db| {
+            let started = Instant::now();
+            let timestamp = SystemTime::now();
+            if let Work::Migrate {
+                checks: Some(checks),
+                ..
+            } = work
+            {
+                let action = Migrate {
+                    ring,
+                    legacy_key,
+                    checks: Some(checks),
+                };
+                self.preflight(db, &action)?;
+            }
+            let key_backup_path = self.write_backup(db, ring)?;
+            if !self.dry_run {
+                db.create_legacy_values_table()?;
+            }
+            let (mut report, _) = self.pass(db, work, !self.dry_run, self.progress)?;
+            report.key_backup_path = key_backup_path.map(|p| p.display().to_string());
+            report.legacy_values_kept = Some(self.legacy_values_kept(db)?);
+            self.finish(db, ring, report, started, timestamp)
+        })
+    }
+
+    /// The work of a migration from `legacy_key` to `ring`'s active key, with the legacy checks
+    /// that apply to its format; refused when the ring has no blind-index key that a column needs
+    /// ([`Error::BlindIndexKeyMissing`]) or holds the legacy key itself ([`Error::LegacyKeyReused`]).
+    fn migration_work<'r>(
+        &'r self,
+        ring: &'r KeyRing,
+        legacy_key: &'r LegacyKey,
+    ) -> Result<Work<'r>> {
         self.require_blind_index_key(ring)?;
         let reused = ring.versions().find(|&version| {
             ring.master_key(version)
@@ -287,25 +332,10 @@ impl<'a> Rotation<'a> {
             .legacy_checks
             .apply_to(legacy_key.format())
             .then_some(&self.legacy_checks);
-        let action = Migrate {
+        Ok(Work::Migrate {
             ring,
             legacy_key,
             checks,
-        };
-        self.locked(db, |db| {
-            let started = Instant::now();
-            let timestamp = SystemTime::now();
-            if checks.is_some() {
-                self.preflight(db, &action)?;
-            }
-            let key_backup_path = self.write_backup(db, ring)?;
-            if !self.dry_run {
-                db.create_legacy_values_table()?;
-            }
-            let mut report = self.pass(db, ring, &action, Operation::Migrate)?;
-            report.key_backup_path = key_backup_path.map(|p| p.display().to_string());
-            report.legacy_values_kept = Some(self.legacy_values_kept(db)?);
-            self.finish(db, ring, report, started, timestamp)
         })
     }
 
@@ -320,7 +350,14 @@ impl<'a> Rotation<'a> {
         };
         let mut failures = Failures::default();
         for model in self.registry.iter() {
-            scan_model(db, model, &action, &settings, &mut failures)?;
+            scan_model(
+                db,
+                model,
+                &KeyRange::default(),
+                &action,
+                &settings,
+                &mut failures,
+            )?;
         }
         match failures.seen {
             0 => Ok(()),
@@ -375,7 +412,8 @@ impl<'a> Rotation<'a> {
         self.locked(db, |db| {
             let started = Instant::now();
             let timestamp = SystemTime::now();
-            let report = self.pass(db, ring, &Reindex { ring }, Operation::Reindex)?;
+            let write = !self.dry_run;
+            let (report, _) = self.pass(db, Work::Reindex(ring), write, self.progress)?;
             // The pass itself opened every value and compared every index: no second scan.
             self.finish_untimed(report, started, timestamp)
         })
@@ -408,18 +446,29 @@ impl<'a> Rotation<'a> {
     /// Opens every value and counts the versions; writes nothing. Where the ring has a
     /// blind-index key, every blind index must also be its value's (a stale one is a failure);
     /// without one, the verification lists the index columns it could not check.
+    ///
+    /// With [`workers`](Self::workers), the verification is a parallel pass, which holds the
+    /// rotation lease as a rotation does (its chunks are recorded in the database).
     pub fn verify_only(&self, db: &mut Database, ring: &KeyRing) -> Result<RotationReport> {
+        if self.workers.is_some() {
+            return self.locked(db, |db| self.verify_unleased(db, ring));
+        }
+        self.verify_unleased(db, ring)
+    }
+
+    /// [`verify_only`](Self::verify_only), whether or not the lease is held.
+    fn verify_unleased(&self, db: &mut Database, ring: &KeyRing) -> Result<RotationReport> {
         let started = Instant::now();
         let timestamp = SystemTime::now();
-        let mut failures = Failures::default();
-        let verification = self.verification(db, ring, &mut failures)?;
+        let (verification, pass) = self.verification(db, ring)?;
         let mut report = empty_report(self.registry, ring, Operation::Verify, true);
         report.records_processed =
             verification.values_by_version.values().sum::<u64>() + verification.undecryptable;
         report.failed_records = verification.undecryptable + verification.stale_blind_indexes;
         report.verification = Some(verification);
-        report.failures = failures.listed;
-        report.failures_not_listed = failures.not_listed;
+        report.conflicts_retried = pass.conflicts_retried;
+        report.failures = pass.failures;
+        report.failures_not_listed = pass.failures_not_listed;
         report.dry_run = true;
         self.finish_untimed(report, started, timestamp)
     }
@@ -450,35 +499,39 @@ impl<'a> Rotation<'a> {
         }
     }
 
-    /// One scan of every column with `action`.
+    /// One scan of every column with `work` (writing when `write` is set), by one stream on `db`
+    /// or, when [`workers`](Self::workers) are set, by parallel workers: the report, and for a
+    /// verification the values per key version and the stale blind indexes.
     fn pass(
         &self,
         db: &mut Database,
-        ring: &KeyRing,
-        action: &dyn ValueAction,
-        operation: Operation,
-    ) -> Result<RotationReport> {
+        work: Work<'_>,
+        write: bool,
+        progress: &dyn Progress,
+    ) -> Result<(RotationReport, Scanned)> {
+        if let Some(workers) = &self.workers {
+            return self.chunked_pass(db, workers, work, write, progress);
+        }
         let settings = ScanSettings {
             pacing: self.pacing,
-            write: !self.dry_run,
-            progress: self.progress,
+            write,
+            progress,
         };
-        let mut report = empty_report(self.registry, ring, operation, self.dry_run);
+        let mut report = empty_report(self.registry, work.ring(), work.operation(), self.dry_run);
         let mut failures = Failures::default();
+        let mut counts = Scanned::default();
         let retried_before = db.conflicts_retried();
         for (model, model_report) in self.registry.iter().zip(&mut report.models) {
-            model_report.columns = scan_model(db, model, action, &settings, &mut failures)?;
+            let range = KeyRange::default();
+            let scanned = work.scan(db, model, &range, &settings, &mut failures)?;
+            counts.add_counts(&scanned);
+            model_report.columns = scanned.columns;
         }
         report.conflicts_retried = db.conflicts_retried() - retried_before;
-        for column in report.models.iter().flat_map(|m| &m.columns) {
-            report.records_processed += column.rows - column.null;
-            report.records_rewritten += column.rewritten;
-            report.records_changed_concurrently += column.changed_concurrently;
-            report.failed_records += column.failed;
-        }
+        add_column_totals(&mut report);
         report.failures = failures.listed;
         report.failures_not_listed = failures.not_listed;
-        Ok(report)
+        Ok((report, counts))
     }
 
     /// Verifies (unless disabled or a dry run), sets the status, times and notifies.
@@ -498,7 +551,7 @@ impl<'a> Rotation<'a> {
         };
         if self.verify && !self.dry_run {
             // The pass already listed the values that fail; verification only counts.
-            report.verification = Some(self.verification(db, ring, &mut Failures::default())?);
+            report.verification = Some(self.verification(db, ring)?.0);
         }
         let report = self.finish_untimed(report, started, timestamp)?;
         Ok(report)
@@ -530,27 +583,16 @@ impl<'a> Rotation<'a> {
         Ok(report)
     }
 
-    /// Opens every value, counting them per key version.
+    /// Opens every value, counting them per key version; with the report of the pass (which
+    /// lists the values that fail).
     fn verification(
         &self,
         db: &mut Database,
         ring: &KeyRing,
-        failures: &mut Failures,
-    ) -> Result<Verification> {
-        let action = Open::new(ring);
-        let settings = ScanSettings {
-            pacing: self.pacing,
-            write: false,
-            progress: &NoProgress,
-        };
-        let mut failed = 0;
-        for model in self.registry.iter() {
-            failed += scan_model(db, model, &action, &settings, failures)?
-                .iter()
-                .map(|c| c.failed)
-                .sum::<u64>();
-        }
-        let stale_blind_indexes = action.stale_blind_indexes.get();
+    ) -> Result<(Verification, RotationReport)> {
+        let (pass, counts) = self.pass(db, Work::Verify(ring), false, &NoProgress)?;
+        let failed = pass.failed_records;
+        let stale_blind_indexes = counts.stale_blind_indexes;
         let undecryptable = failed.saturating_sub(stale_blind_indexes);
         let blind_indexes_not_checked = if ring.blind_index_key().is_none() {
             self.blind_indexes()
@@ -559,21 +601,32 @@ impl<'a> Rotation<'a> {
         } else {
             Vec::new()
         };
-        let values_by_version = action.counts.into_inner();
+        let values_by_version = counts.values_by_version;
         let active = ring.active_version().to_string();
         let values_on_other_versions = values_by_version
             .iter()
             .filter(|(v, _)| **v != active)
             .map(|(_, n)| n)
             .sum();
-        Ok(Verification {
+        let verification = Verification {
             ok: undecryptable == 0 && values_on_other_versions == 0 && stale_blind_indexes == 0,
             values_by_version,
             values_on_other_versions,
             undecryptable,
             stale_blind_indexes,
             blind_indexes_not_checked,
-        })
+        };
+        Ok((verification, pass))
+    }
+}
+
+/// Sums the columns' counts of a pass into its report's totals.
+fn add_column_totals(report: &mut RotationReport) {
+    for column in report.models.iter().flat_map(|m| &m.columns) {
+        report.records_processed += column.rows - column.null;
+        report.records_rewritten += column.rewritten;
+        report.records_changed_concurrently += column.changed_concurrently;
+        report.failed_records += column.failed;
     }
 }
 
@@ -657,7 +710,8 @@ pub fn bench_plain_pass(db: &mut Database, registry: &Registry, pacing: Pacing) 
     let mut failures = Failures::default();
     let mut rewritten = 0;
     for model in registry.iter() {
-        rewritten += scan_model(db, model, &FlipIvBit, &settings, &mut failures)?
+        let range = KeyRange::default();
+        rewritten += scan_model(db, model, &range, &FlipIvBit, &settings, &mut failures)?
             .iter()
             .map(|c| c.rewritten)
             .sum::<u64>();

@@ -30,8 +30,8 @@ use crate::keys::version::KeyVersion;
 use crate::rotation::Rotation;
 use crate::rotation::database::Database;
 use crate::rotation::error::{Error, Result};
-use crate::rotation::plan::Reindex;
-use crate::rotation::report::{NewKey, Operation, RotationReport};
+use crate::rotation::report::{NewKey, RotationReport};
+use crate::rotation::work::Work;
 
 impl Rotation<'_> {
     /// Rotates the blind indexes to a new blind-index key kept in `keys_dir`, in stages across
@@ -92,12 +92,8 @@ impl Rotation<'_> {
                     move_blind_index_pin_along(keys_dir, version)
                 })?;
             }
-            let mut report = self.pass(
-                db,
-                &new_ring,
-                &Reindex { ring: &new_ring },
-                Operation::Reindex,
-            )?;
+            let write = !self.dry_run;
+            let (mut report, _) = self.pass(db, Work::Reindex(&new_ring), write, self.progress)?;
             report.key_backup_path = key_backup_path.map(|p| p.display().to_string());
             report.new_key = Some(new_key);
             self.finish_untimed(report, started, timestamp)

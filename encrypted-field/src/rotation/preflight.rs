@@ -3,7 +3,7 @@
 //! created or a single value rewritten.
 
 use crate::rotation::Rotation;
-use crate::rotation::database::Database;
+use crate::rotation::database::{Database, KeyRange};
 use crate::rotation::error::Result;
 
 impl Rotation<'_> {
@@ -39,7 +39,7 @@ impl Rotation<'_> {
         for model in self.registry {
             model.validate()?;
             db.check_unique_key(model)?;
-            db.read_batch(model, None, 1)?;
+            db.read_batch(model, &KeyRange::default(), 1)?;
         }
         Ok(())
     }

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The key a rotation to a new key created (or, in a dry run, would create).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -120,7 +120,7 @@ pub struct ModelReport {
 }
 
 /// Counts for one column.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ColumnReport {
     /// The column.
     pub column: String,
@@ -139,7 +139,7 @@ pub struct ColumnReport {
 }
 
 /// One value that could not be read: where it is and why. Never its content.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct FailedValue {
     /// The table.
     pub table: String,

@@ -6,7 +6,7 @@
 use std::time::Instant;
 
 use crate::model::{ColumnSpec, ModelSpec};
-use crate::rotation::database::{ColumnTarget, Database, PrimaryKey, StoredRow, Swap};
+use crate::rotation::database::{ColumnTarget, Database, KeyRange, PrimaryKey, StoredRow, Swap};
 use crate::rotation::error::{Error, Result};
 use crate::rotation::pacing::Pacing;
 use crate::rotation::plan::{Binding, Plan, ValueAction};
@@ -97,12 +97,13 @@ pub(crate) fn target<'a>(model: &'a ModelSpec, column: &'a ColumnSpec) -> Column
     }
 }
 
-/// Scans every encrypted column of one model with `action`, one batch of rows at a time (one read
-/// for all columns), writing each batch's rewrites in one transaction when `settings.write` is set.
-/// Returns one report per column, in the model's order.
+/// Scans every encrypted column of the rows of one model in `range` with `action`, one batch of
+/// rows at a time (one read for all columns), writing each batch's rewrites in one transaction
+/// when `settings.write` is set. Returns one report per column, in the model's order.
 pub(crate) fn scan_model(
     db: &mut Database,
     model: &ModelSpec,
+    range: &KeyRange,
     action: &dyn ValueAction,
     settings: &ScanSettings<'_>,
     failures: &mut Failures,
@@ -127,13 +128,14 @@ pub(crate) fn scan_model(
     } else {
         Pacing::fixed(settings.pacing.max_rows()).start(backend)
     };
-    let mut after: Option<PrimaryKey> = None;
+    let mut remaining = range.clone();
     loop {
         // A pass that only reads writes no fenced batch: keep the lease alive between batches.
         db.renew_lease_if_due()?;
         let batch_rows = pacer.rows();
-        let rows = db.read_batch(model, after.as_ref(), batch_rows)?;
+        let rows = db.read_batch(model, &remaining, batch_rows)?;
         let Some(last) = rows.last() else { break };
+        let after = &remaining.after;
         if after
             .as_ref()
             .is_some_and(|previous| !advances(previous, &last.key))
@@ -153,7 +155,7 @@ pub(crate) fn scan_model(
                 .into(),
             });
         }
-        after = Some(last.key.clone());
+        remaining.after = Some(last.key.clone());
         let failures_before = failures.seen;
         let swaps: Vec<(ColumnTarget<'_>, Vec<Swap>)> = model
             .columns()

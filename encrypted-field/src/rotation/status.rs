@@ -13,7 +13,7 @@ use crate::format::stored::blind_index_bytes;
 use crate::keys::version::KeyVersion;
 use crate::model::{BlindIndexSpec, Storage};
 use crate::rotation::Rotation;
-use crate::rotation::database::Database;
+use crate::rotation::database::{Database, KeyRange};
 use crate::rotation::error::{Error, Result};
 use crate::rotation::plan::{Binding, Plan, ValueAction};
 use crate::rotation::scan::{Failures, NoProgress, ScanSettings, scan_model};
@@ -125,7 +125,14 @@ impl Rotation<'_> {
                 counts: RefCell::new(BTreeMap::new()),
                 blind_indexes: RefCell::new(BTreeMap::new()),
             };
-            let reports = scan_model(db, model, &action, &settings, &mut Failures::default())?;
+            let reports = scan_model(
+                db,
+                model,
+                &KeyRange::default(),
+                &action,
+                &settings,
+                &mut Failures::default(),
+            )?;
             let mut counts = action.counts.into_inner();
             let mut blind_indexes = action.blind_indexes.into_inner();
             for (column, report) in model.columns().iter().zip(reports) {

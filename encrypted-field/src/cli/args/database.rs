@@ -81,6 +81,9 @@ pub struct WriteArgs {
     /// The rotation lease: its time to live, and how long to wait for another run's.
     #[command(flatten)]
     pub lease: LeaseArgs,
+    /// Parallel workers.
+    #[command(flatten)]
+    pub workers: super::WorkersArgs,
 }
 
 /// How a writing pass takes the database's rotation lease (a row of encrypted_field_leases that

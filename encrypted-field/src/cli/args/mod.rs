@@ -11,6 +11,7 @@ mod keys;
 mod passes;
 mod staging;
 mod values;
+mod workers;
 
 use clap::{Parser, Subcommand};
 
@@ -21,6 +22,7 @@ pub use passes::{
 };
 pub use staging::StagingArgs;
 pub use values::{DecryptArgs, EncryptArgs, LegacySource};
+pub use workers::WorkersArgs;
 
 /// The `encrypted-field` command line: one subcommand.
 #[derive(Debug, Parser)]

@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use clap::ValueEnum;
 
 use super::database::parse_batch_size;
-use super::{DatabaseArgs, KeySourceArgs, LeaseArgs, PacingArgs, StagingArgs, WriteArgs};
+use super::{
+    DatabaseArgs, KeySourceArgs, LeaseArgs, PacingArgs, StagingArgs, WorkersArgs, WriteArgs,
+};
 use crate::format::legacy::LegacyFormat;
 use crate::rotation::{DEFAULT_BATCH_SIZE, RotationPeriod};
 
@@ -74,6 +76,12 @@ pub struct VerifyArgs {
     /// Print the report as JSON (and draw no progress bar).
     #[arg(long)]
     pub json: bool,
+    /// With --workers: the rotation lease a parallel verification holds (one pass at a time).
+    #[command(flatten)]
+    pub lease: LeaseArgs,
+    /// Parallel workers.
+    #[command(flatten)]
+    pub workers: WorkersArgs,
 }
 
 /// Arguments of `status`.
@@ -161,6 +169,9 @@ pub struct ReindexArgs {
     /// The rotation lease: its time to live, and how long to wait for another run's.
     #[command(flatten)]
     pub lease: LeaseArgs,
+    /// Parallel workers.
+    #[command(flatten)]
+    pub workers: WorkersArgs,
 }
 
 /// What `migrate --from` reads.

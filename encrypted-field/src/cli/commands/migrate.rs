@@ -10,6 +10,7 @@ use crate::cli::key_ring as ring;
 use crate::cli::output::{Report, render};
 use crate::cli::pass::{backup_dir, column_list, confirm, emit_report, with_notifiers};
 use crate::cli::progress::ProgressLine;
+use crate::cli::workers::{WorkerConnections, join, with_workers};
 use crate::cli::{Cli, Exit, Io, MigrateArgs, Terminal};
 use crate::format::legacy::{LegacyFormat, LegacyKey};
 use crate::rotation::Error as RotationError;
@@ -54,9 +55,28 @@ pub(super) fn run(
             .map_err(|e| CliError::usage(format!("--expect: {e}")))?;
     }
     let registry = registry(cli, &args.database)?;
+    let connections = WorkerConnections::new(&args.database, &args.write.workers)?;
     let mut db = connect(&args.database)?;
     let ring = ring::load_for_database(&cli.env, &args.keys, &mut db, io)?;
     check_columns(&mut db, &registry)?;
+    if args.write.workers.join {
+        let migration = Rotation::new(&registry)
+            .pacing(args.write.pacing.pacing(args.write.batch_size))
+            .legacy_checks(checks);
+        let migration = with_workers(
+            args.write.lease.apply(migration)?,
+            &args.write.workers,
+            connections.as_ref(),
+        );
+        return join(
+            &migration,
+            &mut db,
+            &ring,
+            Some(&legacy_key),
+            args.write.json,
+            io,
+        );
+    }
     let action = format!(
         "encrypt every {format} value of {} with key {}",
         column_list(&registry),
@@ -73,6 +93,7 @@ pub(super) fn run(
     if let Some(dir) = backup_dir(args.write.backup_dir.clone()) {
         migration = migration.backup_dir(dir);
     }
+    let migration = with_workers(migration, &args.write.workers, connections.as_ref());
     let migration = with_notifiers(args.write.lease.apply(migration)?)?;
     let report = migration.migrate(&mut db, &ring, &legacy_key);
     progress.finish();

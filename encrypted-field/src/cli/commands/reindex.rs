@@ -5,6 +5,7 @@ use crate::cli::connect::{check_columns, connect, engine, registry};
 use crate::cli::key_ring as ring;
 use crate::cli::pass::{confirm, emit_report, with_notifiers};
 use crate::cli::progress::ProgressLine;
+use crate::cli::workers::{WorkerConnections, join, with_workers};
 use crate::cli::{Cli, CliError, Exit, Io, ReindexArgs, Terminal};
 use crate::model::Registry;
 use crate::rotation::Rotation;
@@ -17,9 +18,19 @@ pub(super) fn run(
     io: &mut Io<'_>,
 ) -> Result<Exit, CliError> {
     let registry = registry(cli, &args.database)?;
+    let connections = WorkerConnections::new(&args.database, &args.workers)?;
     let mut db = connect(&args.database)?;
     let ring = ring::load_for_database(&cli.env, &args.keys, &mut db, io)?;
     check_columns(&mut db, &registry)?;
+    if args.workers.join {
+        let reindex = Rotation::new(&registry).pacing(args.pacing.pacing(args.batch_size));
+        let reindex = with_workers(
+            args.lease.apply(reindex)?,
+            &args.workers,
+            connections.as_ref(),
+        );
+        return join(&reindex, &mut db, &ring, None, args.json, io);
+    }
     let action = format!(
         "rewrite the stale blind indexes of {}",
         index_list(&registry)
@@ -31,6 +42,7 @@ pub(super) fn run(
         .pacing(args.pacing.pacing(args.batch_size))
         .dry_run(args.dry_run)
         .progress(&progress);
+    let reindex = with_workers(reindex, &args.workers, connections.as_ref());
     let reindex = with_notifiers(args.lease.apply(reindex)?)?;
     let report = reindex.reindex(&mut db, &ring);
     progress.finish();

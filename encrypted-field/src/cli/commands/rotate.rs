@@ -10,6 +10,7 @@ use crate::cli::key_ring::{self as ring, env_active_version, keys_dir_path};
 use crate::cli::output::{NotDue, render};
 use crate::cli::pass::{backup_dir, column_list, confirm, emit_report, with_notifiers};
 use crate::cli::progress::ProgressLine;
+use crate::cli::workers::{WorkerConnections, join, with_workers};
 use crate::cli::{Cli, Exit, Io, RotateArgs, Terminal};
 use crate::keys::dir::KeysDir;
 use crate::keys::env::EnvVars;
@@ -36,9 +37,27 @@ pub(super) fn run(
         return super::reindex::run(cli, terminal, blind_index_pass(args), io);
     }
     let registry = registry(cli, &args.database)?;
+    let connections = WorkerConnections::new(&args.database, &args.write.workers)?;
     let mut db = connect(&args.database)?;
     let ring = ring::load_for_database(&cli.env, &args.keys, &mut db, io)?;
     let ring = with_recorded_active(&mut db, ring, &cli.env, &args, io)?;
+    if args.write.workers.join {
+        if args.new_key || args.if_due.is_some() || args.write.backup_dir.is_some() {
+            return Err(CliError::usage(
+                "--join works on the pass another run started: --new-key, --if-due and \
+                 --backup-dir belong to that run",
+            ));
+        }
+        check_columns(&mut db, &registry)?;
+        let rotation =
+            Rotation::new(&registry).pacing(args.write.pacing.pacing(args.write.batch_size));
+        let rotation = with_workers(
+            args.write.lease.apply(rotation)?,
+            &args.write.workers,
+            connections.as_ref(),
+        );
+        return join(&rotation, &mut db, &ring, None, args.write.json, io);
+    }
     let backup_dir = backup_dir(args.write.backup_dir.clone());
     let keys_dir = if args.new_key {
         Some(new_key_dir(&cli.env, &args, backup_dir.is_some())?)
@@ -78,6 +97,7 @@ pub(super) fn run(
     if let Some(uri) = &args.wrap_with {
         rotation = rotation.wrap_new_key_with(uri.clone());
     }
+    let rotation = with_workers(rotation, &args.write.workers, connections.as_ref());
     let rotation = with_notifiers(args.write.lease.apply(rotation)?)?;
     let report = match &keys_dir {
         Some(dir) => rotation
@@ -169,6 +189,7 @@ fn blind_index_pass(args: RotateArgs) -> crate::cli::ReindexArgs {
         pacing: args.write.pacing,
         json: args.write.json,
         lease: args.write.lease,
+        workers: args.write.workers,
     }
 }
 

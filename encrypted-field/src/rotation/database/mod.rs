@@ -10,6 +10,7 @@ use std::fmt;
 use crate::model::{KeyKind, ModelSpec, Storage};
 use crate::rotation::error::{Error, Result};
 
+mod chunks;
 pub(crate) mod lease;
 mod retry;
 mod rows;
@@ -59,6 +60,30 @@ impl PrimaryKey {
             Self::Integer(value) => value.to_string(),
             Self::Text(value) => value.clone(),
         }
+    }
+}
+
+/// The rows of a table a scan reads: those after `after` and up to `until` (included), in
+/// primary-key order; both unbounded for a whole table, both set for a chunk of a parallel pass.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct KeyRange {
+    /// The last key before the range (excluded), or none from the first row.
+    pub after: Option<PrimaryKey>,
+    /// The last key of the range (included), or none to the last row.
+    pub until: Option<PrimaryKey>,
+}
+
+impl fmt::Display for KeyRange {
+    /// Empty for a whole table; ` after primary key 10`, ` up to primary key 20`, or both.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(after) = &self.after {
+            write!(f, " after primary key {after}")?;
+        }
+        if let Some(until) = &self.until {
+            let and = if self.after.is_some() { " and" } else { "" };
+            write!(f, "{and} up to primary key {until}")?;
+        }
+        Ok(())
     }
 }
 
@@ -163,6 +188,10 @@ pub(crate) trait Dialect {
          host VARCHAR(255) NOT NULL, pid BIGINT NOT NULL, fence BIGINT NOT NULL, \
          acquired_at_ms BIGINT NOT NULL, expires_at_ms BIGINT NOT NULL, renewals BIGINT NOT NULL)"
     }
+    /// The type of a text column that may hold more than 64 KiB (a chunk's counts and failures).
+    fn long_text(&self) -> &'static str {
+        "TEXT"
+    }
     /// The statement that creates the fleet's instances table if it is missing.
     fn create_instances_table(&self) -> &'static str {
         "CREATE TABLE IF NOT EXISTS encrypted_field_instances (\
@@ -206,16 +235,27 @@ pub(crate) trait Dialect {
     }
 
     /// `SELECT key AS pk, table.c1, table.c2, …, table.c1_bidx, … FROM table [WHERE table.key > ?]
-    /// ORDER BY table.key LIMIT ?`: every encrypted column of the model, then the blind-index
-    /// column of each that has one, in one read. Names are qualified with the table: a bare name
-    /// in `ORDER BY` means an output column first.
-    fn select_batch_statement(&self, model: &ModelSpec, after: bool) -> String {
+    /// [AND table.key <= ?] ORDER BY table.key LIMIT ?`: every encrypted column of the model, then
+    /// the blind-index column of each that has one, in one read, of the rows after a key (when
+    /// `after`) and up to a key (when `until`: a chunk of a parallel pass). Names are qualified
+    /// with the table: a bare name in `ORDER BY` means an output column first.
+    fn select_batch_statement(&self, model: &ModelSpec, after: bool, until: bool) -> String {
         let table = self.quote(model.table());
         let key = format!("{table}.{}", self.quote(model.primary_key()));
-        let filter = if after {
-            format!(" WHERE {key} > {}", self.placeholder(1))
-        } else {
+        let mut binds = 0;
+        let mut conditions = Vec::new();
+        if after {
+            binds += 1;
+            conditions.push(format!("{key} > {}", self.placeholder(binds)));
+        }
+        if until {
+            binds += 1;
+            conditions.push(format!("{key} <= {}", self.placeholder(binds)));
+        }
+        let filter = if conditions.is_empty() {
             String::new()
+        } else {
+            format!(" WHERE {}", conditions.join(" AND "))
         };
         let columns: Vec<String> = model
             .columns()
@@ -233,6 +273,24 @@ pub(crate) trait Dialect {
             "SELECT {} AS pk, {} FROM {table}{filter} ORDER BY {key} LIMIT {}",
             self.key_expression(&key, model.primary_key_kind()),
             columns.join(", "),
+            self.placeholder(binds + 1),
+        )
+    }
+
+    /// `SELECT key AS pk FROM table [WHERE table.key > ?] ORDER BY table.key LIMIT 1 OFFSET ?`:
+    /// the key `offset` rows after a key (or from the start), read from the key's index alone:
+    /// where a parallel pass cuts a table into chunks.
+    fn select_key_at_offset_statement(&self, model: &ModelSpec, after: bool) -> String {
+        let table = self.quote(model.table());
+        let key = format!("{table}.{}", self.quote(model.primary_key()));
+        let filter = if after {
+            format!(" WHERE {key} > {}", self.placeholder(1))
+        } else {
+            String::new()
+        };
+        format!(
+            "SELECT {} AS pk FROM {table}{filter} ORDER BY {key} LIMIT 1 OFFSET {}",
+            self.key_expression(&key, model.primary_key_kind()),
             self.placeholder(if after { 2 } else { 1 }),
         )
     }
@@ -375,9 +433,11 @@ macro_rules! with_backend {
 }
 
 // After `with_backend!`, which they use.
+mod chunked;
 mod column_width;
 mod instances;
 mod leased;
+pub(crate) use chunks::{ChunkRow, JobRow};
 pub(crate) use instances::{InstanceCheckIn, InstanceRow};
 
 impl Database {
@@ -443,17 +503,33 @@ impl Database {
     pub(crate) fn read_batch(
         &mut self,
         model: &ModelSpec,
-        after: Option<&PrimaryKey>,
+        range: &KeyRange,
         limit: usize,
     ) -> Result<Vec<StoredRow>> {
-        let action = || match after {
-            Some(key) => format!("reading {} after primary key {key}", model.table()),
-            None => format!("reading {}", model.table()),
-        };
+        let action = || format!("reading {}{range}", model.table());
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let bounds = (range.after.as_ref(), range.until.as_ref());
         self.retrying(action, |backend, _lease| {
             with_backend!(backend, |conn, dialect, _module| rows::read_batch(
-                conn, dialect, model, after, limit
+                conn, dialect, model, bounds, limit
+            ))
+            .map_err(lease::WriteError::from)
+        })
+    }
+
+    /// The key `offset` rows after `after` (or from the first row) in key order, if the table has
+    /// that many: where a parallel pass ends one chunk.
+    pub(crate) fn key_at_offset(
+        &mut self,
+        model: &ModelSpec,
+        after: Option<&PrimaryKey>,
+        offset: usize,
+    ) -> Result<Option<PrimaryKey>> {
+        let action = || format!("cutting {} into chunks", model.table());
+        let offset = i64::try_from(offset).unwrap_or(i64::MAX);
+        self.retrying(action, |backend, _lease| {
+            with_backend!(backend, |conn, dialect, _module| rows::key_at_offset(
+                conn, dialect, model, after, offset
             ))
             .map_err(lease::WriteError::from)
         })

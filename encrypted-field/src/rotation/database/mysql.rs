@@ -85,6 +85,10 @@ impl Dialect for MysqlDialect {
         ("IGNORE", "")
     }
 
+    fn long_text(&self) -> &'static str {
+        "MEDIUMTEXT"
+    }
+
     fn upsert_instance(&self) -> String {
         format!(
             "INSERT INTO encrypted_field_instances \

@@ -102,12 +102,13 @@ where
     }
 }
 
-/// Reads one batch of a model in key order, every encrypted column at once.
+/// Reads one batch of a model in key order, every encrypted column at once: rows after `after`
+/// and up to `until` (both included when given), at most `limit`.
 pub(super) fn read_batch<C, D>(
     conn: &mut C,
     dialect: &D,
     model: &ModelSpec,
-    after: Option<&PrimaryKey>,
+    (after, until): (Option<&PrimaryKey>, Option<&PrimaryKey>),
     limit: i64,
 ) -> QueryResult<Vec<StoredRow>>
 where
@@ -120,13 +121,60 @@ where
     for<'q> Query<'q, C::Backend>:
         LoadQuery<'q, C, KeyedRow<IntegerKey>> + LoadQuery<'q, C, KeyedRow<TextKey>>,
 {
-    let sql = dialect.select_batch_statement(model, after.is_some());
+    let sql = dialect.select_batch_statement(model, after.is_some(), until.is_some());
+    let mut query = ::diesel::sql_query(sql).into_boxed::<C::Backend>();
+    for key in [after, until].into_iter().flatten() {
+        query = bind_key(query, key);
+    }
+    let query = query.bind::<BigInt, _>(limit);
+    let rows = load_keyed(query, conn, model.primary_key_kind())?;
+    Ok(rows
+        .into_iter()
+        .map(|(key, fields)| StoredRow::from_fields(key, fields, model))
+        .collect())
+}
+
+/// The key `offset` rows after `after` (or from the first row) in key order, if there is one.
+pub(super) fn key_at_offset<C, D>(
+    conn: &mut C,
+    dialect: &D,
+    model: &ModelSpec,
+    after: Option<&PrimaryKey>,
+    offset: i64,
+) -> QueryResult<Option<PrimaryKey>>
+where
+    C: Connection,
+    C::Backend: SupportedBackend,
+    D: Dialect,
+    i64: ToSql<BigInt, C::Backend> + FromSql<BigInt, C::Backend>,
+    String: ToSql<Text, C::Backend> + FromSql<Text, C::Backend>,
+    Vec<u8>: FromSql<Binary, C::Backend>,
+    for<'q> Query<'q, C::Backend>:
+        LoadQuery<'q, C, KeyedRow<IntegerKey>> + LoadQuery<'q, C, KeyedRow<TextKey>>,
+{
+    let sql = dialect.select_key_at_offset_statement(model, after.is_some());
     let mut query = ::diesel::sql_query(sql).into_boxed::<C::Backend>();
     if let Some(key) = after {
         query = bind_key(query, key);
     }
-    let query = query.bind::<BigInt, _>(limit);
-    let rows = match model.primary_key_kind() {
+    let query = query.bind::<BigInt, _>(offset);
+    let rows = load_keyed(query, conn, model.primary_key_kind())?;
+    Ok(rows.into_iter().next().map(|(key, _)| key))
+}
+
+/// Runs a query whose first column is the key `pk` (of `kind`), and whose others are bytes.
+fn load_keyed<'q, C>(
+    query: Query<'q, C::Backend>,
+    conn: &mut C,
+    kind: KeyKind,
+) -> QueryResult<Vec<(PrimaryKey, Vec<Option<Vec<u8>>>)>>
+where
+    C: Connection,
+    C::Backend: SupportedBackend,
+    Query<'q, C::Backend>:
+        LoadQuery<'q, C, KeyedRow<IntegerKey>> + LoadQuery<'q, C, KeyedRow<TextKey>>,
+{
+    Ok(match kind {
         KeyKind::Integer => query
             .load::<KeyedRow<IntegerKey>>(conn)?
             .into_iter()
@@ -137,11 +185,7 @@ where
             .into_iter()
             .map(|r| r.0)
             .collect(),
-    };
-    Ok(rows
-        .into_iter()
-        .map(|(key, fields)| StoredRow::from_fields(key, fields, model))
-        .collect())
+    })
 }
 
 /// Applies the swaps of every column in one transaction that first checks `lease` (see
