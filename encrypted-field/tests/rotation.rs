@@ -44,3 +44,5 @@ mod row_bound;
 mod unique_keys;
 #[path = "rotation/verify.rs"]
 mod verify;
+#[path = "rotation/workers.rs"]
+mod workers;
