@@ -23,7 +23,7 @@ use ::diesel::serialize::ToSql;
 use ::diesel::sql_types::{BigInt, Nullable, Text};
 
 use super::Dialect;
-use super::lease::{HeldLease, LEASES_TABLE, WriteError, fence};
+use super::lease::{HeldLease, LEASES_TABLE, WriteError, create_if_missing, fence};
 use super::supported_backend::SupportedBackend;
 
 type Query<'q, DB> = BoxedSqlQuery<'q, DB, SqlQuery>;
@@ -96,34 +96,23 @@ where
     for<'q> Query<'q, C::Backend>: ExecuteDsl<C>,
 {
     let long_text = dialect.long_text();
-    for statement in [
-        format!(
+    create_if_missing(
+        conn,
+        &format!(
             "CREATE TABLE IF NOT EXISTS {JOBS_TABLE} (job VARCHAR(64) NOT NULL PRIMARY KEY, \
              operation VARCHAR(16) NOT NULL, active_version BIGINT NOT NULL, \
              writes BIGINT NOT NULL)"
         ),
-        format!(
+    )?;
+    create_if_missing(
+        conn,
+        &format!(
             "CREATE TABLE IF NOT EXISTS {CHUNKS_TABLE} (job VARCHAR(64) NOT NULL, \
              chunk BIGINT NOT NULL, table_name VARCHAR(191) NOT NULL, after_key {long_text}, \
              until_key {long_text}, done BIGINT NOT NULL, result {long_text}, \
              PRIMARY KEY (job, chunk))"
         ),
-    ] {
-        match ::diesel::sql_query(statement)
-            .into_boxed::<C::Backend>()
-            .execute(conn)
-        {
-            // Two PostgreSQL sessions creating a table at once can collide on the catalog's
-            // unique index: the table then exists, which is all that is asked.
-            Ok(_)
-            | Err(::diesel::result::Error::DatabaseError(
-                ::diesel::result::DatabaseErrorKind::UniqueViolation,
-                _,
-            )) => {}
-            Err(other) => return Err(other),
-        }
-    }
-    Ok(())
+    )
 }
 
 /// Removes every job, its chunks and its chunks' leases, in a transaction fenced by `lease` (the

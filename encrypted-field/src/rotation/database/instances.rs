@@ -11,7 +11,7 @@ use ::diesel::result::QueryResult;
 use ::diesel::serialize::ToSql;
 use ::diesel::sql_types::{BigInt, Text};
 
-use super::lease::{HeldLease, WriteError, fence};
+use super::lease::{HeldLease, WriteError, create_if_missing, fence};
 use super::supported_backend::SupportedBackend;
 use super::{Backend, Database, Dialect, db_error};
 // The backends' modules, as `with_backend!` names them.
@@ -102,7 +102,7 @@ where
     D: Dialect,
     for<'q> Query<'q, C::Backend>: ExecuteDsl<C>,
 {
-    run::<C>(conn, dialect.create_instances_table())?;
+    create_if_missing(conn, dialect.create_instances_table())?;
     let probe = format!("SELECT pinned_blind_index_version FROM {INSTANCES_TABLE} WHERE 1 = 0");
     if run::<C>(conn, &probe).is_ok() {
         return Ok(());
@@ -139,7 +139,7 @@ where
     for<'q> Query<'q, C::Backend>: ExecuteDsl<C>,
 {
     // Outside the transaction: MySQL commits before DDL.
-    run::<C>(conn, dialect.create_metadata_table())?;
+    create_if_missing(conn, dialect.create_metadata_table())?;
     conn.transaction(|conn| {
         fence(conn, dialect, lease)?;
         ::diesel::sql_query(dialect.upsert_metadata())

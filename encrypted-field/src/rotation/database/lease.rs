@@ -27,7 +27,7 @@ use ::diesel::deserialize::{FromSql, QueryableByName};
 use ::diesel::query_builder::{BoxedSqlQuery, SqlQuery};
 use ::diesel::query_dsl::RunQueryDsl;
 use ::diesel::query_dsl::methods::{ExecuteDsl, LoadQuery};
-use ::diesel::result::{DatabaseErrorKind, QueryResult};
+use ::diesel::result::QueryResult;
 use ::diesel::serialize::ToSql;
 use ::diesel::sql_types::{BigInt, Text};
 
@@ -92,8 +92,7 @@ impl From<::diesel::result::Error> for WriteError {
     }
 }
 
-/// `CREATE TABLE IF NOT EXISTS` of the leases table. Two PostgreSQL sessions creating it at once
-/// can collide on the catalog's unique index: the table then exists, which is all that is asked.
+/// `CREATE TABLE IF NOT EXISTS` of the leases table.
 fn create_table<C, D>(conn: &mut C, dialect: &D) -> QueryResult<()>
 where
     C: Connection,
@@ -101,16 +100,25 @@ where
     D: Dialect,
     for<'q> Query<'q, C::Backend>: ExecuteDsl<C>,
 {
-    match ::diesel::sql_query(dialect.create_leases_table())
-        .into_boxed::<C::Backend>()
-        .execute(conn)
-    {
-        Ok(_)
-        | Err(::diesel::result::Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
-            Ok(())
-        }
-        Err(other) => Err(other),
-    }
+    create_if_missing(conn, dialect.create_leases_table())
+}
+
+/// Runs a `CREATE TABLE IF NOT EXISTS`. Two PostgreSQL sessions creating the same table at once
+/// can collide in the catalog (a unique violation on its index, or "relation already exists"):
+/// the other session's table then exists, and the statement run again finds it.
+pub(super) fn create_if_missing<C>(conn: &mut C, statement: &str) -> QueryResult<()>
+where
+    C: Connection,
+    C::Backend: SupportedBackend,
+    for<'q> Query<'q, C::Backend>: ExecuteDsl<C>,
+{
+    let create = |conn: &mut C| {
+        ::diesel::sql_query(statement)
+            .into_boxed::<C::Backend>()
+            .execute(conn)
+            .map(drop)
+    };
+    create(conn).or_else(|_| create(conn))
 }
 
 /// Takes the lease `name` for `owner` unless another owner holds it unexpired: creates the table

@@ -606,11 +606,9 @@ impl Database {
 
     /// Creates [`LEGACY_VALUES_TABLE`] if it is missing.
     pub(crate) fn create_legacy_values_table(&mut self) -> Result<()> {
-        with_backend!(&mut self.backend, |conn, dialect, _module| rows::run(
-            conn,
-            dialect.create_legacy_values_table()
-        ))
-        .map(drop)
+        with_backend!(&mut self.backend, |conn, dialect, _module| {
+            lease::create_if_missing(conn, dialect.create_legacy_values_table())
+        })
         .map_err(db_error(format!("creating {LEGACY_VALUES_TABLE}")))
     }
 

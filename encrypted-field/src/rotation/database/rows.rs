@@ -12,7 +12,7 @@ use ::diesel::row::NamedRow;
 use ::diesel::serialize::ToSql;
 use ::diesel::sql_types::{BigInt, Binary, Nullable, Text};
 
-use super::lease::{HeldLease, WriteError, fence};
+use super::lease::{HeldLease, WriteError, create_if_missing, fence};
 use super::supported_backend::SupportedBackend;
 use super::{
     ColumnTarget, Dialect, KeptValue, LEGACY_VALUES_TABLE, MAX_BYTES_PER_STATEMENT,
@@ -26,9 +26,12 @@ type Query<'q, DB> = BoxedSqlQuery<'q, DB, SqlQuery>;
 /// the select list, by position, as nullable bytes. A TEXT column's value reads as its UTF-8
 /// bytes on every backend.
 pub(super) struct KeyedRow<K>(
-    (PrimaryKey, Vec<Option<Vec<u8>>>),
+    KeyAndFields,
     std::marker::PhantomData<K>,
 );
+
+/// A row's key, and its other columns as nullable bytes.
+type KeyAndFields = (PrimaryKey, Vec<Option<Vec<u8>>>);
 
 /// How a primary key of one kind is read.
 pub(super) trait KeyColumn {
@@ -167,7 +170,7 @@ fn load_keyed<'q, C>(
     query: Query<'q, C::Backend>,
     conn: &mut C,
     kind: KeyKind,
-) -> QueryResult<Vec<(PrimaryKey, Vec<Option<Vec<u8>>>)>>
+) -> QueryResult<Vec<KeyAndFields>>
 where
     C: Connection,
     C::Backend: SupportedBackend,
@@ -634,9 +637,7 @@ where
     String: ToSql<Text, C::Backend> + FromSql<Text, C::Backend>,
     for<'q> Query<'q, C::Backend>: LoadQuery<'q, C, MetadataValue> + ExecuteDsl<C>,
 {
-    ::diesel::sql_query(dialect.create_metadata_table())
-        .into_boxed::<C::Backend>()
-        .execute(conn)?;
+    create_if_missing(conn, dialect.create_metadata_table())?;
     let sql = format!(
         "SELECT value FROM encrypted_field_metadata WHERE name = {}",
         dialect.placeholder(1)
@@ -666,9 +667,7 @@ where
     i64: ToSql<BigInt, C::Backend>,
     for<'q> Query<'q, C::Backend>: ExecuteDsl<C>,
 {
-    ::diesel::sql_query(dialect.create_metadata_table())
-        .into_boxed::<C::Backend>()
-        .execute(conn)?;
+    create_if_missing(conn, dialect.create_metadata_table())?;
     conn.transaction(|conn| {
         fence(conn, dialect, lease)?;
         ::diesel::sql_query(dialect.insert_metadata_if_absent())
