@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::counts::parse_batch_size;
 use crate::cli::CliError;
 use crate::cli::models::{ColumnArg, PrimaryKeyArg};
 use crate::rotation::{DEFAULT_BATCH_SIZE, LEASE_TTL_VAR, MIN_LEASE_TTL, Pacing, Rotation};
@@ -178,13 +179,5 @@ fn parse_pause_ratio(text: &str) -> Result<f64, String> {
         _ => Err(format!(
             "`{text}` is not a ratio of zero or more (like 0.5)"
         )),
-    }
-}
-
-/// A `--batch-size`: a positive number of rows.
-pub(super) fn parse_batch_size(text: &str) -> Result<usize, String> {
-    match text.parse::<usize>() {
-        Ok(n) if n > 0 => Ok(n),
-        _ => Err(format!("`{text}` is not a positive number of rows")),
     }
 }

@@ -6,6 +6,7 @@
 //! single values (`values.rs`), the database and its columns (`database.rs`), and the passes over
 //! a database (`passes.rs`).
 
+mod counts;
 mod database;
 mod keys;
 mod passes;

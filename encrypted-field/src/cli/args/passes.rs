@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::ValueEnum;
 
-use super::database::parse_batch_size;
+use super::counts::parse_batch_size;
 use super::{
     DatabaseArgs, KeySourceArgs, LeaseArgs, PacingArgs, StagingArgs, WorkersArgs, WriteArgs,
 };

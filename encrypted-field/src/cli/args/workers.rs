@@ -1,7 +1,7 @@
 //! Parallel workers of a pass (`--workers`, `--join`, `--chunk-rows`): `rotate`, `migrate`,
 //! `verify` and `reindex`.
 
-use super::database::parse_batch_size;
+use super::counts::parse_batch_size;
 use crate::rotation::DEFAULT_CHUNK_ROWS;
 
 /// How many workers scan the database, and whether this run joins another's pass.

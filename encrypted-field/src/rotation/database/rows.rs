@@ -25,10 +25,7 @@ type Query<'q, DB> = BoxedSqlQuery<'q, DB, SqlQuery>;
 /// A row read by `read_batch`: the key (column `pk`, of SQL type `K`), then every other column of
 /// the select list, by position, as nullable bytes. A TEXT column's value reads as its UTF-8
 /// bytes on every backend.
-pub(super) struct KeyedRow<K>(
-    KeyAndFields,
-    std::marker::PhantomData<K>,
-);
+pub(super) struct KeyedRow<K>(KeyAndFields, std::marker::PhantomData<K>);
 
 /// A row's key, and its other columns as nullable bytes.
 type KeyAndFields = (PrimaryKey, Vec<Option<Vec<u8>>>);
