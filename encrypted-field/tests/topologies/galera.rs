@@ -4,7 +4,8 @@
 //!
 //! Galera certifies each transaction against the writes of the other nodes at COMMIT and aborts
 //! the loser with error 1213: the rotation retries such a batch. `GET_LOCK` is local to one node:
-//! the rotation lease, a row of the project's table, is replicated like any other.
+//! the rotation lease, a row of the project's table, is replicated like any other, and so are the
+//! chunks of a parallel pass and their leases: workers on every node share one pass.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -182,4 +183,66 @@ fn certification_conflicts_are_retried_inside_the_run() {
     for node in [&node1, &node2, &node3] {
         table.assert_reads_back(&mut causal(node), &keys.ring_v2(), &expected);
     }
+}
+
+#[test]
+fn parallel_workers_on_three_nodes_share_one_pass() {
+    let Some((_database, [node1, node2, node3])) = nodes("galera_workers") else {
+        return;
+    };
+    let keys = Keys::generate();
+    let table = SecretsTable::create(&node1, "galera_workers", ROWS, &keys);
+    let registry = table.registry();
+    for node in [&node2, &node3] {
+        assert_eq!(table.read_all(&mut causal(node)).len(), 3_000, "{node}");
+    }
+    // The run on node 1 starts the pass; its worker is slow to connect, so that the workers
+    // already waiting on nodes 2 and 3 take chunks too. Chunk leases taken at once on two nodes
+    // conflict at certification: the loser is retried, then finds the chunk taken.
+    let slow_connect = || {
+        std::thread::sleep(Duration::from_millis(1500));
+        Database::connect(&node1)
+    };
+    let (report, joined) = std::thread::scope(|scope| {
+        let joiners = [&node2, &node3].map(|node| {
+            let registry = &registry;
+            let ring = keys.ring_v2();
+            scope.spawn(move || {
+                Rotation::new(registry)
+                    .pacing(Pacing::fixed(50))
+                    .wait_for_lease(Duration::from_secs(60))
+                    .join(&mut causal(node), &ring, None)
+                    .unwrap()
+            })
+        });
+        let report = Rotation::new(&registry)
+            .pacing(Pacing::fixed(50))
+            .workers(1, &slow_connect)
+            .chunk_rows(250)
+            .run(&mut Database::connect(&node1).unwrap(), &keys.ring_v2())
+            .unwrap();
+        (report, joiners.map(|joiner| joiner.join().unwrap()))
+    });
+    assert_eq!(report.status, RotationStatus::Completed, "{report:?}");
+    assert_eq!(
+        report.records_rewritten, 3_000,
+        "every value once: {report:?}"
+    );
+    for (node, joined) in ["node 2", "node 3"].iter().zip(&joined) {
+        assert!(joined.joined && joined.chunks >= 1, "{node}: {joined:?}");
+    }
+    for node in [&node1, &node2, &node3] {
+        let versions =
+            table.assert_reads_back(&mut causal(node), &keys.ring_v2(), &BTreeMap::new());
+        assert_eq!(
+            versions,
+            BTreeMap::from([(KeyVersion::new(2), 3_000)]),
+            "{node}"
+        );
+    }
+    println!(
+        "{}: 12 chunks in the rewrite and 12 in the verification: node 2 scanned {}, node 3 {}, \
+         node 1 the rest; {} batches retried",
+        table.name, joined[0].chunks, joined[1].chunks, report.conflicts_retried
+    );
 }
