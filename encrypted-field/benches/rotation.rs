@@ -1,23 +1,32 @@
-//! Rotation benchmark: re-encrypting a table of two encrypted columns (one nullable) from key v1
-//! to v2, against the I/O limit measured in the same run: the same keyset-batched read and
-//! set-based compare-and-swap UPDATE, with precomputed bytes and no cryptography.
+//! Rotation benchmark: re-encrypting a table of two encrypted columns (one nullable), against the
+//! I/O limit measured in the same run: the same keyset-batched read and set-based compare-and-swap
+//! UPDATE, with precomputed bytes and no cryptography ("plain UPDATE"); and beside one whole-table
+//! set-based `UPDATE` of the same columns. Each rotation is run by one stream, then by parallel
+//! workers (`Rotation::workers`), each rotating the table to the next key version. For every pass,
+//! the CPU time of this process (the client) and of the database server's processes, per row:
+//! what more cores on either side would give.
 //!
 //! ```text
 //! cargo bench -p encrypted-field --bench rotation --features mysql,postgres            # 100k rows
-//! ROTATION_BENCH_ROWS=100000,1000000 ROTATION_BENCH_BATCH=1000 cargo bench -p encrypted-field --bench rotation --features mysql,postgres
+//! ROTATION_BENCH_ROWS=1000000 ROTATION_BENCH_WORKERS=0,1,2,4 MYSQL_DATABASE_URL=... PG_DATABASE_URL=... \
+//!   cargo bench -p encrypted-field --bench rotation --features mysql,postgres
 //! ```
 //!
-//! Backends: SQLite (temp file) always; MariaDB and PostgreSQL when `MYSQL_DATABASE_URL` /
-//! `PG_DATABASE_URL` are set. Each (backend, size) runs in a child process of its own so that its
-//! peak RSS (`VmHWM`) is its own.
+//! `ROTATION_BENCH_WORKERS`: the rotations to run, in order; 0 is one stream (no workers), N is N
+//! parallel workers (default `0`). Backends: SQLite (temp file) always; MariaDB and PostgreSQL
+//! when `MYSQL_DATABASE_URL` / `PG_DATABASE_URL` are set. Each (backend, size) runs in a child
+//! process of its own so that its peak RSS (`VmHWM`) is its own.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[path = "support/process_cpu.rs"]
+mod process_cpu;
 
 use std::process::Command;
 use std::time::Instant;
 
 use encrypted_field::model::{ColumnSpec, ModelSpec, Registry};
 use encrypted_field::rotation::database::Database;
-use encrypted_field::rotation::{Pacing, Progress, Rotation};
+use encrypted_field::rotation::{Pacing, Progress, Rotation, RotationReport};
 use encrypted_field::{KeyRing, MasterKey};
 
 const TABLE: &str = "ef_rotation_bench";
@@ -38,9 +47,10 @@ fn main() {
         backends.push(("postgres", url));
     }
     println!(
-        "| backend | rows | plain UPDATE rows/s | rotation rows/s | rotation / plain | verify rows/s | peak RSS MiB |"
+        "| backend | rows | pass | rows/s | / plain UPDATE | client CPU µs/row | server CPU µs/row \
+         | peak RSS MiB |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---|---:|---:|---:|---:|---:|");
     for (backend, url) in &backends {
         for rows in sizes.split(',') {
             let out = Command::new(std::env::current_exe().unwrap())
@@ -54,6 +64,28 @@ fn main() {
             }
             print!("{}", String::from_utf8_lossy(&out.stdout));
         }
+    }
+}
+
+/// The rotations `ROTATION_BENCH_WORKERS` asks for: 0 for one stream, N for N workers.
+fn worker_counts() -> Vec<usize> {
+    std::env::var("ROTATION_BENCH_WORKERS")
+        .unwrap_or_else(|_| "0".to_owned())
+        .split(',')
+        .map(|n| {
+            n.trim()
+                .parse()
+                .expect("ROTATION_BENCH_WORKERS lists numbers")
+        })
+        .collect()
+}
+
+/// The server's process name, whose CPU time is the server's.
+fn server_process(backend: &str) -> Option<&'static str> {
+    match backend {
+        "mysql" => Some("mariadbd"),
+        "postgres" => Some("postgres"),
+        _ => None,
     }
 }
 
@@ -143,13 +175,103 @@ fn setup(db: &mut Database, backend: &str, rows: usize, ring: &KeyRing) {
 struct Quiet;
 impl Progress for Quiet {}
 
+/// The whole-table reference: one set-based `UPDATE` of both columns over every row, no batches,
+/// no compare-and-swap, no bytes sent. It swaps the first two IV bytes of each value (NULL stays
+/// NULL), so running it twice leaves the table as it was. SQLite has no byte functions for BLOBs:
+/// its statement goes through `hex`/`unhex` (SQLite 3.41).
+fn whole_table_update(backend: &str) -> String {
+    // The IV starts after the 7-byte header: bytes 8 and 9 (1-based) are swapped.
+    let swap = |column: &str| match backend {
+        "postgres" => format!(
+            "substring({column} from 1 for 7) || substring({column} from 9 for 1) \
+             || substring({column} from 8 for 1) || substring({column} from 10)"
+        ),
+        "mysql" => format!(
+            "CONCAT(SUBSTRING({column}, 1, 7), SUBSTRING({column}, 9, 1), \
+             SUBSTRING({column}, 8, 1), SUBSTRING({column}, 10))"
+        ),
+        // `hex(NULL)` is the empty string, which `unhex` turns into an empty BLOB: keep NULL.
+        _ => format!(
+            "CASE WHEN {column} IS NULL THEN NULL ELSE \
+             unhex(substr(hex({column}), 1, 14) || substr(hex({column}), 17, 2) \
+             || substr(hex({column}), 15, 2) || substr(hex({column}), 19)) END"
+        ),
+    };
+    format!(
+        "UPDATE {TABLE} SET ssn = {}, phone = {}",
+        swap("ssn"),
+        swap("phone")
+    )
+}
+
+/// Rotates the table to `ring`'s active key, by one stream (`workers` 0) or `workers` workers.
+fn rotate(
+    db: &mut Database,
+    registry: &Registry,
+    ring: &KeyRing,
+    workers: usize,
+) -> RotationReport {
+    let url = std::env::var("ROTATION_BENCH_URL").unwrap();
+    let connect = || Database::connect(&url);
+    let rotation = Rotation::new(registry)
+        .pacing(pacing())
+        .verify(false)
+        .progress(&Quiet);
+    let rotation = if workers == 0 {
+        rotation
+    } else {
+        rotation.workers(workers, &connect)
+    };
+    rotation.run(db, ring).unwrap()
+}
+
+/// One line of the table.
+struct Line<'a> {
+    backend: &'a str,
+    rows: usize,
+    server: Option<&'a str>,
+    plain: f64,
+}
+
+impl Line<'_> {
+    /// Prints the line of `pass`, which handled `handled` rows at `cost`.
+    fn print(&self, pass: &str, handled: usize, cost: process_cpu::CpuCost, rss: Option<f64>) {
+        let rate = handled as f64 / cost.wall;
+        let per_row = |seconds: f64| seconds * 1e6 / handled as f64;
+        let server = match self.server {
+            Some(_) => format!("{:.1}", per_row(cost.server)),
+            None => "(in the client)".to_owned(),
+        };
+        let ratio = if self.plain > 0.0 {
+            format!("{:.2}", rate / self.plain)
+        } else {
+            "1.00".to_owned()
+        };
+        println!(
+            "| {} | {} | {pass} | {rate:.0} | {ratio} | {:.1} | {server} | {} |",
+            self.backend,
+            self.rows,
+            per_row(cost.client),
+            rss.map_or_else(String::new, |r| format!("{r:.1}"))
+        );
+    }
+}
+
 fn child(backend: &str, rows: usize) {
     let url = std::env::var("ROTATION_BENCH_URL").unwrap();
+    let server = server_process(backend);
     let mut db = Database::connect(&url).unwrap();
-    let (v1, v2) = (MasterKey::generate(), MasterKey::generate());
-    let old = KeyRing::builder().key(1, v1.clone()).build().unwrap();
-    let new = KeyRing::builder().key(1, v1).key(2, v2).build().unwrap();
-    setup(&mut db, backend, rows, &old);
+    let workers = worker_counts();
+    let keys: Vec<MasterKey> = (0..=workers.len()).map(|_| MasterKey::generate()).collect();
+    // Ring `n` holds versions 1..=n+1, the last one active.
+    let ring = |n: usize| {
+        let mut builder = KeyRing::builder();
+        for (i, key) in keys.iter().take(n + 1).enumerate() {
+            builder = builder.key(u32::try_from(i + 1).unwrap(), key.clone());
+        }
+        builder.build().unwrap()
+    };
+    setup(&mut db, backend, rows, &ring(0));
     let registry = Registry::new()
         .register_spec(
             ModelSpec::new(TABLE, "id")
@@ -157,42 +279,66 @@ fn child(backend: &str, rows: usize) {
                 .column(ColumnSpec::binary("phone").nullable()),
         )
         .unwrap();
+    let mut line = Line {
+        backend,
+        rows,
+        server,
+        plain: 0.0,
+    };
 
     // The I/O limit: the same scan and statements, bytes changed without cryptography. Two passes
     // (flip, flip back) leave the table as it was.
-    let started = Instant::now();
+    let before = process_cpu::CpuSnapshot::take(server);
     for _ in 0..2 {
         encrypted_field::rotation::bench_plain_pass(&mut db, &registry, pacing()).unwrap();
     }
-    let plain = (2 * rows) as f64 / started.elapsed().as_secs_f64();
+    let cost = before.cost_since(server);
+    line.print("plain UPDATE (I/O limit), 1 stream", 2 * rows, cost, None);
+    line.plain = (2 * rows) as f64 / cost.wall;
 
-    let started = Instant::now();
-    let report = Rotation::new(&registry)
-        .pacing(pacing())
-        .verify(false)
-        .progress(&Quiet)
-        .run(&mut db, &new)
-        .unwrap();
-    let rotation = rows as f64 / started.elapsed().as_secs_f64();
-    assert_eq!(report.failed_records, 0);
+    // The same columns rewritten by one whole-table statement, twice (swap, swap back).
+    let update = whole_table_update(backend);
+    let before = process_cpu::CpuSnapshot::take(server);
+    for _ in 0..2 {
+        assert_eq!(db.execute(&update).unwrap(), rows);
+    }
+    line.print(
+        "whole-table UPDATE",
+        2 * rows,
+        before.cost_since(server),
+        None,
+    );
 
-    let started = Instant::now();
+    for (n, &count) in workers.iter().enumerate() {
+        let before = process_cpu::CpuSnapshot::take(server);
+        let report = rotate(&mut db, &registry, &ring(n + 1), count);
+        let cost = before.cost_since(server);
+        assert_eq!(report.failed_records, 0);
+        assert_eq!(report.records_rewritten as usize, rows * 2 - rows / 10);
+        let pass = match count {
+            0 => "rotation, 1 stream".to_owned(),
+            1 => "rotation, 1 worker".to_owned(),
+            n => format!("rotation, {n} workers"),
+        };
+        line.print(&pass, rows, cost, None);
+    }
+
+    // Every value opened (the whole-table UPDATE damaged none), by one stream.
+    let last = ring(workers.len());
+    let before = process_cpu::CpuSnapshot::take(server);
     let verified = Rotation::new(&registry)
         .batch_size(batch_size())
-        .verify_only(&mut db, &new)
+        .verify_only(&mut db, &last)
         .unwrap();
-    let verify = rows as f64 / started.elapsed().as_secs_f64();
-    assert!(
-        verified.verification.as_ref().is_some_and(|v| v.ok),
-        "verification failed"
+    let verification = verified.verification.as_ref();
+    assert!(verification.is_some_and(|v| v.ok), "verification failed");
+    line.print(
+        "verify, 1 stream",
+        rows,
+        before.cost_since(server),
+        Some(peak_rss_mib()),
     );
-
     db.execute(&format!("DROP TABLE {TABLE}")).unwrap();
-    println!(
-        "| {backend} | {rows} | {plain:.0} | {rotation:.0} | {:.2} | {verify:.0} | {:.1} |",
-        rotation / plain,
-        peak_rss_mib()
-    );
 }
 
 fn peak_rss_mib() -> f64 {

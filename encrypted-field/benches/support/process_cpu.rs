@@ -78,10 +78,15 @@ fn server_seconds(comm: &str) -> f64 {
     };
     entries
         .filter_map(Result::ok)
-        .filter(|entry| entry.file_name().to_string_lossy().bytes().all(|b| b.is_ascii_digit()))
         .filter(|entry| {
-            std::fs::read_to_string(entry.path().join("comm"))
-                .is_ok_and(|name| name.trim() == comm)
+            entry
+                .file_name()
+                .to_string_lossy()
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+        })
+        .filter(|entry| {
+            std::fs::read_to_string(entry.path().join("comm")).is_ok_and(|name| name.trim() == comm)
         })
         .filter_map(|entry| cpu_seconds_of(&entry.path().join("stat").display().to_string(), true))
         .sum()

@@ -39,7 +39,7 @@ use crate::rotation::work::{Scanned, Work};
 pub const DEFAULT_CHUNK_ROWS: usize = 20_000;
 
 /// The longest pause of a worker that waits for chunks other workers hold.
-const MAX_CHUNK_POLL: Duration = Duration::from_millis(500);
+const MAX_CHUNK_POLL: Duration = Duration::from_millis(100);
 
 /// How a pass's workers connect: each opens a connection of its own.
 pub type Connect<'a> = &'a (dyn Fn() -> Result<Database> + Sync);
