@@ -22,7 +22,6 @@
 mod process_cpu;
 
 use std::process::Command;
-use std::time::Instant;
 
 use encrypted_field::model::{ColumnSpec, ModelSpec, Registry};
 use encrypted_field::rotation::database::Database;
