@@ -235,7 +235,7 @@ impl<'a> Rotation<'a> {
         if !self.dry_run {
             schedule::record_activation(db, ring.active_version())?;
         }
-        let action = Reencrypt { ring };
+        let action = Reencrypt::new(ring);
         let mut report = self.pass(db, ring, &action, Operation::Rotate)?;
         let mut changed_in_last_pass = report.records_changed_concurrently;
         for _ in 1..MAX_PASSES {
