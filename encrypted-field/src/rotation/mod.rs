@@ -63,6 +63,7 @@ mod lease_holder;
 pub(crate) mod new_blind_index_key;
 pub(crate) mod new_key;
 mod pacing;
+mod pipeline;
 mod plan;
 mod plausibility;
 mod preflight;
@@ -467,7 +468,8 @@ impl<'a> Rotation<'a> {
         let mut failures = Failures::default();
         let retried_before = db.conflicts_retried();
         for (model, model_report) in self.registry.iter().zip(&mut report.models) {
-            model_report.columns = scan_model(db, model, action, &settings, &mut failures)?;
+            model_report.columns =
+                pipeline::scan_model_overlapped(db, model, action, &settings, &mut failures)?;
         }
         report.conflicts_retried = db.conflicts_retried() - retried_before;
         for column in report.models.iter().flat_map(|m| &m.columns) {
@@ -648,6 +650,11 @@ pub fn bench_plain_pass(db: &mut Database, registry: &Registry, pacing: Pacing) 
                 blind_index: None,
             }
         }
+
+        /// Planned beside the writes, as rotation is: the same scan.
+        fn shared(&self) -> Option<&(dyn ValueAction + Sync)> {
+            Some(self)
+        }
     }
     let settings = ScanSettings {
         pacing,
@@ -657,10 +664,11 @@ pub fn bench_plain_pass(db: &mut Database, registry: &Registry, pacing: Pacing) 
     let mut failures = Failures::default();
     let mut rewritten = 0;
     for model in registry.iter() {
-        rewritten += scan_model(db, model, &FlipIvBit, &settings, &mut failures)?
-            .iter()
-            .map(|c| c.rewritten)
-            .sum::<u64>();
+        rewritten +=
+            pipeline::scan_model_overlapped(db, model, &FlipIvBit, &settings, &mut failures)?
+                .iter()
+                .map(|c| c.rewritten)
+                .sum::<u64>();
     }
     Ok(rewritten)
 }

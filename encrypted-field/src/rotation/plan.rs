@@ -55,6 +55,13 @@ pub(crate) trait ValueAction {
         false
     }
 
+    /// This action as one that threads can share, when it can be: a writing pass then plans each
+    /// batch on a second thread while the previous one is written (`pipeline.rs`). `None` (the
+    /// default) keeps planning on the scan's thread.
+    fn shared(&self) -> Option<&(dyn ValueAction + Sync)> {
+        None
+    }
+
     /// Decides for a value of a column that keeps the blind index `index`, given the index
     /// stored beside the value (`None` when NULL). By default as [`plan`](Self::plan): the index
     /// is left alone.
@@ -145,6 +152,12 @@ impl ValueAction for Reencrypt<'_> {
             None,
             Some(&self.ivs),
         )
+    }
+
+    /// The ring is shared read-only and the IV pool behind a lock: planning may run beside the
+    /// writes.
+    fn shared(&self) -> Option<&(dyn ValueAction + Sync)> {
+        Some(self)
     }
 }
 

@@ -206,7 +206,7 @@ pub(crate) fn scan_model(
 
 /// Whether `next` lies beyond `previous` in key order: integer keys must grow; text keys, whose
 /// order is the database's collation, must at least differ.
-fn advances(previous: &PrimaryKey, next: &PrimaryKey) -> bool {
+pub(crate) fn advances(previous: &PrimaryKey, next: &PrimaryKey) -> bool {
     match (previous, next) {
         (PrimaryKey::Integer(a), PrimaryKey::Integer(b)) => b > a,
         (a, b) => a != b,
@@ -215,7 +215,7 @@ fn advances(previous: &PrimaryKey, next: &PrimaryKey) -> bool {
 
 /// Plans the values of one column (at `index` in each row) of a batch, counting as it goes;
 /// returns the writes to make.
-fn plan_column(
+pub(crate) fn plan_column(
     rows: &[StoredRow],
     index: usize,
     model: &ModelSpec,
