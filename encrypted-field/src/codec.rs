@@ -13,6 +13,8 @@ use crate::format::blind_index::Normalizer;
 use crate::format::envelope::Envelope;
 use crate::format::row_context::Binding;
 use crate::format::stored::{Storage, envelope_bytes, stored_blind_index, stored_envelope};
+#[cfg(feature = "_database")]
+use crate::keys::iv_pool::IvPool;
 use crate::keys::ring::KeyRing;
 use crate::keys::version::KeyVersion;
 
@@ -26,6 +28,20 @@ pub(crate) fn seal<'a>(
     plaintext: &[u8],
 ) -> Result<Vec<u8>> {
     ring.seal_bound(plaintext, context.into())
+        .map(|envelope| stored_envelope(storage, envelope))
+}
+
+/// Like [`seal`], with the IV taken from `ivs` (operating-system randomness drawn in bulk, each IV
+/// used once) instead of a system call of its own.
+#[cfg(feature = "_database")]
+pub(crate) fn seal_from_pool<'a>(
+    ring: &KeyRing,
+    storage: Storage,
+    context: impl Into<Binding<'a>>,
+    plaintext: &[u8],
+    ivs: &mut IvPool,
+) -> Result<Vec<u8>> {
+    ring.seal_bound_from_pool(plaintext, context.into(), ivs)
         .map(|envelope| stored_envelope(storage, envelope))
 }
 

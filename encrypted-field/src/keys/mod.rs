@@ -21,6 +21,8 @@ pub(crate) mod blind_index_keys;
 pub(crate) mod dir;
 pub(crate) mod env;
 pub(crate) mod global;
+#[cfg(feature = "_database")]
+pub(crate) mod iv_pool;
 pub(crate) mod master_key;
 pub(crate) mod os_random;
 pub(crate) mod reload;

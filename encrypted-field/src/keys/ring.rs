@@ -11,6 +11,8 @@ use crate::format::row_context::Binding;
 use crate::format::row_key::RowKey;
 use crate::format::stored::{decode_base64, encode_base64};
 use crate::keys::blind_index_keys::BlindIndexKeys;
+#[cfg(feature = "_database")]
+use crate::keys::iv_pool::IvPool;
 use crate::keys::master_key::MasterKey;
 use crate::keys::version::KeyVersion;
 
@@ -350,6 +352,21 @@ impl KeyRing {
         check_context(binding.column_context())?;
         let mut iv = [0u8; IV_LEN];
         crate::keys::os_random::fill_from_os(&mut iv)?;
+        Ok(self.seal_with(plaintext, binding, &iv))
+    }
+
+    /// Seals under `binding` with the next IV of `ivs`: the same as
+    /// [`seal_bound`](Self::seal_bound) (fresh operating-system randomness, never reused), drawn
+    /// many IVs per system call for passes that seal many values.
+    #[cfg(feature = "_database")]
+    pub(crate) fn seal_bound_from_pool(
+        &self,
+        plaintext: &[u8],
+        binding: Binding<'_>,
+        ivs: &mut IvPool,
+    ) -> Result<Vec<u8>> {
+        check_context(binding.column_context())?;
+        let iv = ivs.take()?;
         Ok(self.seal_with(plaintext, binding, &iv))
     }
 

@@ -64,12 +64,14 @@ mod lease_holder;
 pub(crate) mod new_blind_index_key;
 pub(crate) mod new_key;
 mod pacing;
+mod pipeline;
 mod plan;
 mod plausibility;
 mod preflight;
 mod report;
 mod retire;
 mod scan;
+mod scanner;
 pub(crate) mod schedule;
 mod status;
 mod work;
@@ -95,7 +97,8 @@ pub use workers::{Connect, DEFAULT_CHUNK_ROWS, JoinReport};
 
 use database::KeyRange;
 use plan::{Migrate, Preflight, ValueAction};
-use scan::{Failures, ScanSettings, scan_model};
+use scan::{Failures, ScanSettings};
+use scanner::scan_model;
 use work::{Scanned, Work};
 
 /// How many rewrite passes a rotation makes at most: values that an application wrote with an
@@ -700,6 +703,11 @@ pub fn bench_plain_pass(db: &mut Database, registry: &Registry, pacing: Pacing) 
                 value: new,
                 blind_index: None,
             }
+        }
+
+        /// Planned beside the writes, as rotation is: the same scan.
+        fn shared(&self) -> Option<&(dyn ValueAction + Sync)> {
+            Some(self)
         }
     }
     let settings = ScanSettings {

@@ -4,6 +4,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
+use std::sync::Mutex;
 
 use zeroize::Zeroizing;
 
@@ -13,6 +14,7 @@ use crate::format::envelope::Envelope;
 use crate::format::legacy::{self, LegacyKey, StoredForm};
 pub(crate) use crate::format::row_context::Binding;
 use crate::format::stored::{Storage, envelope_bytes};
+use crate::keys::iv_pool::IvPool;
 use crate::keys::ring::KeyRing;
 use crate::keys::version::KeyVersion;
 use crate::model::BlindIndexSpec;
@@ -53,6 +55,13 @@ pub(crate) trait ValueAction {
         false
     }
 
+    /// This action as one that threads can share, when it can be: a writing pass then plans each
+    /// batch on a second thread while the previous one is written (`pipeline.rs`). `None` (the
+    /// default) keeps planning on the scan's thread.
+    fn shared(&self) -> Option<&(dyn ValueAction + Sync)> {
+        None
+    }
+
     /// Decides for a value of a column that keeps the blind index `index`, given the index
     /// stored beside the value (`None` when NULL). By default as [`plan`](Self::plan): the index
     /// is left alone.
@@ -69,26 +78,33 @@ pub(crate) trait ValueAction {
 }
 
 /// Seals a plaintext just read with the active key, with its blind index when `index` is given
-/// (wiping the plaintext afterwards), or fails the value.
+/// (wiping the plaintext afterwards), or fails the value. The IV comes from `ivs` when given (a
+/// pool of operating-system randomness drawn in bulk), else from a system call of its own.
 fn reseal(
     ring: &KeyRing,
     storage: Storage,
     context: Binding<'_>,
-    plaintext: Result<Vec<u8>, Error>,
+    plaintext: Result<Zeroizing<Vec<u8>>, Error>,
     index: Option<&BlindIndexSpec>,
+    ivs: Option<&Mutex<IvPool>>,
 ) -> Plan {
     let plaintext = match plaintext {
-        Ok(plaintext) => Zeroizing::new(plaintext),
+        Ok(plaintext) => plaintext,
         Err(error) => return Plan::Fail(error),
     };
     let sealed = index
         .map(|index| index.stored_value(ring, context.column_context(), &plaintext))
         .transpose()
         .and_then(|blind_index| {
-            Ok((
-                codec::seal(ring, storage, context, &plaintext)?,
-                blind_index,
-            ))
+            // A poisoned pool (a panic elsewhere while it was held) is not used again: each IV
+            // then comes from a draw of its own.
+            let value = match ivs.map(Mutex::lock) {
+                Some(Ok(mut pool)) => {
+                    codec::seal_from_pool(ring, storage, context, &plaintext, &mut pool)?
+                }
+                _ => codec::seal(ring, storage, context, &plaintext)?,
+            };
+            Ok((value, blind_index))
         });
     match sealed {
         Ok((value, blind_index)) => Plan::Rewrite { value, blind_index },
@@ -97,8 +113,21 @@ fn reseal(
 }
 
 /// Rotation: every value not on the ring's active version is opened and sealed again with it.
+/// The IVs of the new envelopes are drawn from the operating system [`IvPool::IVS_PER_DRAW`] at a
+/// time (one system call instead of one per value), each used once.
 pub(crate) struct Reencrypt<'a> {
     pub ring: &'a KeyRing,
+    ivs: Mutex<IvPool>,
+}
+
+impl<'a> Reencrypt<'a> {
+    /// Rotation to `ring`'s active version, with an empty IV pool.
+    pub(crate) fn new(ring: &'a KeyRing) -> Self {
+        Self {
+            ring,
+            ivs: Mutex::new(IvPool::new()),
+        }
+    }
 }
 
 impl ValueAction for Reencrypt<'_> {
@@ -118,9 +147,17 @@ impl ValueAction for Reencrypt<'_> {
             context,
             self.ring
                 .open_bound(&envelope, context)
+                .map(Zeroizing::new)
                 .map_err(Error::from),
             None,
+            Some(&self.ivs),
         )
+    }
+
+    /// The ring is shared read-only and the IV pool behind a lock: planning may run beside the
+    /// writes.
+    fn shared(&self) -> Option<&(dyn ValueAction + Sync)> {
+        Some(self)
     }
 }
 
@@ -166,13 +203,7 @@ impl Migrate<'_> {
     ) -> Plan {
         match self.read(storage, stored) {
             Ok(None) => Plan::Keep,
-            Ok(Some(mut plaintext)) => reseal(
-                self.ring,
-                storage,
-                context,
-                Ok(std::mem::take(&mut *plaintext)),
-                index,
-            ),
+            Ok(Some(plaintext)) => reseal(self.ring, storage, context, Ok(plaintext), index, None),
             Err(error) => Plan::Fail(error),
         }
     }
@@ -369,7 +400,7 @@ mod tests {
         let (_, new) = rings();
         let current = new.encrypt_with_context(b"x", "t.c");
         assert!(matches!(
-            Reencrypt { ring: &new }.plan(Storage::Binary, "t.c".into(), &current),
+            Reencrypt::new(&new).plan(Storage::Binary, "t.c".into(), &current),
             Plan::Keep
         ));
     }
@@ -384,7 +415,7 @@ mod tests {
         let Plan::Rewrite {
             value: rewritten,
             blind_index: None,
-        } = (Reencrypt { ring: &new }).plan(Storage::Text, "t.c".into(), &stored)
+        } = (Reencrypt::new(&new)).plan(Storage::Text, "t.c".into(), &stored)
         else {
             panic!("expected a rewrite");
         };
@@ -400,13 +431,37 @@ mod tests {
     }
 
     #[test]
+    fn reencrypt_draws_its_ivs_in_bulk_and_never_repeats_one() {
+        use crate::keys::iv_pool::IvPool;
+        use crate::keys::os_random::os_draws;
+        let (old, new) = rings();
+        let action = Reencrypt::new(&new);
+        let stored = old.encrypt_with_context(b"x", "t.c");
+        let before = os_draws::so_far();
+        let values = IvPool::IVS_PER_DRAW + 1;
+        let ivs: std::collections::HashSet<Vec<u8>> = (0..values)
+            .map(|_| {
+                let Plan::Rewrite { value, .. } =
+                    action.plan(Storage::Binary, "t.c".into(), &stored)
+                else {
+                    panic!("expected a rewrite");
+                };
+                let start = crate::format::envelope::HEADER_LEN;
+                value[start..start + crate::format::envelope::IV_LEN].to_vec()
+            })
+            .collect();
+        assert_eq!(ivs.len(), values, "an IV was used twice");
+        assert_eq!(os_draws::so_far() - before, 2, "one draw per pool of IVs");
+    }
+
+    #[test]
     fn reencrypt_fails_a_tampered_value() {
         let (old, new) = rings();
         let mut stored = old.encrypt_with_context(b"x", "t.c");
         let last = stored.len() - 1;
         stored[last] ^= 1;
         assert!(matches!(
-            Reencrypt { ring: &new }.plan(Storage::Binary, "t.c".into(), &stored),
+            Reencrypt::new(&new).plan(Storage::Binary, "t.c".into(), &stored),
             Plan::Fail(Error::Crypto(crate::error::Error::Authentication { .. }))
         ));
     }

@@ -1,12 +1,9 @@
-//! The one scan every pass shares: each column of each model is read in primary-key order in
-//! bounded batches; each value gets a [`Plan`]; the rewrites of a batch are written in one
-//! transaction with compare-and-swap, so an application's concurrent write always wins and a kill
-//! at any instant leaves every value either old-and-readable or new-and-readable.
-
-use std::time::Instant;
+//! What the scans of every pass share (`scanner.rs` runs them, planning and writing in turn or,
+//! with `pipeline.rs`, overlapped): progress reporting, the failures counted, how a batch's values
+//! are planned into compare-and-swap writes, and the check that keys advance.
 
 use crate::model::{ColumnSpec, ModelSpec};
-use crate::rotation::database::{ColumnTarget, Database, KeyRange, PrimaryKey, StoredRow, Swap};
+use crate::rotation::database::{ColumnTarget, PrimaryKey, StoredRow, Swap};
 use crate::rotation::error::{Error, Result};
 use crate::rotation::pacing::Pacing;
 use crate::rotation::plan::{Binding, Plan, ValueAction};
@@ -97,113 +94,26 @@ pub(crate) fn target<'a>(model: &'a ModelSpec, column: &'a ColumnSpec) -> Column
     }
 }
 
-/// Scans every encrypted column of the rows of one model in `range` with `action`, one batch of
-/// rows at a time (one read for all columns), writing each batch's rewrites in one transaction
-/// when `settings.write` is set. Returns one report per column, in the model's order.
-pub(crate) fn scan_model(
-    db: &mut Database,
+/// Refuses a batch that ends at `last` after one that ended at `previous` unless the key advanced:
+/// a key that did not survive its trip through Rust unchanged (an unsigned key above i64::MAX,
+/// text that is not UTF-8, text in an integer key column) could loop forever or skip rows.
+pub(crate) fn check_advances(
     model: &ModelSpec,
-    range: &KeyRange,
-    action: &dyn ValueAction,
-    settings: &ScanSettings<'_>,
-    failures: &mut Failures,
-) -> Result<Vec<ColumnReport>> {
-    db.check_unique_key(model)?;
-    let mut reports: Vec<ColumnReport> = model
-        .columns()
-        .iter()
-        .map(|column| {
-            settings
-                .progress
-                .column_started(model.table(), column.column());
-            ColumnReport {
-                column: column.column().to_owned(),
-                ..ColumnReport::default()
-            }
-        })
-        .collect();
-    let backend = db.backend_name();
-    let mut pacer = if settings.write {
-        settings.pacing.start(backend)
-    } else {
-        Pacing::fixed(settings.pacing.max_rows()).start(backend)
-    };
-    let mut remaining = range.clone();
-    loop {
-        // A pass that only reads writes no fenced batch: keep the lease alive between batches.
-        db.renew_lease_if_due()?;
-        let batch_rows = pacer.rows();
-        let rows = db.read_batch(model, &remaining, batch_rows)?;
-        let Some(last) = rows.last() else { break };
-        let after = &remaining.after;
-        if after
-            .as_ref()
-            .is_some_and(|previous| !advances(previous, &last.key))
-        {
-            // The key did not survive its trip through Rust unchanged (an unsigned key above
-            // i64::MAX, text that is not UTF-8, text in an integer key column): continuing could
-            // loop forever or skip rows, so stop and say why.
-            return Err(Error::Database {
-                action: format!("reading {} in primary-key order", model.table()),
-                source: format!(
-                    "the primary key `{}` does not advance (after {}, the next batch ends at {}); \
-                     keys must be integers within i64 or UTF-8 text",
-                    model.primary_key(),
-                    after.as_ref().map_or_else(String::new, ToString::to_string),
-                    last.key
-                )
-                .into(),
-            });
-        }
-        remaining.after = Some(last.key.clone());
-        let failures_before = failures.seen;
-        let swaps: Vec<(ColumnTarget<'_>, Vec<Swap>)> = model
-            .columns()
-            .iter()
-            .zip(&mut reports)
-            .enumerate()
-            .map(|(index, (column, report))| {
-                let swaps = plan_column(&rows, index, model, column, action, report, failures);
-                (target(model, column), swaps)
-            })
-            .collect();
-        for (target, swaps) in &swaps {
-            let keys: Vec<PrimaryKey> = swaps.iter().map(|s| s.key.clone()).collect();
-            settings
-                .progress
-                .batch_read(model.table(), target.column, &keys);
-        }
-        if action.stops_at_failure() && failures.seen > failures_before {
-            return Err(failures.refusal(failures.seen - failures_before, !settings.write));
-        }
-        let mut pause = std::time::Duration::ZERO;
-        if settings.write {
-            let written: usize = swaps.iter().map(|(_, swaps)| swaps.len()).sum();
-            let transaction = Instant::now();
-            let updated = if action.keeps_replaced_bytes() {
-                db.swap_batch_keeping_replaced(&swaps)?
-            } else {
-                db.swap_batch(&swaps)?
-            };
-            pause = pacer.written(rows.len(), written, transaction.elapsed());
-            for ((_, swaps), (updated, report)) in
-                swaps.iter().zip(updated.into_iter().zip(&mut reports))
-            {
-                let lost = (swaps.len() as u64).saturating_sub(updated as u64);
-                report.changed_concurrently += lost;
-                report.rewritten -= lost;
-            }
-        }
-        settings.progress.batch_done(rows.len() as u64);
-        if rows.len() < batch_rows {
-            break;
-        }
-        // Leave the application a window to take the locks this batch held.
-        if !pause.is_zero() {
-            std::thread::sleep(pause);
-        }
+    previous: Option<&PrimaryKey>,
+    last: &PrimaryKey,
+) -> Result<()> {
+    match previous {
+        Some(previous) if !advances(previous, last) => Err(Error::Database {
+            action: format!("reading {} in primary-key order", model.table()),
+            source: format!(
+                "the primary key `{}` does not advance (after {previous}, the next batch ends at \
+                 {last}); keys must be integers within i64 or UTF-8 text",
+                model.primary_key(),
+            )
+            .into(),
+        }),
+        _ => Ok(()),
     }
-    Ok(reports)
 }
 
 /// Whether `next` lies beyond `previous` in key order: integer keys must grow; text keys, whose
@@ -217,7 +127,7 @@ fn advances(previous: &PrimaryKey, next: &PrimaryKey) -> bool {
 
 /// Plans the values of one column (at `index` in each row) of a batch, counting as it goes;
 /// returns the writes to make.
-fn plan_column(
+pub(crate) fn plan_column(
     rows: &[StoredRow],
     index: usize,
     model: &ModelSpec,

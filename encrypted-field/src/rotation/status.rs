@@ -16,7 +16,8 @@ use crate::rotation::Rotation;
 use crate::rotation::database::{Database, KeyRange};
 use crate::rotation::error::{Error, Result};
 use crate::rotation::plan::{Binding, Plan, ValueAction};
-use crate::rotation::scan::{Failures, NoProgress, ScanSettings, scan_model};
+use crate::rotation::scan::{Failures, NoProgress, ScanSettings};
+use crate::rotation::scanner::scan_model;
 
 /// Values per key version for every encrypted column of every registered model.
 #[derive(Debug, Clone, Serialize)]

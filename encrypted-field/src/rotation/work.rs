@@ -12,7 +12,8 @@ use crate::rotation::error::Result;
 use crate::rotation::plan::{Migrate, Open, Reencrypt, Reindex, ValueAction};
 use crate::rotation::plausibility::LegacyChecks;
 use crate::rotation::report::{ColumnReport, Operation};
-use crate::rotation::scan::{Failures, ScanSettings, scan_model};
+use crate::rotation::scan::{Failures, ScanSettings};
+use crate::rotation::scanner::scan_model;
 
 /// The work of a pass.
 #[derive(Clone, Copy)]
@@ -81,7 +82,7 @@ impl Work<'_> {
         let mut columns =
             |action: &dyn ValueAction| scan_model(db, model, range, action, settings, failures);
         Ok(match *self {
-            Self::Rotate(ring) => Scanned::columns(columns(&Reencrypt { ring })?),
+            Self::Rotate(ring) => Scanned::columns(columns(&Reencrypt::new(ring))?),
             Self::Migrate {
                 ring,
                 legacy_key,
