@@ -22,20 +22,18 @@
 //! write cannot be read before that write; `scanner::scan_model` plans and writes the others in
 //! turn.
 
-use std::time::{Duration, Instant};
-
 use crate::model::ModelSpec;
-use crate::rotation::database::{ColumnTarget, Database, KeyRange, PrimaryKey, StoredRow, Swap};
+use crate::rotation::database::{Database, KeyRange, StoredRow};
 use crate::rotation::error::Result;
 use crate::rotation::pacing::Pacer;
 #[cfg(doc)]
 use crate::rotation::pacing::Pacing;
 use crate::rotation::plan::ValueAction;
 use crate::rotation::report::ColumnReport;
-use crate::rotation::scan::{Failures, ScanSettings, check_advances, plan_column, target};
-
-/// The rewrites of one batch, per column.
-type Planned<'m> = Vec<(ColumnTarget<'m>, Vec<Swap>)>;
+use crate::rotation::scan::{
+    Failures, ScanSettings, announce, check_advances, column_reports, count_written, plan_batch,
+    write_batch,
+};
 
 /// Scans the rows of one model in `range` as `scanner::scan_model` does, planning each batch on a
 /// second thread while the previous one is written.
@@ -48,19 +46,7 @@ pub(crate) fn overlapped(
     failures: &mut Failures,
 ) -> Result<Vec<ColumnReport>> {
     db.check_unique_key(model)?;
-    let mut reports: Vec<ColumnReport> = model
-        .columns()
-        .iter()
-        .map(|column| {
-            settings
-                .progress
-                .column_started(model.table(), column.column());
-            ColumnReport {
-                column: column.column().to_owned(),
-                ..ColumnReport::default()
-            }
-        })
-        .collect();
+    let mut reports = column_reports(model, settings.progress);
     let mut pacer = settings.pacing.start(db.backend_name());
     db.renew_lease_if_due()?;
     let mut remaining = range.clone();
@@ -70,12 +56,7 @@ pub(crate) fn overlapped(
     let mut seen_before = failures.seen;
     let mut swaps = plan_batch(&rows, model, action, &mut reports, failures);
     loop {
-        for (target, swaps) in &swaps {
-            let keys: Vec<PrimaryKey> = swaps.iter().map(|s| s.key.clone()).collect();
-            settings
-                .progress
-                .batch_read(model.table(), target.column, &keys);
-        }
+        announce(settings.progress, model.table(), &swaps);
         if action.stops_at_failure() && failures.seen > seen_before {
             return Err(failures.refusal(failures.seen - seen_before, false));
         }
@@ -99,7 +80,7 @@ pub(crate) fn overlapped(
                 let planner = next_rows.map(|next_rows| {
                     scope.spawn(move || plan_batch(next_rows, model, action, reports, failures))
                 });
-                let written = write(db, action, &swaps);
+                let written = write_batch(db, action, &swaps);
                 // A panic while planning is the scan's panic, as without the second thread.
                 let planned = planner.map(|planner| {
                     planner
@@ -110,15 +91,8 @@ pub(crate) fn overlapped(
             })
         };
         let (updated, elapsed) = written?;
-        let written_values: usize = swaps.iter().map(|(_, swaps)| swaps.len()).sum();
-        let pause = pacer.written(rows.len(), written_values, elapsed);
-        for ((_, swaps), (updated, report)) in
-            swaps.iter().zip(updated.into_iter().zip(&mut reports))
-        {
-            let lost = (swaps.len() as u64).saturating_sub(updated as u64);
-            report.changed_concurrently += lost;
-            report.rewritten -= lost;
-        }
+        let written = count_written(&swaps, updated, &mut reports);
+        let pause = pacer.written(rows.len(), written, elapsed);
         settings.progress.batch_done(rows.len() as u64);
         let Some((next_rows, next_batch_rows)) = next? else {
             break;
@@ -150,40 +124,4 @@ fn read_next(
     check_advances(model, remaining.after.as_ref(), &last.key)?;
     remaining.after = Some(last.key.clone());
     Ok(Some((rows, batch_rows)))
-}
-
-/// Plans every column of one batch, counting into `reports` and `failures`.
-fn plan_batch<'m>(
-    rows: &[StoredRow],
-    model: &'m ModelSpec,
-    action: &(dyn ValueAction + Sync),
-    reports: &mut [ColumnReport],
-    failures: &mut Failures,
-) -> Planned<'m> {
-    model
-        .columns()
-        .iter()
-        .zip(reports)
-        .enumerate()
-        .map(|(index, (column, report))| {
-            let swaps = plan_column(rows, index, model, column, action, report, failures);
-            (target(model, column), swaps)
-        })
-        .collect()
-}
-
-/// Writes one batch's rewrites in one transaction: the rows updated per column, and how long the
-/// transaction took.
-fn write(
-    db: &mut Database,
-    action: &(dyn ValueAction + Sync),
-    swaps: &Planned<'_>,
-) -> Result<(Vec<usize>, Duration)> {
-    let transaction = Instant::now();
-    let updated = if action.keeps_replaced_bytes() {
-        db.swap_batch_keeping_replaced(swaps)?
-    } else {
-        db.swap_batch(swaps)?
-    };
-    Ok((updated, transaction.elapsed()))
 }

@@ -3,7 +3,9 @@
 //! are planned into compare-and-swap writes, and the check that keys advance.
 
 use crate::model::{ColumnSpec, ModelSpec};
-use crate::rotation::database::{ColumnTarget, PrimaryKey, StoredRow, Swap};
+use std::time::{Duration, Instant};
+
+use crate::rotation::database::{ColumnTarget, Database, PrimaryKey, StoredRow, Swap};
 use crate::rotation::error::{Error, Result};
 use crate::rotation::pacing::Pacing;
 use crate::rotation::plan::{Binding, Plan, ValueAction};
@@ -94,6 +96,83 @@ pub(crate) fn target<'a>(model: &'a ModelSpec, column: &'a ColumnSpec) -> Column
     }
 }
 
+/// The rewrites of one batch, per column.
+pub(crate) type Planned<'m> = Vec<(ColumnTarget<'m>, Vec<Swap>)>;
+
+/// The empty report of each column of `model`, in order, telling `progress` each column starts.
+pub(crate) fn column_reports(model: &ModelSpec, progress: &dyn Progress) -> Vec<ColumnReport> {
+    model
+        .columns()
+        .iter()
+        .map(|column| {
+            progress.column_started(model.table(), column.column());
+            ColumnReport {
+                column: column.column().to_owned(),
+                ..ColumnReport::default()
+            }
+        })
+        .collect()
+}
+
+/// Plans every column of one batch, counting into `reports` and `failures`.
+pub(crate) fn plan_batch<'m>(
+    rows: &[StoredRow],
+    model: &'m ModelSpec,
+    action: &dyn ValueAction,
+    reports: &mut [ColumnReport],
+    failures: &mut Failures,
+) -> Planned<'m> {
+    model
+        .columns()
+        .iter()
+        .zip(reports)
+        .enumerate()
+        .map(|(index, (column, report))| {
+            let swaps = plan_column(rows, index, model, column, action, report, failures);
+            (target(model, column), swaps)
+        })
+        .collect()
+}
+
+/// Tells `progress` the keys of the rows a planned batch is about to write.
+pub(crate) fn announce(progress: &dyn Progress, table: &str, planned: &Planned<'_>) {
+    for (target, swaps) in planned {
+        let keys: Vec<PrimaryKey> = swaps.iter().map(|s| s.key.clone()).collect();
+        progress.batch_read(table, target.column, &keys);
+    }
+}
+
+/// Writes one batch's rewrites in one transaction: the rows updated per column, and how long the
+/// transaction took.
+pub(crate) fn write_batch(
+    db: &mut Database,
+    action: &dyn ValueAction,
+    planned: &Planned<'_>,
+) -> Result<(Vec<usize>, Duration)> {
+    let transaction = Instant::now();
+    let updated = if action.keeps_replaced_bytes() {
+        db.swap_batch_keeping_replaced(planned)?
+    } else {
+        db.swap_batch(planned)?
+    };
+    Ok((updated, transaction.elapsed()))
+}
+
+/// Counts in `reports` the rows of a written batch that an application changed since they were
+/// read (their compare-and-swap updated nothing); returns how many values the batch wrote.
+pub(crate) fn count_written(
+    planned: &Planned<'_>,
+    updated: Vec<usize>,
+    reports: &mut [ColumnReport],
+) -> usize {
+    for ((_, swaps), (updated, report)) in planned.iter().zip(updated.into_iter().zip(reports)) {
+        let lost = (swaps.len() as u64).saturating_sub(updated as u64);
+        report.changed_concurrently += lost;
+        report.rewritten -= lost;
+    }
+    planned.iter().map(|(_, swaps)| swaps.len()).sum()
+}
+
 /// Refuses a batch that ends at `last` after one that ended at `previous` unless the key advanced:
 /// a key that did not survive its trip through Rust unchanged (an unsigned key above i64::MAX,
 /// text that is not UTF-8, text in an integer key column) could loop forever or skip rows.
@@ -127,7 +206,7 @@ fn advances(previous: &PrimaryKey, next: &PrimaryKey) -> bool {
 
 /// Plans the values of one column (at `index` in each row) of a batch, counting as it goes;
 /// returns the writes to make.
-pub(crate) fn plan_column(
+fn plan_column(
     rows: &[StoredRow],
     index: usize,
     model: &ModelSpec,

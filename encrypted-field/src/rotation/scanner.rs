@@ -5,16 +5,17 @@
 //! old-and-readable or new-and-readable. Planning and writing alternate on one thread, or overlap
 //! on two (`pipeline.rs`); what both share is in `scan.rs`.
 
-use std::time::Instant;
-
 use crate::model::ModelSpec;
-use crate::rotation::database::{ColumnTarget, Database, KeyRange, PrimaryKey, Swap};
+use crate::rotation::database::{Database, KeyRange};
 use crate::rotation::error::Result;
 use crate::rotation::pacing::Pacing;
 use crate::rotation::pipeline;
 use crate::rotation::plan::ValueAction;
 use crate::rotation::report::ColumnReport;
-use crate::rotation::scan::{Failures, ScanSettings, check_advances, plan_column, target};
+use crate::rotation::scan::{
+    Failures, ScanSettings, announce, check_advances, column_reports, count_written, plan_batch,
+    write_batch,
+};
 
 /// Scans every encrypted column of the rows of one model in `range` with `action`, one batch of
 /// rows at a time (one read for all columns), writing each batch's rewrites in one transaction
@@ -51,19 +52,7 @@ fn in_turn(
     failures: &mut Failures,
 ) -> Result<Vec<ColumnReport>> {
     db.check_unique_key(model)?;
-    let mut reports: Vec<ColumnReport> = model
-        .columns()
-        .iter()
-        .map(|column| {
-            settings
-                .progress
-                .column_started(model.table(), column.column());
-            ColumnReport {
-                column: column.column().to_owned(),
-                ..ColumnReport::default()
-            }
-        })
-        .collect();
+    let mut reports = column_reports(model, settings.progress);
     let backend = db.backend_name();
     let mut pacer = if settings.write {
         settings.pacing.start(backend)
@@ -80,42 +69,16 @@ fn in_turn(
         check_advances(model, remaining.after.as_ref(), &last.key)?;
         remaining.after = Some(last.key.clone());
         let failures_before = failures.seen;
-        let swaps: Vec<(ColumnTarget<'_>, Vec<Swap>)> = model
-            .columns()
-            .iter()
-            .zip(&mut reports)
-            .enumerate()
-            .map(|(index, (column, report))| {
-                let swaps = plan_column(&rows, index, model, column, action, report, failures);
-                (target(model, column), swaps)
-            })
-            .collect();
-        for (target, swaps) in &swaps {
-            let keys: Vec<PrimaryKey> = swaps.iter().map(|s| s.key.clone()).collect();
-            settings
-                .progress
-                .batch_read(model.table(), target.column, &keys);
-        }
+        let planned = plan_batch(&rows, model, action, &mut reports, failures);
+        announce(settings.progress, model.table(), &planned);
         if action.stops_at_failure() && failures.seen > failures_before {
             return Err(failures.refusal(failures.seen - failures_before, !settings.write));
         }
         let mut pause = std::time::Duration::ZERO;
         if settings.write {
-            let written: usize = swaps.iter().map(|(_, swaps)| swaps.len()).sum();
-            let transaction = Instant::now();
-            let updated = if action.keeps_replaced_bytes() {
-                db.swap_batch_keeping_replaced(&swaps)?
-            } else {
-                db.swap_batch(&swaps)?
-            };
-            pause = pacer.written(rows.len(), written, transaction.elapsed());
-            for ((_, swaps), (updated, report)) in
-                swaps.iter().zip(updated.into_iter().zip(&mut reports))
-            {
-                let lost = (swaps.len() as u64).saturating_sub(updated as u64);
-                report.changed_concurrently += lost;
-                report.rewritten -= lost;
-            }
+            let (updated, elapsed) = write_batch(db, action, &planned)?;
+            let written = count_written(&planned, updated, &mut reports);
+            pause = pacer.written(rows.len(), written, elapsed);
         }
         settings.progress.batch_done(rows.len() as u64);
         if rows.len() < batch_rows {
