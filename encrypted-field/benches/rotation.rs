@@ -14,7 +14,8 @@
 //! ```
 //!
 //! `ROTATION_BENCH_WORKERS`: the rotations to run, in order; 0 is one stream (no workers), N is N
-//! parallel workers (default `0`). Backends: SQLite (temp file) always; MariaDB and PostgreSQL
+//! parallel workers (default `0`); `ROTATION_BENCH_CHUNK_ROWS` sets their chunks' size (default
+//! `DEFAULT_CHUNK_ROWS`). Backends: SQLite (temp file) always; MariaDB and PostgreSQL
 //! when `MYSQL_DATABASE_URL` / `PG_DATABASE_URL` are set. Each (backend, size) runs in a child
 //! process of its own so that its peak RSS (`VmHWM`) is its own.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -220,7 +221,11 @@ fn rotate(
     let rotation = if workers == 0 {
         rotation
     } else {
-        rotation.workers(workers, &connect)
+        let rotation = rotation.workers(workers, &connect);
+        match std::env::var("ROTATION_BENCH_CHUNK_ROWS") {
+            Ok(rows) => rotation.chunk_rows(rows.parse().expect("a number of rows")),
+            Err(_) => rotation,
+        }
     };
     rotation.run(db, ring).unwrap()
 }
