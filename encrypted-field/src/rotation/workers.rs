@@ -183,10 +183,7 @@ impl<'a> Rotation<'a> {
                     .worker()
                     .work_chunks(db, &job, work, &AtomicBool::new(false), None)?,
             };
-            report.chunks += tally.chunks;
-            report.records_processed += tally.records_processed;
-            report.records_rewritten += tally.records_rewritten;
-            report.failed_records += tally.failed_records;
+            report.add(&tally);
             last_job = Some(job.job);
         }
     }

@@ -228,7 +228,8 @@ where
     Ok(rows.into_iter().next())
 }
 
-/// The chunks of `job` no worker has finished, in order (none once the job is gone).
+/// The chunks of `job` no worker has finished, in order (none once the job is gone). Run only
+/// after the job was read or recorded, so the tables exist: no `CREATE` on every poll.
 pub(super) fn pending_chunks<C, D>(
     conn: &mut C,
     dialect: &D,
@@ -240,9 +241,8 @@ where
     D: Dialect,
     String: ToSql<Text, C::Backend> + FromSql<Text, C::Backend>,
     i64: FromSql<BigInt, C::Backend>,
-    for<'q> Query<'q, C::Backend>: ExecuteDsl<C> + LoadQuery<'q, C, ChunkRow>,
+    for<'q> Query<'q, C::Backend>: LoadQuery<'q, C, ChunkRow>,
 {
-    create_tables(conn, dialect)?;
     ::diesel::sql_query(format!(
         "SELECT chunk, table_name, after_key, until_key FROM {CHUNKS_TABLE} \
          WHERE job = {} AND done = 0 ORDER BY chunk",
